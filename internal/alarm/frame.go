@@ -1,0 +1,138 @@
+package alarm
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strconv"
+)
+
+// ErrInvalidFrame reports a Pub/Sub payload or stored entry that this
+// package did not encode.
+var ErrInvalidFrame = errors.New("alarm: invalid frame")
+
+// ErrInvalidData reports a data value that is not valid JSON.
+var ErrInvalidData = errors.New("alarm: data is not valid JSON")
+
+// Entry is one alarm as every node holds it: its id, its channel and its
+// complete wire message, encoded once and shared read-only by every
+// connection that receives it. An Entry must not be modified once built.
+type Entry struct {
+	ID      ID
+	Channel string
+	Frame   []byte
+}
+
+const framePrefix = `{"type":"alarm","id":"`
+
+// EncodeTail encodes the part of an alarm frame that does not depend on its
+// id: `,"channel":"C","event":E,"data":D}`. data is compacted; it must be
+// valid JSON. The stream stores this tail and the publish script joins it to
+// the id, so the frame is built once, in one place.
+func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
+	if !ValidChannel(channel) {
+		return nil, ErrInvalidChannel
+	}
+	if !ValidEvent(event) {
+		return nil, ErrInvalidEvent
+	}
+	if len(data) == 0 {
+		data = json.RawMessage("null")
+	}
+	ev, err := json.Marshal(event)
+	if err != nil {
+		return nil, ErrInvalidEvent
+	}
+	var b bytes.Buffer
+	b.Grow(len(channel) + len(ev) + len(data) + 32)
+	b.WriteString(`,"channel":"`)
+	b.WriteString(channel)
+	b.WriteString(`","event":`)
+	b.Write(ev)
+	b.WriteString(`,"data":`)
+	if err := json.Compact(&b, data); err != nil {
+		return nil, ErrInvalidData
+	}
+	b.WriteByte('}')
+	return b.Bytes(), nil
+}
+
+// Frame joins an id and a tail into the complete wire message
+// {"type":"alarm","id":"ID","ts":MS,...}. ts is the id's millisecond part:
+// the time Redis accepted the alarm. The publish script builds the very same
+// bytes (see stream's publish.lua).
+func Frame(id ID, tail []byte) []byte {
+	b := make([]byte, 0, len(framePrefix)+48+len(tail))
+	b = append(b, framePrefix...)
+	b = id.AppendTo(b)
+	b = append(b, `","ts":`...)
+	b = strconv.AppendUint(b, id.MS, 10)
+	return append(b, tail...)
+}
+
+// NewEntry builds the Entry for an alarm from its id, channel and tail.
+func NewEntry(id ID, channel string, tail []byte) Entry {
+	return Entry{ID: id, Channel: channel, Frame: Frame(id, tail)}
+}
+
+// ParseFrame reads the id and channel from a frame built by Frame, without
+// decoding the rest. It checks the shape it relies on and nothing more.
+func ParseFrame(frame []byte) (Entry, error) {
+	rest, ok := bytes.CutPrefix(frame, []byte(framePrefix))
+	if !ok {
+		return Entry{}, ErrInvalidFrame
+	}
+	q := bytes.IndexByte(rest, '"')
+	if q < 0 {
+		return Entry{}, ErrInvalidFrame
+	}
+	id, err := ParseID(string(rest[:q]))
+	if err != nil {
+		return Entry{}, ErrInvalidFrame
+	}
+	rest, ok = bytes.CutPrefix(rest[q:], []byte(`","ts":`))
+	if !ok {
+		return Entry{}, ErrInvalidFrame
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	rest, ok = bytes.CutPrefix(rest[i:], []byte(`,"channel":"`))
+	if !ok || i == 0 {
+		return Entry{}, ErrInvalidFrame
+	}
+	q = bytes.IndexByte(rest, '"')
+	if q < 0 || !ValidChannel(string(rest[:q])) {
+		return Entry{}, ErrInvalidFrame
+	}
+	if frame[len(frame)-1] != '}' || bytes.IndexByte(frame, '\n') >= 0 {
+		return Entry{}, ErrInvalidFrame
+	}
+	return Entry{ID: id, Channel: string(rest[:q]), Frame: frame}, nil
+}
+
+// ParsePayload splits a Pub/Sub payload "<epoch>\n<frame>" as the publish
+// script sends it, and parses the frame.
+func ParsePayload(payload []byte) (epoch string, e Entry, err error) {
+	nl := bytes.IndexByte(payload, '\n')
+	if nl <= 0 {
+		return "", Entry{}, ErrInvalidFrame
+	}
+	e, err = ParseFrame(payload[nl+1:])
+	if err != nil {
+		return "", Entry{}, err
+	}
+	return string(payload[:nl]), e, nil
+}
+
+// Message is the decoded form of an alarm frame, for clients and the
+// history API.
+type Message struct {
+	Type    string          `json:"type"`
+	ID      string          `json:"id"`
+	TS      int64           `json:"ts"`
+	Channel string          `json:"channel"`
+	Event   string          `json:"event"`
+	Data    json.RawMessage `json:"data"`
+}

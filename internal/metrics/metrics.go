@@ -1,0 +1,79 @@
+// Package metrics owns the gateway's Prometheus metrics: one struct of
+// collectors, registered on a registry the caller provides, so tests and
+// several in-process nodes never share global state.
+package metrics
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics holds every collector of one gateway node. The zero value is not
+// usable; call New. All methods of the collectors are safe for concurrent use.
+type Metrics struct {
+	Connections    prometheus.Gauge
+	Published      *prometheus.CounterVec // result: created, replayed, error
+	PublishLatency prometheus.Histogram
+	Delivered      prometheus.Counter
+	Replayed       prometheus.Counter
+	ResumeStatus   *prometheus.CounterVec // status
+	GapFills       prometheus.Counter
+	GapFilled      prometheus.Counter
+	SlowCloses     prometheus.Counter
+	Closes         *prometheus.CounterVec // code
+	Applied        prometheus.Counter
+	Duplicates     prometheus.Counter
+	Resubscribes   prometheus.Counter
+	EpochRotations prometheus.Counter
+	WindowSize     prometheus.Gauge
+	Ready          prometheus.Gauge
+	HTTPRequests   *prometheus.CounterVec // route, code
+}
+
+// New creates the collectors and registers them on reg. A nil reg creates a
+// private registry (useful in tests).
+func New(reg prometheus.Registerer) *Metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &Metrics{
+		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_connections", Help: "Open WebSocket sessions past hello."}),
+		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_published_total", Help: "Publish attempts by result (created, replayed, error)."}, []string{"result"}),
+		PublishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "alarmgate_publish_seconds", Help: "Time to append and broadcast one alarm.",
+			Buckets: []float64{.0002, .0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5}}),
+		Delivered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_delivered_total", Help: "Live alarms queued to connections."}),
+		Replayed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_replayed_total", Help: "Alarms replayed to resuming connections."}),
+		ResumeStatus: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_resume_total", Help: "Welcomes sent, by resume status."}, []string{"status"}),
+		GapFills: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_gap_fills_total", Help: "Stream reads that found alarms Pub/Sub had not delivered."}),
+		GapFilled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_gap_filled_alarms_total", Help: "Alarms applied from the stream rather than Pub/Sub."}),
+		SlowCloses: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_slow_consumer_closes_total", Help: "Connections closed with 4029."}),
+		Closes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_closes_total", Help: "Connections closed by the server, by close code."}, []string{"code"}),
+		Applied: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_applied_total", Help: "Alarms applied to this node's window."}),
+		Duplicates: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_feed_duplicates_total", Help: "Feed messages dropped as at or below the applied id."}),
+		Resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_resubscribes_total", Help: "Pub/Sub (re)subscriptions."}),
+		EpochRotations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_epoch_changes_total", Help: "History resets observed (epoch changed)."}),
+		WindowSize: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_window_alarms", Help: "Alarms held in the in-memory window."}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ready", Help: "1 when the node reports ready."}),
+		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
+	}
+	reg.MustRegister(m.Connections, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
+		m.ResumeStatus, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
+		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests)
+	return m
+}
