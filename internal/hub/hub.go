@@ -1,0 +1,241 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/metrics"
+)
+
+// Resume statuses, as the protocol names them.
+const (
+	StatusNew          = "new"
+	StatusResumed      = "resumed"
+	StatusExpired      = "expired"
+	StatusEpochChanged = "epoch_changed"
+	StatusInvalid      = "invalid"
+)
+
+// Config configures a Hub.
+type Config struct {
+	// NodeID is shown in welcome.node. Required.
+	NodeID string
+	// Window is how many recent alarms are kept in memory for resumes.
+	// Default 10000.
+	Window int
+	// QueueLen bounds the live messages waiting for one connection; a
+	// connection that falls further behind is closed with 4029. Default 4096.
+	QueueLen int
+}
+
+// Hub is a node's in-memory state. It is safe for concurrent use; Apply
+// never blocks on a connection.
+type Hub struct {
+	cfg Config
+	log *slog.Logger
+	m   *metrics.Metrics
+
+	mu       sync.Mutex
+	epoch    string                        // guarded by mu
+	applied  alarm.ID                      // guarded by mu; highest applied id
+	win      *window                       // guarded by mu
+	subs     map[string]map[*Conn]struct{} // guarded by mu; channel -> connections
+	conns    map[*Conn]struct{}            // guarded by mu
+	advanced chan struct{}                 // guarded by mu; closed and replaced when applied moves
+}
+
+// New validates cfg and returns an empty Hub (epoch "", applied 0-0).
+func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
+	if cfg.NodeID == "" {
+		return nil, errors.New("hub: NodeID is required")
+	}
+	if cfg.Window == 0 {
+		cfg.Window = 10000
+	}
+	if cfg.QueueLen == 0 {
+		cfg.QueueLen = 4096
+	}
+	if cfg.Window < 1 || cfg.QueueLen < 1 {
+		return nil, fmt.Errorf("hub: Window %d and QueueLen %d must be positive", cfg.Window, cfg.QueueLen)
+	}
+	if m == nil {
+		m = metrics.New(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Hub{
+		cfg: cfg, log: log, m: m,
+		win:      newWindow(cfg.Window),
+		subs:     make(map[string]map[*Conn]struct{}),
+		conns:    make(map[*Conn]struct{}),
+		advanced: make(chan struct{}),
+	}, nil
+}
+
+// Conn is one local connection as the hub sees it: its granted channels,
+// its queue, and how to close it. Build it with NewConn.
+type Conn struct {
+	Channels []string
+	Queue    *Queue
+	// Kick closes the connection with a close code; the hub calls it
+	// without holding its lock, at most once per Reset.
+	Kick func(code int, reason string)
+}
+
+// NewConn returns a Conn whose queue starts writer goroutines with start.
+func (h *Hub) NewConn(channels []string, start func(), kick func(int, string)) *Conn {
+	return &Conn{Channels: channels, Queue: NewQueue(h.cfg.QueueLen, start), Kick: kick}
+}
+
+// State returns the epoch and the applied id.
+func (h *Hub) State() (epoch string, applied alarm.ID) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.epoch, h.applied
+}
+
+// Len returns the number of registered connections.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.conns)
+}
+
+// Reset installs a history: the epoch, the window entries (ascending) and
+// the evicted id; applied becomes the newest entry (or evicted when there
+// is none). When the epoch differs from the previous non-empty one, every
+// connection is unregistered and kicked with 1012 so it resumes and learns
+// of the change. Reset returns the number of connections kicked.
+func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted alarm.ID) int {
+	h.mu.Lock()
+	changed := h.epoch != "" && h.epoch != epoch
+	h.epoch = epoch
+	h.win.reset(entries, evicted)
+	h.applied = alarm.MaxID(h.win.newest(), evicted)
+	var kicked []*Conn
+	if changed {
+		for c := range h.conns {
+			kicked = append(kicked, c)
+			h.removeLocked(c)
+		}
+	}
+	h.advanceLocked()
+	h.m.WindowSize.Set(float64(h.win.n))
+	h.mu.Unlock()
+	for _, c := range kicked {
+		c.Queue.Close()
+		c.Kick(1012, "history reset")
+	}
+	return len(kicked)
+}
+
+// Apply adds e if its id is above the applied id and queues it to every
+// connection on its channel. It reports whether e was new. A connection
+// whose queue is full is marked overflowed; its writer closes it.
+func (h *Hub) Apply(e alarm.Entry) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.applyLocked(e) {
+		return false
+	}
+	h.advanceLocked()
+	return true
+}
+
+// ApplyBatch applies entries (ascending) under one lock and returns how
+// many were new.
+func (h *Hub) ApplyBatch(entries []alarm.Entry) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, e := range entries {
+		if h.applyLocked(e) {
+			n++
+		}
+	}
+	if n > 0 {
+		h.advanceLocked()
+	}
+	return n
+}
+
+func (h *Hub) applyLocked(e alarm.Entry) bool {
+	if !h.applied.Less(e.ID) {
+		h.m.Duplicates.Inc()
+		return false
+	}
+	h.applied = e.ID
+	h.win.push(e)
+	h.m.Applied.Inc()
+	h.m.WindowSize.Set(float64(h.win.n))
+	delivered := 0
+	for c := range h.subs[e.Channel] {
+		if c.Queue.Push(e.Frame) {
+			delivered++
+		}
+	}
+	h.m.Delivered.Add(float64(delivered))
+	return true
+}
+
+func (h *Hub) advanceLocked() {
+	close(h.advanced)
+	h.advanced = make(chan struct{})
+}
+
+// WaitApplied returns nil once the applied id is at or above id, or the
+// context's error.
+func (h *Hub) WaitApplied(ctx context.Context, id alarm.ID) error {
+	for {
+		h.mu.Lock()
+		done, ch := !h.applied.Less(id), h.advanced
+		h.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Unregister removes c; later alarms are not queued to it. Idempotent.
+func (h *Hub) Unregister(c *Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removeLocked(c)
+}
+
+func (h *Hub) removeLocked(c *Conn) {
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	for _, ch := range c.Channels {
+		if s := h.subs[ch]; s != nil {
+			delete(s, c)
+			if len(s) == 0 {
+				delete(h.subs, ch)
+			}
+		}
+	}
+	h.m.Connections.Set(float64(len(h.conns)))
+}
+
+// Conns returns a snapshot of the registered connections.
+func (h *Hub) Conns() []*Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*Conn, 0, len(h.conns))
+	for c := range h.conns {
+		out = append(out, c)
+	}
+	return out
+}
