@@ -1,0 +1,67 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"syscall"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// ErrUnavailable wraps failures that mean Redis cannot serve right now:
+// timeouts, network errors, and LOADING / READONLY / MASTERDOWN /
+// CLUSTERDOWN / TRYAGAIN / BUSY / NOREPLICAS replies. Callers answer 503.
+var ErrUnavailable = errors.New("stream: redis unavailable")
+
+// ErrTooLarge reports an alarm whose encoded tail exceeds MaxAlarmBytes.
+var ErrTooLarge = errors.New("stream: alarm too large")
+
+// unavailablePrefixes are Redis error codes of a server that is (for now)
+// unable to serve, as opposed to a bad request.
+var unavailablePrefixes = []string{
+	"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",
+}
+
+// wrapErr adds op context and, for availability failures, ErrUnavailable.
+func wrapErr(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if isUnavailable(err) {
+		return fmt.Errorf("stream: %s: %w: %w", op, ErrUnavailable, err)
+	}
+	return fmt.Errorf("stream: %s: %w", op, err)
+}
+
+func isUnavailable(err error) bool {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET),
+		errors.Is(err, syscall.EPIPE), errors.Is(err, net.ErrClosed),
+		errors.Is(err, redis.ErrClosed), errors.Is(err, redis.ErrPoolTimeout),
+		errors.Is(err, redis.ErrPoolExhausted):
+		return true
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) {
+		return true
+	}
+	var rerr redis.Error
+	if !errors.As(err, &rerr) {
+		return false
+	}
+	msg := strings.TrimPrefix(rerr.Error(), "ERR ")
+	for _, p := range unavailablePrefixes {
+		// A script's redis.call error carries the code after a dash on
+		// servers before 7.0 ("... -READONLY You can't write ...").
+		if strings.HasPrefix(msg, p+" ") || msg == p || strings.Contains(msg, "-"+p+" ") {
+			return true
+		}
+	}
+	return false
+}

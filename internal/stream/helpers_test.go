@@ -1,0 +1,150 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"go.uber.org/goleak"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+)
+
+const realRedisAddr = "127.0.0.1:6379"
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// backend names a Redis to test against; every test that does not depend
+// on Redis 7 XINFO fields runs on both.
+type backend struct {
+	name string
+	real bool
+}
+
+var backends = []backend{{"redis", true}, {"miniredis", false}}
+
+// testClient returns a client for the backend, closed at cleanup.
+func testClient(t testing.TB, b backend) redis.UniversalClient {
+	t.Helper()
+	addr := realRedisAddr
+	if !b.real {
+		addr = miniredis.RunT(t).Addr()
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s is required for this test (CI runs one): %v", addr, err)
+	}
+	return rdb
+}
+
+// uniquePrefix returns a valid prefix unique to this test run.
+func uniquePrefix(t testing.TB) string {
+	var b [4]byte
+	_, _ = rand.Read(b[:])
+	name := strings.Map(func(r rune) rune {
+		if r < 128 && prefixRE.MatchString(string(r)) {
+			return r
+		}
+		return '_'
+	}, t.Name())
+	if len(name) > 50 {
+		name = name[len(name)-50:]
+	}
+	return "t-" + name + "-" + hex.EncodeToString(b[:])
+}
+
+// newTestStore returns a Store with a unique prefix on backend b; its keys
+// are deleted at cleanup.
+func newTestStore(t testing.TB, b backend, cfg Config) (*Store, redis.UniversalClient) {
+	t.Helper()
+	rdb := testClient(t, b)
+	cfg.Prefix = uniquePrefix(t)
+	s, err := New(cfg, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cleanupKeys(t, rdb, cfg.Prefix) })
+	return s, rdb
+}
+
+func cleanupKeys(t testing.TB, rdb redis.UniversalClient, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	keys, err := rdb.Keys(ctx, "{"+prefix+"}:*").Result()
+	if err == nil && len(keys) > 0 {
+		err = rdb.Del(ctx, keys...).Err()
+	}
+	if err != nil {
+		t.Logf("cleanup of %s: %v", prefix, err)
+	}
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// publishN publishes n alarms cycling over channels and returns them.
+func publishN(t testing.TB, s *Store, n int, channels ...string) []PublishResult {
+	t.Helper()
+	if len(channels) == 0 {
+		channels = []string{"user:1"}
+	}
+	out := make([]PublishResult, n)
+	for i := range n {
+		r, err := s.Publish(testCtx(t), PublishInput{
+			Channel: channels[i%len(channels)], Event: "e", Data: []byte(`{"i":` + strconv.Itoa(i) + `}`)})
+		if err != nil {
+			t.Fatalf("publish %d: %v", i, err)
+		}
+		out[i] = r
+	}
+	return out
+}
+
+// allIDs reads every id in the stream directly.
+func allIDs(t testing.TB, rdb redis.UniversalClient, key string) []alarm.ID {
+	t.Helper()
+	msgs, err := rdb.XRange(testCtx(t), key, "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := make([]alarm.ID, len(msgs))
+	for i, m := range msgs {
+		ids[i] = alarm.MustParseID(m.ID)
+	}
+	return ids
+}
+
+func entryIDs(es []alarm.Entry) []alarm.ID {
+	ids := make([]alarm.ID, len(es))
+	for i, e := range es {
+		ids[i] = e.ID
+	}
+	return ids
+}
+
+// closedAddr returns a loopback address nothing listens on.
+func closedAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}

@@ -1,0 +1,100 @@
+package stream
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+)
+
+// streamInfo is what XINFO STREAM says about removals from the stream.
+type streamInfo struct {
+	exists bool // the stream key exists
+	// known: the server reports entries-added (Redis >= 7.0). miniredis and
+	// older servers do not; then trimming must be assumed.
+	known         bool
+	trimmed       bool // entries-added > length: something was trimmed or deleted
+	lastGenerated alarm.ID
+	first         alarm.ID // oldest retained entry, if haveFirst
+	haveFirst     bool
+}
+
+// evictedBefore returns the highest id that may be gone given the first
+// retained entry first (haveFirst false: the stream holds no entry).
+// Redis 7.0 does not move max-deleted-entry-id on XADD MAXLEN ~ trims, so
+// removals are detected from entries-added vs length only.
+func (i streamInfo) evictedBefore(first alarm.ID, haveFirst bool) alarm.ID {
+	switch {
+	case !i.exists && haveFirst:
+		return first.Prev() // deleted under our feet: nothing older is certain
+	case !i.exists:
+		return alarm.Zero
+	case i.known && !i.trimmed:
+		return alarm.Zero
+	case haveFirst:
+		return first.Prev()
+	}
+	return i.lastGenerated
+}
+
+// infoAndEpoch reads the oldest entry's id (XRANGE - + COUNT 1), XINFO
+// STREAM and the epoch in one round trip, in that order.
+func (s *Store) infoAndEpoch(ctx context.Context) (streamInfo, string, error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	pipe := s.rdb.Pipeline()
+	fst := pipe.XRangeN(ctx, s.streamKey, "-", "+", 1)
+	xi := pipe.XInfoStream(ctx, s.streamKey)
+	ep := pipe.Get(ctx, s.epochKey)
+	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	epoch, err := readEpoch(ep)
+	if err != nil {
+		return streamInfo{}, "", wrapErr("epoch", err)
+	}
+	info, err := parseInfo(xi)
+	if err != nil {
+		return streamInfo{}, "", wrapErr("xinfo", err)
+	}
+	msgs, err := fst.Result()
+	if err != nil {
+		return streamInfo{}, "", wrapErr("first entry", err)
+	}
+	if len(msgs) > 0 {
+		if info.first, err = alarm.ParseID(msgs[0].ID); err != nil {
+			return streamInfo{}, "", fmt.Errorf("first entry: stream id %q: %w", msgs[0].ID, err)
+		}
+		info.haveFirst = true
+	}
+	return info, epoch, nil
+}
+
+func parseInfo(cmd *redis.XInfoStreamCmd) (streamInfo, error) {
+	v, err := cmd.Result()
+	if err != nil {
+		if isNoSuchKey(err) {
+			return streamInfo{}, nil
+		}
+		return streamInfo{}, err
+	}
+	info := streamInfo{exists: true}
+	if id, err := alarm.ParseID(v.LastGeneratedID); err == nil {
+		info.lastGenerated = id
+	}
+	// Redis 7.0 added entries-added, max-deleted-entry-id and
+	// recorded-first-entry-id together; max-deleted-entry-id is always
+	// present there (at least "0-0"), so its absence means "unknown".
+	if v.MaxDeletedEntryID != "" {
+		info.known = true
+		info.trimmed = v.EntriesAdded > v.Length
+	}
+	return info, nil
+}
+
+func isNoSuchKey(err error) bool {
+	var rerr redis.Error
+	return err != nil && errors.As(err, &rerr) && strings.Contains(strings.ToLower(rerr.Error()), "no such key")
+}

@@ -1,0 +1,173 @@
+package stream
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+)
+
+//go:embed publish.lua
+var publishLua string
+
+// PublishInput is one alarm to publish. Data is any JSON value (empty means
+// null); IdempotencyKey is optional.
+type PublishInput struct {
+	Channel        string
+	Event          string
+	Data           json.RawMessage
+	IdempotencyKey string
+}
+
+// PublishResult describes an accepted alarm. Replayed is true when the
+// idempotency key was seen before: ID is then the earlier alarm's id and no
+// new alarm was written. Epoch is the epoch current at publish time.
+type PublishResult struct {
+	ID       alarm.ID
+	Channel  string
+	Epoch    string
+	Replayed bool
+}
+
+// prepared is a validated PublishInput in script form.
+type prepared struct {
+	keys []string
+	args []any
+}
+
+// prepare validates in without touching Redis. Validation errors are the
+// alarm package's sentinels as is; an oversized tail is ErrTooLarge.
+func (s *Store) prepare(in PublishInput, epochCandidate string) (prepared, error) {
+	idemKey, hasIdem := s.idemNone, "0"
+	if in.IdempotencyKey != "" {
+		if !alarm.ValidIdemKey(in.IdempotencyKey) {
+			return prepared{}, alarm.ErrInvalidIdemKey
+		}
+		idemKey, hasIdem = s.idemPrefix+in.IdempotencyKey, "1"
+	}
+	tail, err := alarm.EncodeTail(in.Channel, in.Event, in.Data)
+	if err != nil {
+		return prepared{}, err
+	}
+	if len(tail) > s.cfg.MaxAlarmBytes {
+		return prepared{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
+	}
+	return prepared{
+		keys: []string{s.streamKey, s.epochKey, idemKey},
+		args: []any{
+			in.Channel, tail, epochCandidate,
+			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
+			s.liveChannel, hasIdem,
+		},
+	}, nil
+}
+
+// Publish appends one alarm to the stream and broadcasts it on the live
+// channel, atomically (publish.lua). With an IdempotencyKey seen within
+// IdemTTL it writes nothing and returns the earlier id with Replayed set.
+func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, error) {
+	p, err := s.prepare(in, newEpoch())
+	if err != nil {
+		return PublishResult{}, err
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	res, err := s.publish.Run(ctx, s.rdb, p.keys, p.args...).Result()
+	if err != nil {
+		return PublishResult{}, wrapErr("publish", err)
+	}
+	out, err := parsePublishReply(res, in.Channel)
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("stream: publish: %w", err)
+	}
+	return out, nil
+}
+
+// PublishBatch publishes several alarms. Each item is validated on its own;
+// the valid ones run as one pipeline of EVALSHA calls (items that meet
+// NOSCRIPT are retried with EVAL in a second pipeline). results and errs
+// align with ins: errs[i] != nil means item i was not accepted. Items are
+// appended in order; a repeated idempotency key within the batch replays
+// the earlier item's id.
+func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]PublishResult, []error) {
+	results := make([]PublishResult, len(ins))
+	errs := make([]error, len(ins))
+	candidate := newEpoch()
+	preps := make([]prepared, len(ins))
+	var todo []int
+	for i, in := range ins {
+		p, err := s.prepare(in, candidate)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		preps[i] = p
+		todo = append(todo, i)
+	}
+	if len(todo) == 0 {
+		return results, errs
+	}
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	retry := s.runBatch(ctx, ins, preps, todo, false, results, errs)
+	if len(retry) > 0 {
+		s.log.Debug("stream: publish script not cached, retrying batch items with EVAL", "items", len(retry))
+		s.runBatch(ctx, ins, preps, retry, true, results, errs)
+	}
+	return results, errs
+}
+
+// runBatch runs the items idx in one pipeline, filling results and errs.
+// Unless eval is set, it returns the items that met NOSCRIPT (not run).
+func (s *Store) runBatch(ctx context.Context, ins []PublishInput, preps []prepared, idx []int,
+	eval bool, results []PublishResult, errs []error) (noscript []int) {
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(idx))
+	for j, i := range idx {
+		if eval {
+			cmds[j] = s.publish.Eval(ctx, pipe, preps[i].keys, preps[i].args...)
+		} else {
+			cmds[j] = s.publish.EvalSha(ctx, pipe, preps[i].keys, preps[i].args...)
+		}
+	}
+	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	for j, i := range idx {
+		res, err := cmds[j].Result()
+		switch {
+		case err != nil && !eval && redis.HasErrorPrefix(err, "NOSCRIPT"):
+			noscript = append(noscript, i)
+		case err != nil:
+			errs[i] = wrapErr("publish batch", err)
+		default:
+			results[i], errs[i] = parsePublishReply(res, ins[i].Channel)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("stream: publish batch: %w", errs[i])
+			}
+		}
+	}
+	return noscript
+}
+
+// parsePublishReply decodes the script's {id, epoch, replayed} reply.
+func parsePublishReply(res any, channel string) (PublishResult, error) {
+	arr, ok := res.([]any)
+	if !ok || len(arr) != 3 {
+		return PublishResult{}, fmt.Errorf("unexpected script reply %T %v", res, res)
+	}
+	idStr, ok1 := arr[0].(string)
+	epoch, ok2 := arr[1].(string)
+	flag, ok3 := arr[2].(int64)
+	if !ok1 || !ok2 || !ok3 {
+		return PublishResult{}, fmt.Errorf("unexpected script reply %v", arr)
+	}
+	id, err := alarm.ParseID(idStr)
+	if err != nil {
+		return PublishResult{}, fmt.Errorf("script returned id %s: %w", strconv.Quote(idStr), err)
+	}
+	return PublishResult{ID: id, Channel: channel, Epoch: epoch, Replayed: flag == 1}, nil
+}

@@ -1,0 +1,194 @@
+package stream
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+)
+
+func TestPublishFrameIdentity(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, rdb := newTestStore(t, b, Config{})
+			ctx := testCtx(t)
+			sub := rdb.Subscribe(ctx, s.LiveChannel())
+			defer sub.Close()
+			if _, err := sub.Receive(ctx); err != nil { // subscription confirmed
+				t.Fatal(err)
+			}
+			in := PublishInput{Channel: "user:42", Event: `order "shipped" ✓`,
+				Data: json.RawMessage("{ \"n\" : [1, 2],\n \"s\": \"a\\nb\" }")}
+			res, err := s.Publish(ctx, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Replayed || res.Channel != in.Channel || len(res.Epoch) != 16 || res.ID.IsZero() {
+				t.Fatalf("result %+v", res)
+			}
+			msg, err := sub.ReceiveMessage(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tail, _ := alarm.EncodeTail(in.Channel, in.Event, in.Data)
+			want := res.Epoch + "\n" + string(alarm.Frame(res.ID, tail))
+			if msg.Payload != want {
+				t.Fatalf("payload\n got %q\nwant %q", msg.Payload, want)
+			}
+			ep, e, err := alarm.ParsePayload([]byte(msg.Payload))
+			if err != nil || ep != res.Epoch || e.ID != res.ID || e.Channel != in.Channel {
+				t.Fatalf("ParsePayload = %q %+v %v", ep, e, err)
+			}
+			raw, err := rdb.XRange(ctx, s.StreamKey(), "-", "+").Result()
+			if err != nil || len(raw) != 1 || len(raw[0].Values) != 2 ||
+				raw[0].Values["c"] != in.Channel || raw[0].Values["t"] != string(tail) {
+				t.Fatalf("stream entry %+v %v", raw, err)
+			}
+			got, err := s.Range(ctx, alarm.Zero, 10)
+			if err != nil || len(got) != 1 || !bytes.Equal(got[0].Frame, e.Frame) {
+				t.Fatalf("Range = %+v %v", got, err)
+			}
+		})
+	}
+}
+
+func TestPublishIdempotency(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, rdb := newTestStore(t, b, Config{IdemTTL: time.Hour})
+			ctx := testCtx(t)
+			in := PublishInput{Channel: "user:1", Event: "e", IdempotencyKey: "key 1/x"}
+			first, err := s.Publish(ctx, in)
+			if err != nil || first.Replayed {
+				t.Fatalf("first = %+v %v", first, err)
+			}
+			again, err := s.Publish(ctx, in)
+			if err != nil || !again.Replayed || again.ID != first.ID || again.Epoch != first.Epoch {
+				t.Fatalf("again = %+v %v, first %+v", again, err, first)
+			}
+			if n := rdb.XLen(ctx, s.StreamKey()).Val(); n != 1 {
+				t.Fatalf("stream length %d, want 1", n)
+			}
+			idemKey := "{" + s.cfg.Prefix + "}:idem:" + in.IdempotencyKey
+			if v := rdb.Get(ctx, idemKey).Val(); v != first.ID.String() {
+				t.Fatalf("idem record %q", v)
+			}
+			if ttl := rdb.PTTL(ctx, idemKey).Val(); ttl <= 0 || ttl > time.Hour {
+				t.Fatalf("idem TTL %v", ttl)
+			}
+			in.IdempotencyKey = "key-2"
+			other, err := s.Publish(ctx, in)
+			if err != nil || other.Replayed || !first.ID.Less(other.ID) {
+				t.Fatalf("other key = %+v %v", other, err)
+			}
+		})
+	}
+}
+
+func TestPublishValidationNeverTouchesRedis(t *testing.T) {
+	// A client to a closed port: touching Redis would yield ErrUnavailable.
+	s := unreachableStore(t)
+	long := strings.Repeat("x", 200)
+	tests := []struct {
+		name string
+		in   PublishInput
+		want error
+	}{
+		{"channel", PublishInput{Channel: "a b", Event: "e"}, alarm.ErrInvalidChannel},
+		{"empty channel", PublishInput{Event: "e"}, alarm.ErrInvalidChannel},
+		{"event", PublishInput{Channel: "c", Event: "a\nb"}, alarm.ErrInvalidEvent},
+		{"long event", PublishInput{Channel: "c", Event: long}, alarm.ErrInvalidEvent},
+		{"data", PublishInput{Channel: "c", Event: "e", Data: json.RawMessage("{")}, alarm.ErrInvalidData},
+		{"idem key", PublishInput{Channel: "c", Event: "e", IdempotencyKey: "a\tb"}, alarm.ErrInvalidIdemKey},
+		{"long idem key", PublishInput{Channel: "c", Event: "e", IdempotencyKey: long}, alarm.ErrInvalidIdemKey},
+		{"too large", PublishInput{Channel: "c", Event: "e", Data: json.RawMessage(`"` + strings.Repeat("y", 1000) + `"`)}, ErrTooLarge},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := s.Publish(testCtx(t), tt.in)
+			if !errors.Is(err, tt.want) || errors.Is(err, ErrUnavailable) {
+				t.Fatalf("Publish: %v, want %v", err, tt.want)
+			}
+			_, errs := s.PublishBatch(testCtx(t), []PublishInput{tt.in})
+			if !errors.Is(errs[0], tt.want) {
+				t.Fatalf("PublishBatch: %v, want %v", errs[0], tt.want)
+			}
+		})
+	}
+}
+
+func TestPublishBatch(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, rdb := newTestStore(t, b, Config{})
+			ctx := testCtx(t)
+			ins := []PublishInput{
+				{Channel: "user:1", Event: "a"},
+				{Channel: "bad channel", Event: "b"},
+				{Channel: "user:2", Event: "c", IdempotencyKey: "k1"},
+				{Channel: "user:3", Event: ""},
+				{Channel: "user:2", Event: "c", IdempotencyKey: "k1"}, // replays item 2
+				{Channel: "user:1", Event: "d", Data: json.RawMessage(`[1,`)},
+				{Channel: "broadcast", Event: "e", Data: json.RawMessage(`{"x":true}`)},
+			}
+			wantErr := []error{nil, alarm.ErrInvalidChannel, nil, alarm.ErrInvalidEvent, nil, alarm.ErrInvalidData, nil}
+			res, errs := s.PublishBatch(ctx, ins)
+			if len(res) != len(ins) || len(errs) != len(ins) {
+				t.Fatalf("lengths %d %d", len(res), len(errs))
+			}
+			for i := range ins {
+				if !errors.Is(errs[i], wantErr[i]) || (wantErr[i] == nil) != (errs[i] == nil) {
+					t.Errorf("item %d: err %v, want %v", i, errs[i], wantErr[i])
+				}
+				if errs[i] == nil && (res[i].Channel != ins[i].Channel || res[i].Epoch == "") {
+					t.Errorf("item %d: result %+v", i, res[i])
+				}
+			}
+			if !res[0].ID.Less(res[2].ID) || !res[2].ID.Less(res[6].ID) {
+				t.Fatalf("ids not in order: %v %v %v", res[0].ID, res[2].ID, res[6].ID)
+			}
+			if !res[4].Replayed || res[4].ID != res[2].ID || res[2].Replayed {
+				t.Fatalf("idempotent replay in batch: %+v %+v", res[2], res[4])
+			}
+			if n := rdb.XLen(ctx, s.StreamKey()).Val(); n != 3 {
+				t.Fatalf("stream length %d, want 3", n)
+			}
+			// An all-invalid batch does not touch Redis and returns aligned slices.
+			res, errs = s.PublishBatch(ctx, ins[1:2])
+			if len(res) != 1 || !errors.Is(errs[0], alarm.ErrInvalidChannel) {
+				t.Fatalf("invalid-only batch: %+v %v", res, errs)
+			}
+		})
+	}
+}
+
+// TestPublishNoScript runs the first publish of a fresh server (no cached
+// script): EVALSHA meets NOSCRIPT and falls back to EVAL, also in a batch.
+func TestPublishNoScript(t *testing.T) {
+	b := backend{"miniredis", false}
+	s, _ := newTestStore(t, b, Config{})
+	res, errs := s.PublishBatch(testCtx(t), []PublishInput{{Channel: "c", Event: "1"}, {Channel: "c", Event: "2"}})
+	if errs[0] != nil || errs[1] != nil || !res[0].ID.Less(res[1].ID) {
+		t.Fatalf("batch on fresh server: %+v %v", res, errs)
+	}
+	s2, _ := newTestStore(t, b, Config{})
+	if _, err := s2.Publish(testCtx(t), PublishInput{Channel: "c", Event: "1"}); err != nil {
+		t.Fatalf("publish on fresh server: %v", err)
+	}
+}
+
+func TestParsePublishReply(t *testing.T) {
+	good := []any{"5-1", "ep", int64(1)}
+	if r, err := parsePublishReply(good, "c"); err != nil || r.ID != alarm.MustParseID("5-1") || !r.Replayed || r.Epoch != "ep" {
+		t.Fatalf("good reply: %+v %v", r, err)
+	}
+	for _, bad := range []any{nil, "x", []any{"5-1", "ep"}, []any{"x", "ep", int64(0)}, []any{"5-1", int64(1), int64(0)}} {
+		if _, err := parsePublishReply(bad, "c"); err == nil {
+			t.Errorf("reply %v accepted", bad)
+		}
+	}
+}

@@ -1,0 +1,154 @@
+package stream
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultPrefix        = "alarms"
+	DefaultMaxLen        = 100000
+	DefaultRetention     = 24 * time.Hour
+	DefaultIdemTTL       = 24 * time.Hour
+	DefaultMaxAlarmBytes = 64 << 10
+	DefaultTimeout       = 3 * time.Second
+	DefaultPageSize      = 1000
+)
+
+var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
+
+// Config configures a Store. Zero fields take the defaults stated here.
+type Config struct {
+	// Prefix names the key family {Prefix}:stream, {Prefix}:epoch,
+	// {Prefix}:idem:<key> and the Pub/Sub channel {Prefix}:live. The braces
+	// are a Redis Cluster hash tag. Must match ^[A-Za-z0-9_.:-]{1,64}$.
+	// Default "alarms".
+	Prefix string
+	// MaxLen is the approximate stream cap (XADD MAXLEN ~). Default 100000.
+	MaxLen int64
+	// Retention is the age of the oldest alarm kept (XTRIM MINID ~ on each
+	// publish). Approximate like MaxLen. Default 24h.
+	Retention time.Duration
+	// IdemTTL is how long an idempotency record lives. Default 24h.
+	IdemTTL time.Duration
+	// MaxAlarmBytes caps the encoded frame tail (channel, event, data).
+	// Default 65536.
+	MaxAlarmBytes int
+	// Timeout bounds each Redis call when ctx has no earlier deadline.
+	// Default 3s. The client should set ContextTimeoutEnabled so socket
+	// reads honour it.
+	Timeout time.Duration
+	// PageSize is the COUNT of each XRANGE/XREVRANGE page in bulk reads
+	// (LoadWindow, History). Default 1000.
+	PageSize int64
+}
+
+// Store is the alarm log of one prefix. It is safe for concurrent use and
+// holds no mutable state of its own.
+type Store struct {
+	cfg     Config
+	rdb     redis.UniversalClient
+	log     *slog.Logger
+	publish *redis.Script
+	rotate  *redis.Script
+
+	streamKey, epochKey, idemPrefix, idemNone, liveChannel string
+}
+
+// New validates cfg, applies defaults and returns a Store. It does not
+// contact Redis. A nil log discards log output.
+func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error) {
+	if rdb == nil {
+		return nil, fmt.Errorf("stream: nil redis client")
+	}
+	if err := cfg.withDefaults(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	tag := "{" + cfg.Prefix + "}"
+	return &Store{
+		cfg:         cfg,
+		rdb:         rdb,
+		log:         log,
+		publish:     redis.NewScript(publishLua),
+		rotate:      redis.NewScript(rotateLua),
+		streamKey:   tag + ":stream",
+		epochKey:    tag + ":epoch",
+		idemPrefix:  tag + ":idem:",
+		idemNone:    tag + ":idem",
+		liveChannel: tag + ":live",
+	}, nil
+}
+
+func (c *Config) withDefaults() error {
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if !prefixRE.MatchString(c.Prefix) {
+		return fmt.Errorf("stream: invalid prefix %q: must match %s", c.Prefix, prefixRE)
+	}
+	type check struct {
+		bad  bool
+		name string
+	}
+	for _, ch := range []check{
+		{c.MaxLen < 0, "MaxLen"},
+		{c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond), "Retention"},
+		{c.IdemTTL < 0 || (c.IdemTTL > 0 && c.IdemTTL < time.Millisecond), "IdemTTL"},
+		{c.MaxAlarmBytes < 0, "MaxAlarmBytes"},
+		{c.Timeout < 0, "Timeout"},
+		{c.PageSize < 0, "PageSize"},
+	} {
+		if ch.bad {
+			return fmt.Errorf("stream: invalid config: %s out of range", ch.name)
+		}
+	}
+	c.MaxLen = orDefault(c.MaxLen, DefaultMaxLen)
+	c.Retention = orDefault(c.Retention, DefaultRetention)
+	c.IdemTTL = orDefault(c.IdemTTL, DefaultIdemTTL)
+	c.MaxAlarmBytes = orDefault(c.MaxAlarmBytes, DefaultMaxAlarmBytes)
+	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
+	c.PageSize = orDefault(c.PageSize, DefaultPageSize)
+	return nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// LiveChannel returns the Pub/Sub channel every accepted alarm is
+// published on: "{prefix}:live".
+func (s *Store) LiveChannel() string { return s.liveChannel }
+
+// StreamKey returns the key of the alarm stream: "{prefix}:stream".
+func (s *Store) StreamKey() string { return s.streamKey }
+
+// EpochKey returns the key holding the epoch: "{prefix}:epoch".
+func (s *Store) EpochKey() string { return s.epochKey }
+
+// callCtx bounds one Redis call by the configured Timeout (or ctx's own
+// earlier deadline).
+func (s *Store) callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+// newEpoch returns a random epoch: 16 lowercase hex characters.
+func newEpoch() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
