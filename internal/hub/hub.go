@@ -107,16 +107,26 @@ func (h *Hub) Len() int {
 }
 
 // Reset installs a history: the epoch, the window entries (ascending) and
-// the evicted id; applied becomes the newest entry (or evicted when there
-// is none). When the epoch differs from the previous non-empty one, every
+// the evicted id; applied becomes the newest entry (0-0 when there is
+// none, so a node never claims ids the stream does not hold). When the epoch differs from the previous non-empty one, every
 // connection is unregistered and kicked with 1012 so it resumes and learns
 // of the change. Reset returns the number of connections kicked.
 func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted alarm.ID) int {
 	h.mu.Lock()
 	changed := h.epoch != "" && h.epoch != epoch
 	h.epoch = epoch
+	prev := h.applied
 	h.win.reset(entries, evicted)
-	h.applied = alarm.MaxID(h.win.newest(), evicted)
+	h.applied = h.win.newest()
+	if !changed {
+		// Same history: connections registered before the load still get
+		// what it brought beyond what they were promised.
+		for _, e := range entries {
+			if prev.Less(e.ID) {
+				h.fanOutLocked(e)
+			}
+		}
+	}
 	var kicked []*Conn
 	if changed {
 		for c := range h.conns {
@@ -173,6 +183,11 @@ func (h *Hub) applyLocked(e alarm.Entry) bool {
 	h.win.push(e)
 	h.m.Applied.Inc()
 	h.m.WindowSize.Set(float64(h.win.n))
+	h.fanOutLocked(e)
+	return true
+}
+
+func (h *Hub) fanOutLocked(e alarm.Entry) {
 	delivered := 0
 	for c := range h.subs[e.Channel] {
 		if c.Queue.Push(e.Frame) {
@@ -180,7 +195,6 @@ func (h *Hub) applyLocked(e alarm.Entry) bool {
 		}
 	}
 	h.m.Delivered.Add(float64(delivered))
-	return true
 }
 
 func (h *Hub) advanceLocked() {

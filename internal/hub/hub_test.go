@@ -249,3 +249,14 @@ func TestConcurrentApplyAndRegister(t *testing.T) {
 		}
 	}
 }
+
+func TestResetSameHistoryDeliversNewEntries(t *testing.T) {
+	h := newHub(t, 10, 10)
+	s := newSink(h, "a")
+	h.Register(s.c, Resume{}) // before anything was loaded: position 0-0
+	h.Reset("E", []alarm.Entry{entry(t, 1, 0, "a"), entry(t, 2, 0, "b"), entry(t, 3, 0, "a")}, alarm.Zero)
+	got, _ := s.drain(t)
+	if fmt.Sprint(got) != "[welcome:new 1-0 3-0]" {
+		t.Fatalf("got %v", got)
+	}
+}

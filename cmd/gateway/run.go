@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+)
+
+const usage = `usage: gateway [command] [flags]
+
+commands:
+  serve     run a gateway node (the default); configured by GATEWAY_* variables
+  publish   publish one alarm through a node's HTTP API
+  tail      connect as a client and print alarms, resuming across reconnects
+  token     mint a client token signed with GATEWAY_JWT_SECRET
+
+Run "gateway <command> -h" for a command's flags.
+`
+
+// run dispatches to a subcommand; with none it serves.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, stdout, stderr)
+	case "publish":
+		return cmdPublish(ctx, args, stdout, stderr)
+	case "tail":
+		return cmdTail(ctx, args, stdout, stderr)
+	case "token":
+		return cmdToken(args, stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/api"
+	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/node"
+	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/ws"
+)
+
+// demoSettings is what the demo page reads from /demo/config.
+type demoSettings struct {
+	Token  string `json:"token"`
+	APIKey string `json:"api_key"`
+	User   string `json:"user"`
+}
+
+// serve runs a node until ctx ends, then drains and exits cleanly.
+func serve(ctx context.Context, stdout, stderr io.Writer) error {
+	cfg, err := loadConfig()
+	if err != nil {
+		return err
+	}
+	log := cfg.logger(stderr).With("node", cfg.NodeID)
+	rdb, closeRedis, err := openRedis(&cfg, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+	if cfg.embedded() {
+		fillDemoSecrets(&cfg)
+	}
+	ncfg := nodeConfig(cfg)
+	if cfg.demo() {
+		demo, err := demoSettingsFor(cfg)
+		if err != nil {
+			return err
+		}
+		ncfg.Demo, ncfg.DemoConfig = true, demo
+	}
+	n, err := node.New(ncfg, rdb, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return serveNode(ctx, cfg, n, ln, log, func() {
+		if ncfg.Demo {
+			printDemo(stdout, ln.Addr().String(), ncfg.DemoConfig.(demoSettings))
+		}
+	})
+}
+
+func serveNode(ctx context.Context, cfg config, n *node.Node, ln net.Listener, log *slog.Logger, started func()) error {
+	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	runCtx, cancelRun := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = n.Run(runCtx) })
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- srv.Serve(ln) })
+	log.Info("gateway: listening", "addr", ln.Addr().String(), "embedded_redis", cfg.embedded())
+	started()
+	var err error
+	select {
+	case <-ctx.Done():
+		log.Info("gateway: shutting down")
+	case err = <-serveErr:
+		err = fmt.Errorf("serve: %w", err)
+	}
+	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainDelay+cfg.CloseSpread+10*time.Second)
+	defer cancel()
+	if derr := n.Drain(dctx); derr != nil {
+		log.Warn("gateway: drain", "err", derr)
+	}
+	if serr := srv.Shutdown(dctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		log.Warn("gateway: http shutdown", "err", serr)
+	}
+	cancelRun()
+	wg.Wait()
+	log.Info("gateway: stopped")
+	return err
+}
+
+// openRedis connects to GATEWAY_REDIS_URL, or starts the embedded
+// miniredis when it is empty.
+func openRedis(cfg *config, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	if !cfg.embedded() {
+		rdb, err := cfg.redisClient()
+		if err != nil {
+			return nil, nil, err
+		}
+		return rdb, func() { _ = rdb.Close() }, nil
+	}
+	mr := miniredis.NewMiniRedis()
+	if err := mr.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, nil, fmt.Errorf("embedded redis: %w", err)
+	}
+	log.Warn("gateway: using the embedded in-memory Redis (demo only: nothing survives a restart)", "addr", mr.Addr())
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
+}
+
+func nodeConfig(cfg config) node.Config {
+	return node.Config{
+		NodeID:    cfg.NodeID,
+		JWTSecret: []byte(cfg.JWTSecret),
+		APIKeys:   cfg.APIKeys,
+		Stream: stream.Config{
+			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
+			MaxAlarmBytes: cfg.MaxAlarmBytes,
+		},
+		Window:   cfg.Window,
+		QueueLen: cfg.QueueLen,
+		WS: ws.Config{
+			HelloTimeout: cfg.HelloTimeout, PingInterval: cfg.PingInterval, AllowedOrigins: cfg.AllowedOrigins,
+		},
+		API:         api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + 4096},
+		DrainDelay:  cfg.DrainDelay,
+		CloseSpread: cfg.CloseSpread,
+	}
+}
+
+// fillDemoSecrets generates the secrets an embedded demo was not given.
+func fillDemoSecrets(cfg *config) {
+	if cfg.JWTSecret == "" {
+		cfg.JWTSecret = randomHex(32)
+	}
+	if len(cfg.APIKeys) == 0 {
+		cfg.APIKeys = []string{"demo-" + randomHex(16)}
+	}
+}
+
+// demoSettingsFor mints the demo page's token and names its API key.
+func demoSettingsFor(cfg config) (demoSettings, error) {
+	if cfg.JWTSecret == "" || len(cfg.APIKeys) == 0 {
+		return demoSettings{}, errors.New("demo: GATEWAY_DEMO needs GATEWAY_JWT_SECRET and GATEWAY_API_KEYS")
+	}
+	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(cfg.JWTSecret)})
+	if err != nil {
+		return demoSettings{}, fmt.Errorf("demo: %w", err)
+	}
+	tok, err := v.Issue("demo", nil, 24*time.Hour)
+	if err != nil {
+		return demoSettings{}, fmt.Errorf("demo: %w", err)
+	}
+	return demoSettings{Token: tok, APIKey: cfg.APIKeys[0], User: "demo"}, nil
+}
+
+func printDemo(w io.Writer, addr string, d demoSettings) {
+	fmt.Fprintf(w, `
+alarm gateway demo on http://%[1]s/  (embedded Redis, in memory)
+
+  API key:     %[2]s
+  demo token:  %[3]s   (user "demo", 24 h)
+
+  publish:  curl -s -X POST http://%[1]s/v1/alarms -H 'Authorization: Bearer %[2]s' \
+              -H 'Content-Type: application/json' -d '{"channel":"user:demo","event":"hello","data":{"text":"hi"}}'
+  tail:     gateway tail -url ws://%[1]s/v1/ws -token %[3]s
+
+`, addr, d.APIKey, d.Token)
+}

@@ -1,0 +1,224 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/api"
+	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/pubsub"
+	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/ws"
+	"github.com/alarmgate/alarmgate/web"
+)
+
+// Config configures a node. Zero fields take the defaults of the packages
+// they belong to.
+type Config struct {
+	// NodeID names the node in welcome.node and logs. Required.
+	NodeID string
+	// JWTSecret signs client tokens (HS256). Required, at least 16 bytes.
+	JWTSecret []byte
+	// APIKeys are the publish keys. At least one is required.
+	APIKeys []string
+	// Stream configures the log in Redis (prefix, caps, sizes).
+	Stream stream.Config
+	// Window is how many recent alarms the node keeps for resumes.
+	// Default 10000.
+	Window int
+	// QueueLen bounds each connection's queue. Default 4096.
+	QueueLen int
+	// WS configures WebSocket sessions.
+	WS ws.Config
+	// API configures the publish API.
+	API api.Config
+	// Feed tunes the live feed (tip interval, probe timeout).
+	Feed pubsub.Config
+	// DrainDelay is how long the node keeps serving after Drain starts,
+	// failing /readyz, before closing sockets. Default 5s.
+	DrainDelay time.Duration
+	// CloseSpread spreads the 1012 closes at the end of a drain. Default 1s.
+	CloseSpread time.Duration
+	// Demo serves the demo page at / and its settings at /demo/config.
+	// /client.js is always served.
+	Demo bool
+	// DemoConfig is what /demo/config returns when Demo is set.
+	DemoConfig any
+}
+
+// Node is one gateway node. Handler is safe for concurrent use; call Run
+// once, and Drain once to stop.
+type Node struct {
+	cfg      Config
+	log      *slog.Logger
+	rdb      redis.UniversalClient
+	reg      *prometheus.Registry
+	m        *metrics.Metrics
+	store    *stream.Store
+	hub      *hub.Hub
+	feed     *pubsub.Feed
+	ws       *ws.Server
+	api      *api.API
+	draining atomic.Bool
+}
+
+// New wires a node on rdb. It does not touch Redis until Run.
+func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.DrainDelay == 0 {
+		cfg.DrainDelay = 5 * time.Second
+	}
+	if cfg.CloseSpread == 0 {
+		cfg.CloseSpread = time.Second
+	}
+	n := &Node{cfg: cfg, log: log, rdb: rdb, reg: prometheus.NewRegistry()}
+	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	n.m = metrics.New(n.reg)
+	var err error
+	if n.store, err = stream.New(cfg.Stream, rdb, log); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.hub, err = hub.New(hub.Config{NodeID: cfg.NodeID, Window: cfg.Window, QueueLen: cfg.QueueLen}, n.m, log); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	fc := cfg.Feed
+	fc.NodeID, fc.Window = cfg.NodeID, cfg.Window
+	if n.feed, err = pubsub.New(fc, rdb, n.store, n.hub, n.m, log); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.m, log); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	keys, err := auth.NewKeys(cfg.APIKeys)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.api, err = api.New(cfg.API, n.store, keys, n.m, log); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	return n, nil
+}
+
+// Handler returns the node's HTTP routes.
+func (n *Node) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /v1/ws", n.ws)
+	n.api.Register(mux)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", n.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	static := web.Handler()
+	mux.Handle("GET /client.js", static)
+	if n.cfg.Demo {
+		mux.Handle("GET /", static)
+		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, _ *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Cache-Control", "no-store")
+			_ = json.NewEncoder(w).Encode(n.cfg.DemoConfig)
+		})
+	}
+	return mux
+}
+
+// Ready reports whether the node is current and not draining.
+func (n *Node) Ready() bool { return !n.draining.Load() && n.feed.Ready() }
+
+func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
+	ready := n.Ready()
+	if ready {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+		ready = n.rdb.Ping(ctx).Err() == nil
+		cancel()
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if !ready {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		_, _ = w.Write([]byte("not ready\n"))
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Run keeps the node current with Redis until ctx ends.
+func (n *Node) Run(ctx context.Context) error {
+	go n.readyGauge(ctx)
+	return n.feed.Run(ctx)
+}
+
+func (n *Node) readyGauge(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			v := 0.0
+			if n.Ready() {
+				v = 1
+			}
+			n.m.Ready.Set(v)
+		}
+	}
+}
+
+// WaitReady blocks until the node is ready or ctx ends.
+func (n *Node) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for !n.Ready() {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("node: not ready: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// Drain fails /readyz, keeps serving for the drain delay, then closes
+// every WebSocket with 1012 spread over CloseSpread. It returns when the
+// sockets are closed or ctx ends.
+func (n *Node) Drain(ctx context.Context) error {
+	n.draining.Store(true)
+	n.log.Info("node: draining", "delay", n.cfg.DrainDelay)
+	select {
+	case <-time.After(n.cfg.DrainDelay):
+	case <-ctx.Done():
+	}
+	if err := n.ws.Shutdown(ctx, n.cfg.CloseSpread); err != nil && !errors.Is(err, context.Canceled) {
+		return fmt.Errorf("node: drain: %w", err)
+	}
+	return nil
+}
+
+// Store returns the node's stream store (for tools and tests).
+func (n *Node) Store() *stream.Store { return n.store }
+
+// Hub returns the node's hub (for tests).
+func (n *Node) Hub() *hub.Hub { return n.hub }
+
+// Metrics returns the node's registry (for tests).
+func (n *Node) Metrics() *prometheus.Registry { return n.reg }

@@ -1,0 +1,269 @@
+package pubsub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/stream"
+)
+
+// Store is the part of the stream store the feed reads. *stream.Store
+// implements it.
+type Store interface {
+	LiveChannel() string
+	Range(ctx context.Context, after alarm.ID, count int64) ([]alarm.Entry, error)
+	Tip(ctx context.Context) (stream.Tip, error)
+	LoadWindow(ctx context.Context, n int) ([]alarm.Entry, alarm.ID, stream.Tip, error)
+	EnsureEpoch(ctx context.Context) (string, error)
+	RotateEpoch(ctx context.Context, old string) (string, error)
+	Probe(ctx context.Context, channel, payload string) error
+}
+
+// Config configures a Feed.
+type Config struct {
+	// NodeID names the node's probe channel. Required.
+	NodeID string
+	// Window is how many alarms are loaded at start. Default 10000; use
+	// the hub's window size.
+	Window int
+	// TipInterval is how often the stream's newest id is compared with the
+	// applied id (and a probe is published). Default 1s.
+	TipInterval time.Duration
+	// ProbeTimeout is how long the subscription may go without delivering
+	// the node's own probe before it is torn down and recreated, and the
+	// node reports not ready. Default 5s.
+	ProbeTimeout time.Duration
+	// Timeout bounds each Redis call. Default 3s.
+	Timeout time.Duration
+	// PageSize is the stream page read during gap fills. Default 1000.
+	PageSize int64
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Feed keeps a hub current with the stream. Run it in one goroutine;
+// Ready and Kick are safe from any goroutine.
+type Feed struct {
+	cfg   Config
+	rdb   redis.UniversalClient
+	store Store
+	hub   *hub.Hub
+	m     *metrics.Metrics
+	log   *slog.Logger
+	live  string
+	probe string
+	kick  chan struct{}
+
+	loaded     atomic.Bool  // the window was loaded at least once
+	subscribed atomic.Bool  // both channels are subscribed
+	caughtUp   atomic.Bool  // the last tip check found nothing missing
+	lastProbe  atomic.Int64 // unix nanos of the last probe received
+
+	// fields below are owned by the Run goroutine
+	probeSeq uint64
+}
+
+// New validates cfg and returns a Feed for hub.
+func New(cfg Config, rdb redis.UniversalClient, store Store, h *hub.Hub, m *metrics.Metrics, log *slog.Logger) (*Feed, error) {
+	if cfg.NodeID == "" || rdb == nil || store == nil || h == nil {
+		return nil, errors.New("pubsub: NodeID, redis client, store and hub are required")
+	}
+	setDefault(&cfg.Window, 10000)
+	setDefault(&cfg.TipInterval, time.Second)
+	setDefault(&cfg.ProbeTimeout, 5*time.Second)
+	setDefault(&cfg.Timeout, 3*time.Second)
+	setDefault(&cfg.PageSize, 1000)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if m == nil {
+		m = metrics.New(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	live := store.LiveChannel()
+	return &Feed{
+		cfg: cfg, rdb: rdb, store: store, hub: h, m: m, log: log,
+		live: live, probe: live + ":probe:" + cfg.NodeID, kick: make(chan struct{}, 1),
+	}, nil
+}
+
+func setDefault[T comparable](p *T, v T) {
+	var zero T
+	if *p == zero {
+		*p = v
+	}
+}
+
+// Ready reports whether the node can prove it is current: the window is
+// loaded, both channels are subscribed, the last tip check succeeded and
+// found nothing missing, and the node's own probe came back recently.
+func (f *Feed) Ready() bool {
+	if !f.loaded.Load() || !f.subscribed.Load() || !f.caughtUp.Load() {
+		return false
+	}
+	age := f.cfg.Now().Sub(time.Unix(0, f.lastProbe.Load()))
+	return age <= f.cfg.ProbeTimeout
+}
+
+// Kick asks for an immediate tip check and gap fill, for example because a
+// client resumed from an id the node has not applied yet. It never blocks.
+func (f *Feed) Kick() {
+	select {
+	case f.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run subscribes and keeps the hub current until ctx is done. It recreates
+// the subscription when it stops proving itself; it returns nil when ctx
+// ends.
+func (f *Feed) Run(ctx context.Context) error {
+	backoff := 100 * time.Millisecond
+	for ctx.Err() == nil {
+		start := f.cfg.Now()
+		err := f.session(ctx)
+		f.subscribed.Store(false)
+		if ctx.Err() != nil {
+			break
+		}
+		f.log.Warn("pubsub: subscription ended, recreating", "err", err)
+		if f.cfg.Now().Sub(start) > 10*time.Second {
+			backoff = 100 * time.Millisecond
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Second)
+	}
+	return nil
+}
+
+var errProbeLost = errors.New("pubsub: probe not delivered in time")
+
+// session runs one PubSub connection (with go-redis' own reconnects) until
+// ctx ends or the probe stops coming back.
+func (f *Feed) session(ctx context.Context) error {
+	ps := f.rdb.Subscribe(ctx, f.live, f.probe)
+	sctx, cancel := context.WithCancel(ctx)
+	events := make(chan any, 1024)
+	var wg sync.WaitGroup
+	wg.Go(func() { f.receive(sctx, ps, events) })
+	defer func() {
+		cancel()
+		_ = ps.Close()
+		wg.Wait()
+	}()
+	f.lastProbe.Store(f.cfg.Now().UnixNano())
+	tick := time.NewTicker(f.cfg.TipInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case ev := <-events:
+			f.handle(ctx, ev)
+		case <-f.kick:
+			f.sync(ctx)
+		case <-tick.C:
+			if err := f.tick(ctx); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// receive is the only reader of ps. go-redis reconnects and resubscribes
+// on the Receive after an error; the new confirmations trigger a gap fill.
+func (f *Feed) receive(ctx context.Context, ps *redis.PubSub, out chan<- any) {
+	for {
+		msg, err := ps.Receive(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		var ev any = msg
+		if err != nil {
+			ev = err
+		}
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+			return
+		}
+		if err != nil {
+			select {
+			case <-time.After(100 * time.Millisecond):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+func (f *Feed) handle(ctx context.Context, ev any) {
+	switch v := ev.(type) {
+	case *redis.Subscription:
+		if v.Kind == "subscribe" && v.Count == 2 {
+			f.subscribed.Store(true)
+			f.m.Resubscribes.Inc()
+			f.sync(ctx) // subscribe first, then read: nothing slips through
+		}
+	case *redis.Message:
+		if v.Channel == f.probe {
+			f.lastProbe.Store(f.cfg.Now().UnixNano())
+			return
+		}
+		f.apply(ctx, v.Payload)
+	case error:
+		f.subscribed.Store(false)
+		f.caughtUp.Store(false)
+		f.log.Warn("pubsub: receive failed", "err", v)
+	}
+}
+
+func (f *Feed) apply(ctx context.Context, payload string) {
+	epoch, e, err := alarm.ParsePayload([]byte(payload))
+	if err != nil {
+		f.log.Error("pubsub: drop malformed message", "err", err, "len", len(payload))
+		return
+	}
+	if !f.loaded.Load() {
+		return // the load that follows subscription includes it
+	}
+	if cur, _ := f.hub.State(); epoch != cur {
+		f.sync(ctx) // history changed: resolve through the stream
+		return
+	}
+	f.hub.Apply(e)
+}
+
+// tick publishes a probe, checks the last one came back, and syncs.
+func (f *Feed) tick(ctx context.Context) error {
+	if f.subscribed.Load() {
+		age := f.cfg.Now().Sub(time.Unix(0, f.lastProbe.Load()))
+		if age > f.cfg.ProbeTimeout {
+			return fmt.Errorf("%w (last %s ago)", errProbeLost, age.Round(time.Millisecond))
+		}
+	}
+	pctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	f.probeSeq++
+	err := f.store.Probe(pctx, f.probe, fmt.Sprint(f.probeSeq))
+	cancel()
+	if err != nil {
+		f.log.Warn("pubsub: probe publish failed", "err", err)
+	}
+	f.sync(ctx)
+	return nil
+}

@@ -1,0 +1,104 @@
+package pubsub
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+)
+
+// sync compares the stream with the hub and repairs any difference: loads
+// the window the first time, backfills a gap, or reloads a history whose
+// epoch changed or that rolled back behind the applied id. It records
+// whether the node is caught up.
+func (f *Feed) sync(ctx context.Context) {
+	err := f.syncOnce(ctx)
+	f.caughtUp.Store(err == nil)
+	if err != nil {
+		f.log.Warn("pubsub: sync failed", "err", err)
+	}
+}
+
+func (f *Feed) syncOnce(ctx context.Context) error {
+	if !f.loaded.Load() {
+		if err := f.reload(ctx, ""); err != nil {
+			return err
+		}
+		f.loaded.Store(true)
+	}
+	tctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	tip, err := f.store.Tip(tctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("pubsub: tip: %w", err)
+	}
+	epoch, applied := f.hub.State()
+	switch {
+	case tip.Epoch != epoch:
+		f.log.Warn("pubsub: epoch changed", "from", epoch, "to", tip.Epoch)
+		return f.reload(ctx, epoch)
+	case tip.Newest.Less(applied):
+		f.log.Warn("pubsub: stream rolled back", "newest", tip.Newest, "applied", applied)
+		return f.reload(ctx, epoch)
+	case applied.Less(tip.Newest):
+		return f.fill(ctx, applied)
+	}
+	return nil
+}
+
+// reload loads the window and installs it in the hub. lost is the epoch
+// whose history is gone ("" at start): it is rotated (compare-and-set, so
+// every node lands on the same new epoch) before the load.
+func (f *Feed) reload(ctx context.Context, lost string) error {
+	ctx, cancel := context.WithTimeout(ctx, 4*f.cfg.Timeout)
+	defer cancel()
+	epoch := ""
+	if lost != "" {
+		e, err := f.store.RotateEpoch(ctx, lost)
+		if err != nil {
+			return fmt.Errorf("pubsub: rotate epoch: %w", err)
+		}
+		epoch = e
+		f.m.EpochRotations.Inc()
+	}
+	entries, evicted, tip, err := f.store.LoadWindow(ctx, f.cfg.Window)
+	if err != nil {
+		return fmt.Errorf("pubsub: load window: %w", err)
+	}
+	if tip.Epoch != "" {
+		epoch = tip.Epoch
+	}
+	if epoch == "" {
+		if epoch, err = f.store.EnsureEpoch(ctx); err != nil {
+			return fmt.Errorf("pubsub: ensure epoch: %w", err)
+		}
+	}
+	kicked := f.hub.Reset(epoch, entries, evicted)
+	f.log.Info("pubsub: window loaded", "epoch", epoch, "alarms", len(entries),
+		"evicted", evicted, "kicked", kicked)
+	return nil
+}
+
+// fill applies everything in the stream after applied, page by page.
+func (f *Feed) fill(ctx context.Context, applied alarm.ID) error {
+	total := 0
+	for {
+		rctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+		entries, err := f.store.Range(rctx, applied, f.cfg.PageSize)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("pubsub: gap fill: %w", err)
+		}
+		total += f.hub.ApplyBatch(entries)
+		if int64(len(entries)) < f.cfg.PageSize {
+			break
+		}
+		applied = entries[len(entries)-1].ID
+	}
+	if total > 0 {
+		f.m.GapFills.Inc()
+		f.m.GapFilled.Add(float64(total))
+		f.log.Debug("pubsub: gap filled", "alarms", total)
+	}
+	return nil
+}

@@ -1,0 +1,239 @@
+package ws
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/hub"
+)
+
+var pingMsg = []byte(`{"type":"ping"}`)
+
+// session is one WebSocket connection. The goroutine running run is its
+// only reader; a writer goroutine exists only while its queue has
+// messages; timers fire pings, the hello deadline and token expiry.
+type session struct {
+	srv    *Server
+	c      *websocket.Conn
+	remote string
+	ctx    context.Context // ends when the session ends
+	cancel context.CancelFunc
+
+	conn      *hub.Conn    // set once by run before registration
+	lastWrite atomic.Int64 // unix nanos of the last frame written
+	closeOnce sync.Once
+
+	// writer-owned
+	buf bytes.Buffer
+}
+
+func newSession(s *Server, c *websocket.Conn, remote string) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &session{srv: s, c: c, remote: remote, ctx: ctx, cancel: cancel}
+}
+
+// close sends a close frame with code once and ends the session.
+func (s *session) close(code int, reason string) {
+	s.closeOnce.Do(func() {
+		s.srv.m.Closes.WithLabelValues(codeLabel(code)).Inc()
+		_ = s.c.Close(websocket.StatusCode(code), reason)
+		s.cancel()
+	})
+}
+
+// hello is the first client message.
+type hello struct {
+	Type   string  `json:"type"`
+	Token  string  `json:"token"`
+	LastID *string `json:"last_id"`
+	Epoch  string  `json:"epoch"`
+}
+
+func (s *session) run() {
+	defer s.cancel()
+	defer func() { _ = s.c.CloseNow() }()
+	helloTimer := time.AfterFunc(s.srv.cfg.HelloTimeout, func() { s.close(CodeNoHello, "no hello in time") })
+	h, claims, ok := s.readHello()
+	helloTimer.Stop()
+	if !ok {
+		return
+	}
+	if !s.srv.feed.Ready() {
+		s.close(CodeTryLater, "node not ready")
+		return
+	}
+	resume := s.resumeRequest(h)
+	s.conn = s.srv.hub.NewConn(claims.AllChannels(), func() { go s.writeLoop() }, func(code int, reason string) {
+		go s.close(code, reason)
+	})
+	defer s.conn.Queue.Close()
+	defer s.srv.hub.Unregister(s.conn)
+	w := s.srv.hub.Register(s.conn, resume)
+	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
+		"status", w.Status, "replayed", w.Replayed)
+	if !claims.Expires.IsZero() {
+		t := time.AfterFunc(time.Until(claims.Expires), func() { s.close(CodeAuth, "token expired") })
+		defer t.Stop()
+	}
+	pinger := time.AfterFunc(s.srv.cfg.PingInterval, s.ping)
+	defer pinger.Stop()
+	s.lastWrite.Store(time.Now().UnixNano())
+	for {
+		// Client messages after hello carry nothing; reading keeps control
+		// frames (pong, close) flowing.
+		if _, _, err := s.c.Read(s.ctx); err != nil {
+			return
+		}
+	}
+}
+
+// readHello reads and checks the first message, closing with the
+// protocol's code when it is unacceptable.
+func (s *session) readHello() (hello, auth.Claims, bool) {
+	typ, b, err := s.c.Read(s.ctx)
+	if err != nil {
+		if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
+			s.close(CodeProtocol, "bad hello")
+		}
+		return hello{}, auth.Claims{}, false
+	}
+	h, err := decodeHello(typ, b)
+	if err != nil {
+		s.close(CodeProtocol, err.Error())
+		return hello{}, auth.Claims{}, false
+	}
+	claims, err := s.srv.verify.Verify(h.Token)
+	if err != nil {
+		s.srv.log.Debug("ws: token rejected", "remote", s.remote, "err", err)
+		s.close(CodeAuth, "invalid token")
+		return hello{}, auth.Claims{}, false
+	}
+	return h, claims, true
+}
+
+var (
+	errNotText  = errors.New("hello must be a text frame")
+	errBadHello = errors.New("hello must be a JSON object")
+	errNotHello = errors.New("first message must be hello")
+	errNoToken  = errors.New("hello needs a token")
+)
+
+// decodeHello parses the hello frame. Unknown fields are ignored so newer
+// clients keep working.
+func decodeHello(typ websocket.MessageType, b []byte) (hello, error) {
+	if typ != websocket.MessageText {
+		return hello{}, errNotText
+	}
+	var h hello
+	if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {
+		return hello{}, errBadHello
+	}
+	if h.Type != "hello" {
+		return hello{}, errNotHello
+	}
+	if h.Token == "" {
+		return hello{}, errNoToken
+	}
+	return h, nil
+}
+
+// resumeRequest turns the hello's position into a hub.Resume, first
+// catching up when the client is ahead of this node.
+func (s *session) resumeRequest(h hello) hub.Resume {
+	r := hub.Resume{Epoch: h.Epoch}
+	if h.LastID == nil {
+		return r
+	}
+	id, err := alarm.ParseID(*h.LastID)
+	if err != nil {
+		r.Invalid = true
+		return r
+	}
+	r.LastID, r.HasLastID = id, true
+	epoch, applied := s.srv.hub.State()
+	if (h.Epoch == "" || h.Epoch == epoch) && applied.Less(id) {
+		s.srv.feed.Kick()
+		ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
+		_ = s.srv.hub.WaitApplied(ctx, id) // still ahead afterwards: Register says epoch_changed
+		cancel()
+	}
+	return r
+}
+
+// writeLoop drains the queue, coalescing waiting messages into frames
+// separated by '\n', and returns when the queue is empty.
+func (s *session) writeLoop() {
+	q := s.conn.Queue
+	for {
+		msgs, overflow, ok := q.Take()
+		if !ok {
+			return
+		}
+		if overflow {
+			s.srv.m.SlowCloses.Inc()
+			s.close(CodeSlowClient, "client too slow")
+			return
+		}
+		for len(msgs) > 0 {
+			msgs = s.fill(msgs)
+			ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.WriteTimeout)
+			err := s.c.Write(ctx, websocket.MessageText, s.buf.Bytes())
+			cancel()
+			if err != nil {
+				s.cancel()
+				_ = s.c.CloseNow()
+				return // running stays set: no writer starts for a dead socket
+			}
+			s.lastWrite.Store(time.Now().UnixNano())
+		}
+	}
+}
+
+// fill puts as many messages as fit in MaxFrameBytes (at least one) into
+// s.buf and returns the rest.
+func (s *session) fill(msgs [][]byte) [][]byte {
+	s.buf.Reset()
+	i := 0
+	for ; i < len(msgs); i++ {
+		if i > 0 && s.buf.Len()+1+len(msgs[i]) > s.srv.cfg.MaxFrameBytes {
+			break
+		}
+		if i > 0 {
+			s.buf.WriteByte('\n')
+		}
+		s.buf.Write(msgs[i])
+	}
+	return msgs[i:]
+}
+
+// ping runs on its timer: after PingInterval without a write it queues an
+// application ping and checks the peer with a WebSocket ping.
+func (s *session) ping() {
+	if s.ctx.Err() != nil {
+		return
+	}
+	idle := time.Since(time.Unix(0, s.lastWrite.Load()))
+	next := s.srv.cfg.PingInterval - idle
+	if next <= 0 {
+		s.conn.Queue.Push(pingMsg)
+		ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.WriteTimeout)
+		err := s.c.Ping(ctx)
+		cancel()
+		if err != nil {
+			s.cancel()
+			_ = s.c.CloseNow()
+			return
+		}
+		next = s.srv.cfg.PingInterval
+	}
+	time.AfterFunc(next, s.ping)
+}
