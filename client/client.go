@@ -93,11 +93,13 @@ func (c *Client) Position() (lastID, epoch string) {
 func (c *Client) Duplicates() int64 { return c.dups.Load() }
 
 // Run connects, sends hello and hands events to h until ctx is done, then
-// closes the connection with 1000 and returns nil. It reconnects after
-// every disconnect, to the next endpoint, resuming from Position: at once
-// after a 1012 close that followed a welcome, otherwise after an
-// exponential backoff with full jitter that resets with every welcome. A
-// 4001 close leads to a new Token call, like every connect.
+// closes the connection with 1000 (waiting a few seconds at most for the
+// server's close frame) and returns nil. It reconnects after every
+// disconnect, whatever the close code (1000 included, except 4000), to the
+// next endpoint, resuming from Position: at once after a 1012 close that
+// followed a welcome, otherwise after an exponential backoff with full
+// jitter that resets with every welcome. A 4001 close leads to a new Token
+// call, like every connect.
 //
 // Run returns early with an error only when the server closes with 4000
 // (wrapping ErrProtocol), when Config.Token fails (wrapping its error), or

@@ -6,9 +6,13 @@ import (
 	"slices"
 	"sync/atomic"
 	"testing"
+
+	"go.uber.org/goleak"
 )
 
 func TestFrameSplittingAndCleanClose(t *testing.T) {
+	ignore := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs after the server's cleanup
 	closed := make(chan int, 1)
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0), alarmMsg("1-0"), alarmMsg("1-1"), `{"type":"ping"}`, "")
@@ -216,9 +220,10 @@ func TestProtocolCloseStopsRun(t *testing.T) {
 }
 
 func TestRestartReconnectsAtOnceToNextEndpoint(t *testing.T) {
+	var total atomic.Int32 // connections over both servers
 	script := func(fc *fakeConn, n int) {
 		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
-		if n == 0 {
+		if total.Add(1) == 1 {
 			fc.close(CloseRestart, "draining")
 			return
 		}

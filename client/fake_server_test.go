@@ -71,7 +71,11 @@ func newFakeServer(t *testing.T, name string, script func(fc *fakeConn, n int)) 
 			t.Errorf("%s: bad hello %q: %v", name, b, err)
 			return
 		}
-		fs.hellos <- fakeHello{server: name, n: n, hello: h}
+		select {
+		case fs.hellos <- fakeHello{server: name, n: n, hello: h}:
+		case <-ctx.Done():
+			return
+		}
 		script(&fakeConn{t: t, ctx: ctx, conn: conn}, n)
 	}))
 	t.Cleanup(func() {
@@ -170,6 +174,22 @@ func (r *recorder) next(t *testing.T, kind string) event {
 	case <-time.After(waitFor):
 		t.Fatalf("no %s event", kind)
 		return event{}
+	}
+}
+
+// until waits for an event that satisfies ok; ok sees every event.
+func (r *recorder) until(t *testing.T, ok func(event) bool) event {
+	t.Helper()
+	for {
+		select {
+		case e := <-r.events:
+			if ok(e) {
+				return e
+			}
+		case <-time.After(waitFor):
+			t.Fatal("no matching event")
+			return event{}
+		}
 	}
 }
 
