@@ -58,8 +58,9 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Rand returns a number in [0, 1) for jitter and endpoint order.
-	// Default math/rand/v2.Float64. It is called from Run's goroutine and
-	// from New only.
+	// Default math/rand/v2.Float64. It is called from New and from Run's
+	// goroutine; share one between Clients only if it is safe for
+	// concurrent use.
 	Rand func() float64
 }
 

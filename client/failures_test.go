@@ -197,3 +197,51 @@ func TestNewValidates(t *testing.T) {
 		})
 	}
 }
+
+func TestPingsAnsweredWhileHandlerBusy(t *testing.T) {
+	pinged := make(chan error, 1)
+	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
+		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0), alarmMsg("1-0"))
+		closed := make(chan int, 1)
+		go func() { closed <- fc.waitClose() }() // the server reads pongs
+		ctx, cancel := context.WithTimeout(fc.ctx, waitFor)
+		defer cancel()
+		pinged <- fc.conn.Ping(ctx)
+		<-closed
+	})
+	c, err := New(testConfig(fs.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan error, 1)
+	startRun(t, c, Handler{Alarm: func(Alarm) {
+		got <- <-pinged // block the handler until the server's ping was answered
+	}})
+	if err := <-got; err != nil {
+		t.Errorf("server ping while the handler was busy: %v", err)
+	}
+}
+
+func TestReadLimit(t *testing.T) {
+	closed := make(chan int, 10)
+	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
+		if n == 0 {
+			fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
+			fc.send(`{"type":"x","pad":"` + strings.Repeat("a", readLimit) + `"}`)
+		}
+		closed <- fc.waitClose()
+	})
+	c, err := New(testConfig(fs.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder()
+	startRun(t, c, rec.handler())
+	rec.next(t, "welcome")
+	if d := rec.next(t, "disconnect").disc; d.Err == nil {
+		t.Errorf("disconnect = %+v, want a read limit error", d)
+	}
+	if code := <-closed; code != 1009 {
+		t.Errorf("server saw close %d, want 1009 (message too big)", code)
+	}
+}
