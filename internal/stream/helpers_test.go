@@ -20,8 +20,13 @@ import (
 const realRedisAddr = "127.0.0.1:6379"
 
 func TestMain(m *testing.M) {
+	redis.SetLogger(quietLogger{}) // unreachable-server tests would flood the output
 	goleak.VerifyTestMain(m)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // backend names a Redis to test against; every test that does not depend
 // on Redis 7 XINFO fields runs on both.

@@ -169,7 +169,9 @@ func toEntry(m redis.XMessage) (alarm.Entry, bool) {
 	}
 	c, ok1 := m.Values["c"].(string)
 	t, ok2 := m.Values["t"].(string)
-	if !ok1 || !ok2 || !alarm.ValidChannel(c) || !strings.HasPrefix(t, `,"channel":"`+c+`"`) {
+	// The tail must be what EncodeTail makes, or frames would break clients.
+	if !ok1 || !ok2 || !alarm.ValidChannel(c) || !strings.HasPrefix(t, `,"channel":"`+c+`"`) ||
+		!strings.HasSuffix(t, "}") || strings.IndexByte(t, '\n') >= 0 {
 		return alarm.Entry{}, false
 	}
 	return alarm.NewEntry(id, c, []byte(t)), true

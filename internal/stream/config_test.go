@@ -1,0 +1,42 @@
+package stream
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestNewConfig(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: closedAddr(t)})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(Config{}, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{Prefix: "alarms", MaxLen: 100000, Retention: 24 * time.Hour, IdemTTL: 24 * time.Hour,
+		MaxAlarmBytes: 65536, Timeout: 3 * time.Second, PageSize: 1000}
+	if s.cfg != want {
+		t.Fatalf("defaults %+v, want %+v", s.cfg, want)
+	}
+	if s.StreamKey() != "{alarms}:stream" || s.EpochKey() != "{alarms}:epoch" || s.LiveChannel() != "{alarms}:live" {
+		t.Fatalf("names %q %q %q", s.StreamKey(), s.EpochKey(), s.LiveChannel())
+	}
+	bad := []Config{
+		{Prefix: "a b"}, {Prefix: "{x}"}, {Prefix: strings.Repeat("p", 65)}, {Prefix: "a*"},
+		{MaxLen: -1}, {Retention: -time.Second}, {Retention: time.Microsecond}, {IdemTTL: -1},
+		{IdemTTL: time.Microsecond}, {MaxAlarmBytes: -1}, {Timeout: -1}, {PageSize: -5},
+	}
+	for _, cfg := range bad {
+		if _, err := New(cfg, rdb, nil); err == nil {
+			t.Errorf("New(%+v) accepted", cfg)
+		}
+	}
+	if _, err := New(Config{}, nil, nil); err == nil {
+		t.Error("New with nil client accepted")
+	}
+	if s, err := New(Config{Prefix: "A.b:c_d-9"}, rdb, nil); err != nil || s.StreamKey() != "{A.b:c_d-9}:stream" {
+		t.Errorf("custom prefix: %v", err)
+	}
+}
