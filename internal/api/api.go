@@ -1,0 +1,183 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/metrics"
+)
+
+// Route patterns, as registered on the mux and used as the route label of
+// the HTTPRequests metric.
+const (
+	RoutePublish = "POST /v1/alarms"
+	RouteBatch   = "POST /v1/alarms/batch"
+	RouteHistory = "GET /v1/alarms"
+)
+
+// History limits of GET /v1/alarms.
+const (
+	DefaultHistoryLimit = 100
+	MaxHistoryLimit     = 1000
+)
+
+// Config configures the API. Zero fields take their defaults.
+type Config struct {
+	// MaxBodyBytes limits the body of POST /v1/alarms; default 68 KiB
+	// (a 64 KiB alarm plus room for its envelope).
+	MaxBodyBytes int64
+	// MaxBatchBytes limits the body of POST /v1/alarms/batch; default 8 MiB.
+	MaxBatchBytes int64
+	// MaxBatch is the most alarms one batch may hold; default 1000.
+	MaxBatch int
+	// Timeout is the deadline of each store call; default 5s.
+	Timeout time.Duration
+}
+
+// API serves the publish and history endpoints. It is safe for concurrent
+// use; all its fields are read-only after New.
+type API struct {
+	cfg   Config
+	store Store
+	keys  *auth.Keys
+	m     *metrics.Metrics
+	log   *slog.Logger
+}
+
+// New validates cfg, applies defaults and returns the API. store and keys
+// are required; a nil m gets private metrics and a nil log discards.
+func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog.Logger) (*API, error) {
+	if store == nil {
+		return nil, errors.New("api: nil store")
+	}
+	if keys == nil {
+		return nil, errors.New("api: nil keys")
+	}
+	if cfg.MaxBodyBytes < 0 || cfg.MaxBatchBytes < 0 || cfg.MaxBatch < 0 || cfg.Timeout < 0 {
+		return nil, errors.New("api: negative config value")
+	}
+	cfg.MaxBodyBytes = orDefault(cfg.MaxBodyBytes, 64<<10+4<<10)
+	cfg.MaxBatchBytes = orDefault(cfg.MaxBatchBytes, 8<<20)
+	cfg.MaxBatch = orDefault(cfg.MaxBatch, 1000)
+	cfg.Timeout = orDefault(cfg.Timeout, 5*time.Second)
+	if m == nil {
+		m = metrics.New(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &API{cfg: cfg, store: store, keys: keys, m: m, log: log}, nil
+}
+
+func orDefault[T comparable](v, def T) T {
+	var zero T
+	if v == zero {
+		return def
+	}
+	return v
+}
+
+// Register adds the API's routes to mux.
+func (a *API) Register(mux *http.ServeMux) {
+	mux.Handle(RoutePublish, a.route(RoutePublish, a.cfg.MaxBodyBytes, a.publish))
+	mux.Handle(RouteBatch, a.route(RouteBatch, a.cfg.MaxBatchBytes, a.publishBatch))
+	mux.Handle(RouteHistory, a.route(RouteHistory, 0, a.history))
+}
+
+// handlerFunc serves an authenticated request. It returns the answer's
+// status and body, or an error answer.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) (int, any, *apiError)
+
+// route wraps h: it checks the API key before anything else, then (when
+// maxBody > 0, i.e. for a POST) the content type and body size, and writes
+// the answer, logs 5xx answers and counts the request.
+func (a *API) route(pattern string, maxBody int64, h handlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status, body, aerr := a.serve(w, r, maxBody, h)
+		var b []byte
+		if aerr == nil {
+			var err error
+			if b, err = json.Marshal(body); err != nil {
+				aerr = &apiError{status: http.StatusInternalServerError, code: CodeInternal,
+					message: "internal error", cause: fmt.Errorf("api: encode answer: %w", err)}
+			}
+		}
+		if aerr != nil {
+			status = a.writeError(w, r, pattern, aerr)
+		} else {
+			writeBody(w, status, b)
+		}
+		a.m.HTTPRequests.WithLabelValues(pattern, strconv.Itoa(status)).Inc()
+	})
+}
+
+func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, h handlerFunc) (int, any, *apiError) {
+	key, ok := auth.BearerToken(r.Header.Get("Authorization"))
+	if !ok || !a.keys.Check(key) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
+		return 0, nil, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
+			message: "missing or invalid API key"}
+	}
+	if maxBody > 0 {
+		if !isJSON(r.Header.Get("Content-Type")) {
+			return 0, nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMedia,
+				message: "Content-Type must be application/json"}
+		}
+		if r.ContentLength > maxBody {
+			return 0, nil, tooLarge("request body exceeds " + strconv.FormatInt(maxBody, 10) + " bytes")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	}
+	return h(w, r)
+}
+
+// isJSON reports whether a Content-Type value is application/json, with
+// any parameters.
+func isJSON(ct string) bool {
+	mt, _, err := mime.ParseMediaType(ct)
+	return err == nil && mt == "application/json"
+}
+
+// writeError writes an error answer and logs it once when it is a 5xx. It
+// returns the status written.
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, pattern string, e *apiError) int {
+	if e.status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	if e.status >= 500 {
+		a.log.LogAttrs(r.Context(), level(e), "api: request failed",
+			slog.String("route", pattern), slog.Int("status", e.status),
+			slog.String("code", e.code), slog.Any("err", e.cause))
+	}
+	b, _ := json.Marshal(struct {
+		Error errorBody `json:"error"`
+	}{e.body()}) // cannot fail: two strings
+	writeBody(w, e.status, b)
+	return e.status
+}
+
+// level logs unavailability (an operational state) as a warning and
+// anything else as an error.
+func level(e *apiError) slog.Level {
+	if e.status == http.StatusServiceUnavailable {
+		return slog.LevelWarn
+	}
+	return slog.LevelError
+}
+
+// writeBody writes an encoded JSON answer.
+func writeBody(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

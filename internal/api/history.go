@@ -1,0 +1,79 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+)
+
+// historyQuery is the parsed query of GET /v1/alarms.
+type historyQuery struct {
+	channel string
+	after   alarm.ID
+	limit   int
+}
+
+// historyAnswer is the body of a GET /v1/alarms answer. Alarms are the
+// alarm frames exactly as WebSocket clients receive them.
+type historyAnswer struct {
+	Epoch    string            `json:"epoch"`
+	Alarms   []json.RawMessage `json:"alarms"`
+	Complete bool              `json:"complete"`
+	Next     string            `json:"next,omitempty"`
+}
+
+// history serves GET /v1/alarms.
+func (a *API) history(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	q, aerr := parseHistoryQuery(r.URL.Query())
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	res, err := a.store.History(ctx, q.channel, q.after, q.limit)
+	if err != nil {
+		return 0, nil, storeError(err)
+	}
+	ans := historyAnswer{Epoch: res.Epoch, Alarms: make([]json.RawMessage, len(res.Alarms)),
+		Complete: res.Complete}
+	for i, e := range res.Alarms {
+		ans.Alarms[i] = e.Frame
+	}
+	if !res.Next.IsZero() {
+		ans.Next = res.Next.String()
+	}
+	return http.StatusOK, ans, nil
+}
+
+// parseHistoryQuery checks channel (required), after (optional id; empty
+// means from the oldest retained) and limit (1..MaxHistoryLimit, default
+// DefaultHistoryLimit).
+func parseHistoryQuery(v url.Values) (historyQuery, *apiError) {
+	q := historyQuery{channel: v.Get("channel"), limit: DefaultHistoryLimit}
+	switch {
+	case !v.Has("channel"):
+		return q, badRequest(CodeMissingField, "channel is required")
+	case !alarm.ValidChannel(q.channel):
+		return q, storeError(alarm.ErrInvalidChannel)
+	}
+	if s := v.Get("after"); s != "" {
+		id, err := alarm.ParseID(s)
+		if err != nil {
+			return q, badRequest(CodeInvalidID, "after must be an id of the form <ms>-<seq>")
+		}
+		q.after = id
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxHistoryLimit {
+			return q, badRequest(CodeInvalidLimit,
+				"limit must be an integer from 1 to "+strconv.Itoa(MaxHistoryLimit))
+		}
+		q.limit = n
+	}
+	return q, nil
+}

@@ -1,0 +1,126 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"reflect"
+	"testing"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/stream"
+)
+
+func testEntry(t *testing.T, id, channel, event string) alarm.Entry {
+	t.Helper()
+	tail, err := alarm.EncodeTail(channel, event, []byte(`{"k":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return alarm.NewEntry(alarm.MustParseID(id), channel, tail)
+}
+
+func TestHistory(t *testing.T) {
+	e1 := testEntry(t, "1732530000000-3", "user:42", "a")
+	e2 := testEntry(t, "1732530000001-0", "user:42", "b")
+	tests := []struct {
+		name     string
+		query    string
+		res      stream.HistoryResult
+		wantArgs []any
+		want     string
+	}{
+		{"defaults, empty", "channel=user:42", stream.HistoryResult{Epoch: "ep1", Complete: true},
+			[]any{"user:42", alarm.Zero, 100},
+			`{"epoch":"ep1","alarms":[],"complete":true}`},
+		{"after and limit", "channel=user:42&after=1732530000000-2&limit=2",
+			stream.HistoryResult{Epoch: "ep1", Alarms: []alarm.Entry{e1, e2}, Complete: false},
+			[]any{"user:42", alarm.MustParseID("1732530000000-2"), 2},
+			`{"epoch":"ep1","alarms":[` + string(e1.Frame) + `,` + string(e2.Frame) + `],"complete":false}`},
+		{"next", "channel=user:42&limit=1000&after=",
+			stream.HistoryResult{Epoch: "ep1", Complete: true, Next: alarm.MustParseID("1732530000009-0")},
+			[]any{"user:42", alarm.Zero, 1000},
+			`{"epoch":"ep1","alarms":[],"complete":true,"next":"1732530000009-0"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			e.store.history = func(string, alarm.ID, int) (stream.HistoryResult, error) { return tt.res, nil }
+			w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?" + tt.query, contentType: "-"})
+			if w.Code != http.StatusOK {
+				t.Fatalf("status = %d; body %s", w.Code, w.Body)
+			}
+			if got := w.Body.String(); got != tt.want+"\n" {
+				t.Fatalf("body = %s, want %s", got, tt.want)
+			}
+			if !reflect.DeepEqual(e.store.histArgs, tt.wantArgs) {
+				t.Fatalf("store args = %v, want %v", e.store.histArgs, tt.wantArgs)
+			}
+			if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteHistory, "200")); got != 1 {
+				t.Errorf("http requests metric = %v", got)
+			}
+		})
+	}
+}
+
+func TestHistoryErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		query    string
+		auth     string
+		storeErr error
+		status   int
+		code     string
+	}{
+		{"no auth", "channel=a", "-", nil, 401, CodeUnauthorized},
+		{"wrong key", "channel=a", "Bearer x", nil, 401, CodeUnauthorized},
+		{"missing channel", "", "", nil, 400, CodeMissingField},
+		{"empty channel", "channel=", "", nil, 400, CodeInvalidChannel},
+		{"invalid channel", "channel=a%20b", "", nil, 400, CodeInvalidChannel},
+		{"bad after", "channel=a&after=12", "", nil, 400, CodeInvalidID},
+		{"negative after", "channel=a&after=-1-0", "", nil, 400, CodeInvalidID},
+		{"limit zero", "channel=a&limit=0", "", nil, 400, CodeInvalidLimit},
+		{"limit too big", "channel=a&limit=1001", "", nil, 400, CodeInvalidLimit},
+		{"limit text", "channel=a&limit=ten", "", nil, 400, CodeInvalidLimit},
+		{"limit negative", "channel=a&limit=-5", "", nil, 400, CodeInvalidLimit},
+		{"store unavailable", "channel=a", "", fmt.Errorf("x: %w", stream.ErrUnavailable), 503, CodeUnavailable},
+		{"store internal", "channel=a", "", errors.New("boom"), 500, CodeInternal},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			called := false
+			e.store.history = func(string, alarm.ID, int) (stream.HistoryResult, error) {
+				called = true
+				return stream.HistoryResult{}, tt.storeErr
+			}
+			w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?" + tt.query, auth: tt.auth, contentType: "-"})
+			if w.Code != tt.status {
+				t.Fatalf("status = %d, want %d; body %s", w.Code, tt.status, w.Body)
+			}
+			if code := errorCode(t, w); code != tt.code {
+				t.Fatalf("code = %q, want %q", code, tt.code)
+			}
+			if called != (tt.storeErr != nil) {
+				t.Errorf("store called = %v", called)
+			}
+			if ra := w.Header().Get("Retry-After"); (ra == "1") != (tt.status == 503) {
+				t.Errorf("Retry-After = %q for %d", ra, tt.status)
+			}
+		})
+	}
+}
+
+func TestHistoryCorruptFrame(t *testing.T) {
+	e := newEnv(t, Config{})
+	e.store.history = func(string, alarm.ID, int) (stream.HistoryResult, error) {
+		return stream.HistoryResult{Alarms: []alarm.Entry{{Frame: []byte("{broken")}}}, nil
+	}
+	w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a", contentType: "-"})
+	if w.Code != http.StatusInternalServerError || errorCode(t, w) != CodeInternal {
+		t.Fatalf("status = %d; body %s", w.Code, w.Body)
+	}
+	if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteHistory, "500")); got != 1 {
+		t.Errorf("http{500} = %v", got)
+	}
+}
