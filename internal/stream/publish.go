@@ -92,47 +92,59 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, er
 // the valid ones run as one pipeline of EVALSHA calls (items that meet
 // NOSCRIPT are retried with EVAL in a second pipeline). results and errs
 // align with ins: errs[i] != nil means item i was not accepted. Items are
-// appended in order; a repeated idempotency key within the batch replays
-// the earlier item's id.
+// appended in order (ids ascending with the index), except when Redis lost
+// its script cache during the batch: then the retried items follow the
+// others. A repeated idempotency key within the batch replays the earlier
+// item's id.
 func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]PublishResult, []error) {
-	results := make([]PublishResult, len(ins))
-	errs := make([]error, len(ins))
+	b := &batch{
+		ins:     ins,
+		preps:   make([]prepared, len(ins)),
+		results: make([]PublishResult, len(ins)),
+		errs:    make([]error, len(ins)),
+	}
 	candidate := newEpoch()
-	preps := make([]prepared, len(ins))
 	var todo []int
 	for i, in := range ins {
 		p, err := s.prepare(in, candidate)
 		if err != nil {
-			errs[i] = err
+			b.errs[i] = err
 			continue
 		}
-		preps[i] = p
+		b.preps[i] = p
 		todo = append(todo, i)
 	}
 	if len(todo) == 0 {
-		return results, errs
+		return b.results, b.errs
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	retry := s.runBatch(ctx, ins, preps, todo, false, results, errs)
-	if len(retry) > 0 {
+	if retry := s.runBatch(ctx, b, todo, false); len(retry) > 0 {
 		s.log.Debug("stream: publish script not cached, retrying batch items with EVAL", "items", len(retry))
-		s.runBatch(ctx, ins, preps, retry, true, results, errs)
+		s.runBatch(ctx, b, retry, true)
 	}
-	return results, errs
+	return b.results, b.errs
 }
 
-// runBatch runs the items idx in one pipeline, filling results and errs.
-// Unless eval is set, it returns the items that met NOSCRIPT (not run).
-func (s *Store) runBatch(ctx context.Context, ins []PublishInput, preps []prepared, idx []int,
-	eval bool, results []PublishResult, errs []error) (noscript []int) {
+// batch is one PublishBatch call; all slices align with ins.
+type batch struct {
+	ins     []PublishInput
+	preps   []prepared
+	results []PublishResult
+	errs    []error
+}
+
+// runBatch runs the items idx of b in one pipeline, filling results and
+// errs. Unless eval is set, it returns the items that met NOSCRIPT (the
+// script did not run for them, so they are safe to run again).
+func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (noscript []int) {
 	pipe := s.rdb.Pipeline()
 	cmds := make([]*redis.Cmd, len(idx))
 	for j, i := range idx {
 		if eval {
-			cmds[j] = s.publish.Eval(ctx, pipe, preps[i].keys, preps[i].args...)
+			cmds[j] = s.publish.Eval(ctx, pipe, b.preps[i].keys, b.preps[i].args...)
 		} else {
-			cmds[j] = s.publish.EvalSha(ctx, pipe, preps[i].keys, preps[i].args...)
+			cmds[j] = s.publish.EvalSha(ctx, pipe, b.preps[i].keys, b.preps[i].args...)
 		}
 	}
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
@@ -142,11 +154,11 @@ func (s *Store) runBatch(ctx context.Context, ins []PublishInput, preps []prepar
 		case err != nil && !eval && redis.HasErrorPrefix(err, "NOSCRIPT"):
 			noscript = append(noscript, i)
 		case err != nil:
-			errs[i] = wrapErr("publish batch", err)
+			b.errs[i] = wrapErr("publish batch", err)
 		default:
-			results[i], errs[i] = parsePublishReply(res, ins[i].Channel)
-			if errs[i] != nil {
-				errs[i] = fmt.Errorf("stream: publish batch: %w", errs[i])
+			b.results[i], err = parsePublishReply(res, b.ins[i].Channel)
+			if err != nil {
+				b.errs[i] = fmt.Errorf("stream: publish batch: %w", err)
 			}
 		}
 	}
