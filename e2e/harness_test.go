@@ -1,0 +1,339 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/internal/auth"
+)
+
+const (
+	testSecret = "e2e-secret-0123456789abcdef"
+	testAPIKey = "e2e-api-key"
+	drainDelay = time.Second
+	spread     = 200 * time.Millisecond
+)
+
+// scale is E2E_SCALE (default 1): it multiplies the duration and traffic
+// of every scenario.
+func scale(t *testing.T) float64 {
+	t.Helper()
+	s := os.Getenv("E2E_SCALE")
+	if s == "" {
+		return 1
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || f <= 0 || math.IsInf(f, 0) || math.IsNaN(f) {
+		t.Fatalf("E2E_SCALE=%q: want a positive number", s)
+	}
+	return f
+}
+
+// scaled multiplies d by E2E_SCALE, keeping at least floor.
+func scaled(t *testing.T, d, floor time.Duration) time.Duration {
+	t.Helper()
+	return max(time.Duration(float64(d)*scale(t)), floor)
+}
+
+// scaledN multiplies n by E2E_SCALE, keeping at least floor.
+func scaledN(t *testing.T, n, floor int) int {
+	t.Helper()
+	return max(int(math.Round(float64(n)*scale(t))), floor)
+}
+
+// options configure a harness.
+type options struct {
+	nodes int
+	aof   bool              // Redis with appendfsync always
+	env   map[string]string // extra GATEWAY_* variables for every node
+}
+
+// harness is one test's Redis and gateway nodes.
+type harness struct {
+	t        *testing.T
+	ctx      context.Context // ends at cleanup
+	dir      string
+	redis    *proc
+	redisURL string
+	rdb      *redis.Client // the test's own admin connection
+	nodes    []*proc
+	addrs    []string // host:port of each node
+	verifier *auth.Verifier
+	httpc    *http.Client // for publishes, probes and WebSocket dials
+}
+
+// newHarness starts Redis and opts.nodes gateway nodes and waits until
+// every node is ready. Everything stops at cleanup; when the test failed
+// the tail of every log is printed first.
+func newHarness(t *testing.T, opts options) *harness {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	tr := &http.Transport{
+		DialContext:         (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	h := &harness{t: t, ctx: ctx, dir: logDir(t), httpc: &http.Client{Transport: tr}}
+	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.verifier = v
+	t.Cleanup(func() {
+		if t.Failed() {
+			h.dumpLogs()
+		}
+		for _, n := range h.nodes {
+			n.kill()
+		}
+		if h.rdb != nil {
+			_ = h.rdb.Close()
+		}
+		if h.redis != nil {
+			h.redis.kill()
+		}
+		cancel()
+		tr.CloseIdleConnections()
+	})
+	h.startRedis(opts.aof)
+	for i := range opts.nodes {
+		h.addNode(i, opts.env)
+	}
+	for i := range h.nodes {
+		if err := h.waitReady(i, 20*time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return h
+}
+
+// logDir is where logs go: E2E_LOG_DIR/<test> when set (kept), else a
+// temporary directory.
+func logDir(t *testing.T) string {
+	if d := os.Getenv("E2E_LOG_DIR"); d != "" {
+		dir := filepath.Join(d, strings.ReplaceAll(t.Name(), "/", "_"))
+		if err := os.MkdirAll(dir, 0o755); err == nil {
+			return dir
+		}
+	}
+	return t.TempDir()
+}
+
+func (h *harness) startRedis(aof bool) {
+	h.t.Helper()
+	port, err := freePort()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	rdir := filepath.Join(h.dir, "redis-data")
+	if err := os.MkdirAll(rdir, 0o755); err != nil {
+		h.t.Fatal(err)
+	}
+	h.redis = &proc{name: "redis", argv: redisArgs(port, rdir, aof), logPath: filepath.Join(h.dir, "redis.log")}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	h.redisURL = "redis://" + addr + "/0"
+	h.rdb = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 2})
+	if err := h.restartRedis(); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// restartRedis starts Redis (again) and waits until it answers PING.
+func (h *harness) restartRedis() error {
+	if err := h.redis.start(); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	for {
+		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		err := h.rdb.Ping(pctx).Err()
+		pcancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("redis not answering: %w (last: %v)\n%s", ctx.Err(), err, h.redis.logTail(20))
+		case <-h.redis.exited():
+			return fmt.Errorf("redis exited while starting:\n%s", h.redis.logTail(20))
+		case <-time.After(30 * time.Millisecond):
+		}
+	}
+}
+
+func (h *harness) addNode(i int, extra map[string]string) {
+	h.t.Helper()
+	port, err := freePort()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	name := fmt.Sprintf("gw-%d", i+1)
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	vars := map[string]string{
+		"GATEWAY_ADDR":         addr,
+		"GATEWAY_REDIS_URL":    h.redisURL,
+		"GATEWAY_JWT_SECRET":   testSecret,
+		"GATEWAY_API_KEYS":     testAPIKey,
+		"GATEWAY_NODE_ID":      name,
+		"GATEWAY_DRAIN_DELAY":  drainDelay.String(),
+		"GATEWAY_CLOSE_SPREAD": spread.String(),
+		"GATEWAY_LOG_FORMAT":   "json",
+		"GATEWAY_DEMO":         "false",
+	}
+	for k, v := range extra {
+		vars[k] = v
+	}
+	env := cleanEnv()
+	for k, v := range vars {
+		env = append(env, k+"="+v)
+	}
+	n := &proc{name: name, argv: []string{gatewayBin}, env: env, logPath: filepath.Join(h.dir, name+".log")}
+	if err := n.start(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.nodes = append(h.nodes, n)
+	h.addrs = append(h.addrs, addr)
+}
+
+// waitReady polls node i's /readyz until 200.
+func (h *harness) waitReady(i int, limit time.Duration) error {
+	ctx, cancel := context.WithTimeout(h.ctx, limit)
+	defer cancel()
+	n := h.nodes[i]
+	url := "http://" + h.addrs[i] + "/readyz"
+	for {
+		err := h.probe(ctx, url)
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s not ready within %v (last: %v)\n%s", n.name, limit, err, n.logTail(20))
+		case <-n.exited():
+			return fmt.Errorf("%s exited while starting:\n%s", n.name, n.logTail(20))
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func (h *harness) probe(ctx context.Context, url string) error {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := h.httpc.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%w: %s", errNotReady, resp.Status)
+	}
+	return nil
+}
+
+// restartNode starts node i again (same port and settings) and waits
+// until it is ready.
+func (h *harness) restartNode(i int) error {
+	if err := h.nodes[i].start(); err != nil {
+		return err
+	}
+	return h.waitReady(i, 20*time.Second)
+}
+
+// allReady reports an error unless every node runs and is ready.
+func (h *harness) allReady() error {
+	for i, n := range h.nodes {
+		if !n.running() {
+			return fmt.Errorf("%s is not running", n.name)
+		}
+		if err := h.waitReady(i, 20*time.Second); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (h *harness) endpoints() []string {
+	eps := make([]string, len(h.addrs))
+	for i, a := range h.addrs {
+		eps[i] = "ws://" + a + "/v1/ws"
+	}
+	return eps
+}
+
+func (h *harness) publisher(i int) *client.Publisher {
+	return &client.Publisher{BaseURL: "http://" + h.addrs[i], APIKey: testAPIKey, HTTPClient: h.httpc}
+}
+
+// token mints a client token for sub with extra channels.
+func (h *harness) token(sub string, channels []string) string {
+	h.t.Helper()
+	tok, err := h.verifier.Issue(sub, channels, time.Hour)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
+}
+
+func (h *harness) dumpLogs() {
+	for _, p := range append([]*proc{h.redis}, h.nodes...) {
+		if p != nil {
+			h.t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.logTail(40))
+		}
+	}
+}
+
+// killLoop SIGKILLs a random node every interval, restarts it after a
+// short pause and waits until it is ready, until ctx ends. It returns the
+// number of kills.
+func (h *harness) killLoop(ctx context.Context, every time.Duration) (int, error) {
+	kills := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return kills, nil
+		case <-time.After(every):
+		}
+		i := rand.IntN(len(h.nodes))
+		h.nodes[i].kill()
+		kills++
+		time.Sleep(time.Duration(100+rand.IntN(500)) * time.Millisecond)
+		if err := h.restartNode(i); err != nil {
+			return kills, err
+		}
+	}
+}
+
+// summary logs the scenario's one-line summary and appends it to the file
+// named by E2E_RESULTS, if set.
+func summary(t *testing.T, format string, args ...any) {
+	t.Helper()
+	line := "SUMMARY " + fmt.Sprintf(format, args...)
+	t.Log(line)
+	if path := os.Getenv("E2E_RESULTS"); path != "" {
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		if err != nil {
+			t.Logf("E2E_RESULTS: %v", err)
+			return
+		}
+		defer f.Close()
+		fmt.Fprintf(f, "%s %s (E2E_SCALE=%g)\n", time.Now().Format(time.DateTime), line, scale(t))
+	}
+}
