@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"fmt"
+	"io"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -336,4 +337,38 @@ func summary(t *testing.T, format string, args ...any) {
 		defer f.Close()
 		fmt.Fprintf(f, "%s %s (E2E_SCALE=%g)\n", time.Now().Format(time.DateTime), line, scale(t))
 	}
+}
+
+// metric sums the samples of the named metric over the running nodes'
+// /metrics (0 for a node that cannot answer).
+func (h *harness) metric(name string) float64 {
+	total := 0.0
+	for i, n := range h.nodes {
+		if !n.running() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+h.addrs[i]+"/metrics", nil)
+		resp, err := h.httpc.Do(req)
+		if err != nil {
+			cancel()
+			continue
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		cancel()
+		for _, line := range strings.Split(string(b), "\n") {
+			rest, ok := strings.CutPrefix(line, name)
+			if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '{') {
+				continue
+			}
+			fields := strings.Fields(rest[strings.LastIndex(rest, "}")+1:])
+			if len(fields) > 0 {
+				if v, err := strconv.ParseFloat(fields[0], 64); err == nil {
+					total += v
+				}
+			}
+		}
+	}
+	return total
 }
