@@ -1,0 +1,166 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/auth"
+)
+
+const usage = `usage: loadgen <workload> [flags]
+
+workloads (each prints a table and a final "RESULT workload=... k=v" line):
+  fanout     1 node, N connections on one channel, publisher at R alarms/s (-ramp raises R)
+  latency    2 nodes, N connections on personal channels, R alarms/s through node 1
+  memory     N idle connections: RSS and Go heap per connection
+  storm      N clients on node A; SIGKILL A; M alarms each through B; all resume on B
+  publish    HTTP publish throughput: single requests and batches
+  summarize  read RESULT lines (files or stdin) and print medians with ranges
+
+By default loadgen starts its own redis-server and builds ./cmd/gateway
+(run it from the module); -targets and -redis point it at running ones.
+Run "loadgen <workload> -h" for its flags.
+`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return flag.ErrHelp
+	}
+	name, args := args[0], args[1:]
+	if name == "summarize" {
+		return cmdSummarize(args, os.Stdin, stdout)
+	}
+	wl, ok := workloads[name]
+	if !ok {
+		fmt.Fprint(stderr, usage)
+		return fmt.Errorf("unknown workload %q", name)
+	}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var co common
+	co.register(fs)
+	exec := wl(fs)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	raiseNoFile(stderr)
+	return exec(ctx, &co, stdout)
+}
+
+// workload registers its flags and returns the function that runs it.
+type workload func(fs *flag.FlagSet) func(ctx context.Context, co *common, out io.Writer) error
+
+var workloads = map[string]workload{
+	"fanout":  fanoutFlags,
+	"latency": latencyFlags,
+	"memory":  memoryFlags,
+	"storm":   stormFlags,
+	"publish": publishFlags,
+}
+
+// common holds the flags every workload has.
+type common struct {
+	gateway string
+	targets string
+	redis   string
+	pids    string
+	apiKey  string
+	secret  string
+	plotDir string
+	srcIPs  int
+	verbose bool
+}
+
+func (c *common) register(fs *flag.FlagSet) {
+	fs.StringVar(&c.gateway, "gateway", "", "gateway binary to start (default: go build ./cmd/gateway)")
+	fs.StringVar(&c.targets, "targets", "", "comma-separated base URLs of running gateways (http://host:port); start nothing")
+	fs.StringVar(&c.redis, "redis", "", "redis:// URL of the targets' Redis (INFO commandstats)")
+	fs.StringVar(&c.pids, "pids", "", "comma-separated pids of -targets, for CPU/RSS and for storm's kill")
+	fs.StringVar(&c.apiKey, "api-key", "loadgen-key", "publish API key")
+	fs.StringVar(&c.secret, "jwt-secret", "loadgen-secret-0123456789abcdef", "HS256 secret for client tokens")
+	fs.StringVar(&c.plotDir, "plot", "", "write PNG plots into this directory")
+	fs.IntVar(&c.srcIPs, "srcips", 0, "spread connections over this many source addresses 127.0.0.2.. (0: auto)")
+	fs.BoolVar(&c.verbose, "v", false, "gateway and redis logs to stderr")
+}
+
+// clusterConfig builds the cluster settings for nodes gateways.
+func (c *common) clusterConfig(nodes int, env ...string) (clusterConfig, error) {
+	cfg := clusterConfig{Gateway: c.gateway, Redis: c.redis, Nodes: nodes, APIKey: c.apiKey,
+		Secret: c.secret, Env: env, Verbose: c.verbose}
+	if c.targets != "" {
+		cfg.Targets = strings.Split(c.targets, ",")
+		if len(cfg.Targets) < nodes {
+			return cfg, fmt.Errorf("this workload needs %d targets", nodes)
+		}
+	}
+	for p := range strings.SplitSeq(c.pids, ",") {
+		if p == "" {
+			continue
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil {
+			return cfg, fmt.Errorf("-pids: %w", err)
+		}
+		cfg.PIDs = append(cfg.PIDs, n)
+	}
+	return cfg, nil
+}
+
+// sources returns the number of source addresses to use for n connections.
+func (c *common) sources(n int) int {
+	if c.srcIPs > 0 {
+		return c.srcIPs
+	}
+	return 1 + n/4000
+}
+
+// raiseNoFile lifts the soft RLIMIT_NOFILE to the hard limit. Calling
+// Setrlimit explicitly also makes the gateway and redis children inherit
+// the raised limit (Go restores the original one for children otherwise).
+func raiseNoFile(stderr io.Writer) {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		return
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		fmt.Fprintln(stderr, "loadgen: raise RLIMIT_NOFILE:", err)
+	}
+}
+
+// tokens mints n client tokens: subject prefix+i with the given channels.
+func tokens(secret, prefix string, n int, channels []string) ([]string, error) {
+	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(secret)})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, n)
+	for i := range out {
+		if out[i], err = v.Issue(prefix+strconv.Itoa(i), channels, 2*time.Hour); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
