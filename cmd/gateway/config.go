@@ -37,6 +37,7 @@ type config struct {
 	HelloTimeout    time.Duration `env:"GATEWAY_HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval    time.Duration `env:"GATEWAY_PING_INTERVAL" envDefault:"25s"`
 	Demo            *bool         `env:"GATEWAY_DEMO"`
+	DemoWS          string        `env:"GATEWAY_DEMO_WS"`
 	LogFormat       string        `env:"GATEWAY_LOG_FORMAT" envDefault:"text"`
 	LogLevel        slog.Level    `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
 }
@@ -103,18 +104,21 @@ func (c *config) redisClient() (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
 		}
+		o.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(c.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
 		}
+		o.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(o), nil
 	}
 	o, err := redis.ParseURL(c.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
 	}
+	o.ContextTimeoutEnabled = true
 	return redis.NewClient(o), nil
 }
 

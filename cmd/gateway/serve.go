@@ -26,6 +26,7 @@ type demoSettings struct {
 	Token  string `json:"token"`
 	APIKey string `json:"api_key"`
 	User   string `json:"user"`
+	WS     string `json:"ws,omitempty"` // comma-separated WebSocket URLs; empty: the page's origin
 }
 
 // serve runs a node until ctx ends, then drains and exits cleanly.
@@ -60,8 +61,11 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	return serveNode(ctx, cfg, n, ln, log, func() {
-		if ncfg.Demo {
+		switch {
+		case ncfg.Demo && cfg.embedded():
 			printDemo(stdout, ln.Addr().String(), ncfg.DemoConfig.(demoSettings))
+		case ncfg.Demo:
+			log.Warn("gateway: demo page enabled; /demo/config hands out a token and an API key to anyone who can reach it")
 		}
 	})
 }
@@ -111,7 +115,7 @@ func openRedis(cfg *config, log *slog.Logger) (redis.UniversalClient, func(), er
 		return nil, nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	log.Warn("gateway: using the embedded in-memory Redis (demo only: nothing survives a restart)", "addr", mr.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
 }
 
@@ -158,7 +162,7 @@ func demoSettingsFor(cfg config) (demoSettings, error) {
 	if err != nil {
 		return demoSettings{}, fmt.Errorf("demo: %w", err)
 	}
-	return demoSettings{Token: tok, APIKey: cfg.APIKeys[0], User: "demo"}, nil
+	return demoSettings{Token: tok, APIKey: cfg.APIKeys[0], User: "demo", WS: cfg.DemoWS}, nil
 }
 
 func printDemo(w io.Writer, addr string, d demoSettings) {

@@ -87,9 +87,16 @@ type Conn struct {
 	Kick func(code int, reason string)
 }
 
+// CodeSlowClient is the close code for a connection whose queue overflowed.
+const CodeSlowClient = 4029
+
 // NewConn returns a Conn whose queue starts writer goroutines with start.
+// kick must not block. An overflowing queue is closed by its writer (with
+// CodeSlowClient) once its current write returns, so the close frame
+// follows the data already sent.
 func (h *Hub) NewConn(channels []string, start func(), kick func(int, string)) *Conn {
-	return &Conn{Channels: channels, Queue: NewQueue(h.cfg.QueueLen, start), Kick: kick}
+	q := NewQueue(h.cfg.QueueLen, start, h.m.SlowCloses.Inc)
+	return &Conn{Channels: channels, Queue: q, Kick: kick}
 }
 
 // State returns the epoch and the applied id.

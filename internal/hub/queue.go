@@ -8,8 +8,9 @@ import "sync"
 // queue is empty, drains it. So an idle connection parks no writer.
 // All methods are safe for concurrent use.
 type Queue struct {
-	limit int
-	start func() // starts a writer goroutine; called with mu held, must not block
+	limit    int
+	start    func() // starts a writer goroutine; called with mu held, must not block
+	overflew func() // reports the first refused push; called with mu held, must not block
 
 	mu       sync.Mutex
 	msgs     [][]byte // guarded by mu
@@ -21,9 +22,11 @@ type Queue struct {
 
 // NewQueue returns a queue holding at most limit live messages; start is
 // called (under the queue's lock, so it must only spawn a goroutine) each
-// time a writer is needed.
-func NewQueue(limit int, start func()) *Queue {
-	return &Queue{limit: limit, start: start}
+// time a writer is needed, and overflew (likewise, may be nil) once, when
+// the first push is refused: a writer blocked on a stuck socket would only
+// notice at its next Take.
+func NewQueue(limit int, start, overflew func()) *Queue {
+	return &Queue{limit: limit, start: start, overflew: overflew}
 }
 
 // Push appends msg. It returns false, and marks the queue overflowed, when
@@ -36,6 +39,9 @@ func (q *Queue) Push(msg []byte) bool {
 	}
 	if len(q.msgs) >= q.limit {
 		q.overflow = true
+		if q.overflew != nil {
+			q.overflew()
+		}
 		q.wakeLocked()
 		return false
 	}

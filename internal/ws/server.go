@@ -113,7 +113,7 @@ func def[T comparable](p *T, v T) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, s.accept)
 	if err != nil {
-		s.log.Debug("ws: upgrade refused", "err", err, "remote", r.RemoteAddr)
+		s.log.Info("ws: upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
 	}
 	c.SetReadLimit(s.cfg.ReadLimit)

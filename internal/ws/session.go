@@ -179,7 +179,6 @@ func (s *session) writeLoop() {
 			return
 		}
 		if overflow {
-			s.srv.m.SlowCloses.Inc()
 			s.close(CodeSlowClient, "client too slow")
 			return
 		}
