@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"reflect"
 	"strings"
 	"time"
 
@@ -45,7 +46,7 @@ type config struct {
 func loadConfig() (config, error) {
 	var c config
 	if err := env.Parse(&c); err != nil {
-		return c, fmt.Errorf("config: %w", err)
+		return c, explainEnvError(err)
 	}
 	if c.NodeID == "" {
 		host, _ := os.Hostname()
@@ -134,4 +135,25 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// explainEnvError names the variable a parse error is about (caarlos0/env
+// names the struct field).
+func explainEnvError(err error) error {
+	var agg env.AggregateError
+	if !errors.As(err, &agg) {
+		return fmt.Errorf("config: %w", err)
+	}
+	var msgs []string
+	for _, e := range agg.Errors {
+		var pe env.ParseError
+		if errors.As(e, &pe) {
+			if f, ok := reflect.TypeOf(config{}).FieldByName(pe.Name); ok {
+				msgs = append(msgs, fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err))
+				continue
+			}
+		}
+		msgs = append(msgs, e.Error())
+	}
+	return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
 }

@@ -1,0 +1,69 @@
+package ws
+
+import (
+	"testing"
+
+	"github.com/coder/websocket"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func TestDecodeHello(t *testing.T) {
+	tests := []struct {
+		name   string
+		typ    websocket.MessageType
+		in     string
+		err    error
+		lastID string
+	}{
+		{"minimal", websocket.MessageText, `{"type":"hello","token":"t"}`, nil, ""},
+		{"position", websocket.MessageText, `{"type":"hello","token":"t","last_id":"1-2","epoch":"e"}`, nil, "1-2"},
+		{"unknown fields ignored", websocket.MessageText, `{"type":"hello","token":"t","v":2}`, nil, ""},
+		{"bad last_id kept for the invalid status", websocket.MessageText, `{"type":"hello","token":"t","last_id":"x"}`, nil, "x"},
+		{"binary", websocket.MessageBinary, `{"type":"hello","token":"t"}`, errNotText, ""},
+		{"not json", websocket.MessageText, `hello`, errBadHello, ""},
+		{"array", websocket.MessageText, `[]`, errBadHello, ""},
+		{"last_id not a string", websocket.MessageText, `{"type":"hello","token":"t","last_id":5}`, errBadHello, ""},
+		{"other type", websocket.MessageText, `{"type":"ping","token":"t"}`, errNotHello, ""},
+		{"no token", websocket.MessageText, `{"type":"hello"}`, errNoToken, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h, err := decodeHello(tt.typ, []byte(tt.in))
+			if err != tt.err {
+				t.Fatalf("err = %v, want %v", err, tt.err)
+			}
+			if err == nil && tt.lastID != "" && (h.LastID == nil || *h.LastID != tt.lastID) {
+				t.Fatalf("last_id = %v", h.LastID)
+			}
+		})
+	}
+}
+
+func FuzzDecodeHello(f *testing.F) {
+	f.Add(`{"type":"hello","token":"t","last_id":"1-2","epoch":"e"}`)
+	f.Add(`{"type":"hello"}`)
+	f.Add(`{`)
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := decodeHello(websocket.MessageText, []byte(s))
+		if err == nil && (h.Type != "hello" || h.Token == "") {
+			t.Fatalf("accepted %q as %+v", s, h)
+		}
+	})
+}
+
+func TestFillCoalescesWithinLimit(t *testing.T) {
+	s := &session{srv: &Server{cfg: Config{MaxFrameBytes: 10}}}
+	rest := s.fill([][]byte{[]byte("aaaa"), []byte("bbbb"), []byte("cc"), []byte("dddddddddddd")})
+	if got := s.buf.String(); got != "aaaa\nbbbb" {
+		t.Fatalf("frame %q", got)
+	}
+	rest = s.fill(rest)
+	if got := s.buf.String(); got != "cc" || len(rest) != 1 {
+		t.Fatalf("frame %q rest %d", got, len(rest))
+	}
+	if rest = s.fill(rest); s.buf.String() != "dddddddddddd" || len(rest) != 0 {
+		t.Fatalf("an oversize message must go alone: %q", s.buf.String())
+	}
+}
