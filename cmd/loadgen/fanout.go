@@ -160,13 +160,13 @@ func fanoutStep(ctx context.Context, o *fanoutOpts, cl *cluster, pub *publisher,
 		}
 	}
 	r := stepResult{
-		Step: s, Rate: rate, PubRate: float64(n) / took.Seconds(),
+		Step: s, Rate: rate, PubRate: float64(n) / max(took, o.step).Seconds(),
 		Published: ok.Load(), PubErrors: bad.Load(), Expected: want, Received: sc.received.Load(),
 		Lat: sc.lat.Summary(), Open: st.open.Load(),
 		CPU:      cpuDelta(before[:len(before)-1], after[:len(after)-1]),
 		RedisCPU: after[len(after)-1].CPU - before[len(before)-1].CPU,
 	}
-	r.PerSec = float64(r.Received) / (took + waited).Seconds()
+	r.PerSec = float64(r.Received) / max(took+waited, o.step).Seconds()
 	r.Pass, r.Why = judge(r, o)
 	return r, nil
 }

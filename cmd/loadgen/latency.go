@@ -84,7 +84,7 @@ func publishRR(ctx context.Context, pub *publisher, o *latencyOpts, step int, du
 			bad.Add(1)
 		}
 	})
-	return ok.Load(), bad.Load(), float64(n) / took.Seconds()
+	return ok.Load(), bad.Load(), float64(n) / max(took, dur).Seconds()
 }
 
 func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, pubRate float64, cpu, redisCPU time.Duration, out io.Writer) error {

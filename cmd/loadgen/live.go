@@ -75,7 +75,7 @@ func openLive(ctx context.Context, cl *cluster, d *dialer, toks []string, nodeOf
 		lc.wg.Go(func() {
 			defer st.open.Add(-1)
 			_ = readLoop(c, handler{
-				Welcome: func(welcome) { once.Do(func() { close(welcomed) }) },
+				Welcome: func(welcome, time.Time) { once.Do(func() { close(welcomed) }) },
 				Alarm:   st.onAlarm,
 			})
 		})

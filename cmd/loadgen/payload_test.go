@@ -99,7 +99,7 @@ func TestDispatch(t *testing.T) {
 	var w welcome
 	var ids []string
 	err := dispatch(frame, time.Now(), handler{
-		Welcome: func(x welcome) { w = x },
+		Welcome: func(x welcome, _ time.Time) { w = x },
 		Alarm: func(m []byte, _ time.Time) {
 			a, _ := parseAlarm(m)
 			ids = append(ids, string(a.ID))

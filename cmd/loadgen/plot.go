@@ -3,8 +3,10 @@ package main
 import (
 	"fmt"
 	"image/color"
+	"math"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -39,6 +41,7 @@ func plotLatencyCDF(dir string, h *hist, o *latencyOpts) error {
 	p.X.Scale = plot.LogScale{}
 	p.X.Tick.Marker = plot.LogTicks{Prec: -1}
 	p.Y.Min, p.Y.Max = 0, 1
+	lo, hi := decades(xy[0].X, xy[len(xy)-1].X)
 	line, err := plotter.NewLine(xy)
 	if err != nil {
 		return fmt.Errorf("plot: %w", err)
@@ -46,10 +49,11 @@ func plotLatencyCDF(dir string, h *hist, o *latencyOpts) error {
 	line.Color, line.Width = blue, vg.Points(1.5)
 	p.Add(plotter.NewGrid(), line)
 	for _, q := range []float64{0.5, 0.99, 0.999} {
-		ref, _ := plotter.NewLine(plotter.XYs{{X: xy[0].X, Y: q}, {X: xy[len(xy)-1].X, Y: q}})
+		ref, _ := plotter.NewLine(plotter.XYs{{X: lo, Y: q}, {X: hi, Y: q}})
 		ref.Color, ref.Dashes = grey, []vg.Length{vg.Points(3), vg.Points(3)}
 		p.Add(ref)
 	}
+	p.X.Min, p.X.Max = lo, hi
 	return savePlots(filepath.Join(dir, "latency_cdf.png"), 9*vg.Inch, 5*vg.Inch, p)
 }
 
@@ -70,7 +74,7 @@ func plotFanout(dir string, steps []stepResult, o *fanoutOpts) error {
 	top.Title.Text = fmt.Sprintf("fanout ramp: %d connections on one channel, %d-byte alarms, %v steps", o.conns, o.size, o.step)
 	top.Y.Label.Text = "deliveries/s (thousands)"
 	top.X.Label.Text = "published alarms/s"
-	if err := addLines(top, []plotter.XYs{thr, ideal}, []string{"delivered", "ideal (rate × conns)"}, []color.Color{blue, grey}); err != nil {
+	if err := addLines(top, []plotter.XYs{ideal, thr}, []string{"ideal (rate × conns)", "delivered"}, []color.Color{grey, blue}); err != nil {
 		return err
 	}
 	bottom := plot.New()
@@ -81,7 +85,39 @@ func plotFanout(dir string, steps []stepResult, o *fanoutOpts) error {
 	if err := addLines(bottom, []plotter.XYs{p50, p99}, []string{"p50", "p99"}, []color.Color{blue, red}); err != nil {
 		return err
 	}
+	limit, err := plotter.NewLine(plotter.XYs{{X: steps[0].Rate, Y: ms(o.maxP99)}, {X: steps[len(steps)-1].Rate, Y: ms(o.maxP99)}})
+	if err != nil {
+		return fmt.Errorf("plot: %w", err)
+	}
+	limit.Color, limit.Dashes = grey, []vg.Length{vg.Points(3), vg.Points(3)}
+	bottom.Add(limit)
+	bottom.Legend.Add("p99 limit", limit)
+	bottom.Y.Min, bottom.Y.Max = decades(bottom.Y.Min, max(bottom.Y.Max, ms(o.maxP99)))
+	ticks := rateTicks(steps)
+	for _, p := range []*plot.Plot{top, bottom} {
+		p.X.Scale = plot.LogScale{}
+		p.X.Tick.Marker = ticks
+	}
 	return savePlots(filepath.Join(dir, "fanout_ramp.png"), 9*vg.Inch, 8*vg.Inch, top, bottom)
+}
+
+// decades widens [lo, hi] to whole powers of ten, so a log axis has
+// labelled ticks.
+func decades(lo, hi float64) (float64, float64) {
+	return math.Pow(10, math.Floor(math.Log10(lo))), math.Pow(10, math.Ceil(math.Log10(hi)))
+}
+
+// rateTicks labels each ramp step's rate.
+func rateTicks(steps []stepResult) plot.ConstantTicks {
+	var t plot.ConstantTicks
+	for _, r := range steps {
+		t = append(t, plot.Tick{Value: r.Rate, Label: formatTick(r.Rate)})
+	}
+	return t
+}
+
+func formatTick(v float64) string {
+	return strconv.FormatFloat(v, 'f', -1, 64)
 }
 
 // addLines adds one line with points per series, with a legend.

@@ -116,7 +116,7 @@ func stormBefore(ctx context.Context, o *stormOpts, cl *cluster, d *dialer, pub 
 		var first sync.Once
 		readers.Go(func() {
 			_ = readLoop(c, handler{
-				Welcome: func(w welcome) { sc.lastID, sc.epoch = w.Position, w.Epoch; close(welcomed) },
+				Welcome: func(w welcome, _ time.Time) { sc.lastID, sc.epoch = w.Position, w.Epoch; close(welcomed) },
 				Alarm: func(msg []byte, _ time.Time) {
 					if a, ok := parseAlarm(msg); ok {
 						sc.lastID = string(a.ID)
@@ -208,11 +208,11 @@ func stormPublish(ctx context.Context, o *stormOpts, pub *publisher, clients []*
 	return nil
 }
 
-func (sc *stormClient) onWelcome(finish func()) func(welcome) {
-	return func(w welcome) {
+func (sc *stormClient) onWelcome(finish func()) func(welcome, time.Time) {
+	return func(w welcome, now time.Time) {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
-		sc.status, sc.replayed, sc.welcomed = w.Resume.Status, w.Resume.Replayed, time.Now()
+		sc.status, sc.replayed, sc.welcomed = w.Resume.Status, w.Resume.Replayed, now
 		if w.Resume.Status != "resumed" || len(sc.tr.expected) == 0 {
 			sc.doneAt = sc.welcomed
 			finish()

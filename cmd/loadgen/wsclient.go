@@ -78,10 +78,10 @@ func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*w
 	return c, nil
 }
 
-// handler receives what readLoop reads. Alarm's msg and now are valid only
-// during the call; now is the time the frame was read.
+// handler receives what readLoop reads; now is the time the frame was
+// read. Alarm's msg is valid only during the call.
 type handler struct {
-	Welcome func(welcome)
+	Welcome func(w welcome, now time.Time)
 	Alarm   func(msg []byte, now time.Time)
 }
 
@@ -129,7 +129,7 @@ func dispatch(frame []byte, now time.Time, h handler) error {
 				return
 			}
 			if h.Welcome != nil {
-				h.Welcome(w)
+				h.Welcome(w, now)
 			}
 		}
 	})
