@@ -260,3 +260,11 @@ func (h *Hub) Conns() []*Conn {
 	}
 	return out
 }
+
+// Window returns a copy of the window's entries, oldest first (for tests
+// and tools).
+func (h *Hub) Window() []alarm.Entry {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.win.after(alarm.Zero, h.win.channelsLocked())
+}

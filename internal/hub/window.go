@@ -118,3 +118,11 @@ func (l *seqList) popFront() {
 		l.start = 0
 	}
 }
+
+func (w *window) channelsLocked() []string {
+	out := make([]string, 0, len(w.byChan))
+	for ch := range w.byChan {
+		out = append(out, ch)
+	}
+	return out
+}

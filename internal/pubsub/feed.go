@@ -47,6 +47,9 @@ type Config struct {
 	Timeout time.Duration
 	// PageSize is the stream page read during gap fills. Default 1000.
 	PageSize int64
+	// RetrySync is the least time between sync attempts prompted by live
+	// messages while the node is not caught up. Default 100ms.
+	RetrySync time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -71,6 +74,7 @@ type Feed struct {
 
 	// fields below are owned by the Run goroutine
 	probeSeq uint64
+	lastSync time.Time // start of the last sync attempt
 }
 
 // New validates cfg and returns a Feed for hub.
@@ -83,6 +87,7 @@ func New(cfg Config, rdb redis.UniversalClient, store Store, h *hub.Hub, m *metr
 	setDefault(&cfg.ProbeTimeout, 5*time.Second)
 	setDefault(&cfg.Timeout, 3*time.Second)
 	setDefault(&cfg.PageSize, 1000)
+	setDefault(&cfg.RetrySync, 100*time.Millisecond)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -245,6 +250,17 @@ func (f *Feed) apply(ctx context.Context, payload string) {
 	if cur, _ := f.hub.State(); epoch != cur {
 		f.sync(ctx) // history changed: resolve through the stream
 		return
+	}
+	if !f.caughtUp.Load() {
+		// A hole may lie before e (a failed gap fill): applying e would move
+		// the applied id past it for good. Fill first; if that fails too,
+		// drop e: it is in the stream, and the next successful sync reads it.
+		if f.cfg.Now().Sub(f.lastSync) >= f.cfg.RetrySync {
+			f.sync(ctx)
+		}
+		if !f.caughtUp.Load() {
+			return
+		}
 	}
 	f.hub.Apply(e)
 }

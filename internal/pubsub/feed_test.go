@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,5 +175,48 @@ func TestNotReadyWithoutRedis(t *testing.T) {
 func TestNewValidates(t *testing.T) {
 	if _, err := New(Config{}, nil, nil, nil, nil, nil); err == nil {
 		t.Fatal("empty config accepted")
+	}
+}
+
+// blockRange makes every XRANGE fail, as a Redis that cannot serve reads.
+type blockRange struct {
+	Store
+	blocked func() bool
+}
+
+func (b blockRange) Range(ctx context.Context, after alarm.ID, n int64) ([]alarm.Entry, error) {
+	if b.blocked() {
+		return nil, stream.ErrUnavailable
+	}
+	return b.Store.Range(ctx, after, n)
+}
+
+func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
+	fx := start(t, time.Hour, "")
+	var blocked atomic.Bool
+	f, err := New(Config{NodeID: "nb-" + fx.store.LiveChannel(), Window: 100, TipInterval: 50 * time.Millisecond},
+		fx.rdb, blockRange{fx.store, blocked.Load}, fx.hub, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fx.feed = f
+	fx.run(t)
+	blocked.Store(true)
+	hole := fx.streamOnly(t, "user:1") // lost on Pub/Sub, and the stream cannot be read
+	fx.feed.Kick()
+	eventually(t, "not caught up", func() bool { return !fx.feed.Ready() })
+	live := fx.publish(t, "user:1")
+	time.Sleep(200 * time.Millisecond)
+	if a := applied(fx); !a.Less(hole) {
+		t.Fatalf("applied %v moved past the unfilled hole %v", a, hole)
+	}
+	blocked.Store(false)
+	eventually(t, "both applied", func() bool { return applied(fx) == live })
+	var got []alarm.ID
+	for _, e := range fx.hub.Window() {
+		got = append(got, e.ID)
+	}
+	if len(got) < 2 || got[len(got)-2] != hole || got[len(got)-1] != live {
+		t.Fatalf("window tail %v, want ... %v %v", got, hole, live)
 	}
 }

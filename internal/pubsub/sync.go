@@ -12,6 +12,7 @@ import (
 // epoch changed or that rolled back behind the applied id. It records
 // whether the node is caught up.
 func (f *Feed) sync(ctx context.Context) {
+	f.lastSync = f.cfg.Now()
 	err := f.syncOnce(ctx)
 	f.caughtUp.Store(err == nil)
 	if err != nil {
