@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"os/exec"
 	"strconv"
 	"sync/atomic"
@@ -59,7 +60,8 @@ type stepResult struct {
 	Lat       latencySummary
 	CPU       time.Duration // gateway
 	RedisCPU  time.Duration
-	Open      int64 // receivers still connected
+	SelfCPU   time.Duration // loadgen's own
+	Open      int64         // receivers still connected
 	Pass      bool
 	Why       string // why it did not pass
 }
@@ -109,7 +111,7 @@ func runFanout(ctx context.Context, o *fanoutOpts, co *common, out io.Writer) er
 }
 
 func fanoutRamp(ctx context.Context, o *fanoutOpts, cl *cluster, pub *publisher, st *liveStats, out io.Writer) ([]stepResult, error) {
-	t := newTable(out, "step", "rate/s", "pub/s", "deliv/s", "deliv%", "p50", "p99", "p999", "max", "cpu_s", "µs/deliv", "redis_s", "open", "pass")
+	t := newTable(out, "step", "rate/s", "pub/s", "deliv/s", "deliv%", "p50", "p99", "p999", "max", "cpu_s", "µs/deliv", "redis_s", "lg_cpu_s", "open", "pass")
 	var steps []stepResult
 	rate := o.rate
 	for s := 0; s < warmupStep && ctx.Err() == nil; s++ {
@@ -119,7 +121,7 @@ func fanoutRamp(ctx context.Context, o *fanoutOpts, cl *cluster, pub *publisher,
 		}
 		steps = append(steps, r)
 		t.row(s, r.Rate, r.PubRate, r.PerSec, 100*r.ratio(), r.Lat.P50, r.Lat.P99, r.Lat.P999, r.Lat.Max,
-			r.CPU.Seconds(), us(r.cpuPerDelivery()), r.RedisCPU.Seconds(), r.Open, passText(r))
+			r.CPU.Seconds(), us(r.cpuPerDelivery()), r.RedisCPU.Seconds(), r.SelfCPU.Seconds(), r.Open, passText(r))
 		next := math.Round(rate * o.factor)
 		if !o.ramp || !r.Pass || next > o.maxRate {
 			break
@@ -139,7 +141,7 @@ func passText(r stepResult) string {
 // fanoutStep publishes at rate for o.step, waits for the deliveries and
 // measures the step.
 func fanoutStep(ctx context.Context, o *fanoutOpts, cl *cluster, pub *publisher, st *liveStats, s int, rate float64) (stepResult, error) {
-	pids := append(cl.pids(), cl.redisPID)
+	pids := append(cl.pids(), cl.redisPID, os.Getpid())
 	before := readProcs(pids)
 	perfDone := startPerf(o.perf, s, cl.nodes[0].PID, o.step)
 	var ok, bad atomic.Int64
@@ -163,8 +165,9 @@ func fanoutStep(ctx context.Context, o *fanoutOpts, cl *cluster, pub *publisher,
 		Step: s, Rate: rate, PubRate: float64(n) / max(took, o.step).Seconds(),
 		Published: ok.Load(), PubErrors: bad.Load(), Expected: want, Received: sc.received.Load(),
 		Lat: sc.lat.Summary(), Open: st.open.Load(),
-		CPU:      cpuDelta(before[:len(before)-1], after[:len(after)-1]),
-		RedisCPU: after[len(after)-1].CPU - before[len(before)-1].CPU,
+		CPU:      cpuDelta(before[:len(before)-2], after[:len(after)-2]),
+		RedisCPU: after[len(after)-2].CPU - before[len(before)-2].CPU,
+		SelfCPU:  after[len(after)-1].CPU - before[len(before)-1].CPU,
 	}
 	r.PerSec = float64(r.Received) / max(took+waited, o.step).Seconds()
 	r.Pass, r.Why = judge(r, o)
@@ -238,7 +241,7 @@ func fanoutReport(o *fanoutOpts, co *common, cl *cluster, steps []stepResult, ou
 			return err
 		}
 	}
-	r := newResult("fanout")
+	r := co.newResult("fanout")
 	r.add("conns", o.conns)
 	r.add("size", o.size)
 	r.add("ramp", o.ramp)
@@ -252,6 +255,7 @@ func fanoutReport(o *fanoutOpts, co *common, cl *cluster, steps []stepResult, ou
 	r.add("p999_ms", ms(best.Lat.P999))
 	r.add("cpu_us_per_delivery", us(best.cpuPerDelivery()))
 	r.add("redis_cpu_s", best.RedisCPU.Seconds())
+	r.add("loadgen_cpu_s", best.SelfCPU.Seconds())
 	r.add("peak_rss_mib", mib(hwm))
 	r.add("last_rate", last.Rate)
 	r.add("stop", passText(last))

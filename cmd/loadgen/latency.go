@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -58,14 +59,15 @@ func runLatency(ctx context.Context, o *latencyOpts, co *common, out io.Writer) 
 	fmt.Fprintf(out, "latency: %d connections over %d nodes, %.0f alarms/s through node 1 for %v, %d-byte data; %s\n",
 		o.conns, o.nodes, o.rate, o.duration, o.size, machineInfo())
 	publishRR(ctx, pub, o, warmupStep, o.warmup)
-	pids := append(cl.pids(), cl.redisPID)
+	pids := append(cl.pids(), cl.redisPID, os.Getpid())
 	before := readProcs(pids)
 	ok, bad, pubRate := publishRR(ctx, pub, o, 0, o.duration)
 	sc := &st.steps[0]
 	waitCount(ctx, &sc.received, uint64(ok), o.drain)
 	after := readProcs(pids)
-	return latencyReport(o, co, sc, ok, bad, pubRate, cpuDelta(before[:o.nodes], after[:o.nodes]),
-		after[o.nodes].CPU-before[o.nodes].CPU, out)
+	cpu := []time.Duration{cpuDelta(before[:o.nodes], after[:o.nodes]),
+		after[o.nodes].CPU - before[o.nodes].CPU, after[o.nodes+1].CPU - before[o.nodes+1].CPU}
+	return latencyReport(o, co, sc, ok, bad, pubRate, cpu, out)
 }
 
 // publishRR publishes at o.rate for dur, alarm i to channel user:l<i mod
@@ -87,17 +89,19 @@ func publishRR(ctx context.Context, pub *publisher, o *latencyOpts, step int, du
 	return ok.Load(), bad.Load(), float64(n) / max(took, dur).Seconds()
 }
 
-func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, pubRate float64, cpu, redisCPU time.Duration, out io.Writer) error {
+// latencyReport prints the run; cpu is the gateways', Redis's and
+// loadgen's CPU time.
+func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, pubRate float64, cpu []time.Duration, out io.Writer) error {
 	s := sc.lat.Summary()
 	recv := sc.received.Load()
-	t := newTable(out, "published", "errors", "pub/s", "received", "p50", "p90", "p99", "p999", "max", "mean", "cpu_s", "redis_s")
-	t.row(ok, bad, pubRate, recv, s.P50, s.P90, s.P99, s.P999, s.Max, time.Duration(sc.lat.Mean()), cpu.Seconds(), redisCPU.Seconds())
+	t := newTable(out, "published", "errors", "pub/s", "received", "p50", "p90", "p99", "p999", "max", "mean", "cpu_s", "redis_s", "lg_cpu_s")
+	t.row(ok, bad, pubRate, recv, s.P50, s.P90, s.P99, s.P999, s.Max, time.Duration(sc.lat.Mean()), cpu[0].Seconds(), cpu[1].Seconds(), cpu[2].Seconds())
 	if co.plotDir != "" {
 		if err := plotLatencyCDF(co.plotDir, &sc.lat, o); err != nil {
 			return err
 		}
 	}
-	r := newResult("latency")
+	r := co.newResult("latency")
 	r.add("conns", o.conns)
 	r.add("nodes", o.nodes)
 	r.add("rate", o.rate)
@@ -111,8 +115,9 @@ func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, p
 	r.add("p99_ms", ms(s.P99))
 	r.add("p999_ms", ms(s.P999))
 	r.add("max_ms", ms(s.Max))
-	r.add("gateway_cpu_s", cpu.Seconds())
-	r.add("redis_cpu_s", redisCPU.Seconds())
+	r.add("gateway_cpu_s", cpu[0].Seconds())
+	r.add("redis_cpu_s", cpu[1].Seconds())
+	r.add("loadgen_cpu_s", cpu[2].Seconds())
 	fmt.Fprintln(out, r)
 	return nil
 }

@@ -66,6 +66,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	raiseNoFile(stderr)
+	co.load1 = loadAvg()
 	return exec(ctx, &co, stdout)
 }
 
@@ -91,6 +92,15 @@ type common struct {
 	plotDir string
 	srcIPs  int
 	verbose bool
+	load1   float64 // host load average when the run started
+}
+
+// newResult starts the RESULT line of workload, noting the host's load
+// before the run (the machine may be shared).
+func (c *common) newResult(workload string) *result {
+	r := newResult(workload)
+	r.add("load1_before", c.load1)
+	return r
 }
 
 func (c *common) register(fs *flag.FlagSet) {

@@ -82,10 +82,10 @@ func runMemory(ctx context.Context, o *memoryOpts, co *common, out io.Writer) er
 	if p, err := readProc(os.Getpid()); err == nil {
 		self = p.RSS
 	}
-	return memoryReport(o, before, after, connectTime, self, out)
+	return memoryReport(o, co, before, after, connectTime, self, out)
 }
 
-func memoryReport(o *memoryOpts, before, after memSample, connectTime time.Duration, self int64, out io.Writer) error {
+func memoryReport(o *memoryOpts, co *common, before, after memSample, connectTime time.Duration, self int64, out io.Writer) error {
 	n := int64(o.conns)
 	rssPer := float64(after.RSS-before.RSS) / float64(n) / 1024
 	heapPer := float64(after.Heap-before.Heap) / float64(n) / 1024
@@ -96,7 +96,7 @@ func memoryReport(o *memoryOpts, before, after memSample, connectTime time.Durat
 	t.row("per conn", fmt.Sprintf("%.2fKiB", rssPer), fmt.Sprintf("%.2fKiB", heapPer), gPer)
 	fmt.Fprintf(out, "connected %d in %v (%.0f/s); loadgen RSS %.0f MiB\n", n, connectTime.Round(time.Millisecond),
 		float64(n)/connectTime.Seconds(), mib(self))
-	r := newResult("memory")
+	r := co.newResult("memory")
 	r.add("conns", o.conns)
 	r.add("rss_kib_per_conn", rssPer)
 	r.add("heap_kib_per_conn", heapPer)

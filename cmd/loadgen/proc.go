@@ -168,3 +168,30 @@ func memTotal(b []byte) (int64, bool) {
 	}
 	return 0, false
 }
+
+// parseLoadAvg returns the 1-minute load average from /proc/loadavg
+// content ("0.52 0.58 0.59 2/1234 5678").
+func parseLoadAvg(b []byte) (float64, error) {
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return 0, errProcFormat
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return 0, errProcFormat
+	}
+	return v, nil
+}
+
+// loadAvg returns the host's 1-minute load average, or -1.
+func loadAvg() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	v, err := parseLoadAvg(b)
+	if err != nil {
+		return -1
+	}
+	return v
+}

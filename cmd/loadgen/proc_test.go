@@ -85,3 +85,14 @@ func TestMachineFiles(t *testing.T) {
 		t.Error("memTotal without MemTotal should fail")
 	}
 }
+
+func TestParseLoadAvg(t *testing.T) {
+	if v, err := parseLoadAvg([]byte("3.72 2.15 1.02 4/512 9999\n")); err != nil || v != 3.72 {
+		t.Errorf("parseLoadAvg = %v, %v", v, err)
+	}
+	for _, bad := range []string{"", "x y z", "1.0 2.0"} {
+		if _, err := parseLoadAvg([]byte(bad)); err == nil {
+			t.Errorf("parseLoadAvg(%q) should fail", bad)
+		}
+	}
+}

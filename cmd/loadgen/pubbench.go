@@ -58,7 +58,7 @@ func runPublish(ctx context.Context, o *publishOpts, co *common, out io.Writer) 
 	defer cl.Close()
 	fmt.Fprintf(out, "publish: %d-byte alarms to %s for %v per mode; %s\n", o.size, o.channel, o.duration, machineInfo())
 	t := newTable(out, "mode", "workers", "alarms/s", "requests", "errors", "p50", "p99", "p999", "max", "cpu_s", "µs/alarm", "redis_s")
-	r := newResult("publish")
+	r := co.newResult("publish")
 	r.add("size", o.size)
 	modes := map[string]bool{"single": o.mode != "batch", "batch": o.mode != "single"}
 	for _, mode := range []string{"single", "batch"} {

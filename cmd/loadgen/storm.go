@@ -85,7 +85,7 @@ func runStorm(ctx context.Context, o *stormOpts, co *common, out io.Writer) erro
 	if err := stormPublish(ctx, o, pub, clients); err != nil {
 		return err
 	}
-	return stormResume(ctx, o, cl, d, clients, out)
+	return stormResume(ctx, o, co, cl, d, clients, out)
 }
 
 func stormClients(co *common, o *stormOpts) ([]*stormClient, error) {
@@ -242,7 +242,7 @@ func (sc *stormClient) onAlarm(finish func()) func([]byte, time.Time) {
 // stormResume measures Redis's quiet command rate, then reconnects every
 // client to node B with its last id and waits until each has all its
 // alarms (or a non-resumed welcome).
-func stormResume(ctx context.Context, o *stormOpts, cl *cluster, d *dialer, clients []*stormClient, out io.Writer) error {
+func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *dialer, clients []*stormClient, out io.Writer) error {
 	cs0, err := cl.commandStats(ctx)
 	if err != nil {
 		return err
@@ -290,13 +290,14 @@ func stormResume(ctx context.Context, o *stormOpts, cl *cluster, d *dialer, clie
 		return err
 	}
 	deltas, total := diffCommandStats(cs1, cs2)
-	rep := stormReport{o: o, start: start, end: end, failed: failed, connErr: cerr, deltas: deltas, total: total,
+	rep := stormReport{o: o, co: co, start: start, end: end, failed: failed, connErr: cerr, deltas: deltas, total: total,
 		background: float64(quiet) / o.quiet.Seconds() * end.Sub(start).Seconds()}
 	return rep.print(clients, out)
 }
 
 type stormReport struct {
 	o          *stormOpts
+	co         *common
 	start, end time.Time
 	failed     int
 	connErr    error
@@ -338,7 +339,7 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 	}
 	fmt.Fprintf(out, "\nredis commands during the resume phase (%v): %s; background estimate %.1f\n",
 		rep.end.Sub(rep.start).Round(time.Millisecond), formatDeltas(rep.deltas), rep.background)
-	r := newResult("storm")
+	r := rep.co.newResult("storm")
 	r.add("conns", n)
 	r.add("per", rep.o.per)
 	r.add("resumed", statuses["resumed"])
