@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"sync"
@@ -175,5 +174,5 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 	if ea != eb || ea != last.Epoch {
 		t.Fatalf("nodes disagree on the epoch: a=%s b=%s welcome=%s", ea, eb, last.Epoch)
 	}
-	t.Log(fmt.Sprintf("epoch %s -> %s", oldEpoch, last.Epoch))
+	t.Logf("epoch %s -> %s", oldEpoch, last.Epoch)
 }
