@@ -32,7 +32,7 @@ type fanoutOpts struct {
 func fanoutFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) error {
 	o := &fanoutOpts{}
 	fs.IntVar(&o.conns, "conns", 5000, "WebSocket connections, all on -channel")
-	fs.Float64Var(&o.rate, "rate", 10, "alarms per second (the first rate with -ramp)")
+	fs.Float64Var(&o.rate, "rate", 2, "alarms per second (the first rate with -ramp)")
 	fs.BoolVar(&o.ramp, "ramp", false, "raise the rate step by step until delivery < -min-delivery or p99 > -max-p99")
 	fs.Float64Var(&o.factor, "ramp-factor", 1.5, "rate multiplier between ramp steps")
 	fs.Float64Var(&o.maxRate, "max-rate", 100000, "highest rate the ramp tries")

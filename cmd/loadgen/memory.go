@@ -25,6 +25,7 @@ func memoryFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) err
 type memSample struct {
 	RSS        int64
 	Heap       int64 // go_memstats_heap_inuse_bytes
+	Stack      int64 // go_memstats_stack_inuse_bytes
 	Goroutines int64
 }
 
@@ -37,11 +38,15 @@ func sampleMemory(ctx context.Context, cl *cluster) (memSample, error) {
 	if err != nil {
 		return m, err
 	}
+	stack, err := cl.metric(ctx, 0, "go_memstats_stack_inuse_bytes")
+	if err != nil {
+		return m, err
+	}
 	g, err := cl.metric(ctx, 0, "go_goroutines")
 	if err != nil {
 		return m, err
 	}
-	m.Heap, m.Goroutines = int64(heap), int64(g)
+	m.Heap, m.Stack, m.Goroutines = int64(heap), int64(stack), int64(g)
 	return m, nil
 }
 
@@ -89,17 +94,19 @@ func memoryReport(o *memoryOpts, co *common, before, after memSample, connectTim
 	n := int64(o.conns)
 	rssPer := float64(after.RSS-before.RSS) / float64(n) / 1024
 	heapPer := float64(after.Heap-before.Heap) / float64(n) / 1024
+	stackPer := float64(after.Stack-before.Stack) / float64(n) / 1024
 	gPer := float64(after.Goroutines-before.Goroutines) / float64(n)
-	t := newTable(out, "", "rss_mib", "heap_inuse_mib", "goroutines")
-	t.row("idle node", mib(before.RSS), mib(before.Heap), before.Goroutines)
-	t.row("with conns", mib(after.RSS), mib(after.Heap), after.Goroutines)
-	t.row("per conn", fmt.Sprintf("%.2fKiB", rssPer), fmt.Sprintf("%.2fKiB", heapPer), gPer)
+	t := newTable(out, "", "rss_mib", "heap_inuse_mib", "stack_inuse_mib", "goroutines")
+	t.row("idle node", mib(before.RSS), mib(before.Heap), mib(before.Stack), before.Goroutines)
+	t.row("with conns", mib(after.RSS), mib(after.Heap), mib(after.Stack), after.Goroutines)
+	t.row("per conn", fmt.Sprintf("%.2fKiB", rssPer), fmt.Sprintf("%.2fKiB", heapPer), fmt.Sprintf("%.2fKiB", stackPer), gPer)
 	fmt.Fprintf(out, "connected %d in %v (%.0f/s); loadgen RSS %.0f MiB\n", n, connectTime.Round(time.Millisecond),
 		float64(n)/connectTime.Seconds(), mib(self))
 	r := co.newResult("memory")
 	r.add("conns", o.conns)
 	r.add("rss_kib_per_conn", rssPer)
 	r.add("heap_kib_per_conn", heapPer)
+	r.add("stack_kib_per_conn", stackPer)
 	r.add("goroutines_per_conn", gPer)
 	r.add("rss_mib", mib(after.RSS))
 	r.add("heap_inuse_mib", mib(after.Heap))

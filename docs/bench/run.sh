@@ -1,0 +1,52 @@
+#!/bin/sh
+# Runs the loadgen workloads RUNS times each (default 3) and appends their
+# output to docs/bench/raw/<workload>.txt; the last run of fanout and
+# latency also writes the plots into docs/bench/. Before each run it waits
+# (up to WAIT seconds, default 120) for the host's 1-minute load average to
+# drop below MAXLOAD (default 1.5): the machine is shared. Then:
+#   go run ./cmd/loadgen summarize docs/bench/raw/*.txt
+# Usage: docs/bench/run.sh [workload ...]   (default: all five)
+set -eu
+cd "$(dirname "$0")/../.."
+RUNS=${RUNS:-3}
+WAIT=${WAIT:-120}
+MAXLOAD=${MAXLOAD:-1.5}
+OUT=docs/bench/raw
+mkdir -p "$OUT"
+go build -o /tmp/loadgen ./cmd/loadgen
+go build -o /tmp/loadgen-gateway ./cmd/gateway
+LG="/tmp/loadgen"
+GW="-gateway /tmp/loadgen-gateway"
+
+quiet() {
+	i=0
+	while [ "$i" -lt "$WAIT" ]; do
+		awk -v max="$MAXLOAD" '{ exit !($1 < max) }' /proc/loadavg && return 0
+		sleep 5
+		i=$((i + 5))
+	done
+	echo "load still $(cut -d' ' -f1 /proc/loadavg) after ${WAIT}s; running anyway" >&2
+}
+
+one() { # workload run-number args...
+	w=$1 n=$2
+	shift 2
+	plot=""
+	[ "$n" = "$RUNS" ] && plot="-plot docs/bench"
+	quiet
+	echo "== $w run $n $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/$w.txt"
+	$LG "$w" $GW $plot "$@" 2>&1 | tee -a "$OUT/$w.txt"
+}
+
+set -- ${*:-fanout latency memory storm publish}
+for w in "$@"; do
+	for n in $(seq "$RUNS"); do
+		case $w in
+		fanout) one fanout "$n" -ramp -conns 5000 -rate 2 -ramp-factor 1.5 -step 10s ;;
+		latency) one latency "$n" -conns 2000 -nodes 2 -rate 500 -duration 20s ;;
+		memory) one memory "$n" -conns 10000 ;;
+		storm) one storm "$n" -conns 2000 -per 20 ;;
+		publish) one publish "$n" -workers 32 -batch-workers 8 -batch 100 -duration 10s ;;
+		esac
+	done
+done
