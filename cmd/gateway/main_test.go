@@ -94,3 +94,12 @@ func TestCommands(t *testing.T) {
 		t.Fatal("tail without token accepted")
 	}
 }
+
+func TestSubcommandHelpIsNotAnError(t *testing.T) {
+	for _, cmd := range []string{"publish", "tail", "token"} {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), []string{cmd, "-h"}, &out, &errb); err != nil {
+			t.Errorf("%s -h: %v", cmd, err)
+		}
+	}
+}

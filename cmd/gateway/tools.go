@@ -24,7 +24,7 @@ func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	event := fs.String("event", "test", "event name")
 	data := fs.String("data", "null", "data as JSON")
 	idem := fs.String("idempotency-key", "", "Idempotency-Key (optional)")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if !json.Valid([]byte(*data)) {
@@ -45,7 +45,7 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	token := fs.String("token", os.Getenv("GATEWAY_TOKEN"), "client token (default $GATEWAY_TOKEN)")
 	lastID := fs.String("last-id", "", "resume after this id")
 	epoch := fs.String("epoch", "", "epoch of -last-id")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	if *token == "" {
@@ -81,7 +81,7 @@ func cmdToken(args []string, stdout, stderr io.Writer) error {
 	sub := fs.String("sub", "demo", "subject: the token grants channel user:<sub>")
 	channels := fs.String("channels", "", "comma-separated extra channels")
 	ttl := fs.Duration("ttl", time.Hour, "lifetime (0: no expiry)")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
 	secret := os.Getenv("GATEWAY_JWT_SECRET")

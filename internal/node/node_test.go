@@ -173,6 +173,9 @@ func TestHelloFailures(t *testing.T) {
 		{"wrong type", func(c *websocket.Conn) error {
 			return c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"subscribe","token":"x"}`))
 		}, 4000},
+		{"no token", func(c *websocket.Conn) error {
+			return c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"hello"}`))
+		}, 4001},
 		{"bad token", func(c *websocket.Conn) error {
 			return c.Write(context.Background(), websocket.MessageText, []byte(`{"type":"hello","token":"a.b.c"}`))
 		}, 4001},

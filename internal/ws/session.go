@@ -107,6 +107,10 @@ func (s *session) readHello() (hello, auth.Claims, bool) {
 		return hello{}, auth.Claims{}, false
 	}
 	h, err := decodeHello(typ, b)
+	if errors.Is(err, errNoToken) {
+		s.close(CodeAuth, "token missing")
+		return hello{}, auth.Claims{}, false
+	}
 	if err != nil {
 		s.close(CodeProtocol, err.Error())
 		return hello{}, auth.Claims{}, false
