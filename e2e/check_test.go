@@ -67,7 +67,6 @@ func checkRecord(conns []connRec, exp []accepted, gapOK ...string) error {
 	if len(conns) == 0 {
 		return fmt.Errorf("%w: no welcome yet", errIncomplete)
 	}
-	var cur sid
 	curStr := ""
 	k := 0
 	for ci, c := range conns {
@@ -79,7 +78,7 @@ func checkRecord(conns []connRec, exp []accepted, gapOK ...string) error {
 		case ci == 0 && c.status != "new":
 			return fmt.Errorf("conn 0 (%s): first welcome status %q, want new", c.node, c.status)
 		case ci == 0 || slices.Contains(gapOK, c.status):
-			cur, curStr, k = pos, c.position, after(exp, pos)
+			curStr, k = c.position, after(exp, pos)
 		case c.status != "resumed":
 			return fmt.Errorf("conn %d (%s): welcome status %q at position %s, want resumed (client at %s)",
 				ci, c.node, c.status, c.position, curStr)
@@ -90,11 +89,10 @@ func checkRecord(conns []connRec, exp []accepted, gapOK ...string) error {
 			if k >= len(exp) || exp[k].idStr != a.idStr || exp[k].channel != a.channel {
 				return divergence(conns, ci, ai, exp, k)
 			}
-			cur, curStr = a.id, a.idStr
+			curStr = a.idStr
 			k++
 		}
 	}
-	_ = cur
 	if k < len(exp) {
 		return fmt.Errorf("%w: %d of the expected alarms missing, first %s on %s", errIncomplete, len(exp)-k, exp[k].idStr, exp[k].channel)
 	}

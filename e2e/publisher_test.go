@@ -117,7 +117,7 @@ func (p *loadPublisher) truth() []accepted {
 	return list
 }
 
-// epochCount returns how many distinct epochs accepted alarms carried.
+// epochSet returns how many alarms were accepted in each epoch.
 func (p *loadPublisher) epochSet() map[string]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
