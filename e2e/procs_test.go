@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -175,23 +174,6 @@ func cleanEnv() []string {
 	return env
 }
 
-// waitTCP waits until addr accepts connections or the process exits.
-func waitTCP(ctx context.Context, p *proc, addr string) error {
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_ = c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s: %s not accepting: %w", p.name, addr, ctx.Err())
-		case <-p.exited():
-			return fmt.Errorf("%s exited while starting:\n%s", p.name, p.logTail(20))
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
-}
 
 // redisArgs builds a redis-server command line on port in dir.
 func redisArgs(port int, dir string, aof bool) []string {
