@@ -174,7 +174,6 @@ func cleanEnv() []string {
 	return env
 }
 
-
 // redisArgs builds a redis-server command line on port in dir.
 func redisArgs(port int, dir string, aof bool) []string {
 	args := []string{"redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
