@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -163,7 +164,10 @@ func (n *Node) readyz(w http.ResponseWriter, r *http.Request) {
 
 // Run keeps the node current with Redis until ctx ends.
 func (n *Node) Run(ctx context.Context) error {
-	go n.readyGauge(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { n.readyGauge(ctx) })
+	wg.Go(func() { n.ws.Run(ctx) })
+	defer wg.Wait()
 	return n.feed.Run(ctx)
 }
 

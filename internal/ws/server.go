@@ -108,8 +108,8 @@ func def[T comparable](p *T, v T) {
 	}
 }
 
-// ServeHTTP upgrades the request and runs the session's reader until the
-// socket ends.
+// ServeHTTP upgrades the request, reads the hello and registers the
+// session, then hands the socket to a reader goroutine and returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, s.accept)
 	if err != nil {
@@ -120,10 +120,50 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sess := newSession(s, c, r.RemoteAddr)
 	if !s.add(sess) {
 		sess.close(CodeRestart, "node draining")
+		sess.end()
 		return
 	}
-	defer s.remove(sess)
-	sess.run()
+	if !sess.start() {
+		sess.end()
+		s.remove(sess)
+		return
+	}
+	go func() {
+		defer s.remove(sess)
+		defer sess.end()
+		sess.readLoop()
+	}()
+}
+
+// Run closes sockets whose frame write has been blocked for longer than
+// WriteTimeout, until ctx ends. Writes carry no deadline of their own.
+func (s *Server) Run(ctx context.Context) {
+	t := time.NewTicker(max(s.cfg.WriteTimeout/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			for _, sess := range s.stuck(now) {
+				s.log.Debug("ws: write timed out", "remote", sess.remote)
+				go func() { sess.cancel(); _ = sess.c.CloseNow() }()
+			}
+		}
+	}
+}
+
+func (s *Server) stuck(now time.Time) []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []*session
+	limit := now.Add(-s.cfg.WriteTimeout).UnixNano()
+	for sess := range s.sessions {
+		if ws := sess.writeStart.Load(); ws != 0 && ws < limit {
+			out = append(out, sess)
+		}
+	}
+	return out
 }
 
 func (s *Server) add(sess *session) bool {

@@ -28,9 +28,12 @@ type session struct {
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
-	conn      *hub.Conn    // set once by run before registration
-	lastWrite atomic.Int64 // unix nanos of the last frame written
-	closeOnce sync.Once
+	conn       *hub.Conn    // set by start before registration
+	expiry     *time.Timer  // set by start; closes with 4001 at the token's exp
+	pinger     *time.Timer  // set by start
+	lastWrite  atomic.Int64 // unix nanos of the last frame written
+	writeStart atomic.Int64 // unix nanos when the write in progress began; 0 when none
+	closeOnce  sync.Once
 
 	// writer-owned
 	buf bytes.Buffer
@@ -58,41 +61,61 @@ type hello struct {
 	Epoch  string  `json:"epoch"`
 }
 
-func (s *session) run() {
-	defer s.cancel()
-	defer func() { _ = s.c.CloseNow() }()
+// start runs on the HTTP handler's goroutine: it reads the hello,
+// resumes and registers. When it returns true the session is live and
+// readLoop takes over on a fresh goroutine, so the deep stack of the HTTP
+// server is not kept for the life of an idle socket.
+func (s *session) start() bool {
 	helloTimer := time.AfterFunc(s.srv.cfg.HelloTimeout, func() { s.close(CodeNoHello, "no hello in time") })
 	h, claims, ok := s.readHello()
 	helloTimer.Stop()
 	if !ok {
-		return
+		return false
 	}
 	if !s.srv.feed.Ready() {
 		s.close(CodeTryLater, "node not ready")
-		return
+		return false
 	}
 	resume := s.resumeRequest(h)
 	s.conn = s.srv.hub.NewConn(claims.AllChannels(), func() { go s.writeLoop() }, func(code int, reason string) {
 		go s.close(code, reason)
 	})
-	defer s.conn.Queue.Close()
-	defer s.srv.hub.Unregister(s.conn)
+	s.lastWrite.Store(time.Now().UnixNano())
 	w := s.srv.hub.Register(s.conn, resume)
 	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
 	if !claims.Expires.IsZero() {
-		t := time.AfterFunc(time.Until(claims.Expires), func() { s.close(CodeAuth, "token expired") })
-		defer t.Stop()
+		s.expiry = time.AfterFunc(time.Until(claims.Expires), func() { s.close(CodeAuth, "token expired") })
 	}
-	pinger := time.AfterFunc(s.srv.cfg.PingInterval, s.ping)
-	defer pinger.Stop()
-	s.lastWrite.Store(time.Now().UnixNano())
+	s.pinger = time.AfterFunc(s.srv.cfg.PingInterval, s.ping)
+	return true
+}
+
+// readLoop is the socket's only reader once the session is live. Client
+// messages after hello carry nothing; reading keeps control frames (pong,
+// close) flowing and notices the end of the socket.
+func (s *session) readLoop() {
 	for {
-		// Client messages after hello carry nothing; reading keeps control
-		// frames (pong, close) flowing.
 		if _, _, err := s.c.Read(s.ctx); err != nil {
 			return
 		}
+	}
+}
+
+// end releases everything the session holds. It runs once, after start
+// failed or readLoop returned.
+func (s *session) end() {
+	s.cancel()
+	_ = s.c.CloseNow()
+	if s.conn != nil {
+		s.srv.hub.Unregister(s.conn)
+		s.conn.Queue.Close()
+	}
+	if s.expiry != nil {
+		s.expiry.Stop()
+	}
+	if s.pinger != nil {
+		s.pinger.Stop()
 	}
 }
 
@@ -188,9 +211,12 @@ func (s *session) writeLoop() {
 		}
 		for len(msgs) > 0 {
 			msgs = s.fill(msgs)
-			ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.WriteTimeout)
-			err := s.c.Write(ctx, websocket.MessageText, s.buf.Bytes())
-			cancel()
+			// No per-write context: Server.Run's watchdog closes sockets
+			// whose write outlives WriteTimeout, which spares a timer and
+			// an allocation on every frame.
+			s.writeStart.Store(time.Now().UnixNano())
+			err := s.c.Write(context.Background(), websocket.MessageText, s.buf.Bytes())
+			s.writeStart.Store(0)
 			if err != nil {
 				s.cancel()
 				_ = s.c.CloseNow()
