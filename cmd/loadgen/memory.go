@@ -10,14 +10,16 @@ import (
 )
 
 type memoryOpts struct {
-	conns  int
-	settle time.Duration
+	conns   int
+	settle  time.Duration
+	afterGC bool
 }
 
 func memoryFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) error {
 	o := &memoryOpts{}
 	fs.IntVar(&o.conns, "conns", 10000, "idle WebSocket connections, each on its own channel")
 	fs.DurationVar(&o.settle, "settle", 5*time.Second, "wait before each measurement")
+	fs.BoolVar(&o.afterGC, "after-gc", false, "after -settle, wait for the gateway's next GC (forced every 2 min when idle) and measure right after it")
 	return func(ctx context.Context, co *common, out io.Writer) error { return runMemory(ctx, o, co, out) }
 }
 
@@ -50,6 +52,26 @@ func sampleMemory(ctx context.Context, cl *cluster) (memSample, error) {
 	return m, nil
 }
 
+// waitGC returns right after node 0 finished its next GC cycle.
+func waitGC(ctx context.Context, cl *cluster, limit time.Duration) error {
+	const gcCount = "go_gc_duration_seconds_count"
+	n0, err := cl.metric(ctx, 0, gcCount)
+	if err != nil {
+		return err
+	}
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+		n, err := cl.metric(ctx, 0, gcCount)
+		if err != nil {
+			return err
+		}
+		if n > n0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("memory: no GC within %v", limit)
+}
+
 func runMemory(ctx context.Context, o *memoryOpts, co *common, out io.Writer) error {
 	cfg, err := co.clusterConfig(1)
 	if err != nil {
@@ -79,6 +101,11 @@ func runMemory(ctx context.Context, o *memoryOpts, co *common, out io.Writer) er
 	defer lc.Close()
 	connectTime := time.Since(start)
 	time.Sleep(o.settle)
+	if o.afterGC {
+		if err := waitGC(ctx, cl, 150*time.Second); err != nil {
+			return err
+		}
+	}
 	after, err := sampleMemory(ctx, cl)
 	if err != nil {
 		return err
@@ -104,6 +131,7 @@ func memoryReport(o *memoryOpts, co *common, before, after memSample, connectTim
 		float64(n)/connectTime.Seconds(), mib(self))
 	r := co.newResult("memory")
 	r.add("conns", o.conns)
+	r.add("after_gc", o.afterGC)
 	r.add("rss_kib_per_conn", rssPer)
 	r.add("heap_kib_per_conn", heapPer)
 	r.add("stack_kib_per_conn", stackPer)

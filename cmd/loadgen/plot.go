@@ -54,7 +54,40 @@ func plotLatencyCDF(dir string, h *hist, o *latencyOpts) error {
 		p.Add(ref)
 	}
 	p.X.Min, p.X.Max = lo, hi
-	return savePlots(filepath.Join(dir, "latency_cdf.png"), 9*vg.Inch, 5*vg.Inch, p)
+	tail, err := tailPlot(xy, lo, hi)
+	if err != nil {
+		return err
+	}
+	return savePlots(filepath.Join(dir, "latency_cdf.png"), 9*vg.Inch, 8*vg.Inch, p, tail)
+}
+
+// tailPlot draws the share of alarms slower than each latency on log-log
+// axes, where p99 and p999 are visible.
+func tailPlot(cdf plotter.XYs, lo, hi float64) (*plot.Plot, error) {
+	var xy plotter.XYs
+	for _, pt := range cdf {
+		if pt.Y < 1 {
+			xy = append(xy, plotter.XY{X: pt.X, Y: 1 - pt.Y})
+		}
+	}
+	p := plot.New()
+	p.X.Label.Text = "latency (ms, log scale)"
+	p.Y.Label.Text = "share of alarms slower than (log scale)"
+	p.X.Scale, p.Y.Scale = plot.LogScale{}, plot.LogScale{}
+	p.X.Tick.Marker, p.Y.Tick.Marker = plot.LogTicks{Prec: -1}, plot.LogTicks{Prec: -1}
+	p.X.Min, p.X.Max = lo, hi
+	p.Y.Min, p.Y.Max = 1e-4, 1
+	p.Add(plotter.NewGrid())
+	if len(xy) == 0 {
+		return p, nil
+	}
+	line, err := plotter.NewLine(xy)
+	if err != nil {
+		return nil, fmt.Errorf("plot: %w", err)
+	}
+	line.Color, line.Width = blue, vg.Points(1.5)
+	p.Add(line)
+	return p, nil
 }
 
 // plotFanout writes fanout_ramp.png: deliveries per second and latency
