@@ -39,6 +39,7 @@ type config struct {
 	PingInterval    time.Duration `env:"GATEWAY_PING_INTERVAL" envDefault:"25s"`
 	Demo            *bool         `env:"GATEWAY_DEMO"`
 	DemoWS          string        `env:"GATEWAY_DEMO_WS"`
+	PprofAddr       string        `env:"GATEWAY_PPROF_ADDR"`
 	LogFormat       string        `env:"GATEWAY_LOG_FORMAT" envDefault:"text"`
 	LogLevel        slog.Level    `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -59,6 +60,13 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
+	}
+	if cfg.PprofAddr != "" {
+		stop, err := servePprof(cfg.PprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	return serveNode(ctx, cfg, n, ln, log, func() {
 		switch {
@@ -177,4 +185,22 @@ alarm gateway demo on http://%[1]s/  (embedded Redis, in memory)
   tail:     gateway tail -url ws://%[1]s/v1/ws -token %[3]s
 
 `, addr, d.APIKey, d.Token)
+}
+
+// servePprof serves net/http/pprof on its own listener (keep it on
+// loopback: profiles reveal internals). It returns a func that stops it.
+func servePprof(addr string, log *slog.Logger) (func(), error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("pprof listen: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("gateway: pprof listening", "addr", ln.Addr().String())
+	return func() { _ = srv.Close() }, nil
 }
