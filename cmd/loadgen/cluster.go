@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,7 @@ import (
 
 // clusterConfig says what to run the workload against.
 type clusterConfig struct {
-	Gateway string   // gateway binary; empty builds ./cmd/gateway
+	Gateway string   // gateway binary (required unless Targets)
 	Targets []string // running gateways (http://host:port); set: start nothing
 	Redis   string   // redis:// URL of the targets' Redis (for INFO)
 	PIDs    []int    // pids of Targets, for CPU and RSS (optional)
@@ -72,10 +73,7 @@ func startCluster(ctx context.Context, cfg clusterConfig) (*cluster, error) {
 		c.Close()
 		return nil, err
 	}
-	if c.bin, err = c.gatewayBinary(ctx); err != nil {
-		c.Close()
-		return nil, err
-	}
+	c.bin = cfg.Gateway
 	for i := range cfg.Nodes {
 		if _, err := c.startNode(ctx, i); err != nil {
 			c.Close()
@@ -136,24 +134,38 @@ func (c *cluster) startRedis(ctx context.Context) error {
 	}
 }
 
-// gatewayBinary returns -gateway, or builds ./cmd/gateway of the module
-// loadgen runs in.
-func (c *cluster) gatewayBinary(ctx context.Context) (string, error) {
-	if c.cfg.Gateway != "" {
-		return c.cfg.Gateway, nil
-	}
+// buildGateway builds ./cmd/gateway of the module loadgen runs in into
+// dir and returns the binary and the source revision: the short commit,
+// with "+dirty" when the gateway's sources differ from it.
+func buildGateway(ctx context.Context, dir string) (bin, rev string, err error) {
 	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
 	mod := strings.TrimSpace(string(out))
 	if err != nil || mod == "" || mod == os.DevNull {
-		return "", errors.New("cluster: not inside the gateway module; pass -gateway")
+		return "", "", errors.New("cluster: not inside the gateway module; pass -gateway")
 	}
-	bin := filepath.Join(c.dir, "gateway")
+	root := filepath.Dir(mod)
+	bin = filepath.Join(dir, "gateway")
 	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/gateway")
-	build.Dir = filepath.Dir(mod)
+	build.Dir = root
 	if b, err := build.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("cluster: build gateway: %w\n%s", err, b)
+		return "", "", fmt.Errorf("cluster: build gateway: %w\n%s", err, b)
 	}
-	return bin, nil
+	return bin, sourceRev(ctx, root), nil
+}
+
+// sourceRev describes the git revision of root, or "unknown".
+func sourceRev(ctx context.Context, root string) string {
+	head, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	rev := strings.TrimSpace(string(head))
+	dirty, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--",
+		"cmd/gateway", "internal", "web", "go.mod").Output()
+	if err != nil || len(bytes.TrimSpace(dirty)) > 0 {
+		rev += "+dirty"
+	}
+	return rev
 }
 
 // startNode starts gateway i (named lg-<i+1>) and waits until it is ready.

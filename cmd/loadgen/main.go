@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -27,7 +28,8 @@ workloads (each prints a table and a final "RESULT workload=... k=v" line):
   summarize  read RESULT lines (files or stdin) and print medians with ranges
 
 By default loadgen starts its own redis-server and builds ./cmd/gateway
-(run it from the module); -targets and -redis point it at running ones.
+(run it from the module; -gateway names a binary instead); -targets and
+-redis point it at running ones.
 Run "loadgen <workload> -h" for its flags.
 `
 
@@ -67,6 +69,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	raiseNoFile(stderr)
 	co.load1 = loadAvg()
+	if co.gateway == "" && co.targets == "" {
+		dir, err := os.MkdirTemp("", "loadgen-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		var rev string
+		if co.gateway, rev, err = buildGateway(ctx, dir); err != nil {
+			return err
+		}
+		co.rev = cmp.Or(co.rev, rev)
+	}
 	return exec(ctx, &co, stdout)
 }
 
@@ -92,6 +106,8 @@ type common struct {
 	plotDir string
 	srcIPs  int
 	verbose bool
+	env     string
+	rev     string
 	load1   float64 // host load average when the run started
 }
 
@@ -100,6 +116,9 @@ type common struct {
 func (c *common) newResult(workload string) *result {
 	r := newResult(workload)
 	r.add("load1_before", c.load1)
+	if c.rev != "" {
+		r.add("gateway_rev", c.rev)
+	}
 	return r
 }
 
@@ -113,10 +132,15 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.plotDir, "plot", "", "write PNG plots into this directory")
 	fs.IntVar(&c.srcIPs, "srcips", 0, "spread connections over this many source addresses 127.0.0.2.. (0: auto)")
 	fs.BoolVar(&c.verbose, "v", false, "gateway and redis logs to stderr")
+	fs.StringVar(&c.env, "env", "", "comma-separated KEY=VALUE settings added to every started gateway's environment")
+	fs.StringVar(&c.rev, "gateway-rev", "", "label for the gateway build in the RESULT line (default: git revision when loadgen builds it)")
 }
 
 // clusterConfig builds the cluster settings for nodes gateways.
 func (c *common) clusterConfig(nodes int, env ...string) (clusterConfig, error) {
+	if c.env != "" {
+		env = append(env, strings.Split(c.env, ",")...)
+	}
 	cfg := clusterConfig{Gateway: c.gateway, Redis: c.redis, Nodes: nodes, APIKey: c.apiKey,
 		Secret: c.secret, Env: env, Verbose: c.verbose}
 	if c.targets != "" {

@@ -11,7 +11,7 @@ import (
 
 // groupKeys are the RESULT keys that name a run's parameters: runs are
 // summarized together when these match.
-var groupKeys = []string{"workload", "conns", "nodes", "ramp", "per", "size", "after_gc"}
+var groupKeys = []string{"workload", "gateway_rev", "conns", "nodes", "ramp", "per", "size", "after_gc"}
 
 // summary is the aggregate of the RESULT lines of one group.
 type summary struct {

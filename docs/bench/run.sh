@@ -3,7 +3,10 @@
 # output to docs/bench/raw/<workload>.txt; the last run of fanout and
 # latency also writes the plots into docs/bench/. Before each run it waits
 # (up to WAIT seconds, default 120) for the host's 1-minute load average to
-# drop below MAXLOAD (default 1.5): the machine is shared. Then:
+# drop below MAXLOAD (default 1.5): the machine is shared. The gateway is
+# built from a clean export of HEAD (git archive), so uncommitted work in
+# the tree does not leak into the numbers; REV=<commit> measures another
+# commit. Then:
 #   go run ./cmd/loadgen summarize docs/bench/raw/*.txt
 # Usage: docs/bench/run.sh [workload ...]   (default: all five)
 set -eu
@@ -13,10 +16,14 @@ WAIT=${WAIT:-120}
 MAXLOAD=${MAXLOAD:-1.5}
 OUT=docs/bench/raw
 mkdir -p "$OUT"
+REV=$(git rev-parse --short "${REV:-HEAD}")
+SRC=$(mktemp -d /tmp/loadgen-src-XXXXXX)
+trap 'rm -rf "$SRC"' EXIT
+git archive "$REV" | tar -x -C "$SRC"
+(cd "$SRC" && go build -o /tmp/loadgen-gateway ./cmd/gateway)
 go build -o /tmp/loadgen ./cmd/loadgen
-go build -o /tmp/loadgen-gateway ./cmd/gateway
 LG="/tmp/loadgen"
-GW="-gateway /tmp/loadgen-gateway"
+GW="-gateway /tmp/loadgen-gateway -gateway-rev $REV"
 
 quiet() {
 	i=0
