@@ -73,6 +73,7 @@ type Node struct {
 	feed     *pubsub.Feed
 	ws       *ws.Server
 	api      *api.API
+	pipe     *stream.Pipeliner
 	draining atomic.Bool
 }
 
@@ -113,7 +114,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.api, err = api.New(cfg.API, n.store, keys, n.m, log); err != nil {
+	n.pipe = n.store.NewPipeliner(0)
+	if n.api, err = api.New(cfg.API, pipelined{n.store, n.pipe}, keys, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	return n, nil
@@ -167,6 +169,7 @@ func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.readyGauge(ctx) })
 	wg.Go(func() { n.ws.Run(ctx) })
+	wg.Go(func() { n.pipe.Run(ctx) })
 	defer wg.Wait()
 	return n.feed.Run(ctx)
 }
@@ -226,3 +229,14 @@ func (n *Node) Hub() *hub.Hub { return n.hub }
 
 // Metrics returns the node's registry (for tests).
 func (n *Node) Metrics() *prometheus.Registry { return n.reg }
+
+// pipelined is the store the API sees: single publishes that arrive
+// together share a Redis pipeline.
+type pipelined struct {
+	*stream.Store
+	pipe *stream.Pipeliner
+}
+
+func (p pipelined) Publish(ctx context.Context, in stream.PublishInput) (stream.PublishResult, error) {
+	return p.pipe.Publish(ctx, in)
+}
