@@ -111,7 +111,7 @@ func def[T comparable](p *T, v T) {
 // ServeHTTP upgrades the request, reads the hello and registers the
 // session, then hands the socket to a reader goroutine and returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	c, err := websocket.Accept(w, r, s.accept)
+	c, err := websocket.Accept(leanHijacker{w}, r, s.accept)
 	if err != nil {
 		s.log.Info("ws: upgrade refused", "err", err, "remote", r.RemoteAddr)
 		return
