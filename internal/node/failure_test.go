@@ -176,3 +176,29 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 	}
 	t.Logf("epoch %s -> %s", oldEpoch, last.Epoch)
 }
+
+// A client that stops reading, with a queue too long to overflow, is cut
+// by the write watchdog once a frame write has been stuck for WriteTimeout.
+func TestStuckWriteIsCut(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) {
+		c.QueueLen = 1 << 20
+		c.WS.WriteTimeout = 200 * time.Millisecond
+	})
+	c := rawHelloOpts(t, n, map[string]any{"type": "hello", "token": token(t, "stuck", nil, time.Hour)}, smallBuffers)
+	if _, err := readMessages(t, c); err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("y", 60<<10)
+	deadline := time.Now().Add(20 * time.Second)
+	for n.Hub().Len() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("a connection whose writes are stuck was never cut")
+		}
+		if _, err := n.publisher().Publish(context.Background(), "user:stuck", "big", map[string]string{"pad": big}, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if closedCount(n) != 0 {
+		t.Fatal("the queue overflowed; this test is about the write watchdog")
+	}
+}
