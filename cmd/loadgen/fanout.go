@@ -27,6 +27,7 @@ type fanoutOpts struct {
 	minDelivery float64
 	drain       time.Duration
 	perf        string
+	retry       int
 }
 
 func fanoutFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) error {
@@ -43,6 +44,7 @@ func fanoutFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) err
 	fs.DurationVar(&o.maxP99, "max-p99", 250*time.Millisecond, "p99 latency a sustained step must stay under")
 	fs.Float64Var(&o.minDelivery, "min-delivery", 0.99, "share of expected deliveries a sustained step must reach")
 	fs.DurationVar(&o.drain, "drain", 5*time.Second, "how long to wait after a step for late deliveries")
+	fs.IntVar(&o.retry, "retry", 1, "with -ramp, repeat a failed step this many times before stopping (the host may be shared)")
 	fs.StringVar(&o.perf, "perf", "", "record a perf CPU profile of the gateway during each step into this file (needs perf)")
 	return func(ctx context.Context, co *common, out io.Writer) error { return runFanout(ctx, o, co, out) }
 }
@@ -64,6 +66,7 @@ type stepResult struct {
 	Open      int64         // receivers still connected
 	Pass      bool
 	Why       string // why it did not pass
+	Retried   bool   // failed, and the ramp tried the same rate again
 }
 
 func (r stepResult) ratio() float64 {
@@ -113,27 +116,37 @@ func runFanout(ctx context.Context, o *fanoutOpts, co *common, out io.Writer) er
 func fanoutRamp(ctx context.Context, o *fanoutOpts, cl *cluster, pub *publisher, st *liveStats, out io.Writer) ([]stepResult, error) {
 	t := newTable(out, "step", "rate/s", "pub/s", "deliv/s", "deliv%", "p50", "p99", "p999", "max", "cpu_s", "µs/deliv", "redis_s", "lg_cpu_s", "open", "pass")
 	var steps []stepResult
-	rate := o.rate
+	rate, failures := o.rate, 0
 	for s := 0; s < warmupStep && ctx.Err() == nil; s++ {
 		r, err := fanoutStep(ctx, o, cl, pub, st, s, rate)
 		if err != nil {
 			return steps, err
 		}
+		if !r.Pass && o.ramp && failures < o.retry {
+			failures++
+			r.Retried = true // a noisy neighbour gets one more chance at this rate
+		}
 		steps = append(steps, r)
 		t.row(s, r.Rate, r.PubRate, r.PerSec, 100*r.ratio(), r.Lat.P50, r.Lat.P99, r.Lat.P999, r.Lat.Max,
 			r.CPU.Seconds(), us(r.cpuPerDelivery()), r.RedisCPU.Seconds(), r.SelfCPU.Seconds(), r.Open, passText(r))
+		if r.Retried {
+			continue
+		}
 		next := math.Round(rate * o.factor)
 		if !o.ramp || !r.Pass || next > o.maxRate {
 			break
 		}
-		rate = next
+		rate, failures = next, 0
 	}
 	return steps, ctx.Err()
 }
 
 func passText(r stepResult) string {
-	if r.Pass {
+	switch {
+	case r.Pass:
 		return "yes"
+	case r.Retried:
+		return "no:" + r.Why + ",retry"
 	}
 	return "no:" + r.Why
 }
@@ -227,6 +240,17 @@ func bestStep(steps []stepResult) (stepResult, bool) {
 	return best, found
 }
 
+// retries counts the steps that were repeated.
+func retries(steps []stepResult) int {
+	n := 0
+	for _, r := range steps {
+		if r.Retried {
+			n++
+		}
+	}
+	return n
+}
+
 func fanoutReport(o *fanoutOpts, co *common, cl *cluster, steps []stepResult, out io.Writer) error {
 	best, sustained := bestStep(steps)
 	var hwm int64
@@ -258,6 +282,7 @@ func fanoutReport(o *fanoutOpts, co *common, cl *cluster, steps []stepResult, ou
 	r.add("loadgen_cpu_s", best.SelfCPU.Seconds())
 	r.add("peak_rss_mib", mib(hwm))
 	r.add("last_rate", last.Rate)
+	r.add("retries", retries(steps))
 	r.add("stop", passText(last))
 	fmt.Fprintln(out, r)
 	return nil

@@ -98,6 +98,9 @@ func plotFanout(dir string, steps []stepResult, o *fanoutOpts) error {
 	}
 	var thr, p50, p99, ideal plotter.XYs
 	for _, r := range steps {
+		if r.Retried {
+			continue // the repeat at the same rate is plotted
+		}
 		thr = append(thr, plotter.XY{X: r.Rate, Y: r.PerSec / 1000})
 		ideal = append(ideal, plotter.XY{X: r.Rate, Y: r.Rate * float64(o.conns) / 1000})
 		p50 = append(p50, plotter.XY{X: r.Rate, Y: max(0.01, ms(r.Lat.P50))})
@@ -144,6 +147,9 @@ func decades(lo, hi float64) (float64, float64) {
 func rateTicks(steps []stepResult) plot.ConstantTicks {
 	var t plot.ConstantTicks
 	for _, r := range steps {
+		if r.Retried {
+			continue
+		}
 		t = append(t, plot.Tick{Value: r.Rate, Label: formatTick(r.Rate)})
 	}
 	return t

@@ -74,6 +74,12 @@ func TestJudgeAndBest(t *testing.T) {
 			t.Errorf("%s: judge = %v %q", tt.name, pass, why)
 		}
 	}
+	if got := passText(stepResult{Why: "p99", Retried: true}); got != "no:p99,retry" {
+		t.Errorf("passText(retried) = %q", got)
+	}
+	if got := retries([]stepResult{{Retried: true}, {}, {Retried: true}}); got != 2 {
+		t.Errorf("retries = %d", got)
+	}
 	steps := []stepResult{{PerSec: 5, Pass: true}, {PerSec: 9, Pass: true}, {PerSec: 12}}
 	if best, ok := bestStep(steps); !ok || best.PerSec != 9 {
 		t.Errorf("bestStep = %+v %v", best, ok)
