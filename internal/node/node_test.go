@@ -265,3 +265,20 @@ func fetch(t *testing.T, url string) string {
 	}
 	return string(b)
 }
+
+func TestIdleConnectionGetsPings(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.PingInterval = 100 * time.Millisecond })
+	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "p", nil, time.Hour)})
+	pings := 0
+	for pings < 3 {
+		msgs, err := readMessages(t, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range msgs {
+			if m["type"] == "ping" {
+				pings++
+			}
+		}
+	}
+}

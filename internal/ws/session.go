@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -28,11 +29,11 @@ type session struct {
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
-	conn       *hub.Conn    // set by start before registration
-	expiry     *time.Timer  // set by start; closes with 4001 at the token's exp
-	pinger     *time.Timer  // set by start
-	lastWrite  atomic.Int64 // unix nanos of the last frame written
-	writeStart atomic.Int64 // unix nanos when the write in progress began; 0 when none
+	conn       *hub.Conn                  // set by start before registration
+	expiry     *time.Timer                // set by start; closes with 4001 at the token's exp
+	pinger     atomic.Pointer[time.Timer] // set by start, re-armed by ping
+	lastWrite  atomic.Int64               // unix nanos of the last frame written
+	writeStart atomic.Int64               // unix nanos when the write in progress began; 0 when none
 	closeOnce  sync.Once
 
 	// writer-owned
@@ -87,7 +88,9 @@ func (s *session) start() bool {
 	if !claims.Expires.IsZero() {
 		s.expiry = time.AfterFunc(time.Until(claims.Expires), func() { s.close(CodeAuth, "token expired") })
 	}
-	s.pinger = time.AfterFunc(s.srv.cfg.PingInterval, s.ping)
+	t := time.AfterFunc(time.Duration(math.MaxInt64), s.ping) // armed once stored: ping re-arms it
+	s.pinger.Store(t)
+	t.Reset(s.srv.cfg.PingInterval)
 	return true
 }
 
@@ -96,7 +99,9 @@ func (s *session) start() bool {
 // close) flowing and notices the end of the socket.
 func (s *session) readLoop() {
 	for {
-		if _, _, err := s.c.Read(s.ctx); err != nil {
+		// No context: closing the session closes the socket, which ends
+		// the read; a context would cost an AfterFunc per idle socket.
+		if _, _, err := s.c.Read(context.Background()); err != nil {
 			return
 		}
 	}
@@ -114,8 +119,8 @@ func (s *session) end() {
 	if s.expiry != nil {
 		s.expiry.Stop()
 	}
-	if s.pinger != nil {
-		s.pinger.Stop()
+	if t := s.pinger.Load(); t != nil {
+		t.Stop()
 	}
 }
 
@@ -264,5 +269,7 @@ func (s *session) ping() {
 		}
 		next = s.srv.cfg.PingInterval
 	}
-	time.AfterFunc(next, s.ping)
+	if t := s.pinger.Load(); t != nil {
+		t.Reset(next) // the timer that called us: no new one per ping
+	}
 }
