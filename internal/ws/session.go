@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -90,7 +91,9 @@ func (s *session) start() bool {
 	}
 	t := time.AfterFunc(time.Duration(math.MaxInt64), s.ping) // armed once stored: ping re-arms it
 	s.pinger.Store(t)
-	t.Reset(s.srv.cfg.PingInterval)
+	// The first check comes after 100-120 % of the interval, so connections
+	// that arrived together (a reconnect storm) do not ping in lockstep.
+	t.Reset(s.srv.cfg.PingInterval + time.Duration(rand.Int64N(int64(s.srv.cfg.PingInterval/5)+1)))
 	return true
 }
 
