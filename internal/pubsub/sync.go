@@ -60,7 +60,6 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 			return fmt.Errorf("pubsub: rotate epoch: %w", err)
 		}
 		epoch = e
-		f.m.EpochRotations.Inc()
 	}
 	entries, evicted, tip, err := f.store.LoadWindow(ctx, f.cfg.Window)
 	if err != nil {
@@ -73,6 +72,9 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 		if epoch, err = f.store.EnsureEpoch(ctx); err != nil {
 			return fmt.Errorf("pubsub: ensure epoch: %w", err)
 		}
+	}
+	if before, _ := f.hub.State(); before != "" && before != epoch {
+		f.m.EpochRotations.Inc() // rotated here or by another node: counted once per node
 	}
 	kicked := f.hub.Reset(epoch, entries, evicted)
 	f.log.Info("pubsub: window loaded", "epoch", epoch, "alarms", len(entries),
