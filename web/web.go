@@ -39,7 +39,9 @@ var contentTypes = map[string]string{
 
 // Handler serves the JavaScript client at /client.js and the demo page at /
 // (also /index.html, /demo.js, /demo.css) for GET and HEAD, with
-// Cache-Control: no-cache and an ETag so browsers revalidate cheaply. Mount
+// Cache-Control: no-cache and an ETag so browsers revalidate cheaply;
+// /client.js also carries Access-Control-Allow-Origin: * so pages on other
+// origins can import it as a module. Mount
 // it at a path ending in "/" (with http.StripPrefix) so the page's relative
 // links resolve. The page itself calls /demo/config, /v1/alarms and /v1/ws
 // on its origin.
@@ -76,6 +78,10 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("ETag", a.etag)
+		if path == "/client.js" {
+			// A public, credential-free module: any page may import it.
+			h.Set("Access-Control-Allow-Origin", "*")
+		}
 		http.ServeContent(w, r, a.name, time.Time{}, bytes.NewReader(a.body))
 	})
 }

@@ -210,3 +210,18 @@ func ExampleClientJS() {
 	fmt.Println(bytes.Contains(js, []byte("export class AlarmClient")))
 	// Output: true
 }
+
+func TestClientJSAllowsCrossOriginImport(t *testing.T) {
+	srv := httptest.NewServer(Handler())
+	defer srv.Close()
+	for path, want := range map[string]string{"/client.js": "*", "/": "", "/demo.js": ""} {
+		res, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if got := res.Header.Get("Access-Control-Allow-Origin"); got != want {
+			t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", path, got, want)
+		}
+	}
+}
