@@ -84,11 +84,7 @@ func (r stepResult) cpuPerDelivery() time.Duration {
 }
 
 func runFanout(ctx context.Context, o *fanoutOpts, co *common, out io.Writer) error {
-	cfg, err := co.clusterConfig(1)
-	if err != nil {
-		return err
-	}
-	cl, err := startCluster(ctx, cfg)
+	cl, err := co.startCluster(ctx, 1)
 	if err != nil {
 		return err
 	}

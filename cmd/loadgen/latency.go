@@ -36,11 +36,7 @@ func latencyFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) er
 }
 
 func runLatency(ctx context.Context, o *latencyOpts, co *common, out io.Writer) error {
-	cfg, err := co.clusterConfig(o.nodes)
-	if err != nil {
-		return err
-	}
-	cl, err := startCluster(ctx, cfg)
+	cl, err := co.startCluster(ctx, o.nodes)
 	if err != nil {
 		return err
 	}

@@ -136,6 +136,16 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.rev, "gateway-rev", "", "label for the gateway build in the RESULT line (default: git revision when loadgen builds it)")
 }
 
+// startCluster starts (or, with -targets, attaches to) nodes gateways
+// configured from the common flags plus env.
+func (c *common) startCluster(ctx context.Context, nodes int, env ...string) (*cluster, error) {
+	cfg, err := c.clusterConfig(nodes, env...)
+	if err != nil {
+		return nil, err
+	}
+	return startCluster(ctx, cfg)
+}
+
 // clusterConfig builds the cluster settings for nodes gateways.
 func (c *common) clusterConfig(nodes int, env ...string) (clusterConfig, error) {
 	if c.env != "" {

@@ -73,11 +73,7 @@ func waitGC(ctx context.Context, cl *cluster, limit time.Duration) error {
 }
 
 func runMemory(ctx context.Context, o *memoryOpts, co *common, out io.Writer) error {
-	cfg, err := co.clusterConfig(1)
-	if err != nil {
-		return err
-	}
-	cl, err := startCluster(ctx, cfg)
+	cl, err := co.startCluster(ctx, 1)
 	if err != nil {
 		return err
 	}

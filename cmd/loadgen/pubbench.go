@@ -47,11 +47,7 @@ type pubResult struct {
 func (r pubResult) rate() float64 { return float64(r.accepted) / r.took.Seconds() }
 
 func runPublish(ctx context.Context, o *publishOpts, co *common, out io.Writer) error {
-	cfg, err := co.clusterConfig(1)
-	if err != nil {
-		return err
-	}
-	cl, err := startCluster(ctx, cfg)
+	cl, err := co.startCluster(ctx, 1)
 	if err != nil {
 		return err
 	}

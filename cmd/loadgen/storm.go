@@ -62,11 +62,7 @@ func runStorm(ctx context.Context, o *stormOpts, co *common, out io.Writer) erro
 	if window == 0 {
 		window = max(10000, 2*o.conns*(o.per+1))
 	}
-	cfg, err := co.clusterConfig(2, "GATEWAY_WINDOW="+strconv.Itoa(window))
-	if err != nil {
-		return err
-	}
-	cl, err := startCluster(ctx, cfg)
+	cl, err := co.startCluster(ctx, 2, "GATEWAY_WINDOW="+strconv.Itoa(window))
 	if err != nil {
 		return err
 	}
