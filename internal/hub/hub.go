@@ -266,5 +266,5 @@ func (h *Hub) Conns() []*Conn {
 func (h *Hub) Window() []alarm.Entry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.win.after(alarm.Zero, h.win.channelsLocked())
+	return h.win.all()
 }

@@ -119,10 +119,11 @@ func (l *seqList) popFront() {
 	}
 }
 
-func (w *window) channelsLocked() []string {
-	out := make([]string, 0, len(w.byChan))
-	for ch := range w.byChan {
-		out = append(out, ch)
+// all returns a copy of every entry, oldest first.
+func (w *window) all() []alarm.Entry {
+	out := make([]alarm.Entry, w.n)
+	for i := range out {
+		out[i] = *w.at(w.base + uint64(i))
 	}
 	return out
 }
