@@ -34,6 +34,12 @@ type Config struct {
 
 // Hub is a node's in-memory state. It is safe for concurrent use; Apply
 // never blocks on a connection.
+//
+// Lock order: hub.mu, then Queue.mu (fan-out pushes under hub.mu), then
+// whatever a Queue's start and overflew funcs take (internal/ws: the
+// session's goroutine group mutex, a leaf). Conn.Kick is called with no
+// hub lock held. The ws.Server mutex is never taken under any of these,
+// nor are they taken under it.
 type Hub struct {
 	cfg Config
 	log *slog.Logger

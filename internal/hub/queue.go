@@ -6,7 +6,9 @@ import "sync"
 // one connection. The hub pushes without blocking; a writer goroutine,
 // started by the queue when the first message arrives and ending when the
 // queue is empty, drains it. So an idle connection parks no writer.
-// All methods are safe for concurrent use.
+// All methods are safe for concurrent use. Lock order: hub.mu before
+// Queue.mu (see Hub); start and overflew run under Queue.mu and must take
+// only leaf locks.
 type Queue struct {
 	limit    int
 	start    func() // starts a writer goroutine; called with mu held, must not block

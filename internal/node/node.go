@@ -164,7 +164,7 @@ func (n *Node) readyz(w http.ResponseWriter, _ *http.Request) {
 func (n *Node) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { n.readyGauge(ctx) })
-	wg.Go(func() { n.ws.Run(ctx) })
+	wg.Go(func() { n.ws.RunWriteWatchdog(ctx) })
 	wg.Go(func() { n.pipe.Run(ctx) })
 	defer wg.Wait()
 	return n.feed.Run(ctx)

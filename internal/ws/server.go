@@ -59,6 +59,17 @@ type Config struct {
 
 // Server accepts WebSocket sessions on /v1/ws. It is safe for concurrent
 // use.
+//
+// Goroutines: each session's reader is counted in sessions from add to
+// remove, and outlives the session's other goroutines (session.end waits
+// for them), so Shutdown, waiting for sessions to empty, waits for every
+// goroutine a session started. An upgrade refused while closing runs on
+// its HTTP handler's goroutine, which http.Server does not wait for once
+// the socket is hijacked: refused counts it for Wait. RunWriteWatchdog
+// runs on its caller's goroutine.
+//
+// Locks: mu is taken alone; nothing under it takes hub.mu, a Queue's mu or
+// a session's group mu, and it is never taken under them (see hub.Hub).
 type Server struct {
 	cfg    Config
 	hub    *hub.Hub
@@ -69,9 +80,10 @@ type Server struct {
 	accept *websocket.AcceptOptions
 
 	mu       sync.Mutex
-	sessions map[*session]struct{} // guarded by mu
+	sessions map[*session]struct{} // guarded by mu; from add to remove
 	closing  bool                  // guarded by mu; no new sessions
-	wg       sync.WaitGroup        // one per session, for Shutdown
+	refused  int                   // guarded by mu; upgrades refused while closing, still closing
+	changed  chan struct{}         // guarded by mu; made by a waiter, closed when a session or refusal ends
 }
 
 // New validates cfg and returns a Server.
@@ -121,6 +133,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !s.add(sess) {
 		sess.close(CodeRestart, "node draining")
 		sess.end()
+		s.remove(sess)
 		return
 	}
 	if !sess.start() {
@@ -128,6 +141,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.remove(sess)
 		return
 	}
+	// Owned by s (in sessions from add to remove); it stops when the socket
+	// closes: the peer leaves, or a close, the watchdog or Shutdown closes it.
 	go func() {
 		defer s.remove(sess)
 		defer sess.end()
@@ -135,59 +150,68 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-// Run closes sockets whose frame write has been blocked for longer than
-// WriteTimeout, until ctx ends. Writes carry no deadline of their own.
-func (s *Server) Run(ctx context.Context) {
-	t := time.NewTicker(max(s.cfg.WriteTimeout/4, 10*time.Millisecond))
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-t.C:
-			for _, sess := range s.stuck(now) {
-				s.log.Debug("ws: write timed out", "remote", sess.remote)
-				go func() { sess.cancel(); _ = sess.c.CloseNow() }()
-			}
-		}
-	}
-}
-
-func (s *Server) stuck(now time.Time) []*session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*session
-	limit := now.Add(-s.cfg.WriteTimeout).UnixNano()
-	for sess := range s.sessions {
-		if ws := sess.writeStart.Load(); ws != 0 && ws < limit {
-			out = append(out, sess)
-		}
-	}
-	return out
-}
-
+// add registers sess and reports true, or, when the server is closing,
+// counts it as refused and reports false. Either way remove must follow.
 func (s *Server) add(sess *session) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closing {
+		s.refused++
 		return false
 	}
 	s.sessions[sess] = struct{}{}
-	s.wg.Add(1)
 	return true
 }
 
+// remove ends what add began and wakes the waiters.
 func (s *Server) remove(sess *session) {
 	s.mu.Lock()
-	delete(s.sessions, sess)
-	s.mu.Unlock()
-	s.wg.Done()
+	defer s.mu.Unlock()
+	if _, ok := s.sessions[sess]; ok {
+		delete(s.sessions, sess)
+	} else {
+		s.refused--
+	}
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
 }
 
-// Shutdown refuses new sessions and closes every open one with 1012,
-// spread evenly over spread so clients do not reconnect all at once. It
-// returns when every session has ended, or force-closes the rest when ctx
-// ends.
+// waitFor returns nil once done, called under mu, holds, or ctx.Err().
+func (s *Server) waitFor(ctx context.Context, done func() bool) error {
+	for {
+		s.mu.Lock()
+		if done() {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Wait returns nil once every socket the server accepted has been handled
+// to its end, goroutines included: the sessions and the upgrades refused
+// while closing. Call it after the listener is closed (later upgrades are
+// not waited for); it returns ctx.Err() if ctx ends first.
+func (s *Server) Wait(ctx context.Context) error {
+	return s.waitFor(ctx, func() bool { return len(s.sessions) == 0 && s.refused == 0 })
+}
+
+// Shutdown refuses new sessions (their upgrades are closed with 1012 at
+// once) and closes every open one with 1012, spread evenly over spread so
+// clients do not reconnect all at once. It returns when every session and
+// every goroutine it started has ended, or force-closes the rest when ctx
+// ends and returns ctx.Err() once they have ended.
 func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 	s.mu.Lock()
 	s.closing = true
@@ -207,20 +231,19 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 			case <-ctx.Done():
 			}
 		}
-		go sess.close(CodeRestart, "node restarting")
+		// Owned by the session's group; a session already ending needs no
+		// close, and its end waits for this one.
+		sess.goroutines.Go(func() { sess.close(CodeRestart, "node restarting") })
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
+	sessionsDone := func() bool { return len(s.sessions) == 0 }
+	if s.waitFor(ctx, sessionsDone) == nil {
 		return nil
-	case <-ctx.Done():
-		for _, sess := range all {
-			_ = sess.c.CloseNow()
-		}
-		<-done
-		return ctx.Err()
 	}
+	for _, sess := range all {
+		_ = sess.c.CloseNow()
+	}
+	_ = s.waitFor(context.Background(), sessionsDone)
+	return ctx.Err()
 }
 
 func codeLabel(code int) string { return strconv.Itoa(code) }

@@ -20,9 +20,11 @@ import (
 
 var pingMsg = []byte(`{"type":"ping"}`)
 
-// session is one WebSocket connection. The goroutine running run is its
-// only reader; a writer goroutine exists only while its queue has
-// messages; timers fire pings, the hello deadline and token expiry.
+// session is one WebSocket connection. The goroutine running readLoop is
+// its only reader (owned by Server, counted in Server.wg until end
+// returns); a writer goroutine exists only while its queue has messages;
+// timers fire pings, the hello deadline and token expiry. Writers, closes
+// and timer callbacks run in goroutines, which end waits for.
 type session struct {
 	srv    *Server
 	c      *websocket.Conn
@@ -36,6 +38,7 @@ type session struct {
 	lastWrite  atomic.Int64               // unix nanos of the last frame written
 	writeStart atomic.Int64               // unix nanos when the write in progress began; 0 when none
 	closeOnce  sync.Once
+	goroutines group // writers, closes, timer callbacks; end waits for them
 
 	// writer-owned
 	buf bytes.Buffer
@@ -68,7 +71,7 @@ type hello struct {
 // readLoop takes over on a fresh goroutine, so the deep stack of the HTTP
 // server is not kept for the life of an idle socket.
 func (s *session) start() bool {
-	helloTimer := time.AfterFunc(s.srv.cfg.HelloTimeout, func() { s.close(CodeNoHello, "no hello in time") })
+	helloTimer := time.AfterFunc(s.srv.cfg.HelloTimeout, s.goroutines.Func(func() { s.close(CodeNoHello, "no hello in time") }))
 	h, claims, ok := s.readHello()
 	helloTimer.Stop()
 	if !ok {
@@ -79,17 +82,21 @@ func (s *session) start() bool {
 		return false
 	}
 	resume := s.resumeRequest(h)
-	s.conn = s.srv.hub.NewConn(claims.AllChannels(), func() { go s.writeLoop() }, func(code int, reason string) {
-		go s.close(code, reason)
+	// The writer and the kick's close run in s.goroutines: the queue starts
+	// a writer when a message arrives (it returns once the queue is empty or
+	// the socket fails); the hub kicks on an epoch change or a slow client
+	// (close returns when the handshake ends or end closes the socket).
+	s.conn = s.srv.hub.NewConn(claims.AllChannels(), func() { s.goroutines.Go(s.writeLoop) }, func(code int, reason string) {
+		s.goroutines.Go(func() { s.close(code, reason) })
 	})
 	s.lastWrite.Store(time.Now().UnixNano())
 	w := s.srv.hub.Register(s.conn, resume)
 	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
 	if !claims.Expires.IsZero() {
-		s.expiry = time.AfterFunc(time.Until(claims.Expires), func() { s.close(CodeAuth, "token expired") })
+		s.expiry = time.AfterFunc(time.Until(claims.Expires), s.goroutines.Func(func() { s.close(CodeAuth, "token expired") }))
 	}
-	t := time.AfterFunc(time.Duration(math.MaxInt64), s.ping) // armed once stored: ping re-arms it
+	t := time.AfterFunc(time.Duration(math.MaxInt64), s.goroutines.Func(s.ping)) // armed once stored: ping re-arms it
 	s.pinger.Store(t)
 	// The first check comes after 100-120 % of the interval, so connections
 	// that arrived together (a reconnect storm) do not ping in lockstep.
@@ -110,8 +117,9 @@ func (s *session) readLoop() {
 	}
 }
 
-// end releases everything the session holds. It runs once, after start
-// failed or readLoop returned.
+// end releases everything the session holds and waits for its goroutines.
+// It runs once, after start failed or readLoop returned, before the
+// session leaves Server.wg.
 func (s *session) end() {
 	s.cancel()
 	_ = s.c.CloseNow()
@@ -125,6 +133,9 @@ func (s *session) end() {
 	if t := s.pinger.Load(); t != nil {
 		t.Stop()
 	}
+	// The socket is closed, so writers and closes return; the queue is
+	// closed, so no writer starts.
+	s.goroutines.closeAndWait()
 }
 
 // readHello reads and checks the first message, closing with the
@@ -219,7 +230,7 @@ func (s *session) writeLoop() {
 		}
 		for len(msgs) > 0 {
 			msgs = s.fill(msgs)
-			// No per-write context: Server.Run's watchdog closes sockets
+			// No per-write context: Server.RunWriteWatchdog closes sockets
 			// whose write outlives WriteTimeout, which spares a timer and
 			// an allocation on every frame.
 			s.writeStart.Store(time.Now().UnixNano())
