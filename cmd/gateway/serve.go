@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
-	"sync"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -30,7 +29,8 @@ type demoSettings struct {
 	WS     string `json:"ws,omitempty"` // comma-separated WebSocket URLs; empty: the page's origin
 }
 
-// serve runs a node until ctx ends, then drains and exits cleanly.
+// serve runs a node until ctx ends, then drains and exits cleanly
+// (node.Node.Shutdown has the sequence).
 func serve(ctx context.Context, stdout, stderr io.Writer) error {
 	cfg, err := loadConfig()
 	if err != nil {
@@ -68,42 +68,14 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 		}
 		defer stop()
 	}
-	return serveNode(ctx, cfg, n, ln, log, func() {
-		switch {
-		case ncfg.Demo && cfg.embedded():
-			printDemo(stdout, ln.Addr().String(), ncfg.DemoConfig.(demoSettings))
-		case ncfg.Demo:
-			log.Warn("gateway: demo page enabled; /demo/config hands out a token and an API key to anyone who can reach it")
-		}
-	})
-}
-
-func serveNode(ctx context.Context, cfg config, n *node.Node, ln net.Listener, log *slog.Logger, started func()) error {
-	srv := &http.Server{Handler: n.Handler(), ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
-	runCtx, cancelRun := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Go(func() { _ = n.Run(runCtx) })
-	serveErr := make(chan error, 1)
-	wg.Go(func() { serveErr <- srv.Serve(ln) })
 	log.Info("gateway: listening", "addr", ln.Addr().String(), "embedded_redis", cfg.embedded())
-	started()
-	var err error
-	select {
-	case <-ctx.Done():
-		log.Info("gateway: shutting down")
-	case err = <-serveErr:
-		err = fmt.Errorf("serve: %w", err)
+	switch {
+	case ncfg.Demo && cfg.embedded():
+		printDemo(stdout, ln.Addr().String(), ncfg.DemoConfig.(demoSettings))
+	case ncfg.Demo:
+		log.Warn("gateway: demo page enabled; /demo/config hands out a token and an API key to anyone who can reach it")
 	}
-	dctx, cancel := context.WithTimeout(context.Background(), cfg.DrainDelay+cfg.CloseSpread+10*time.Second)
-	defer cancel()
-	if derr := n.Drain(dctx); derr != nil {
-		log.Warn("gateway: drain", "err", derr)
-	}
-	if serr := srv.Shutdown(dctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
-		log.Warn("gateway: http shutdown", "err", serr)
-	}
-	cancelRun()
-	wg.Wait()
+	err = n.Serve(ctx, ln) // drains and stops when ctx ends; see node.Node.Shutdown
 	log.Info("gateway: stopped")
 	return err
 }
@@ -200,7 +172,7 @@ func servePprof(addr string, log *slog.Logger) (func(), error) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
+	go func() { _ = srv.Serve(ln) }() // owned by the returned func; Close ends it
 	log.Info("gateway: pprof listening", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
 }

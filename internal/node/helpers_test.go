@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -53,15 +52,17 @@ func realRedis(t *testing.T, name string) redis.UniversalClient {
 
 type testNode struct {
 	*Node
-	srv    *httptest.Server
-	wsURL  string
-	rdb    redis.UniversalClient
-	prefix string
-	name   string
+	url      string // http://host:port
+	wsURL    string
+	stopped  chan struct{} // closed when Serve has returned
+	serveErr error         // Serve's result, set before stopped is closed
+	rdb      redis.UniversalClient
+	prefix   string
+	name     string
 }
 
-// startNode runs a node on the real Redis under prefix and serves it with
-// httptest. tune may adjust the config before New.
+// startNode serves a node on the real Redis under prefix on a loopback
+// port, and shuts it down at cleanup. tune may adjust the config before New.
 func startNode(t *testing.T, prefix, id string, tune func(*Config)) *testNode {
 	t.Helper()
 	name := "t-" + prefix + "-" + id
@@ -82,19 +83,21 @@ func startNode(t *testing.T, prefix, id string, tune func(*Config)) *testNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = n.Run(ctx) }()
-	srv := httptest.NewServer(n.Handler())
-	tn := &testNode{Node: n, srv: srv, wsURL: "ws" + strings.TrimPrefix(srv.URL, "http") + "/v1/ws",
-		rdb: rdb, prefix: prefix, name: name}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := &testNode{Node: n, url: "http://" + ln.Addr().String(), wsURL: "ws://" + ln.Addr().String() + "/v1/ws",
+		stopped: make(chan struct{}), rdb: rdb, prefix: prefix, name: name}
+	go func() { defer close(tn.stopped); tn.serveErr = n.Serve(context.Background(), ln) }()
 	t.Cleanup(func() {
-		dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer dcancel()
-		_ = n.Drain(dctx)
-		srv.Close()
-		cancel()
-		<-done
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer scancel()
+		_ = n.Shutdown(sctx)
+		<-tn.stopped
+		if tn.serveErr != nil {
+			t.Errorf("Serve: %v", tn.serveErr)
+		}
 	})
 	wctx, wcancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer wcancel()
@@ -120,7 +123,7 @@ func token(t *testing.T, sub string, channels []string, ttl time.Duration) strin
 }
 
 func (n *testNode) publisher() *client.Publisher {
-	return &client.Publisher{BaseURL: n.srv.URL, APIKey: testKey}
+	return &client.Publisher{BaseURL: n.url, APIKey: testKey}
 }
 
 func publish(t *testing.T, n *testNode, channel string, i int) string {

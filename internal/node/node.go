@@ -3,11 +3,9 @@ package node
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -48,7 +46,7 @@ type Config struct {
 	API api.Config
 	// Feed tunes the live feed (tip interval, probe timeout).
 	Feed pubsub.Config
-	// DrainDelay is how long the node keeps serving after Drain starts,
+	// DrainDelay is how long the node keeps serving after Shutdown starts,
 	// failing /readyz, before closing sockets. Default 5s.
 	DrainDelay time.Duration
 	// CloseSpread spreads the 1012 closes at the end of a drain. Default 1s.
@@ -60,8 +58,8 @@ type Config struct {
 	DemoConfig any
 }
 
-// Node is one gateway node. Handler is safe for concurrent use; call Run
-// once, and Drain once to stop.
+// Node is one gateway node. Handler is safe for concurrent use; call
+// Serve once, and Shutdown (or end Serve's context) to stop.
 type Node struct {
 	cfg      Config
 	log      *slog.Logger
@@ -73,10 +71,12 @@ type Node struct {
 	ws       *ws.Server
 	api      *api.API
 	pipe     *stream.Pipeliner
-	draining atomic.Bool
+	draining atomic.Bool // set when Shutdown starts; fails /readyz
+
+	life lifecycle // see Serve and Shutdown
 }
 
-// New wires a node on rdb. It does not touch Redis until Run.
+// New wires a node on rdb. It does not touch Redis until Serve.
 func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -117,6 +117,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.api, err = api.New(cfg.API, pipelined{n.store, n.pipe}, keys, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	n.life.init(n.Handler(), log)
 	return n, nil
 }
 
@@ -160,33 +161,6 @@ func (n *Node) readyz(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
-// Run keeps the node current with Redis until ctx ends.
-func (n *Node) Run(ctx context.Context) error {
-	var wg sync.WaitGroup
-	wg.Go(func() { n.readyGauge(ctx) })
-	wg.Go(func() { n.ws.RunWriteWatchdog(ctx) })
-	wg.Go(func() { n.pipe.Run(ctx) })
-	defer wg.Wait()
-	return n.feed.Run(ctx)
-}
-
-func (n *Node) readyGauge(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			v := 0.0
-			if n.Ready() {
-				v = 1
-			}
-			n.m.Ready.Set(v)
-		}
-	}
-}
-
 // WaitReady blocks until the node is ready or ctx ends.
 func (n *Node) WaitReady(ctx context.Context) error {
 	t := time.NewTicker(10 * time.Millisecond)
@@ -197,22 +171,6 @@ func (n *Node) WaitReady(ctx context.Context) error {
 			return fmt.Errorf("node: not ready: %w", ctx.Err())
 		case <-t.C:
 		}
-	}
-	return nil
-}
-
-// Drain fails /readyz, keeps serving for the drain delay, then closes
-// every WebSocket with 1012 spread over CloseSpread. It returns when the
-// sockets are closed or ctx ends.
-func (n *Node) Drain(ctx context.Context) error {
-	n.draining.Store(true)
-	n.log.Info("node: draining", "delay", n.cfg.DrainDelay)
-	select {
-	case <-time.After(n.cfg.DrainDelay):
-	case <-ctx.Done():
-	}
-	if err := n.ws.Shutdown(ctx, n.cfg.CloseSpread); err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("node: drain: %w", err)
 	}
 	return nil
 }

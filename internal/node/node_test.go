@@ -210,32 +210,11 @@ func TestTokenExpiryCloses4001(t *testing.T) {
 	}
 }
 
-func TestDrainCloses1012AndFailsReadiness(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
-	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "5", nil, time.Hour)})
-	if _, err := readMessages(t, c); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = n.Drain(context.Background()) }()
-	_, err := readMessages(t, c)
-	if code := websocket.CloseStatus(err); code != 1012 {
-		t.Fatalf("close %d (%v), want 1012", code, err)
-	}
-	res, err := http.Get(n.srv.URL + "/readyz")
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	if res.StatusCode != http.StatusServiceUnavailable {
-		t.Fatalf("readyz %d while draining", res.StatusCode)
-	}
-}
-
 func TestOpsEndpoints(t *testing.T) {
 	n := startNode(t, newPrefix(), "a", nil)
 	publish(t, n, "user:1", 1)
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/client.js": 200, "/": 404} {
-		res, err := http.Get(n.srv.URL + path)
+		res, err := http.Get(n.url + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -244,7 +223,7 @@ func TestOpsEndpoints(t *testing.T) {
 			t.Errorf("GET %s = %d, want %d", path, res.StatusCode, want)
 		}
 	}
-	body := fetch(t, n.srv.URL+"/metrics")
+	body := fetch(t, n.url+"/metrics")
 	for _, m := range []string{"alarmgate_published_total", "alarmgate_publish_seconds", "alarmgate_applied_total"} {
 		if !strings.Contains(body, m) {
 			t.Errorf("metrics lack %s", m)
