@@ -14,17 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
-)
-
-// Close codes sent to clients (see the protocol).
-const (
-	CodeNormal     = 1000
-	CodeRestart    = 1012
-	CodeTryLater   = 1013
-	CodeProtocol   = 4000
-	CodeAuth       = 4001
-	CodeNoHello    = 4008
-	CodeSlowClient = 4029
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Feed is what a session needs from the live feed. *pubsub.Feed has it.
@@ -119,7 +109,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(s.cfg.ReadLimit)
 	sess := newSession(s, c, r.RemoteAddr)
 	if !s.add(sess) {
-		sess.close(CodeRestart, "node draining")
+		sess.close(protocol.CloseRestart, "node draining")
 		sess.end()
 		return
 	}
@@ -147,7 +137,7 @@ func (s *Server) Run(ctx context.Context) {
 		case now := <-t.C:
 			for _, sess := range s.stuck(now) {
 				s.log.Debug("ws: write timed out", "remote", sess.remote)
-				go func() { sess.cancel(); _ = sess.c.CloseNow() }()
+				go func() { sess.cancel(); _ = sess.wsConn.CloseNow() }()
 			}
 		}
 	}
@@ -207,7 +197,7 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 			case <-ctx.Done():
 			}
 		}
-		go sess.close(CodeRestart, "node restarting")
+		go sess.close(protocol.CloseRestart, "node restarting")
 	}
 	done := make(chan struct{})
 	go func() { s.wg.Wait(); close(done) }()
@@ -216,11 +206,11 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 		return nil
 	case <-ctx.Done():
 		for _, sess := range all {
-			_ = sess.c.CloseNow()
+			_ = sess.wsConn.CloseNow()
 		}
 		<-done
 		return ctx.Err()
 	}
 }
 
-func codeLabel(code int) string { return strconv.Itoa(code) }
+func codeLabel(code protocol.CloseCode) string { return strconv.Itoa(int(code)) }
