@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Errors Run reports or Disconnect carries.
@@ -22,20 +24,10 @@ var (
 	ErrWelcomeTimeout = errors.New("client: no welcome in time")
 )
 
-// Close codes of PROTOCOL.md that the client acts on.
-const (
-	CloseNormal       = 1000
-	CloseRestart      = 1012
-	CloseTryLater     = 1013
-	CloseProtocol     = 4000
-	CloseUnauthorized = 4001
-	CloseNoHello      = 4008
-	CloseTooSlow      = 4029
-)
-
 // Client receives the alarms of one token's channels, reconnecting and
 // resuming from the last alarm it delivered, so that every alarm reaches the
-// Handler once and in order as long as every welcome says StatusResumed.
+// Handler once and in order as long as every welcome says
+// protocol.StatusResumed.
 //
 // Run drives the client; Position and Duplicates are safe to call from any
 // goroutine at any time, also while Run is running.
@@ -54,9 +46,9 @@ type Client struct {
 // position is the resume point: the last delivered alarm, or the position
 // of the last welcome when no alarm came since.
 type position struct {
-	idStr string   // as received; "" when none
-	id    streamID // parsed idStr
-	valid bool     // idStr parsed
+	idStr string      // as received; "" when none
+	id    protocol.ID // parsed idStr
+	valid bool        // idStr parsed
 	epoch string
 }
 
@@ -72,8 +64,8 @@ func New(cfg Config) (*Client, error) {
 		j := min(int(cfg.Rand()*float64(i+1)), i)
 		c.endpoints[i], c.endpoints[j] = c.endpoints[j], c.endpoints[i]
 	}
-	id, ok := parseID(cfg.LastID)
-	c.pos = position{idStr: cfg.LastID, id: id, valid: ok, epoch: cfg.Epoch}
+	id, err := protocol.ParseID(cfg.LastID)
+	c.pos = position{idStr: cfg.LastID, id: id, valid: err == nil, epoch: cfg.Epoch}
 	return c, nil
 }
 
@@ -122,14 +114,14 @@ func (c *Client) Run(ctx context.Context, h Handler) error {
 		if h.Disconnect != nil {
 			h.Disconnect(out.disc)
 		}
-		if out.disc.Code == CloseProtocol {
+		if out.disc.Code == protocol.CloseProtocol {
 			return fmt.Errorf("%w: %s", ErrProtocol, out.disc.Reason)
 		}
 		if out.welcomed {
 			attempt = 0
 		}
 		var delay time.Duration
-		if !out.welcomed || out.disc.Code != CloseRestart {
+		if !out.welcomed || out.disc.Code != protocol.CloseRestart {
 			delay = backoff(attempt, c.cfg.MinBackoff, c.cfg.MaxBackoff, c.cfg.Rand())
 			attempt++
 		}
@@ -184,15 +176,15 @@ func (c *Client) nextEndpoint() string {
 // in the same epoch (and not StatusEpochChanged) and behind what was
 // already delivered: then delivery continues de-duplicated after the
 // delivered id. It returns the id after which alarms are new.
-func (c *Client) applyWelcome(w Welcome) (streamID, error) {
-	p, ok := parseID(w.Position)
-	if !ok {
-		return streamID{}, fmt.Errorf("%w: welcome position %q", ErrBadMessage, w.Position)
+func (c *Client) applyWelcome(w Welcome) (protocol.ID, error) {
+	p, err := protocol.ParseID(w.Position)
+	if err != nil {
+		return protocol.ID{}, fmt.Errorf("%w: welcome position %q", ErrBadMessage, w.Position)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cur := c.pos
-	keep := cur.valid && cur.epoch == w.Epoch && w.Status != StatusEpochChanged && cur.id.compare(p) > 0
+	keep := cur.valid && cur.epoch == w.Epoch && w.Status != protocol.StatusEpochChanged && p.Less(cur.id)
 	if !keep {
 		c.pos = position{idStr: w.Position, id: p, valid: true, epoch: w.Epoch}
 	}
@@ -200,7 +192,7 @@ func (c *Client) applyWelcome(w Welcome) (streamID, error) {
 }
 
 // delivered records an alarm the Handler has processed.
-func (c *Client) delivered(idStr string, id streamID, epoch string) {
+func (c *Client) delivered(idStr string, id protocol.ID, epoch string) {
 	c.mu.Lock()
 	c.pos = position{idStr: idStr, id: id, valid: true, epoch: epoch}
 	c.mu.Unlock()

@@ -8,14 +8,16 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestFrameSplittingAndCleanClose(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
 	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs after the server's cleanup
-	closed := make(chan int, 1)
+	closed := make(chan protocol.CloseCode, 1)
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
-		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0), alarmMsg("1-0"), alarmMsg("1-1"), `{"type":"ping"}`, "")
+		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0), alarmMsg("1-0"), alarmMsg("1-1"), `{"type":"ping"}`, "")
 		closed <- fc.waitClose()
 	})
 	c, err := New(testConfig(fs.url))
@@ -26,7 +28,7 @@ func TestFrameSplittingAndCleanClose(t *testing.T) {
 	stop := startRun(t, c, rec.handler())
 
 	w := rec.next(t, "welcome").welcome
-	want := Welcome{Node: "gw-1", Epoch: "e1", Position: "0-0", Status: StatusNew, Channels: []string{"user:42", "broadcast"}}
+	want := Welcome{Node: "gw-1", Epoch: "e1", Position: "0-0", Status: protocol.StatusNew, Channels: []string{"user:42", "broadcast"}}
 	if !equalWelcome(w, want) {
 		t.Errorf("welcome = %+v, want %+v", w, want)
 	}
@@ -40,7 +42,7 @@ func TestFrameSplittingAndCleanClose(t *testing.T) {
 	if err := stop(); err != nil {
 		t.Fatalf("Run = %v, want nil after cancel", err)
 	}
-	if code := <-closed; code != CloseNormal {
+	if code := <-closed; code != protocol.CloseNormal {
 		t.Errorf("server saw close code %d, want 1000", code)
 	}
 	rec.mu.Lock()
@@ -62,15 +64,15 @@ func TestResumePositionOnReconnect(t *testing.T) {
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		switch n {
 		case 0:
-			fc.send(welcomeMsg("e1", "5-0", StatusExpired, 0))
+			fc.send(welcomeMsg("e1", "5-0", protocol.StatusExpired, 0))
 			fc.send(alarmMsg("6-0"))
 			fc.send(alarmMsg("7-0"))
-			fc.close(CloseTooSlow, "slow")
+			fc.close(protocol.CloseSlowClient, "slow")
 		case 1:
-			fc.send(welcomeMsg("e1", "7-0", StatusResumed, 1), alarmMsg("8-0"))
-			fc.close(CloseRestart, "draining")
+			fc.send(welcomeMsg("e1", "7-0", protocol.StatusResumed, 1), alarmMsg("8-0"))
+			fc.close(protocol.CloseRestart, "draining")
 		case 2:
-			fc.send(welcomeMsg("e1", "8-0", StatusResumed, 0))
+			fc.send(welcomeMsg("e1", "8-0", protocol.StatusResumed, 0))
 			fc.waitClose()
 		}
 	})
@@ -83,7 +85,7 @@ func TestResumePositionOnReconnect(t *testing.T) {
 	rec := newRecorder()
 	startRun(t, c, rec.handler())
 
-	wantHellos := []hello{
+	wantHellos := []sentHello{
 		{Type: "hello", Token: "tok", LastID: "3-0", Epoch: "e0"},
 		{Type: "hello", Token: "tok", LastID: "7-0", Epoch: "e1"},
 		{Type: "hello", Token: "tok", LastID: "8-0", Epoch: "e1"},
@@ -93,7 +95,7 @@ func TestResumePositionOnReconnect(t *testing.T) {
 			t.Errorf("hello %d = %+v, want %+v", i, got, want)
 		}
 	}
-	var codes []int
+	var codes []protocol.CloseCode
 	for len(codes) < 2 {
 		if e := <-rec.events; e.kind == "disconnect" {
 			codes = append(codes, e.disc.Code)
@@ -102,7 +104,7 @@ func TestResumePositionOnReconnect(t *testing.T) {
 			}
 		}
 	}
-	if !slices.Equal(codes, []int{CloseTooSlow, CloseRestart}) {
+	if !slices.Equal(codes, []protocol.CloseCode{protocol.CloseSlowClient, protocol.CloseRestart}) {
 		t.Errorf("close codes = %v", codes)
 	}
 }
@@ -124,14 +126,14 @@ func TestDuplicatesDropped(t *testing.T) {
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		switch n {
 		case 0:
-			fc.send(welcomeMsg("e1", "5-0", StatusResumed, 0), alarmMsg("5-0"), alarmMsg("6-0"))
+			fc.send(welcomeMsg("e1", "5-0", protocol.StatusResumed, 0), alarmMsg("5-0"), alarmMsg("6-0"))
 			fc.send(alarmMsg("6-0"), alarmMsg("5-9"), alarmMsg("6-1"))
-			fc.close(CloseTooSlow, "")
+			fc.close(protocol.CloseSlowClient, "")
 		case 1: // a buggy node: resumes from behind and replays what was delivered
-			fc.send(welcomeMsg("e1", "4-0", StatusResumed, 3), alarmMsg("5-0"), alarmMsg("6-1"), alarmMsg("7-0"))
-			fc.close(CloseRestart, "")
+			fc.send(welcomeMsg("e1", "4-0", protocol.StatusResumed, 3), alarmMsg("5-0"), alarmMsg("6-1"), alarmMsg("7-0"))
+			fc.close(protocol.CloseRestart, "")
 		case 2: // the history was lost: lower ids are new alarms
-			fc.send(welcomeMsg("e2", "1-0", StatusEpochChanged, 0), alarmMsg("2-0"))
+			fc.send(welcomeMsg("e2", "1-0", protocol.StatusEpochChanged, 0), alarmMsg("2-0"))
 			fc.waitClose()
 		}
 	})
@@ -170,10 +172,10 @@ func TestDuplicatesDropped(t *testing.T) {
 func TestTokenCalledAgainAfter4001(t *testing.T) {
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		if n == 0 {
-			fc.close(CloseUnauthorized, "token expired")
+			fc.close(protocol.CloseAuth, "token expired")
 			return
 		}
-		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
+		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0))
 		fc.waitClose()
 	})
 	var calls atomic.Int32
@@ -194,14 +196,14 @@ func TestTokenCalledAgainAfter4001(t *testing.T) {
 		t.Errorf("second token = %q", tok)
 	}
 	d := rec.next(t, "disconnect").disc
-	if d.Code != CloseUnauthorized || d.Reason != "token expired" {
+	if d.Code != protocol.CloseAuth || d.Reason != "token expired" {
 		t.Errorf("disconnect = %+v", d)
 	}
 	rec.next(t, "welcome")
 }
 
 func TestProtocolCloseStopsRun(t *testing.T) {
-	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) { fc.close(CloseProtocol, "bad hello") })
+	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) { fc.close(protocol.CloseProtocol, "bad hello") })
 	c, err := New(testConfig(fs.url))
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +213,7 @@ func TestProtocolCloseStopsRun(t *testing.T) {
 	if !errors.Is(err, ErrProtocol) {
 		t.Fatalf("Run = %v, want ErrProtocol", err)
 	}
-	if d := rec.next(t, "disconnect").disc; d.Code != CloseProtocol || d.Reason != "bad hello" {
+	if d := rec.next(t, "disconnect").disc; d.Code != protocol.CloseProtocol || d.Reason != "bad hello" {
 		t.Errorf("disconnect = %+v", d)
 	}
 	if n := fs.conns.Load(); n != 1 {
@@ -222,9 +224,9 @@ func TestProtocolCloseStopsRun(t *testing.T) {
 func TestRestartReconnectsAtOnceToNextEndpoint(t *testing.T) {
 	var total atomic.Int32 // connections over both servers
 	script := func(fc *fakeConn, n int) {
-		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
+		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0))
 		if total.Add(1) == 1 {
-			fc.close(CloseRestart, "draining")
+			fc.close(protocol.CloseRestart, "draining")
 			return
 		}
 		fc.waitClose()
@@ -242,7 +244,7 @@ func TestRestartReconnectsAtOnceToNextEndpoint(t *testing.T) {
 	startRun(t, c, rec.handler())
 	rec.next(t, "welcome")
 	first := rec.next(t, "disconnect").disc
-	if first.Code != CloseRestart {
+	if first.Code != protocol.CloseRestart {
 		t.Fatalf("disconnect = %+v", first)
 	}
 	rec.next(t, "welcome")

@@ -11,6 +11,8 @@ import (
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // demoGateway is a stand-in for a gateway node: it reads the hello,
@@ -52,7 +54,7 @@ func ExampleClient_Run() {
 	defer cancel()
 	err = c.Run(ctx, client.Handler{
 		Welcome: func(w client.Welcome) {
-			if w.Status != client.StatusResumed {
+			if w.Status != protocol.StatusResumed {
 				fmt.Println("state may be stale: rebuild it with Publisher.History")
 			}
 			fmt.Println("welcome from", w.Node, w.Status)

@@ -7,11 +7,13 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestIdleTimeoutReconnects(t *testing.T) {
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
-		fc.send(welcomeMsg("e1", "9-0", StatusNew, 0)) // then silence
+		fc.send(welcomeMsg("e1", "9-0", protocol.StatusNew, 0)) // then silence
 		fc.waitClose()
 	})
 	cfg := testConfig(fs.url)
@@ -64,15 +66,15 @@ func TestBadMessagesDropConnection(t *testing.T) {
 		name  string
 		lines []string
 	}{
-		{"not json", []string{welcomeMsg("e1", "0-0", StatusNew, 0), "not json"}},
+		{"not json", []string{welcomeMsg("e1", "0-0", protocol.StatusNew, 0), "not json"}},
 		{"alarm before welcome", []string{alarmMsg("1-0")}},
-		{"bad alarm id", []string{welcomeMsg("e1", "0-0", StatusNew, 0), alarmMsg("1-x")}},
-		{"bad welcome position", []string{welcomeMsg("e1", "", StatusNew, 0)}},
-		{"second welcome", []string{welcomeMsg("e1", "0-0", StatusNew, 0), welcomeMsg("e1", "0-0", StatusNew, 0)}},
+		{"bad alarm id", []string{welcomeMsg("e1", "0-0", protocol.StatusNew, 0), alarmMsg("1-x")}},
+		{"bad welcome position", []string{welcomeMsg("e1", "", protocol.StatusNew, 0)}},
+		{"second welcome", []string{welcomeMsg("e1", "0-0", protocol.StatusNew, 0), welcomeMsg("e1", "0-0", protocol.StatusNew, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			closed := make(chan int, 10)
+			closed := make(chan protocol.CloseCode, 10)
 			fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 				if n == 0 {
 					fc.send(tt.lines...)
@@ -102,7 +104,7 @@ func TestDialFailureThenNextEndpoint(t *testing.T) {
 	deadURL := "ws" + strings.TrimPrefix(dead.URL, "http") + "/v1/ws"
 	dead.Close()
 	fs := newFakeServer(t, "live", func(fc *fakeConn, n int) {
-		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
+		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0))
 		fc.waitClose()
 	})
 	cfg := testConfig(deadURL, fs.url)
@@ -143,7 +145,7 @@ func TestTokenErrorStopsRun(t *testing.T) {
 
 func TestRunTwiceAndAfterCancel(t *testing.T) {
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
-		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
+		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0))
 		fc.waitClose()
 	})
 	c, err := New(testConfig(fs.url))
@@ -201,8 +203,8 @@ func TestNewValidates(t *testing.T) {
 func TestPingsAnsweredWhileHandlerBusy(t *testing.T) {
 	pinged := make(chan error, 1)
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
-		fc.send(welcomeMsg("e1", "0-0", StatusNew, 0), alarmMsg("1-0"))
-		closed := make(chan int, 1)
+		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0), alarmMsg("1-0"))
+		closed := make(chan protocol.CloseCode, 1)
 		go func() { closed <- fc.waitClose() }() // the server reads pongs
 		ctx, cancel := context.WithTimeout(fc.ctx, waitFor)
 		defer cancel()
@@ -223,10 +225,10 @@ func TestPingsAnsweredWhileHandlerBusy(t *testing.T) {
 }
 
 func TestReadLimit(t *testing.T) {
-	closed := make(chan int, 10)
+	closed := make(chan protocol.CloseCode, 10)
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		if n == 0 {
-			fc.send(welcomeMsg("e1", "0-0", StatusNew, 0))
+			fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0))
 			fc.send(`{"type":"x","pad":"` + strings.Repeat("a", readLimit) + `"}`)
 		}
 		closed <- fc.waitClose()

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // waitFor is the failsafe for waiting on an event; tests never assert on
@@ -29,10 +31,19 @@ type fakeServer struct {
 	conns  atomic.Int32
 }
 
+// sentHello is a hello as the fake server decodes it: last_id "" when
+// absent, so that tests compare hellos with ==.
+type sentHello struct {
+	Type   string `json:"type"`
+	Token  string `json:"token"`
+	LastID string `json:"last_id"`
+	Epoch  string `json:"epoch"`
+}
+
 type fakeHello struct {
 	server string
 	n      int
-	hello  hello
+	hello  sentHello
 }
 
 // fakeConn is one server-side connection handed to a script.
@@ -66,7 +77,7 @@ func newFakeServer(t *testing.T, name string, script func(fc *fakeConn, n int)) 
 		if err != nil {
 			return
 		}
-		var h hello
+		var h sentHello
 		if err := json.Unmarshal(b, &h); err != nil || h.Type != "hello" {
 			t.Errorf("%s: bad hello %q: %v", name, b, err)
 			return
@@ -108,22 +119,22 @@ func (fc *fakeConn) send(lines ...string) {
 }
 
 // close closes with code and reason.
-func (fc *fakeConn) close(code int, reason string) {
+func (fc *fakeConn) close(code protocol.CloseCode, reason string) {
 	_ = fc.conn.Close(websocket.StatusCode(code), reason)
 }
 
 // waitClose reads until the client goes away and returns the close code
 // it sent (-1 if none).
-func (fc *fakeConn) waitClose() int {
+func (fc *fakeConn) waitClose() protocol.CloseCode {
 	for {
 		_, _, err := fc.conn.Read(fc.ctx)
 		if err != nil {
-			return int(websocket.CloseStatus(err))
+			return protocol.CloseCode(websocket.CloseStatus(err))
 		}
 	}
 }
 
-func welcomeMsg(epoch, position, status string, replayed int) string {
+func welcomeMsg(epoch, position string, status protocol.Status, replayed int) string {
 	return fmt.Sprintf(`{"type":"welcome","node":"gw-1","epoch":%q,"channels":["user:42","broadcast"],`+
 		`"position":%q,"resume":{"status":%q,"replayed":%d}}`, epoch, position, status, replayed)
 }

@@ -5,23 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // ErrBadMessage reports a server message the client cannot use (not JSON,
 // an alarm without a valid id, an alarm before the welcome, a second
 // welcome). The client drops such a connection and reconnects.
 var ErrBadMessage = errors.New("client: bad message from server")
-
-// Welcome resume statuses (PROTOCOL.md). Every status but StatusResumed
-// means the application's state may be stale: rebuild it, for example with
-// Publisher.History.
-const (
-	StatusNew          = "new"
-	StatusResumed      = "resumed"
-	StatusExpired      = "expired"
-	StatusEpochChanged = "epoch_changed"
-	StatusInvalid      = "invalid"
-)
 
 // Alarm is one alarm as delivered to a connection.
 type Alarm struct {
@@ -32,22 +23,25 @@ type Alarm struct {
 	TS      int64           `json:"ts"` // ms since the Unix epoch, when Redis accepted it
 }
 
-// Welcome is the server's answer to hello.
+// Welcome is the server's answer to hello (protocol.Welcome, flattened).
 type Welcome struct {
-	Node     string   // the node serving this connection
-	Epoch    string   // the history the connection delivers from
-	Position string   // delivery starts after this id
-	Status   string   // one of the Status* constants
+	Node     string // the node serving this connection
+	Epoch    string // the history the connection delivers from
+	Position string // delivery starts after this id
+	// Status is the resume status. Every status but protocol.StatusResumed
+	// means the application's state may be stale: rebuild it, for example
+	// with Publisher.History.
+	Status   protocol.Status
 	Channels []string // channels the token grants
-	Replayed int      // alarms replayed before live ones (StatusResumed)
+	Replayed int      // alarms replayed before live ones (protocol.StatusResumed)
 }
 
 // Disconnect describes the end of one connection attempt or connection.
 type Disconnect struct {
-	Code     int    // WebSocket close code from the server; -1 if none
-	Reason   string // close reason from the server
-	Err      error  // what ended it (a dial error, ErrIdleTimeout, ...); may be nil
-	Endpoint string // the URL that was tried
+	Code     protocol.CloseCode // WebSocket close code from the server; -1 if none
+	Reason   string             // close reason from the server
+	Err      error              // what ended it (a dial error, ErrIdleTimeout, ...); may be nil
+	Endpoint string             // the URL that was tried
 }
 
 // Handler receives a Client's events. Any func may be nil. All are called
@@ -67,34 +61,13 @@ type Handler struct {
 	Raw func(msg []byte)
 }
 
-// wireMessage is any server message; fields unused by its type stay zero.
-type wireMessage struct {
-	Type string `json:"type"`
-
-	Node     string      `json:"node"`
-	Epoch    string      `json:"epoch"`
-	Channels []string    `json:"channels"`
-	Position string      `json:"position"`
-	Resume   *wireResume `json:"resume"`
-
-	ID      string          `json:"id"`
-	Channel string          `json:"channel"`
-	Event   string          `json:"event"`
-	Data    json.RawMessage `json:"data"`
-	TS      int64           `json:"ts"`
-}
-
-type wireResume struct {
-	Status   string `json:"status"`
-	Replayed int    `json:"replayed"`
-}
-
-// hello is the client's first message.
-type hello struct {
-	Type   string `json:"type"`
-	Token  string `json:"token"`
-	LastID string `json:"last_id,omitempty"`
-	Epoch  string `json:"epoch,omitempty"`
+// newHello returns the hello for a position; an empty lastID is left out.
+func newHello(token, lastID, epoch string) protocol.Hello {
+	h := protocol.Hello{Type: protocol.TypeHello, Token: token, Epoch: epoch}
+	if lastID != "" {
+		h.LastID = &lastID
+	}
+	return h
 }
 
 // splitFrame splits one WebSocket text frame into its message lines,
@@ -112,22 +85,21 @@ func splitFrame(b []byte) [][]byte {
 }
 
 // decodeMessage decodes one message line.
-func decodeMessage(line []byte) (wireMessage, error) {
-	var m wireMessage
+func decodeMessage(line []byte) (protocol.Message, error) {
+	var m protocol.Message
 	if err := json.Unmarshal(line, &m); err != nil {
-		return wireMessage{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
+		return protocol.Message{}, fmt.Errorf("%w: %v", ErrBadMessage, err)
 	}
 	return m, nil
 }
 
-func (m wireMessage) welcome() Welcome {
-	w := Welcome{Node: m.Node, Epoch: m.Epoch, Position: m.Position, Channels: m.Channels}
-	if m.Resume != nil {
-		w.Status, w.Replayed = m.Resume.Status, m.Resume.Replayed
-	}
-	return w
+// welcomeOf returns the Welcome event for a welcome message.
+func welcomeOf(w protocol.Welcome) Welcome {
+	return Welcome{Node: w.Node, Epoch: w.Epoch, Position: w.Position, Channels: w.Channels,
+		Status: w.Resume.Status, Replayed: w.Resume.Replayed}
 }
 
-func (m wireMessage) alarm() Alarm {
-	return Alarm{ID: m.ID, Channel: m.Channel, Event: m.Event, Data: m.Data, TS: m.TS}
+// alarmOf returns the Alarm event for an alarm message.
+func alarmOf(a protocol.Alarm) Alarm {
+	return Alarm{ID: a.ID, Channel: a.Channel, Event: a.Event, Data: a.Data, TS: a.TS}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"testing"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestSplitFrame(t *testing.T) {
@@ -27,54 +29,8 @@ func TestSplitFrame(t *testing.T) {
 	}
 }
 
-func TestParseID(t *testing.T) {
-	tests := []struct {
-		in   string
-		want streamID
-		ok   bool
-	}{
-		{"0-0", streamID{}, true},
-		{"1732530000000-3", streamID{1732530000000, 3}, true},
-		{"18446744073709551615-18446744073709551615", streamID{1<<64 - 1, 1<<64 - 1}, true},
-		{"18446744073709551616-0", streamID{}, false},
-		{"", streamID{}, false},
-		{"1", streamID{}, false},
-		{"-1", streamID{}, false},
-		{"1-", streamID{}, false},
-		{"1-2-3", streamID{}, false},
-		{"+1-2", streamID{}, false},
-		{" 1-2", streamID{}, false},
-		{"a-b", streamID{}, false},
-	}
-	for _, tt := range tests {
-		got, ok := parseID(tt.in)
-		if ok != tt.ok || got != tt.want {
-			t.Errorf("parseID(%q) = %v %v, want %v %v", tt.in, got, ok, tt.want, tt.ok)
-		}
-	}
-}
-
-func TestCompareID(t *testing.T) {
-	ids := []string{"0-0", "0-1", "1-0", "1-9", "2-10", "10-0"} // ascending
-	for i, a := range ids {
-		for j, b := range ids {
-			x, _ := parseID(a)
-			y, _ := parseID(b)
-			want := 0
-			if i < j {
-				want = -1
-			} else if i > j {
-				want = 1
-			}
-			if got := x.compare(y); got != want {
-				t.Errorf("compare(%s, %s) = %d, want %d", a, b, got, want)
-			}
-		}
-	}
-}
-
 func FuzzSplitFrame(f *testing.F) {
-	f.Add([]byte(welcomeMsg("e1", "1-0", StatusResumed, 2) + "\n" + alarmMsg("2-0") + "\n"))
+	f.Add([]byte(welcomeMsg("e1", "1-0", protocol.StatusResumed, 2) + "\n" + alarmMsg("2-0") + "\n"))
 	f.Add([]byte(`{"type":"ping"}`))
 	f.Add([]byte("\n\n{\n"))
 	f.Add([]byte(`{"type":"alarm","id":"99999999999999999999-1","data":[1,2]}`))
@@ -91,10 +47,10 @@ func FuzzSplitFrame(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			_ = m.welcome()
-			_ = m.alarm()
-			if id, ok := parseID(m.ID); ok {
-				if s := strconv.FormatUint(id.ms, 10) + "-" + strconv.FormatUint(id.seq, 10); len(s) > len(m.ID) {
+			_ = welcomeOf(m.Welcome())
+			_ = alarmOf(m.Alarm())
+			if id, err := protocol.ParseID(m.ID); err == nil {
+				if s := strconv.FormatUint(id.MS, 10) + "-" + strconv.FormatUint(id.Seq, 10); len(s) > len(m.ID) {
 					t.Fatalf("id %q parsed to longer %q", m.ID, s)
 				}
 			}

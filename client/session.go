@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // outcome is how one connection attempt ended.
@@ -26,8 +28,8 @@ type session struct {
 	conn     *websocket.Conn
 	reads    chan readResult
 	welcomed bool
-	epoch    string   // the welcome's epoch
-	last     streamID // alarms at or below it are duplicates
+	epoch    string      // the welcome's epoch
+	last     protocol.ID // alarms at or below it are duplicates
 }
 
 // readResult is one message read, or the error that ended reading.
@@ -68,7 +70,7 @@ func (c *Client) dial(ctx context.Context, endpoint, token string) (*websocket.C
 	}
 	conn.SetReadLimit(readLimit)
 	lastID, epoch := c.Position()
-	msg, err := json.Marshal(hello{Type: "hello", Token: token, LastID: lastID, Epoch: epoch})
+	msg, err := json.Marshal(newHello(token, lastID, epoch))
 	if err == nil {
 		err = conn.Write(ctx, websocket.MessageText, msg)
 	}
@@ -107,7 +109,7 @@ func (s *session) run(ctx context.Context, out *outcome) {
 			if r.err != nil {
 				out.disc.Err = r.err
 				if ce := (websocket.CloseError{}); errors.As(r.err, &ce) {
-					out.disc.Code, out.disc.Reason = int(ce.Code), ce.Reason
+					out.disc.Code, out.disc.Reason = protocol.CloseCode(ce.Code), ce.Reason
 				}
 				return
 			}
@@ -159,10 +161,10 @@ func (s *session) handleFrame(b []byte) error {
 			return err
 		}
 		switch m.Type {
-		case "welcome":
-			err = s.onWelcome(m.welcome())
-		case "alarm":
-			err = s.onAlarm(m)
+		case protocol.TypeWelcome:
+			err = s.onWelcome(welcomeOf(m.Welcome()))
+		case protocol.TypeAlarm:
+			err = s.onAlarm(m.Alarm())
 		}
 		if err != nil {
 			return err
@@ -188,22 +190,22 @@ func (s *session) onWelcome(w Welcome) error {
 	return nil
 }
 
-func (s *session) onAlarm(m wireMessage) error {
+func (s *session) onAlarm(m protocol.Alarm) error {
 	if !s.welcomed {
 		return fmt.Errorf("%w: alarm before welcome", ErrBadMessage)
 	}
-	id, ok := parseID(m.ID)
-	if !ok {
+	id, err := protocol.ParseID(m.ID)
+	if err != nil {
 		return fmt.Errorf("%w: alarm id %q", ErrBadMessage, m.ID)
 	}
-	if id.compare(s.last) <= 0 {
+	if !s.last.Less(id) {
 		s.c.dups.Add(1)
 		s.c.cfg.Logger.Debug("client: duplicate alarm dropped", "id", m.ID, "last", s.last)
 		return nil
 	}
 	s.last = id
 	if s.h.Alarm != nil {
-		s.h.Alarm(m.alarm())
+		s.h.Alarm(alarmOf(m))
 	}
 	s.c.delivered(m.ID, id, s.epoch)
 	return nil

@@ -82,9 +82,9 @@ func (r *record) disconnect(d client.Disconnect) {
 	if r.closes == nil {
 		r.closes = make(map[int]int)
 	}
-	r.closes[d.Code]++
+	r.closes[int(d.Code)]++
 	if n := len(r.conns); n > 0 && r.conns[n-1].closeCode == 0 {
-		r.conns[n-1].closeCode = d.Code
+		r.conns[n-1].closeCode = int(d.Code)
 	}
 }
 

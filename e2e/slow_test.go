@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // rawClient is a hand-driven WebSocket client that can stop reading.
@@ -68,7 +69,7 @@ func (r *rawClient) drain(c *websocket.Conn) (int, error) {
 		cancel()
 		if err != nil {
 			code := int(websocket.CloseStatus(err))
-			r.rc.rec.disconnect(client.Disconnect{Code: code})
+			r.rc.rec.disconnect(client.Disconnect{Code: protocol.CloseCode(code)})
 			return code, err
 		}
 	}
@@ -105,7 +106,7 @@ func TestSlowConsumer(t *testing.T) {
 
 	// Resume reading: what was buffered, then the close.
 	code, err := slow.drain(conn)
-	if code != client.CloseTooSlow {
+	if code != int(protocol.CloseSlowClient) {
 		t.Errorf("slow client: connection ended with %v (code %d), want close 4029", err, code)
 	}
 	conns, _, _ := slow.rc.rec.snapshot()

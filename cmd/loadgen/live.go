@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // maxSteps bounds the ramp; warmupStep collects what a warm-up publishes.
@@ -75,7 +77,7 @@ func openLive(ctx context.Context, cl *cluster, d *dialer, toks []string, nodeOf
 		lc.wg.Go(func() {
 			defer st.open.Add(-1)
 			_ = readLoop(c, handler{
-				Welcome: func(welcome, time.Time) { once.Do(func() { close(welcomed) }) },
+				Welcome: func(protocol.Welcome, time.Time) { once.Do(func() { close(welcomed) }) },
 				Alarm:   st.onAlarm,
 			})
 		})

@@ -5,6 +5,8 @@ import (
 	"cmp"
 	"math"
 	"strconv"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // A benchmark alarm's data carries its publish time and the ramp step it
@@ -12,8 +14,8 @@ import (
 // Receivers find both without decoding the JSON.
 
 var (
-	alarmPrefix   = []byte(`{"type":"alarm",`)
-	welcomePrefix = []byte(`{"type":"welcome",`)
+	alarmPrefix   = []byte(`{"type":"` + protocol.TypeAlarm + `",`)
+	welcomePrefix = []byte(`{"type":"` + protocol.TypeWelcome + `",`)
 	idKey         = []byte(`"id":"`)
 	dataKey       = []byte(`"data":{"t":`)
 	stepKey       = []byte(`,"s":`)

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestMakeData(t *testing.T) {
@@ -96,10 +98,10 @@ func TestSplitLines(t *testing.T) {
 func TestDispatch(t *testing.T) {
 	frame := []byte(`{"type":"welcome","node":"n1","epoch":"e","position":"5-0","resume":{"status":"resumed","replayed":2}}` + "\n" +
 		string(frameFor("5-1", "user:1", makeData(10, 0, 64))) + "\n" + `{"type":"ping"}` + "\n" + `{"type":"future"}`)
-	var w welcome
+	var w protocol.Welcome
 	var ids []string
 	err := dispatch(frame, time.Now(), handler{
-		Welcome: func(x welcome, _ time.Time) { w = x },
+		Welcome: func(x protocol.Welcome, _ time.Time) { w = x },
 		Alarm: func(m []byte, _ time.Time) {
 			a, _ := parseAlarm(m)
 			ids = append(ids, string(a.ID))

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 type stormOpts struct {
@@ -50,7 +52,7 @@ type stormClient struct {
 	epoch   string
 
 	mu       sync.Mutex // guards what follows
-	status   string
+	status   protocol.Status
 	replayed int
 	tr       tracker
 	welcomed time.Time
@@ -112,7 +114,7 @@ func stormBefore(ctx context.Context, o *stormOpts, cl *cluster, d *dialer, pub 
 		var first sync.Once
 		readers.Go(func() {
 			_ = readLoop(c, handler{
-				Welcome: func(w welcome, _ time.Time) { sc.lastID, sc.epoch = w.Position, w.Epoch; close(welcomed) },
+				Welcome: func(w protocol.Welcome, _ time.Time) { sc.lastID, sc.epoch = w.Position, w.Epoch; close(welcomed) },
 				Alarm: func(msg []byte, _ time.Time) {
 					if a, ok := parseAlarm(msg); ok {
 						sc.lastID = string(a.ID)
@@ -204,12 +206,12 @@ func stormPublish(ctx context.Context, o *stormOpts, pub *publisher, clients []*
 	return nil
 }
 
-func (sc *stormClient) onWelcome(finish func()) func(welcome, time.Time) {
-	return func(w welcome, now time.Time) {
+func (sc *stormClient) onWelcome(finish func()) func(protocol.Welcome, time.Time) {
+	return func(w protocol.Welcome, now time.Time) {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
 		sc.status, sc.replayed, sc.welcomed = w.Resume.Status, w.Resume.Replayed, now
-		if w.Resume.Status != "resumed" || len(sc.tr.expected) == 0 {
+		if w.Resume.Status != protocol.StatusResumed || len(sc.tr.expected) == 0 {
 			sc.doneAt = sc.welcomed
 			finish()
 		}
@@ -309,7 +311,7 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 	complete := 0
 	for _, sc := range clients {
 		sc.mu.Lock()
-		statuses[cmp.Or(sc.status, "none")]++
+		statuses[cmp.Or(string(sc.status), "none")]++
 		lost += sc.tr.lost()
 		dups += sc.tr.dups
 		unknown += sc.tr.unknown
@@ -318,7 +320,7 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 		if !sc.welcomed.IsZero() {
 			lastWelcome = max(lastWelcome, sc.welcomed.Sub(rep.start))
 		}
-		if !sc.doneAt.IsZero() && sc.status == "resumed" {
+		if !sc.doneAt.IsZero() && sc.status == protocol.StatusResumed {
 			complete++
 			lastDone = max(lastDone, sc.doneAt.Sub(rep.start))
 		}

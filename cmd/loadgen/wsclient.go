@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // dialer opens raw WebSocket connections. With several source addresses
@@ -41,25 +43,6 @@ func newDialer(srcIPs int) *dialer {
 	return d
 }
 
-// welcome is the server's welcome message.
-type welcome struct {
-	Node     string   `json:"node"`
-	Epoch    string   `json:"epoch"`
-	Channels []string `json:"channels"`
-	Position string   `json:"position"`
-	Resume   struct {
-		Status   string `json:"status"`
-		Replayed int    `json:"replayed"`
-	} `json:"resume"`
-}
-
-type hello struct {
-	Type   string `json:"type"`
-	Token  string `json:"token"`
-	LastID string `json:"last_id,omitempty"`
-	Epoch  string `json:"epoch,omitempty"`
-}
-
 // dial connects to url and sends hello. Reading is the caller's (readLoop).
 func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*websocket.Conn, error) {
 	hc := d.clients[d.next.Add(1)%uint64(len(d.clients))]
@@ -70,7 +53,11 @@ func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*w
 		return nil, fmt.Errorf("ws: dial: %w", err)
 	}
 	c.SetReadLimit(4 << 20)
-	b, _ := json.Marshal(hello{Type: "hello", Token: token, LastID: lastID, Epoch: epoch})
+	h := protocol.Hello{Type: protocol.TypeHello, Token: token, Epoch: epoch}
+	if lastID != "" {
+		h.LastID = &lastID
+	}
+	b, _ := json.Marshal(h)
 	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
 		_ = c.CloseNow()
 		return nil, fmt.Errorf("ws: hello: %w", err)
@@ -81,7 +68,7 @@ func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*w
 // handler receives what readLoop reads; now is the time the frame was
 // read. Alarm's msg is valid only during the call.
 type handler struct {
-	Welcome func(w welcome, now time.Time)
+	Welcome func(w protocol.Welcome, now time.Time)
 	Alarm   func(msg []byte, now time.Time)
 }
 
@@ -123,7 +110,7 @@ func dispatch(frame []byte, now time.Time, h handler) error {
 				h.Alarm(msg, now)
 			}
 		case bytes.HasPrefix(msg, welcomePrefix):
-			var w welcome
+			var w protocol.Welcome
 			if jerr := json.Unmarshal(msg, &w); jerr != nil {
 				err = errBadWelcome
 				return

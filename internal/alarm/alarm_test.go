@@ -3,55 +3,9 @@ package alarm
 import (
 	"encoding/json"
 	"testing"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
-
-func TestParseID(t *testing.T) {
-	tests := []struct {
-		in   string
-		want ID
-		ok   bool
-	}{
-		{"0-0", Zero, true},
-		{"1732530000000-3", ID{1732530000000, 3}, true},
-		{"18446744073709551615-18446744073709551615", ID{^uint64(0), ^uint64(0)}, true},
-		{"18446744073709551616-0", ID{}, false},
-		{"", ID{}, false},
-		{"1", ID{}, false},
-		{"-1", ID{}, false},
-		{"1-", ID{}, false},
-		{"1--2", ID{}, false},
-		{"1-2-3", ID{}, false},
-		{"+1-2", ID{}, false},
-		{" 1-2", ID{}, false},
-		{"a-b", ID{}, false},
-		{"$", ID{}, false},
-	}
-	for _, tt := range tests {
-		got, err := ParseID(tt.in)
-		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("ParseID(%q) = %v, %v; want %v ok=%v", tt.in, got, err, tt.want, tt.ok)
-		}
-		if tt.ok && got.String() != tt.in {
-			t.Errorf("String() = %q, want %q", got.String(), tt.in)
-		}
-	}
-}
-
-func TestCompareAndPrev(t *testing.T) {
-	a, b := MustParseID("5-9"), MustParseID("6-0")
-	if !a.Less(b) || b.Less(a) || a.Compare(a) != 0 {
-		t.Fatal("ordering wrong")
-	}
-	if MustParseID("10-2").Less(MustParseID("9-100")) {
-		t.Fatal("ms must compare numerically")
-	}
-	if got := b.Prev(); got != (ID{5, ^uint64(0)}) || !a.Less(got) {
-		t.Fatalf("Prev = %v", got)
-	}
-	if Zero.Prev() != Zero || MustParseID("3-1").Prev() != MustParseID("3-0") {
-		t.Fatal("Prev edge cases")
-	}
-}
 
 func TestValidChannel(t *testing.T) {
 	for _, s := range []string{"user:42", "broadcast", "a", "A-z_0.9:@x"} {
@@ -87,13 +41,13 @@ func TestFrameRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := MustParseID("1732530000001-0")
+	id := protocol.MustParseID("1732530000001-0")
 	e := NewEntry(id, "user:42", tail)
 	want := `{"type":"alarm","id":"1732530000001-0","ts":1732530000001,"channel":"user:42","event":"order \"shipped\"","data":{"n":[1,2],"s":"a\nb"}}`
 	if string(e.Frame) != want {
 		t.Fatalf("frame\n got %s\nwant %s", e.Frame, want)
 	}
-	var m Message
+	var m protocol.Alarm
 	if err := json.Unmarshal(e.Frame, &m); err != nil || m.Event != `order "shipped"` || m.TS != 1732530000001 {
 		t.Fatalf("frame does not decode: %v %+v", err, m)
 	}
@@ -131,25 +85,9 @@ func TestParseFrameRejects(t *testing.T) {
 	}
 }
 
-func FuzzParseID(f *testing.F) {
-	for _, s := range []string{"0-0", "1-2", "18446744073709551615-1", "-", "1-", "a"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, s string) {
-		id, err := ParseID(s)
-		if err != nil {
-			return
-		}
-		back, err := ParseID(id.String())
-		if err != nil || back != id {
-			t.Fatalf("round trip %q -> %v -> %v", s, id, back)
-		}
-	})
-}
-
 func FuzzParsePayload(f *testing.F) {
 	tail, _ := EncodeTail("user:1", "e", json.RawMessage(`{"a":1}`))
-	f.Add(append([]byte("ep\n"), Frame(MustParseID("1-1"), tail)...))
+	f.Add(append([]byte("ep\n"), Frame(protocol.MustParseID("1-1"), tail)...))
 	f.Add([]byte("x\n{\"type\":\"alarm\",\"id\":\""))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, e, err := ParsePayload(b)

@@ -1,5 +1,4 @@
-// Package alarm owns the vocabulary every other package shares: alarm ids
-// (Redis Stream entry ids), channel and event validation, and the single
+// Package alarm validates channels and events and owns the single
 // encoding of an alarm as a wire frame, done once and shared by all
-// connections.
+// connections. Alarm ids and the message shapes live in package protocol.
 package alarm

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // ErrInvalidFrame reports a Pub/Sub payload or stored entry that this
@@ -18,12 +20,12 @@ var ErrInvalidData = errors.New("alarm: data is not valid JSON")
 // complete wire message, encoded once and shared read-only by every
 // connection that receives it. An Entry must not be modified once built.
 type Entry struct {
-	ID      ID
+	ID      protocol.ID
 	Channel string
 	Frame   []byte
 }
 
-const framePrefix = `{"type":"alarm","id":"`
+const framePrefix = `{"type":"` + protocol.TypeAlarm + `","id":"`
 
 // EncodeTail encodes the part of an alarm frame that does not depend on its
 // id: `,"channel":"C","event":E,"data":D}`. data is compacted; it must be
@@ -61,7 +63,7 @@ func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 // {"type":"alarm","id":"ID","ts":MS,...}. ts is the id's millisecond part:
 // the time Redis accepted the alarm. The publish script builds the very same
 // bytes (see stream's publish.lua).
-func Frame(id ID, tail []byte) []byte {
+func Frame(id protocol.ID, tail []byte) []byte {
 	b := make([]byte, 0, len(framePrefix)+48+len(tail))
 	b = append(b, framePrefix...)
 	b = id.AppendTo(b)
@@ -71,7 +73,7 @@ func Frame(id ID, tail []byte) []byte {
 }
 
 // NewEntry builds the Entry for an alarm from its id, channel and tail.
-func NewEntry(id ID, channel string, tail []byte) Entry {
+func NewEntry(id protocol.ID, channel string, tail []byte) Entry {
 	return Entry{ID: id, Channel: channel, Frame: Frame(id, tail)}
 }
 
@@ -86,7 +88,7 @@ func ParseFrame(frame []byte) (Entry, error) {
 	if q < 0 {
 		return Entry{}, ErrInvalidFrame
 	}
-	id, err := ParseID(string(rest[:q]))
+	id, err := protocol.ParseID(string(rest[:q]))
 	if err != nil {
 		return Entry{}, ErrInvalidFrame
 	}
@@ -124,15 +126,4 @@ func ParsePayload(payload []byte) (epoch string, e Entry, err error) {
 		return "", Entry{}, err
 	}
 	return string(payload[:nl]), e, nil
-}
-
-// Message is the decoded form of an alarm frame, for clients and the
-// history API.
-type Message struct {
-	Type    string          `json:"type"`
-	ID      string          `json:"id"`
-	TS      int64           `json:"ts"`
-	Channel string          `json:"channel"`
-	Event   string          `json:"event"`
-	Data    json.RawMessage `json:"data"`
 }

@@ -9,15 +9,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/metrics"
-)
-
-// Resume statuses, as the protocol names them.
-const (
-	StatusNew          = "new"
-	StatusResumed      = "resumed"
-	StatusExpired      = "expired"
-	StatusEpochChanged = "epoch_changed"
-	StatusInvalid      = "invalid"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Config configures a Hub.
@@ -47,7 +39,7 @@ type Hub struct {
 
 	mu       sync.Mutex
 	epoch    string                        // guarded by mu
-	applied  alarm.ID                      // guarded by mu; highest applied id
+	applied  protocol.ID                   // guarded by mu; highest applied id
 	win      *window                       // guarded by mu
 	subs     map[string]map[*Conn]struct{} // guarded by mu; channel -> connections
 	conns    map[*Conn]struct{}            // guarded by mu
@@ -88,25 +80,22 @@ func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
 type Conn struct {
 	Channels []string
 	Queue    *Queue
-	// Kick closes the connection with a close code; the hub calls it
+	// Close closes the connection with a close code; the hub calls it
 	// without holding its lock, at most once per Reset.
-	Kick func(code int, reason string)
+	Close func(code protocol.CloseCode, reason string)
 }
 
-// CodeSlowClient is the close code for a connection whose queue overflowed.
-const CodeSlowClient = 4029
-
 // NewConn returns a Conn whose queue starts writer goroutines with start.
-// kick must not block. An overflowing queue is closed by its writer (with
-// CodeSlowClient) once its current write returns, so the close frame
-// follows the data already sent.
-func (h *Hub) NewConn(channels []string, start func(), kick func(int, string)) *Conn {
+// closeConn must not block. An overflowing queue is closed by its writer
+// (with protocol.CloseSlowClient) once its current write returns, so the
+// close frame follows the data already sent.
+func (h *Hub) NewConn(channels []string, start func(), closeConn func(protocol.CloseCode, string)) *Conn {
 	q := NewQueue(h.cfg.QueueLen, start, h.m.SlowCloses.Inc)
-	return &Conn{Channels: channels, Queue: q, Kick: kick}
+	return &Conn{Channels: channels, Queue: q, Close: closeConn}
 }
 
 // State returns the epoch and the applied id.
-func (h *Hub) State() (epoch string, applied alarm.ID) {
+func (h *Hub) State() (epoch string, applied protocol.ID) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.epoch, h.applied
@@ -121,10 +110,11 @@ func (h *Hub) Len() int {
 
 // Reset installs a history: the epoch, the window entries (ascending) and
 // the evicted id; applied becomes the newest entry (0-0 when there is
-// none, so a node never claims ids the stream does not hold). When the epoch differs from the previous non-empty one, every
-// connection is unregistered and kicked with 1012 so it resumes and learns
-// of the change. Reset returns the number of connections kicked.
-func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted alarm.ID) int {
+// none, so a node never claims ids the stream does not hold). When the
+// epoch differs from the previous non-empty one, every connection is
+// unregistered and closed with protocol.CloseRestart so it resumes and
+// learns of the change. Reset returns the number of connections closed.
+func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted protocol.ID) int {
 	h.mu.Lock()
 	changed := h.epoch != "" && h.epoch != epoch
 	h.epoch = epoch
@@ -140,21 +130,21 @@ func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted alarm.ID) int {
 			}
 		}
 	}
-	var kicked []*Conn
+	var closed []*Conn
 	if changed {
 		for c := range h.conns {
-			kicked = append(kicked, c)
+			closed = append(closed, c)
 			h.removeLocked(c)
 		}
 	}
 	h.advanceLocked()
 	h.m.WindowSize.Set(float64(h.win.n))
 	h.mu.Unlock()
-	for _, c := range kicked {
+	for _, c := range closed {
 		c.Queue.Close()
-		c.Kick(1012, "history reset")
+		c.Close(protocol.CloseRestart, "history reset")
 	}
-	return len(kicked)
+	return len(closed)
 }
 
 // Apply adds e if its id is above the applied id and queues it to every
@@ -217,7 +207,7 @@ func (h *Hub) advanceLocked() {
 
 // WaitApplied returns nil once the applied id is at or above id, or the
 // context's error.
-func (h *Hub) WaitApplied(ctx context.Context, id alarm.ID) error {
+func (h *Hub) WaitApplied(ctx context.Context, id protocol.ID) error {
 	for {
 		h.mu.Lock()
 		done, ch := !h.applied.Less(id), h.advanced

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 	"go.uber.org/goleak"
 )
 
@@ -20,7 +21,7 @@ func entry(t testing.TB, ms, seq uint64, ch string) alarm.Entry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return alarm.NewEntry(alarm.ID{MS: ms, Seq: seq}, ch, tail)
+	return alarm.NewEntry(protocol.ID{MS: ms, Seq: seq}, ch, tail)
 }
 
 func newHub(t testing.TB, window, queue int) *Hub {
@@ -36,14 +37,14 @@ func newHub(t testing.TB, window, queue int) *Hub {
 type sink struct {
 	c      *Conn
 	mu     sync.Mutex
-	kicked int
+	closed protocol.CloseCode // the code Conn.Close got; 0 before
 }
 
 func newSink(h *Hub, channels ...string) *sink {
 	s := &sink{}
-	s.c = h.NewConn(channels, func() {}, func(code int, _ string) {
+	s.c = h.NewConn(channels, func() {}, func(code protocol.CloseCode, _ string) {
 		s.mu.Lock()
-		s.kicked = code
+		s.closed = code
 		s.mu.Unlock()
 	})
 	return s
@@ -80,24 +81,24 @@ func (s *sink) drain(t *testing.T) (got []string, overflow bool) {
 
 func TestRegisterStatuses(t *testing.T) {
 	h := newHub(t, 3, 10)
-	h.Reset("E", []alarm.Entry{entry(t, 10, 0, "a"), entry(t, 11, 0, "b"), entry(t, 12, 0, "a")}, alarm.MustParseID("9-5"))
+	h.Reset("E", []alarm.Entry{entry(t, 10, 0, "a"), entry(t, 11, 0, "b"), entry(t, 12, 0, "a")}, protocol.MustParseID("9-5"))
 	h.Apply(entry(t, 13, 0, "a")) // evicts 10-0
 	tests := []struct {
 		name     string
 		r        Resume
-		status   string
+		status   protocol.Status
 		position string
 		replay   []string
 	}{
-		{"new", Resume{}, StatusNew, "13-0", nil},
-		{"resumed", Resume{LastID: alarm.MustParseID("11-0"), HasLastID: true}, StatusResumed, "11-0", []string{"12-0", "13-0"}},
-		{"resumed at evicted", Resume{LastID: alarm.MustParseID("10-0"), HasLastID: true, Epoch: "E"}, StatusResumed, "10-0", []string{"12-0", "13-0"}},
-		{"resumed at tip", Resume{LastID: alarm.MustParseID("13-0"), HasLastID: true}, StatusResumed, "13-0", nil},
-		{"expired", Resume{LastID: alarm.MustParseID("9-9"), HasLastID: true}, StatusExpired, "13-0", nil},
-		{"zero expired", Resume{LastID: alarm.Zero, HasLastID: true}, StatusExpired, "13-0", nil},
-		{"ahead", Resume{LastID: alarm.MustParseID("14-0"), HasLastID: true}, StatusEpochChanged, "13-0", nil},
-		{"other epoch", Resume{LastID: alarm.MustParseID("12-0"), HasLastID: true, Epoch: "X"}, StatusEpochChanged, "13-0", nil},
-		{"invalid", Resume{Invalid: true}, StatusInvalid, "13-0", nil},
+		{"new", Resume{}, protocol.StatusNew, "13-0", nil},
+		{"resumed", Resume{LastID: protocol.MustParseID("11-0"), HasLastID: true}, protocol.StatusResumed, "11-0", []string{"12-0", "13-0"}},
+		{"resumed at evicted", Resume{LastID: protocol.MustParseID("10-0"), HasLastID: true, Epoch: "E"}, protocol.StatusResumed, "10-0", []string{"12-0", "13-0"}},
+		{"resumed at tip", Resume{LastID: protocol.MustParseID("13-0"), HasLastID: true}, protocol.StatusResumed, "13-0", nil},
+		{"expired", Resume{LastID: protocol.MustParseID("9-9"), HasLastID: true}, protocol.StatusExpired, "13-0", nil},
+		{"zero expired", Resume{LastID: protocol.Zero, HasLastID: true}, protocol.StatusExpired, "13-0", nil},
+		{"ahead", Resume{LastID: protocol.MustParseID("14-0"), HasLastID: true}, protocol.StatusEpochChanged, "13-0", nil},
+		{"other epoch", Resume{LastID: protocol.MustParseID("12-0"), HasLastID: true, Epoch: "X"}, protocol.StatusEpochChanged, "13-0", nil},
+		{"invalid", Resume{Invalid: true}, protocol.StatusInvalid, "13-0", nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -108,7 +109,7 @@ func TestRegisterStatuses(t *testing.T) {
 				t.Fatalf("welcome = %+v, want %s at %s with %d", w, tt.status, tt.position, len(tt.replay))
 			}
 			got, _ := s.drain(t)
-			want := append([]string{"welcome:" + tt.status}, tt.replay...)
+			want := append([]string{"welcome:" + string(tt.status)}, tt.replay...)
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("queued %v, want %v", got, want)
 			}
@@ -118,21 +119,21 @@ func TestRegisterStatuses(t *testing.T) {
 
 func TestZeroResumesEverythingWhenNothingEvicted(t *testing.T) {
 	h := newHub(t, 10, 10)
-	h.Reset("E", []alarm.Entry{entry(t, 1, 0, "a"), entry(t, 2, 0, "b")}, alarm.Zero)
+	h.Reset("E", []alarm.Entry{entry(t, 1, 0, "a"), entry(t, 2, 0, "b")}, protocol.Zero)
 	s := newSink(h, "a", "b")
-	if w := h.Register(s.c, Resume{HasLastID: true}); w.Status != StatusResumed || w.Replayed != 2 {
+	if w := h.Register(s.c, Resume{HasLastID: true}); w.Status != protocol.StatusResumed || w.Replayed != 2 {
 		t.Fatalf("welcome %+v", w)
 	}
 }
 
 func TestLiveAfterSnapshotInOrderAndFiltered(t *testing.T) {
 	h := newHub(t, 100, 100)
-	h.Reset("E", nil, alarm.Zero)
+	h.Reset("E", nil, protocol.Zero)
 	for i := uint64(1); i <= 5; i++ {
 		h.Apply(entry(t, i, 0, []string{"a", "b", "c"}[i%3]))
 	}
 	s := newSink(h, "a", "b")
-	h.Register(s.c, Resume{LastID: alarm.MustParseID("2-0"), HasLastID: true})
+	h.Register(s.c, Resume{LastID: protocol.MustParseID("2-0"), HasLastID: true})
 	for i := uint64(6); i <= 9; i++ {
 		h.Apply(entry(t, i, 0, []string{"a", "b", "c"}[i%3]))
 	}
@@ -148,7 +149,7 @@ func TestLiveAfterSnapshotInOrderAndFiltered(t *testing.T) {
 
 func TestOverflowMarksQueue(t *testing.T) {
 	h := newHub(t, 100, 2)
-	h.Reset("E", nil, alarm.Zero)
+	h.Reset("E", nil, protocol.Zero)
 	s := newSink(h, "a")
 	h.Register(s.c, Resume{})
 	for i := uint64(1); i <= 4; i++ {
@@ -159,28 +160,28 @@ func TestOverflowMarksQueue(t *testing.T) {
 	}
 }
 
-func TestResetNewEpochKicks(t *testing.T) {
+func TestResetNewEpochCloses(t *testing.T) {
 	h := newHub(t, 10, 10)
-	h.Reset("E1", []alarm.Entry{entry(t, 5, 0, "a")}, alarm.Zero)
+	h.Reset("E1", []alarm.Entry{entry(t, 5, 0, "a")}, protocol.Zero)
 	s := newSink(h, "a")
 	h.Register(s.c, Resume{})
-	if n := h.Reset("E1", nil, alarm.MustParseID("5-0")); n != 0 {
-		t.Fatalf("same epoch kicked %d", n)
+	if n := h.Reset("E1", nil, protocol.MustParseID("5-0")); n != 0 {
+		t.Fatalf("same epoch closed %d", n)
 	}
-	if n := h.Reset("E2", nil, alarm.Zero); n != 1 || s.kicked != 1012 || h.Len() != 0 {
-		t.Fatalf("kicked %d code %d len %d", n, s.kicked, h.Len())
+	if n := h.Reset("E2", nil, protocol.Zero); n != 1 || s.closed != protocol.CloseRestart || h.Len() != 0 {
+		t.Fatalf("closed %d code %d len %d", n, s.closed, h.Len())
 	}
 	ep, applied := h.State()
-	if ep != "E2" || applied != alarm.Zero {
+	if ep != "E2" || applied != protocol.Zero {
 		t.Fatalf("state %s %v", ep, applied)
 	}
 }
 
 func TestWaitApplied(t *testing.T) {
 	h := newHub(t, 10, 10)
-	h.Reset("E", nil, alarm.Zero)
+	h.Reset("E", nil, protocol.Zero)
 	done := make(chan error)
-	go func() { done <- h.WaitApplied(context.Background(), alarm.MustParseID("3-0")) }()
+	go func() { done <- h.WaitApplied(context.Background(), protocol.MustParseID("3-0")) }()
 	h.Apply(entry(t, 2, 0, "a"))
 	h.Apply(entry(t, 3, 0, "a"))
 	if err := <-done; err != nil {
@@ -188,19 +189,19 @@ func TestWaitApplied(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := h.WaitApplied(ctx, alarm.MustParseID("4-0")); err != context.Canceled {
+	if err := h.WaitApplied(ctx, protocol.MustParseID("4-0")); err != context.Canceled {
 		t.Fatalf("err %v", err)
 	}
 }
 
 func TestWindowIndexManyChannels(t *testing.T) {
 	h := newHub(t, 50, 1000)
-	h.Reset("E", nil, alarm.Zero)
+	h.Reset("E", nil, protocol.Zero)
 	for i := uint64(1); i <= 500; i++ {
 		h.Apply(entry(t, i, 0, fmt.Sprintf("user:%d", i%7)))
 	}
 	s := newSink(h, "user:3", "user:5")
-	w := h.Register(s.c, Resume{LastID: alarm.MustParseID("460-0"), HasLastID: true})
+	w := h.Register(s.c, Resume{LastID: protocol.MustParseID("460-0"), HasLastID: true})
 	got, _ := s.drain(t)
 	var want []string
 	for i := 461; i <= 500; i++ {
@@ -218,7 +219,7 @@ func TestWindowIndexManyChannels(t *testing.T) {
 
 func TestConcurrentApplyAndRegister(t *testing.T) {
 	h := newHub(t, 1000, 100000)
-	h.Reset("E", nil, alarm.Zero)
+	h.Reset("E", nil, protocol.Zero)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -230,7 +231,7 @@ func TestConcurrentApplyAndRegister(t *testing.T) {
 	sinks := make([]*sink, 20)
 	for i := range sinks {
 		sinks[i] = newSink(h, "a")
-		h.Register(sinks[i].c, Resume{HasLastID: true, LastID: alarm.Zero})
+		h.Register(sinks[i].c, Resume{HasLastID: true, LastID: protocol.Zero})
 	}
 	wg.Wait()
 	for _, s := range sinks {
@@ -239,9 +240,9 @@ func TestConcurrentApplyAndRegister(t *testing.T) {
 		if len(got) < 2 || got[len(got)-1] != "2000-0" {
 			t.Fatalf("tail %v", got[len(got)-1:])
 		}
-		prev := alarm.Zero
+		prev := protocol.Zero
 		for _, g := range got[1:] {
-			id := alarm.MustParseID(g)
+			id := protocol.MustParseID(g)
 			if id.MS != prev.MS+1 && !prev.IsZero() {
 				t.Fatalf("gap or reorder after %v: %v", prev, id)
 			}
@@ -254,7 +255,7 @@ func TestResetSameHistoryDeliversNewEntries(t *testing.T) {
 	h := newHub(t, 10, 10)
 	s := newSink(h, "a")
 	h.Register(s.c, Resume{}) // before anything was loaded: position 0-0
-	h.Reset("E", []alarm.Entry{entry(t, 1, 0, "a"), entry(t, 2, 0, "b"), entry(t, 3, 0, "a")}, alarm.Zero)
+	h.Reset("E", []alarm.Entry{entry(t, 1, 0, "a"), entry(t, 2, 0, "b"), entry(t, 3, 0, "a")}, protocol.Zero)
 	got, _ := s.drain(t)
 	if fmt.Sprint(got) != "[welcome:new 1-0 3-0]" {
 		t.Fatalf("got %v", got)

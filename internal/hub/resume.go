@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Resume is what a client asked for in its hello.
 type Resume struct {
 	// LastID is the parsed last_id; meaningful when HasLastID.
-	LastID    alarm.ID
+	LastID    protocol.ID
 	HasLastID bool
 	// Invalid reports a last_id that was given but is not an id.
 	Invalid bool
@@ -20,23 +21,28 @@ type Resume struct {
 // Welcome is the outcome of Register, as sent to the client.
 type Welcome struct {
 	Epoch    string
-	Position alarm.ID
-	Status   string
+	Position protocol.ID
+	Status   protocol.Status
 	Replayed int
 }
 
-type welcomeMsg struct {
-	Type     string       `json:"type"`
-	Node     string       `json:"node"`
-	Epoch    string       `json:"epoch"`
-	Channels []string     `json:"channels"`
-	Position string       `json:"position"`
-	Resume   resumeStatus `json:"resume"`
-}
-
-type resumeStatus struct {
-	Status   string `json:"status"`
-	Replayed int    `json:"replayed"`
+// decideResume returns the resume status for r on a node whose history is
+// epoch, holds everything up to applied and has lost everything up to
+// evicted. Only StatusResumed replays (the alarms after r.LastID).
+func decideResume(r Resume, epoch string, applied, evicted protocol.ID) protocol.Status {
+	switch {
+	case r.Epoch != "" && r.Epoch != epoch:
+		return protocol.StatusEpochChanged
+	case r.Invalid:
+		return protocol.StatusInvalid
+	case !r.HasLastID:
+		return protocol.StatusNew
+	case applied.Less(r.LastID):
+		return protocol.StatusEpochChanged
+	case r.LastID.Less(evicted):
+		return protocol.StatusExpired
+	}
+	return protocol.StatusResumed
 }
 
 // Register decides the resume status for r, registers c and queues the
@@ -49,20 +55,9 @@ func (h *Hub) Register(c *Conn, r Resume) Welcome {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w := Welcome{Epoch: h.epoch, Position: h.applied}
+	w.Status = decideResume(r, h.epoch, h.applied, h.win.evicted)
 	var replay []alarm.Entry
-	switch {
-	case r.Epoch != "" && r.Epoch != h.epoch:
-		w.Status = StatusEpochChanged
-	case r.Invalid:
-		w.Status = StatusInvalid
-	case !r.HasLastID:
-		w.Status = StatusNew
-	case h.applied.Less(r.LastID):
-		w.Status = StatusEpochChanged
-	case r.LastID.Less(h.win.evicted):
-		w.Status = StatusExpired
-	default:
-		w.Status = StatusResumed
+	if w.Status == protocol.StatusResumed {
 		w.Position = r.LastID
 		replay = h.win.after(r.LastID, c.Channels)
 		w.Replayed = len(replay)
@@ -83,15 +78,15 @@ func (h *Hub) Register(c *Conn, r Resume) Welcome {
 		s[c] = struct{}{}
 	}
 	h.m.Connections.Set(float64(len(h.conns)))
-	h.m.ResumeStatus.WithLabelValues(w.Status).Inc()
+	h.m.ResumeStatus.WithLabelValues(string(w.Status)).Inc()
 	h.m.Replayed.Add(float64(w.Replayed))
 	return w
 }
 
 func (h *Hub) encodeWelcome(c *Conn, w Welcome) []byte {
-	b, err := json.Marshal(welcomeMsg{
-		Type: "welcome", Node: h.cfg.NodeID, Epoch: w.Epoch, Channels: c.Channels,
-		Position: w.Position.String(), Resume: resumeStatus{Status: w.Status, Replayed: w.Replayed},
+	b, err := json.Marshal(protocol.Welcome{
+		Type: protocol.TypeWelcome, Node: h.cfg.NodeID, Epoch: w.Epoch, Channels: c.Channels,
+		Position: w.Position.String(), Resume: protocol.Resume{Status: w.Status, Replayed: w.Replayed},
 	})
 	if err != nil { // cannot happen: every field is a plain string or int
 		h.log.Error("hub: encode welcome", "err", err)

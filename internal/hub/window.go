@@ -4,6 +4,7 @@ import (
 	"sort"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // window is a ring of the newest alarms in id order plus, per channel, the
@@ -15,7 +16,7 @@ type window struct {
 	head    int
 	n       int
 	base    uint64              // sequence number of the oldest entry
-	evicted alarm.ID            // highest id known to be missing (trimmed or evicted)
+	evicted protocol.ID         // highest id known to be missing (trimmed or evicted)
 	byChan  map[string]*seqList // channel -> sequence numbers, ascending
 }
 
@@ -25,7 +26,7 @@ func newWindow(capacity int) *window {
 
 // reset replaces the content with entries (ascending ids, at most the
 // capacity's newest kept) and the given evicted id.
-func (w *window) reset(entries []alarm.Entry, evicted alarm.ID) {
+func (w *window) reset(entries []alarm.Entry, evicted protocol.ID) {
 	clear(w.ring)
 	w.head, w.n, w.base = 0, 0, 0
 	w.evicted = evicted
@@ -41,7 +42,7 @@ func (w *window) push(e alarm.Entry) {
 	c := len(w.ring)
 	if w.n == c {
 		old := w.ring[w.head]
-		w.evicted = alarm.MaxID(w.evicted, old.ID)
+		w.evicted = protocol.MaxID(w.evicted, old.ID)
 		if l := w.byChan[old.Channel]; l != nil {
 			l.popFront()
 			if l.len() == 0 {
@@ -69,7 +70,7 @@ func (w *window) at(seq uint64) *alarm.Entry {
 }
 
 // after returns the entries on any of channels with id > after, ascending.
-func (w *window) after(after alarm.ID, channels []string) []alarm.Entry {
+func (w *window) after(after protocol.ID, channels []string) []alarm.Entry {
 	var seqs []uint64
 	for _, ch := range channels {
 		l := w.byChan[ch]
@@ -92,9 +93,9 @@ func (w *window) after(after alarm.ID, channels []string) []alarm.Entry {
 }
 
 // newest returns the id of the newest entry, or Zero.
-func (w *window) newest() alarm.ID {
+func (w *window) newest() protocol.ID {
 	if w.n == 0 {
-		return alarm.Zero
+		return protocol.Zero
 	}
 	return w.at(w.base + uint64(w.n) - 1).ID
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // killPubSub kills the Pub/Sub connections of one node (found by client
@@ -126,7 +127,7 @@ func TestSlowConsumerClosedThenResumes(t *testing.T) {
 	r.waitFor(t, "the rest", func(r *recorder) bool { return len(got)+len(r.ids) >= len(want) })
 	rest, w := r.snapshot()
 	equalIDs(t, append(got, rest...), want)
-	if w[0].Status != client.StatusResumed {
+	if w[0].Status != protocol.StatusResumed {
 		t.Fatalf("resume status %s", w[0].Status)
 	}
 }
@@ -158,7 +159,7 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.waitFor(t, "epoch_changed", func(r *recorder) bool {
-		return len(r.welcomes) > 1 && r.welcomes[len(r.welcomes)-1].Status == client.StatusEpochChanged
+		return len(r.welcomes) > 1 && r.welcomes[len(r.welcomes)-1].Status == protocol.StatusEpochChanged
 	})
 	_, w = r.snapshot()
 	last := w[len(w)-1]

@@ -191,7 +191,7 @@ func (r *recorder) welcome(w client.Welcome) {
 
 func (r *recorder) disconnect(d client.Disconnect) {
 	r.mu.Lock()
-	r.closes = append(r.closes, d.Code)
+	r.closes = append(r.closes, int(d.Code))
 	r.mu.Unlock()
 	r.notify()
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
@@ -35,7 +36,7 @@ func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // let any stray alarm arrive before checking
 	got, w := r.snapshot()
 	equalIDs(t, got, want)
-	if w[0].Node != "b" || w[0].Status != client.StatusNew {
+	if w[0].Node != "b" || w[0].Status != protocol.StatusNew {
 		t.Fatalf("welcome %+v", w[0])
 	}
 	r.mu.Lock()
@@ -127,7 +128,7 @@ func TestLastIDAheadCatchesUp(t *testing.T) {
 	r := startRecorder(t, token(t, "3", nil, time.Hour), client.Config{Endpoints: []string{n.wsURL}, LastID: missed, Epoch: epoch})
 	r.waitFor(t, "welcome", func(r *recorder) bool { return len(r.welcomes) == 1 })
 	_, w := r.snapshot()
-	if w[0].Status != client.StatusResumed || w[0].Position != missed {
+	if w[0].Status != protocol.StatusResumed || w[0].Position != missed {
 		t.Fatalf("welcome %+v, want resumed at %s", w[0], missed)
 	}
 	next := publish(t, n, "user:3", 2)

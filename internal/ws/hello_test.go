@@ -5,6 +5,8 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -47,7 +49,7 @@ func FuzzDecodeHello(f *testing.F) {
 	f.Add(`{`)
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := decodeHello(websocket.MessageText, []byte(s))
-		if err == nil && (h.Type != "hello" || h.Token == "") {
+		if err == nil && (h.Type != protocol.TypeHello || h.Token == "") {
 			t.Fatalf("accepted %q as %+v", s, h)
 		}
 	})

@@ -14,17 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
-)
-
-// Close codes sent to clients (see the protocol).
-const (
-	CodeNormal     = 1000
-	CodeRestart    = 1012
-	CodeTryLater   = 1013
-	CodeProtocol   = 4000
-	CodeAuth       = 4001
-	CodeNoHello    = 4008
-	CodeSlowClient = 4029
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Feed is what a session needs from the live feed. *pubsub.Feed has it.
@@ -131,7 +121,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(s.cfg.ReadLimit)
 	sess := newSession(s, c, r.RemoteAddr)
 	if !s.add(sess) {
-		sess.close(CodeRestart, "node draining")
+		sess.close(protocol.CloseRestart, "node draining")
 		sess.end()
 		s.remove(sess)
 		return
@@ -233,17 +223,17 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 		}
 		// Owned by the session's group; a session already ending needs no
 		// close, and its end waits for this one.
-		sess.goroutines.Go(func() { sess.close(CodeRestart, "node restarting") })
+		sess.goroutines.Go(func() { sess.close(protocol.CloseRestart, "node restarting") })
 	}
 	sessionsDone := func() bool { return len(s.sessions) == 0 }
 	if s.waitFor(ctx, sessionsDone) == nil {
 		return nil
 	}
 	for _, sess := range all {
-		_ = sess.c.CloseNow()
+		_ = sess.wsConn.CloseNow()
 	}
 	_ = s.waitFor(context.Background(), sessionsDone)
 	return ctx.Err()
 }
 
-func codeLabel(code int) string { return strconv.Itoa(code) }
+func codeLabel(code protocol.CloseCode) string { return strconv.Itoa(int(code)) }

@@ -13,12 +13,13 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
-var pingMsg = []byte(`{"type":"ping"}`)
+// pingMsg is the encoded protocol.Ping, shared by every session.
+var pingMsg = []byte(`{"type":"` + protocol.TypePing + `"}`)
 
 // session is one WebSocket connection. The goroutine running readLoop is
 // its only reader (owned by Server, counted in Server.wg until end
@@ -27,12 +28,12 @@ var pingMsg = []byte(`{"type":"ping"}`)
 // and timer callbacks run in goroutines, which end waits for.
 type session struct {
 	srv    *Server
-	c      *websocket.Conn
+	wsConn *websocket.Conn // the socket
 	remote string
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
-	conn       *hub.Conn                  // set by start before registration
+	hubConn    *hub.Conn                  // set by start before registration; the hub's side of this session
 	expiry     *time.Timer                // set by start; closes with 4001 at the token's exp
 	pinger     atomic.Pointer[time.Timer] // set by start, re-armed by ping
 	lastWrite  atomic.Int64               // unix nanos of the last frame written
@@ -44,26 +45,18 @@ type session struct {
 	buf bytes.Buffer
 }
 
-func newSession(s *Server, c *websocket.Conn, remote string) *session {
+func newSession(s *Server, wsConn *websocket.Conn, remote string) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{srv: s, c: c, remote: remote, ctx: ctx, cancel: cancel}
+	return &session{srv: s, wsConn: wsConn, remote: remote, ctx: ctx, cancel: cancel}
 }
 
 // close sends a close frame with code once and ends the session.
-func (s *session) close(code int, reason string) {
+func (s *session) close(code protocol.CloseCode, reason string) {
 	s.closeOnce.Do(func() {
 		s.srv.m.Closes.WithLabelValues(codeLabel(code)).Inc()
-		_ = s.c.Close(websocket.StatusCode(code), reason)
+		_ = s.wsConn.Close(websocket.StatusCode(code), reason)
 		s.cancel()
 	})
-}
-
-// hello is the first client message.
-type hello struct {
-	Type   string  `json:"type"`
-	Token  string  `json:"token"`
-	LastID *string `json:"last_id"`
-	Epoch  string  `json:"epoch"`
 }
 
 // start runs on the HTTP handler's goroutine: it reads the hello,
@@ -71,14 +64,14 @@ type hello struct {
 // readLoop takes over on a fresh goroutine, so the deep stack of the HTTP
 // server is not kept for the life of an idle socket.
 func (s *session) start() bool {
-	helloTimer := time.AfterFunc(s.srv.cfg.HelloTimeout, s.goroutines.Func(func() { s.close(CodeNoHello, "no hello in time") }))
+	helloTimer := time.AfterFunc(s.srv.cfg.HelloTimeout, s.goroutines.Func(func() { s.close(protocol.CloseNoHello, "no hello in time") }))
 	h, claims, ok := s.readHello()
 	helloTimer.Stop()
 	if !ok {
 		return false
 	}
 	if !s.srv.feed.Ready() {
-		s.close(CodeTryLater, "node not ready")
+		s.close(protocol.CloseTryLater, "node not ready")
 		return false
 	}
 	resume := s.resumeRequest(h)
@@ -86,15 +79,15 @@ func (s *session) start() bool {
 	// a writer when a message arrives (it returns once the queue is empty or
 	// the socket fails); the hub kicks on an epoch change or a slow client
 	// (close returns when the handshake ends or end closes the socket).
-	s.conn = s.srv.hub.NewConn(claims.AllChannels(), func() { s.goroutines.Go(s.writeLoop) }, func(code int, reason string) {
+	s.hubConn = s.srv.hub.NewConn(claims.AllChannels(), func() { s.goroutines.Go(s.writeLoop) }, func(code protocol.CloseCode, reason string) {
 		s.goroutines.Go(func() { s.close(code, reason) })
 	})
 	s.lastWrite.Store(time.Now().UnixNano())
-	w := s.srv.hub.Register(s.conn, resume)
+	w := s.srv.hub.Register(s.hubConn, resume)
 	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
 	if !claims.Expires.IsZero() {
-		s.expiry = time.AfterFunc(time.Until(claims.Expires), s.goroutines.Func(func() { s.close(CodeAuth, "token expired") }))
+		s.expiry = time.AfterFunc(time.Until(claims.Expires), s.goroutines.Func(func() { s.close(protocol.CloseAuth, "token expired") }))
 	}
 	t := time.AfterFunc(time.Duration(math.MaxInt64), s.goroutines.Func(s.ping)) // armed once stored: ping re-arms it
 	s.pinger.Store(t)
@@ -111,7 +104,7 @@ func (s *session) readLoop() {
 	for {
 		// No context: closing the session closes the socket, which ends
 		// the read; a context would cost an AfterFunc per idle socket.
-		if _, _, err := s.c.Read(context.Background()); err != nil {
+		if _, _, err := s.wsConn.Read(context.Background()); err != nil {
 			return
 		}
 	}
@@ -122,10 +115,10 @@ func (s *session) readLoop() {
 // session leaves Server.wg.
 func (s *session) end() {
 	s.cancel()
-	_ = s.c.CloseNow()
-	if s.conn != nil {
-		s.srv.hub.Unregister(s.conn)
-		s.conn.Queue.Close()
+	_ = s.wsConn.CloseNow()
+	if s.hubConn != nil {
+		s.srv.hub.Unregister(s.hubConn)
+		s.hubConn.Queue.Close()
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()
@@ -140,28 +133,28 @@ func (s *session) end() {
 
 // readHello reads and checks the first message, closing with the
 // protocol's code when it is unacceptable.
-func (s *session) readHello() (hello, auth.Claims, bool) {
-	typ, b, err := s.c.Read(s.ctx)
+func (s *session) readHello() (protocol.Hello, auth.Claims, bool) {
+	typ, b, err := s.wsConn.Read(s.ctx)
 	if err != nil {
 		if websocket.CloseStatus(err) == -1 && !errors.Is(err, context.Canceled) {
-			s.close(CodeProtocol, "bad hello")
+			s.close(protocol.CloseProtocol, "bad hello")
 		}
-		return hello{}, auth.Claims{}, false
+		return protocol.Hello{}, auth.Claims{}, false
 	}
 	h, err := decodeHello(typ, b)
 	if errors.Is(err, errNoToken) {
-		s.close(CodeAuth, "token missing")
-		return hello{}, auth.Claims{}, false
+		s.close(protocol.CloseAuth, "token missing")
+		return protocol.Hello{}, auth.Claims{}, false
 	}
 	if err != nil {
-		s.close(CodeProtocol, err.Error())
-		return hello{}, auth.Claims{}, false
+		s.close(protocol.CloseProtocol, err.Error())
+		return protocol.Hello{}, auth.Claims{}, false
 	}
 	claims, err := s.srv.verify.Verify(h.Token)
 	if err != nil {
 		s.srv.log.Debug("ws: token rejected", "remote", s.remote, "err", err)
-		s.close(CodeAuth, "invalid token")
-		return hello{}, auth.Claims{}, false
+		s.close(protocol.CloseAuth, "invalid token")
+		return protocol.Hello{}, auth.Claims{}, false
 	}
 	return h, claims, true
 }
@@ -175,31 +168,31 @@ var (
 
 // decodeHello parses the hello frame. Unknown fields are ignored so newer
 // clients keep working.
-func decodeHello(typ websocket.MessageType, b []byte) (hello, error) {
+func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 	if typ != websocket.MessageText {
-		return hello{}, errNotText
+		return protocol.Hello{}, errNotText
 	}
-	var h hello
+	var h protocol.Hello
 	if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {
-		return hello{}, errBadHello
+		return protocol.Hello{}, errBadHello
 	}
-	if h.Type != "hello" {
-		return hello{}, errNotHello
+	if h.Type != protocol.TypeHello {
+		return protocol.Hello{}, errNotHello
 	}
 	if h.Token == "" {
-		return hello{}, errNoToken
+		return protocol.Hello{}, errNoToken
 	}
 	return h, nil
 }
 
 // resumeRequest turns the hello's position into a hub.Resume, first
 // catching up when the client is ahead of this node.
-func (s *session) resumeRequest(h hello) hub.Resume {
+func (s *session) resumeRequest(h protocol.Hello) hub.Resume {
 	r := hub.Resume{Epoch: h.Epoch}
 	if h.LastID == nil {
 		return r
 	}
-	id, err := alarm.ParseID(*h.LastID)
+	id, err := protocol.ParseID(*h.LastID)
 	if err != nil {
 		r.Invalid = true
 		return r
@@ -218,14 +211,14 @@ func (s *session) resumeRequest(h hello) hub.Resume {
 // writeLoop drains the queue, coalescing waiting messages into frames
 // separated by '\n', and returns when the queue is empty.
 func (s *session) writeLoop() {
-	q := s.conn.Queue
+	q := s.hubConn.Queue
 	for {
 		msgs, overflow, ok := q.Take()
 		if !ok {
 			return
 		}
 		if overflow {
-			s.close(CodeSlowClient, "client too slow")
+			s.close(protocol.CloseSlowClient, "client too slow")
 			return
 		}
 		for len(msgs) > 0 {
@@ -234,11 +227,11 @@ func (s *session) writeLoop() {
 			// whose write outlives WriteTimeout, which spares a timer and
 			// an allocation on every frame.
 			s.writeStart.Store(time.Now().UnixNano())
-			err := s.c.Write(context.Background(), websocket.MessageText, s.buf.Bytes())
+			err := s.wsConn.Write(context.Background(), websocket.MessageText, s.buf.Bytes())
 			s.writeStart.Store(0)
 			if err != nil {
 				s.cancel()
-				_ = s.c.CloseNow()
+				_ = s.wsConn.CloseNow()
 				return // running stays set: no writer starts for a dead socket
 			}
 			s.lastWrite.Store(time.Now().UnixNano())
@@ -272,13 +265,13 @@ func (s *session) ping() {
 	idle := time.Since(time.Unix(0, s.lastWrite.Load()))
 	next := s.srv.cfg.PingInterval - idle
 	if next <= 0 {
-		s.conn.Queue.Push(pingMsg)
+		s.hubConn.Queue.Push(pingMsg)
 		ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.WriteTimeout)
-		err := s.c.Ping(ctx)
+		err := s.wsConn.Ping(ctx)
 		cancel()
 		if err != nil {
 			s.cancel()
-			_ = s.c.CloseNow()
+			_ = s.wsConn.CloseNow()
 			return
 		}
 		next = s.srv.cfg.PingInterval

@@ -22,7 +22,7 @@ func (s *Server) RunWriteWatchdog(ctx context.Context) {
 				// Owned by the session's group: CloseNow waits for the
 				// library's goroutines, which must not stall the watchdog.
 				// The stuck write then fails and the session ends.
-				sess.goroutines.Go(func() { sess.cancel(); _ = sess.c.CloseNow() })
+				sess.goroutines.Go(func() { sess.cancel(); _ = sess.wsConn.CloseNow() })
 			}
 		}
 	}

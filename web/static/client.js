@@ -26,8 +26,33 @@
 
 const DEFAULTS = { minBackoff: 100, maxBackoff: 10000, idleTimeout: 60000 };
 
-// Close codes after which the client does not reconnect by itself (PROTOCOL.md, close codes).
-const STOP_CODES = new Set([1000, 4000]);
+// The protocol's vocabulary (PROTOCOL.md). web's Go tests check these against package protocol.
+
+// Message types.
+const TYPE = Object.freeze({ HELLO: 'hello', WELCOME: 'welcome', ALARM: 'alarm', PING: 'ping' });
+
+// Close codes the server sends.
+const CLOSE = Object.freeze({
+  NORMAL: 1000,
+  RESTART: 1012,
+  TRY_LATER: 1013,
+  PROTOCOL: 4000,
+  AUTH: 4001,
+  NO_HELLO: 4008,
+  SLOW_CLIENT: 4029,
+});
+
+// Resume statuses of a welcome.
+const STATUS = Object.freeze({
+  NEW: 'new',
+  RESUMED: 'resumed',
+  EXPIRED: 'expired',
+  EPOCH_CHANGED: 'epoch_changed',
+  INVALID: 'invalid',
+});
+
+// Close codes after which the client does not reconnect by itself.
+const STOP_CODES = new Set([CLOSE.NORMAL, CLOSE.PROTOCOL]);
 
 /**
  * compareIds orders two alarm ids `<ms>-<seq>` numerically, part by part, without
@@ -137,7 +162,7 @@ export class AlarmClient extends EventTarget {
     clearTimeout(this._retry);
     this._retry = null;
     this._drop();
-    this._status('closed', { code: 1000, reason: 'stopped', reconnect: false });
+    this._status('closed', { code: CLOSE.NORMAL, reason: 'stopped', reconnect: false });
   }
 
   /**
@@ -207,7 +232,7 @@ export class AlarmClient extends EventTarget {
   }
 
   _hello(token) {
-    const hello = { type: 'hello', token };
+    const hello = { type: TYPE.HELLO, token };
     if (this._pos.last_id) hello.last_id = this._pos.last_id;
     if (this._pos.last_id && this._pos.epoch) hello.epoch = this._pos.epoch;
     return hello;
@@ -231,7 +256,7 @@ export class AlarmClient extends EventTarget {
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     try {
-      ws.close(1000, 'client');
+      ws.close(CLOSE.NORMAL, 'client');
     } catch {
       // already closing or closed
     }
@@ -248,25 +273,25 @@ export class AlarmClient extends EventTarget {
         continue; // not JSON: nothing a client can act on
       }
       if (!msg || typeof msg !== 'object') continue;
-      if (msg.type === 'welcome') this._onWelcome(msg);
-      else if (msg.type === 'alarm') this._onAlarm(msg);
+      if (msg.type === TYPE.WELCOME) this._onWelcome(msg);
+      else if (msg.type === TYPE.ALARM) this._onAlarm(msg);
       // ping and unknown types are ignored
       if (this._ws !== ws) return; // a listener stopped or restarted the client
     }
   }
 
   _onWelcome(w) {
-    const status = (w.resume && w.resume.status) || 'new';
+    const status = (w.resume && w.resume.status) || STATUS.NEW;
     this._attempt = 0;
     this._node = w.node ?? null;
     this._epoch = typeof w.epoch === 'string' ? w.epoch : null;
-    this._replayLeft = status === 'resumed' ? Math.max(0, Number(w.resume.replayed) || 0) : 0;
+    this._replayLeft = status === STATUS.RESUMED ? Math.max(0, Number(w.resume.replayed) || 0) : 0;
     if (parseId(w.position)) this._save({ last_id: w.position, epoch: this._epoch });
     const endpoint = this._opts.endpoints[this._endpoint];
     this._status('open', { epoch: this._epoch, channels: w.channels, endpoint, resume: status });
     this._emit('welcome', w);
-    if (status === 'resumed') this._emit('resumed', w);
-    else if (status !== 'new') this._emit('stale', w);
+    if (status === STATUS.RESUMED) this._emit('resumed', w);
+    else if (status !== STATUS.NEW) this._emit('stale', w);
   }
 
   _onAlarm(a) {
@@ -289,7 +314,7 @@ export class AlarmClient extends EventTarget {
       this._status('closed', { code, reason, reconnect: false });
       return;
     }
-    if (code === 4001) {
+    if (code === CLOSE.AUTH) {
       this._fetched = null;
       if (typeof this._token !== 'function') {
         this._waitingToken = true;
@@ -300,7 +325,7 @@ export class AlarmClient extends EventTarget {
     }
     // A draining node (1012): go elsewhere at once, unless that already failed.
     let delay = 0;
-    if (code === 1012 && this._attempt === 0) this._attempt++;
+    if (code === CLOSE.RESTART && this._attempt === 0) this._attempt++;
     else delay = this._nextDelay();
     this._status('closed', { code, reason, reconnect: true, delay });
     this._reconnect(delay);
