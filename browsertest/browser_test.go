@@ -10,6 +10,8 @@ import (
 
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
 // chromiumPath finds Chromium; CI installs it, so its absence fails the test.
@@ -26,16 +28,16 @@ func chromiumPath(t *testing.T) string {
 
 // browser is one headless Chromium with one tab.
 type browser struct {
-	ctx     context.Context // chromedp context of the tab
-	output  *logBuffer      // Chromium's own stdout and stderr
-	console *logBuffer      // the page's console messages and uncaught exceptions
+	ctx     context.Context     // chromedp context of the tab
+	output  *testproc.LogBuffer // Chromium's own stdout and stderr
+	console *testproc.LogBuffer // the page's console messages and uncaught exceptions
 }
 
 // startBrowser launches Chromium with a fresh profile; t.Cleanup closes it
 // and waits for the process and chromedp's goroutines to end.
 func startBrowser(t *testing.T) *browser {
 	t.Helper()
-	b := &browser{output: &logBuffer{}, console: &logBuffer{}}
+	b := &browser{output: &testproc.LogBuffer{}, console: &testproc.LogBuffer{}}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Headless,
@@ -62,7 +64,7 @@ func startBrowser(t *testing.T) *browser {
 	// The first action starts the browser; it must run on the tab's own
 	// context (not one with a timeout), which owns the browser's lifetime.
 	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start chromium: %v\n%s", err, b.output.tail(30))
+		t.Fatalf("start chromium: %v\n%s", err, b.output.Tail(30))
 	}
 	if err := chromedp.Listen(ctx, b.onEvent); err != nil {
 		t.Fatalf("listen to page events: %v", err)

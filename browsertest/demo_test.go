@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
 // TestDemoPage opens node A's demo page in Chromium with both nodes as
@@ -43,7 +45,7 @@ func TestDemoPage(t *testing.T) {
 	after := h.publish(h.b, 2)
 	h.waitAlarms("2 alarms after the reload", "A2", after)
 	h.screenshot("reloaded.png", false)
-	if c := h.br.console.tail(50); strings.Contains(c, "exception") {
+	if c := h.br.console.Tail(50); strings.Contains(c, "exception") {
 		t.Errorf("the page threw:\n%s", c)
 	}
 }
@@ -54,9 +56,9 @@ type harness struct {
 	root     string // module root
 	bin      string // gateway binary
 	redisURL string
-	a, b     *node
-	a2       *node // node A restarted on A's address
-	gate     *gate // in front of B: the page's only way to reach it
+	a, b     *testproc.Gateway
+	a2       *testproc.Gateway // node A restarted on A's address
+	gate     *gate             // in front of B: the page's only way to reach it
 	br       *browser
 	hc       *http.Client
 	epoch    string // from the publish answers
@@ -67,9 +69,9 @@ func setup(t *testing.T) *harness {
 	h := &harness{t: t, root: moduleRoot(t)}
 	h.bin = buildGateway(t, h.root)
 	h.redisURL = startRedis(t)
-	h.a = startNode(t, h.bin, h.redisURL, "A", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	h.b = startNode(t, h.bin, h.redisURL, "B", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	h.gate = newGate(t, h.b.addr)
+	h.a = startNode(t, h.bin, h.redisURL, "A", "")
+	h.b = startNode(t, h.bin, h.redisURL, "B", "")
+	h.gate = newGate(t, h.b.Addr)
 	tr := &http.Transport{}
 	h.hc = &http.Client{Timeout: 10 * time.Second, Transport: tr}
 	t.Cleanup(tr.CloseIdleConnections)
@@ -79,8 +81,8 @@ func setup(t *testing.T) *harness {
 
 // openPage loads node A's page, which connects to A on its own (demo config).
 func (h *harness) openPage() {
-	if err := h.br.do(chromedp.Navigate(h.a.httpURL() + "/")); err != nil {
-		h.t.Fatalf("open %s: %v\n%s", h.a.httpURL(), err, h.dump(pageState{}, err))
+	if err := h.br.do(chromedp.Navigate(h.a.URL() + "/")); err != nil {
+		h.t.Fatalf("open %s: %v\n%s", h.a.URL(), err, h.dump(pageState{}, err))
 	}
 	h.waitFor("page connected to node A by itself", func(s pageState) bool {
 		return s.State == "open" && s.Node == "A"
@@ -91,7 +93,7 @@ func (h *harness) openPage() {
 // the gate) and presses Connect: the new client resumes from the position
 // the first one saved.
 func (h *harness) connectBoth() {
-	urls := h.a.wsURL() + ", ws://" + h.gate.addr() + "/v1/ws"
+	urls := h.a.WSURL() + ", ws://" + h.gate.addr() + "/v1/ws"
 	if err := h.br.do(
 		chromedp.SetValue(chromedp.ID("ws-url"), urls),
 		chromedp.Click(chromedp.ID("connect")),
@@ -107,7 +109,7 @@ func (h *harness) connectBoth() {
 // the page cannot reach any node, and opens the gate. It returns their ids.
 func (h *harness) failover() []string {
 	h.gate.open.Store(false)
-	h.a.kill()
+	h.a.Kill()
 	h.waitFor("page disconnected and refused by B's gate", func(s pageState) bool {
 		return s.State != "open" && h.gate.refused.Load() > 0
 	})
@@ -119,7 +121,7 @@ func (h *harness) failover() []string {
 // reload restarts node A on its address (the page's origin) as "A2",
 // reloads the page and checks that it resumed from localStorage.
 func (h *harness) reload(lastID string) {
-	h.a2 = startNode(h.t, h.bin, h.redisURL, "A2", h.a.addr)
+	h.a2 = startNode(h.t, h.bin, h.redisURL, "A2", h.a.Addr)
 	if err := h.br.do(chromedp.Reload()); err != nil {
 		h.t.Fatalf("reload: %v\n%s", err, h.dump(pageState{}, err))
 	}
@@ -209,10 +211,10 @@ func (h *harness) dump(s pageState, err error) string {
 		fmt.Fprintf(&sb, "last page read error: %v\n", err)
 	}
 	sb.WriteString("--- page\n" + s.String())
-	sb.WriteString("--- page console\n" + h.br.console.tail(20) + "\n")
-	for _, n := range []*node{h.a, h.b, h.a2} {
+	sb.WriteString("--- page console\n" + h.br.console.Tail(20) + "\n")
+	for _, n := range []*testproc.Gateway{h.a, h.b, h.a2} {
 		if n != nil {
-			fmt.Fprintf(&sb, "--- node %s (%s) log tail\n%s\n", n.id, n.addr, n.log.tail(15))
+			fmt.Fprintf(&sb, "--- node %s (%s) log tail\n%s\n", n.Name, n.Addr, n.LogTail(15))
 		}
 	}
 	fmt.Fprintf(&sb, "--- gate to B: open=%v refused=%d\n", h.gate.open.Load(), h.gate.refused.Load())
@@ -262,7 +264,7 @@ var samples = []struct {
 
 // publish posts k alarms to user:demo through n's HTTP API, one after the
 // other, and returns their ids.
-func (h *harness) publish(n *node, k int) []string {
+func (h *harness) publish(n *testproc.Gateway, k int) []string {
 	out := make([]string, 0, k)
 	for range k {
 		smp := samples[h.seq%len(samples)]
@@ -271,7 +273,7 @@ func (h *harness) publish(n *node, k int) []string {
 			"data": map[string]any{"n": h.seq, "detail": smp.data}})
 		id, epoch, err := h.post(n, body)
 		if err != nil {
-			h.t.Fatalf("publish #%d through node %s: %v\n%s", h.seq, n.id, err, h.dump(pageState{}, nil))
+			h.t.Fatalf("publish #%d through node %s: %v\n%s", h.seq, n.Name, err, h.dump(pageState{}, nil))
 		}
 		if h.epoch == "" {
 			h.epoch = epoch
@@ -281,10 +283,10 @@ func (h *harness) publish(n *node, k int) []string {
 	return out
 }
 
-func (h *harness) post(n *node, body []byte) (id, epoch string, err error) {
+func (h *harness) post(n *testproc.Gateway, body []byte) (id, epoch string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.httpURL()+"/v1/alarms", bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL()+"/v1/alarms", bytes.NewReader(body))
 	if err != nil {
 		return "", "", err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
 const (
@@ -67,10 +68,10 @@ type harness struct {
 	t        *testing.T
 	ctx      context.Context // ends at cleanup
 	dir      string
-	redis    *proc
+	redis    *testproc.Redis
 	redisURL string
 	rdb      *redis.Client // the test's own admin connection
-	nodes    []*proc
+	nodes    []*testproc.Gateway
 	addrs    []string // host:port of each node
 	verifier *auth.Verifier
 	httpc    *http.Client // for publishes, probes and WebSocket dials
@@ -98,13 +99,13 @@ func newHarness(t *testing.T, opts options) *harness {
 			h.dumpLogs()
 		}
 		for _, n := range h.nodes {
-			n.kill()
+			n.Kill()
 		}
 		if h.rdb != nil {
 			_ = h.rdb.Close()
 		}
 		if h.redis != nil {
-			h.redis.kill()
+			h.redis.Kill()
 		}
 		cancel()
 		tr.CloseIdleConnections()
@@ -135,18 +136,17 @@ func logDir(t *testing.T) string {
 
 func (h *harness) startRedis(aof bool) {
 	h.t.Helper()
-	port, err := freePort()
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	rdir := filepath.Join(h.dir, "redis-data")
 	if err := os.MkdirAll(rdir, 0o755); err != nil {
 		h.t.Fatal(err)
 	}
-	h.redis = &proc{name: "redis", argv: redisArgs(port, rdir, aof), logPath: filepath.Join(h.dir, "redis.log")}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	h.redisURL = "redis://" + addr + "/0"
-	h.rdb = redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, PoolSize: 2})
+	r, err := testproc.NewRedis(testproc.RedisOptions{Dir: rdir, AOF: aof})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	r.LogPath = filepath.Join(h.dir, "redis.log")
+	h.redis, h.redisURL = r, r.URL()
+	h.rdb = redis.NewClient(&redis.Options{Addr: r.Addr, MaxRetries: -1, PoolSize: 2})
 	if err := h.restartRedis(); err != nil {
 		h.t.Fatal(err)
 	}
@@ -154,42 +154,19 @@ func (h *harness) startRedis(aof bool) {
 
 // restartRedis starts Redis (again) and waits until it answers PING.
 func (h *harness) restartRedis() error {
-	if err := h.redis.start(); err != nil {
+	if err := h.redis.Start(); err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
-	defer cancel()
-	for {
-		pctx, pcancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		err := h.rdb.Ping(pctx).Err()
-		pcancel()
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("redis not answering: %w (last: %v)\n%s", ctx.Err(), err, h.redis.logTail(20))
-		case <-h.redis.exited():
-			return fmt.Errorf("redis exited while starting:\n%s", h.redis.logTail(20))
-		case <-time.After(30 * time.Millisecond):
-		}
-	}
+	return h.redis.WaitPing(h.ctx, 10*time.Second)
 }
 
 func (h *harness) addNode(i int, extra map[string]string) {
 	h.t.Helper()
-	port, err := freePort()
-	if err != nil {
-		h.t.Fatal(err)
-	}
 	name := fmt.Sprintf("gw-%d", i+1)
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	vars := map[string]string{
-		"GATEWAY_ADDR":         addr,
 		"GATEWAY_REDIS_URL":    h.redisURL,
 		"GATEWAY_JWT_SECRET":   testSecret,
 		"GATEWAY_API_KEYS":     testAPIKey,
-		"GATEWAY_NODE_ID":      name,
 		"GATEWAY_DRAIN_DELAY":  drainDelay.String(),
 		"GATEWAY_CLOSE_SPREAD": spread.String(),
 		"GATEWAY_LOG_FORMAT":   "json",
@@ -198,61 +175,35 @@ func (h *harness) addNode(i int, extra map[string]string) {
 	for k, v := range extra {
 		vars[k] = v
 	}
-	env := cleanEnv()
+	var env []string
 	for k, v := range vars {
 		env = append(env, k+"="+v)
 	}
-	n := &proc{name: name, argv: []string{gatewayBin}, env: env, logPath: filepath.Join(h.dir, name+".log")}
-	if err := n.start(); err != nil {
+	n, err := testproc.NewGateway(gatewayBin, name, "", env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	n.LogPath, n.Noise = filepath.Join(h.dir, name+".log"), logNoise
+	if err := n.Start(); err != nil {
 		h.t.Fatal(err)
 	}
 	h.nodes = append(h.nodes, n)
-	h.addrs = append(h.addrs, addr)
+	h.addrs = append(h.addrs, n.Addr)
 }
+
+// logNoise marks log lines that repeat for every failed request or dial
+// while Redis or a node is down; log tails leave them out.
+var logNoise = []string{`"msg":"api: request failed"`, "connection pool: failed to dial"}
 
 // waitReady polls node i's /readyz until 200.
 func (h *harness) waitReady(i int, limit time.Duration) error {
-	ctx, cancel := context.WithTimeout(h.ctx, limit)
-	defer cancel()
-	n := h.nodes[i]
-	url := "http://" + h.addrs[i] + "/readyz"
-	for {
-		err := h.probe(ctx, url)
-		if err == nil {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready within %v (last: %v)\n%s", n.name, limit, err, n.logTail(20))
-		case <-n.exited():
-			return fmt.Errorf("%s exited while starting:\n%s", n.name, n.logTail(20))
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
-}
-
-func (h *harness) probe(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := h.httpc.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%w: %s", errNotReady, resp.Status)
-	}
-	return nil
+	return h.nodes[i].WaitReady(h.ctx, h.httpc, limit)
 }
 
 // restartNode starts node i again (same port and settings) and waits
 // until it is ready.
 func (h *harness) restartNode(i int) error {
-	if err := h.nodes[i].start(); err != nil {
+	if err := h.nodes[i].Start(); err != nil {
 		return err
 	}
 	return h.waitReady(i, 20*time.Second)
@@ -261,8 +212,8 @@ func (h *harness) restartNode(i int) error {
 // allReady reports an error unless every node runs and is ready.
 func (h *harness) allReady() error {
 	for i, n := range h.nodes {
-		if !n.running() {
-			return fmt.Errorf("%s is not running", n.name)
+		if !n.Running() {
+			return fmt.Errorf("%s is not running", n.Name)
 		}
 		if err := h.waitReady(i, 20*time.Second); err != nil {
 			return err
@@ -294,10 +245,15 @@ func (h *harness) token(sub string, channels []string) string {
 }
 
 func (h *harness) dumpLogs() {
-	for _, p := range append([]*proc{h.redis}, h.nodes...) {
-		if p != nil {
-			h.t.Logf("---- last lines of %s (%s) ----\n%s", p.name, p.logPath, p.logTail(40))
-		}
+	procs := []*testproc.Proc{}
+	if h.redis != nil {
+		procs = append(procs, h.redis.Proc)
+	}
+	for _, n := range h.nodes {
+		procs = append(procs, n.Proc)
+	}
+	for _, p := range procs {
+		h.t.Logf("---- last lines of %s (%s; kept when E2E_LOG_DIR is set) ----\n%s", p.Name, p.LogPath, p.LogTail(40))
 	}
 }
 
@@ -313,7 +269,7 @@ func (h *harness) killLoop(ctx context.Context, every time.Duration) (int, error
 		case <-time.After(every):
 		}
 		i := rand.IntN(len(h.nodes))
-		h.nodes[i].kill()
+		h.nodes[i].Kill()
 		kills++
 		time.Sleep(time.Duration(100+rand.IntN(500)) * time.Millisecond)
 		if err := h.restartNode(i); err != nil {
@@ -344,7 +300,7 @@ func summary(t *testing.T, format string, args ...any) {
 func (h *harness) metric(name string) float64 {
 	total := 0.0
 	for i, n := range h.nodes {
-		if !n.running() {
+		if !n.Running() {
 			continue
 		}
 		ctx, cancel := context.WithTimeout(h.ctx, 2*time.Second)

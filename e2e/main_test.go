@@ -1,13 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
 // gatewayBin is the gateway binary TestMain builds once for every test.
@@ -26,13 +28,9 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	gatewayBin = filepath.Join(dir, "gateway")
 	// Built without -race on purpose: the nodes must be fast; the race
 	// detector still covers the test process and the client package.
-	build := exec.Command("go", "build", "-o", gatewayBin, "./cmd/gateway")
-	build.Dir = ".."
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if gatewayBin, err = testproc.BuildGateway(context.Background(), "..", dir); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: build gateway:", err)
 		return 1
 	}

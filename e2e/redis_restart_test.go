@@ -35,7 +35,7 @@ func TestRedisRestart(t *testing.T) {
 			if loadCtx.Err() != nil {
 				return
 			}
-			h.redis.kill()
+			h.redis.Kill()
 			time.Sleep(time.Second)
 			if restartErr = h.restartRedis(); restartErr != nil {
 				return

@@ -30,11 +30,11 @@ func TestRollingDeploy(t *testing.T) {
 	for round := range rounds {
 		for i, n := range h.nodes {
 			time.Sleep(time.Second)
-			code, took, err := n.terminate(limit)
+			code, took, err := n.Terminate(limit)
 			if err != nil {
 				t.Errorf("round %d: %v", round+1, err)
 			} else if code != 0 {
-				t.Errorf("round %d: %s exited %d after SIGTERM, want 0", round+1, n.name, code)
+				t.Errorf("round %d: %s exited %d after SIGTERM, want 0", round+1, n.Name, code)
 			}
 			longest = max(longest, took)
 			if err := h.restartNode(i); err != nil {

@@ -15,10 +15,15 @@ import (
 
 	"github.com/caarlos0/env/v11"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/auth"
 )
 
 // config is the gateway's environment. Every field is documented in the
-// README's configuration table; keep the two in step.
+// table of docs/configuration.md. An envDefault must equal the Default…
+// constant of the package that owns the setting (stream.DefaultMaxLen,
+// hub.DefaultWindow, node.DefaultDrainDelay, ws.DefaultHelloTimeout, ...):
+// TestConfigDefaults checks both.
 type config struct {
 	Addr            string        `env:"GATEWAY_ADDR" envDefault:"127.0.0.1:8080"`
 	RedisURL        string        `env:"GATEWAY_REDIS_URL"`
@@ -81,8 +86,8 @@ func (c *config) validate() error {
 	var missing []string
 	if c.JWTSecret == "" {
 		missing = append(missing, "GATEWAY_JWT_SECRET")
-	} else if len(c.JWTSecret) < 16 {
-		return errors.New("config: GATEWAY_JWT_SECRET must be at least 16 bytes")
+	} else if len(c.JWTSecret) < auth.MinSecretLen {
+		return fmt.Errorf("config: GATEWAY_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
 	}
 	if len(c.APIKeys) == 0 {
 		missing = append(missing, "GATEWAY_API_KEYS")

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -41,7 +43,7 @@ func TestConfigRefusesToStartWithoutSecrets(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if cfg.NodeID == "" || cfg.RedisPrefix != "alarms" || cfg.StreamMaxLen != 100000 {
+				if cfg.NodeID == "" || cfg.RedisPrefix != stream.DefaultPrefix || cfg.StreamMaxLen != stream.DefaultMaxLen {
 					t.Fatalf("defaults not applied: %+v", cfg)
 				}
 				return

@@ -113,7 +113,7 @@ func nodeConfig(cfg config) node.Config {
 		WS: ws.Config{
 			HelloTimeout: cfg.HelloTimeout, PingInterval: cfg.PingInterval, AllowedOrigins: cfg.AllowedOrigins,
 		},
-		API:         api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + 4096},
+		API:         api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead},
 		DrainDelay:  cfg.DrainDelay,
 		CloseSpread: cfg.CloseSpread,
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
 // clusterConfig says what to run the workload against.
@@ -38,18 +39,17 @@ type cluster struct {
 	dir      string
 	redisURL string
 	redisPID int
-	redisCmd *exec.Cmd
+	redis    *testproc.Redis // nil when attached
 	rdb      *redis.Client
 	nodes    []*gwNode
 	bin      string
 }
 
-// gwNode is one gateway process.
+// gwNode is one gateway, started by loadgen or given.
 type gwNode struct {
-	URL  string // http://127.0.0.1:port
-	PID  int    // 0 when unknown
-	cmd  *exec.Cmd
-	done chan struct{} // closed when cmd has exited
+	URL  string            // http://127.0.0.1:port
+	PID  int               // 0 when unknown
+	proc *testproc.Gateway // nil for a target loadgen did not start
 }
 
 // WS returns the node's WebSocket URL.
@@ -89,8 +89,8 @@ func (c *cluster) attach(ctx context.Context) error {
 		if i < len(c.cfg.PIDs) {
 			n.PID = c.cfg.PIDs[i]
 		}
-		if err := waitReady(ctx, n.URL, 10*time.Second); err != nil {
-			return err
+		if err := testproc.WaitReady(ctx, http.DefaultClient, n.URL, 10*time.Second, nil); err != nil {
+			return fmt.Errorf("cluster: %s %w", n.URL, err)
 		}
 		c.nodes = append(c.nodes, n)
 	}
@@ -105,50 +105,33 @@ func (c *cluster) attach(ctx context.Context) error {
 }
 
 func (c *cluster) startRedis(ctx context.Context) error {
-	port, err := freePort()
+	r, err := testproc.NewRedis(testproc.RedisOptions{Dir: c.dir, Args: []string{"--maxclients", "10000"}})
 	if err != nil {
-		return err
+		return fmt.Errorf("cluster: %w", err)
 	}
-	cmd := exec.Command("redis-server", "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", c.dir, "--maxclients", "10000")
-	cmd.Stdout, cmd.Stderr = c.logFile("redis.log"), c.logFile("redis.log")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	c.setLog(r.Proc, "redis.log")
+	if err := r.Start(); err != nil {
 		return fmt.Errorf("cluster: start redis-server: %w", err)
 	}
-	c.redisCmd, c.redisPID = cmd, cmd.Process.Pid
-	c.redisURL = fmt.Sprintf("redis://127.0.0.1:%d/0", port)
-	c.rdb = redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, time.Second)
-		err := c.rdb.Ping(pctx).Err()
-		cancel()
-		if err == nil {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("cluster: redis-server not answering: %w", err)
-		}
-		time.Sleep(50 * time.Millisecond)
+	c.redis, c.redisPID = r, r.PID()
+	c.redisURL = r.URL()
+	c.rdb = redis.NewClient(&redis.Options{Addr: r.Addr})
+	if err := r.WaitPing(ctx, 10*time.Second); err != nil {
+		return fmt.Errorf("cluster: %w", err)
 	}
+	return nil
 }
 
 // buildGateway builds ./cmd/gateway of the module loadgen runs in into
 // dir and returns the binary and the source revision: the short commit,
 // with "+dirty" when the gateway's sources differ from it.
 func buildGateway(ctx context.Context, dir string) (bin, rev string, err error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	mod := strings.TrimSpace(string(out))
-	if err != nil || mod == "" || mod == os.DevNull {
+	root, err := testproc.ModuleRoot(ctx)
+	if err != nil {
 		return "", "", errors.New("cluster: not inside the gateway module; pass -gateway")
 	}
-	root := filepath.Dir(mod)
-	bin = filepath.Join(dir, "gateway")
-	build := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/gateway")
-	build.Dir = root
-	if b, err := build.CombinedOutput(); err != nil {
-		return "", "", fmt.Errorf("cluster: build gateway: %w\n%s", err, b)
+	if bin, err = testproc.BuildGateway(ctx, root, dir); err != nil {
+		return "", "", fmt.Errorf("cluster: build gateway: %w", err)
 	}
 	return bin, sourceRev(ctx, root), nil
 }
@@ -170,94 +153,70 @@ func sourceRev(ctx context.Context, root string) string {
 
 // startNode starts gateway i (named lg-<i+1>) and waits until it is ready.
 func (c *cluster) startNode(ctx context.Context, i int) (*gwNode, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(c.bin)
-	cmd.Env = append(gatewayEnv(os.Environ()),
-		"GATEWAY_ADDR=127.0.0.1:"+strconv.Itoa(port),
-		"GATEWAY_REDIS_URL="+c.redisURL,
-		"GATEWAY_JWT_SECRET="+c.cfg.Secret,
-		"GATEWAY_API_KEYS="+c.cfg.APIKey,
-		"GATEWAY_NODE_ID=lg-"+strconv.Itoa(i+1),
+	env := append([]string{
+		"GATEWAY_REDIS_URL=" + c.redisURL,
+		"GATEWAY_JWT_SECRET=" + c.cfg.Secret,
+		"GATEWAY_API_KEYS=" + c.cfg.APIKey,
 		"GATEWAY_LOG_LEVEL=warn",
 		"GATEWAY_DRAIN_DELAY=1ms",
 		"GATEWAY_CLOSE_SPREAD=1ms",
-	)
-	cmd.Env = append(cmd.Env, c.cfg.Env...)
-	log := c.logFile(fmt.Sprintf("gateway-%d.log", i+1))
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	}, c.cfg.Env...)
+	g, err := testproc.NewGateway(c.bin, "lg-"+strconv.Itoa(i+1), "", env)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	c.setLog(g.Proc, fmt.Sprintf("gateway-%d.log", i+1))
+	if err := g.Start(); err != nil {
 		return nil, fmt.Errorf("cluster: start gateway: %w", err)
 	}
-	n := &gwNode{URL: fmt.Sprintf("http://127.0.0.1:%d", port), PID: cmd.Process.Pid, cmd: cmd, done: make(chan struct{})}
-	go func() { _ = cmd.Wait(); close(n.done) }()
+	n := &gwNode{URL: g.URL(), PID: g.PID(), proc: g}
 	if i < len(c.nodes) {
 		c.nodes[i] = n
 	} else {
 		c.nodes = append(c.nodes, n)
 	}
-	if err := waitReady(ctx, n.URL, 30*time.Second); err != nil {
-		return nil, fmt.Errorf("%w (log: %s)", err, filepath.Join(c.dir, fmt.Sprintf("gateway-%d.log", i+1)))
+	if err := g.WaitReady(ctx, http.DefaultClient, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	return n, nil
 }
 
-// gatewayEnv drops inherited GATEWAY_* variables so the run is defined by
-// loadgen's settings alone.
-func gatewayEnv(env []string) []string {
-	out := make([]string, 0, len(env))
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "GATEWAY_") {
-			out = append(out, kv)
-		}
-	}
-	return out
-}
-
-func (c *cluster) logFile(name string) io.Writer {
+// setLog sends p's output to name in the cluster's directory, or to
+// stderr when verbose, and has p killed if loadgen dies.
+func (c *cluster) setLog(p *testproc.Proc, name string) {
+	p.DieWithParent = true
 	if c.cfg.Verbose {
-		return os.Stderr
+		p.Output = os.Stderr
+		return
 	}
-	f, err := os.OpenFile(filepath.Join(c.dir, name), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
-		return io.Discard
-	}
-	return f // closed when the process exits
+	p.LogPath = filepath.Join(c.dir, name)
 }
 
 // kill sends SIGKILL to node i and waits for it to exit.
 func (c *cluster) kill(i int) error {
 	n := c.nodes[i]
-	if n.cmd == nil {
+	if n.proc == nil {
 		if n.PID == 0 {
 			return errors.New("cluster: cannot kill a target without -pids")
 		}
 		return syscall.Kill(n.PID, syscall.SIGKILL)
 	}
-	if err := n.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		return fmt.Errorf("cluster: kill: %w", err)
-	}
-	<-n.done
+	n.proc.Kill()
 	return nil
 }
 
 // Close stops everything loadgen started and removes its directory.
 func (c *cluster) Close() {
 	for _, n := range c.nodes {
-		if n != nil && n.cmd != nil {
-			_ = n.cmd.Process.Signal(syscall.SIGKILL)
-			<-n.done
+		if n != nil && n.proc != nil {
+			n.proc.Kill()
 		}
 	}
 	if c.rdb != nil {
 		_ = c.rdb.Close()
 	}
-	if c.redisCmd != nil {
-		_ = c.redisCmd.Process.Signal(syscall.SIGKILL)
-		_ = c.redisCmd.Wait()
+	if c.redis != nil {
+		c.redis.Kill()
 	}
 	if c.dir != "" {
 		_ = os.RemoveAll(c.dir)
@@ -309,36 +268,4 @@ func (c *cluster) metric(ctx context.Context, i int, name string) (float64, erro
 		return 0, fmt.Errorf("cluster: metric %s not found", name)
 	}
 	return v, nil
-}
-
-// waitReady polls url/readyz until it answers 200.
-func waitReady(ctx context.Context, url string, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		rctx, cancel := context.WithTimeout(ctx, time.Second)
-		req, _ := http.NewRequestWithContext(rctx, http.MethodGet, url+"/readyz", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-		}
-		cancel()
-		if err == nil && resp.StatusCode == http.StatusOK {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return fmt.Errorf("cluster: %s not ready after %v", url, limit)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// freePort returns a TCP port that was free a moment ago.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("cluster: free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -62,7 +63,7 @@ type stormClient struct {
 func runStorm(ctx context.Context, o *stormOpts, co *common, out io.Writer) error {
 	window := o.window
 	if window == 0 {
-		window = max(10000, 2*o.conns*(o.per+1))
+		window = max(hub.DefaultWindow, 2*o.conns*(o.per+1))
 	}
 	cl, err := co.startCluster(ctx, 2, "GATEWAY_WINDOW="+strconv.Itoa(window))
 	if err != nil {

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 // Route patterns, as registered on the mux and used as the route label of
@@ -22,16 +24,29 @@ const (
 	RouteHistory = "GET /v1/alarms"
 )
 
-// History limits of GET /v1/alarms.
+// History limits of GET /v1/alarms. The default is the store's, so a query
+// without limit and a History call with limit 0 agree.
 const (
-	DefaultHistoryLimit = 100
+	DefaultHistoryLimit = stream.DefaultHistoryLimit
 	MaxHistoryLimit     = 1000
+)
+
+// BodyOverhead is the room a publish body has beyond the largest encoded
+// alarm, for its JSON envelope.
+const BodyOverhead = 4 << 10
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultMaxBodyBytes  = stream.DefaultMaxAlarmBytes + BodyOverhead
+	DefaultMaxBatchBytes = 8 << 20
+	DefaultMaxBatch      = 1000
+	DefaultTimeout       = 5 * time.Second
 )
 
 // Config configures the API. Zero fields take their defaults.
 type Config struct {
-	// MaxBodyBytes limits the body of POST /v1/alarms; default 68 KiB
-	// (a 64 KiB alarm plus room for its envelope).
+	// MaxBodyBytes limits the body of POST /v1/alarms; default
+	// DefaultMaxBodyBytes, 68 KiB (a 64 KiB alarm plus BodyOverhead).
 	MaxBodyBytes int64
 	// MaxBatchBytes limits the body of POST /v1/alarms/batch; default 8 MiB.
 	MaxBatchBytes int64
@@ -63,10 +78,10 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 	if cfg.MaxBodyBytes < 0 || cfg.MaxBatchBytes < 0 || cfg.MaxBatch < 0 || cfg.Timeout < 0 {
 		return nil, errors.New("api: negative config value")
 	}
-	cfg.MaxBodyBytes = orDefault(cfg.MaxBodyBytes, 64<<10+4<<10)
-	cfg.MaxBatchBytes = orDefault(cfg.MaxBatchBytes, 8<<20)
-	cfg.MaxBatch = orDefault(cfg.MaxBatch, 1000)
-	cfg.Timeout = orDefault(cfg.Timeout, 5*time.Second)
+	defaults.Set(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
+	defaults.Set(&cfg.MaxBatchBytes, DefaultMaxBatchBytes)
+	defaults.Set(&cfg.MaxBatch, DefaultMaxBatch)
+	defaults.Set(&cfg.Timeout, DefaultTimeout)
 	if m == nil {
 		m = metrics.New(nil)
 	}
@@ -74,14 +89,6 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &API{cfg: cfg, store: store, keys: keys, m: m, log: log}, nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Register adds the API's routes to mux.

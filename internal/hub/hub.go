@@ -8,8 +8,17 @@ import (
 	"sync"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	// DefaultWindow is the number of recent alarms kept for resumes.
+	DefaultWindow = 10000
+	// DefaultQueueLen is the per-connection queue bound.
+	DefaultQueueLen = 4096
 )
 
 // Config configures a Hub.
@@ -17,10 +26,11 @@ type Config struct {
 	// NodeID is shown in welcome.node. Required.
 	NodeID string
 	// Window is how many recent alarms are kept in memory for resumes.
-	// Default 10000.
+	// Default DefaultWindow.
 	Window int
 	// QueueLen bounds the live messages waiting for one connection; a
-	// connection that falls further behind is closed with 4029. Default 4096.
+	// connection that falls further behind is closed with 4029. Default
+	// DefaultQueueLen.
 	QueueLen int
 }
 
@@ -51,12 +61,8 @@ func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
 	if cfg.NodeID == "" {
 		return nil, errors.New("hub: NodeID is required")
 	}
-	if cfg.Window == 0 {
-		cfg.Window = 10000
-	}
-	if cfg.QueueLen == 0 {
-		cfg.QueueLen = 4096
-	}
+	defaults.Set(&cfg.Window, DefaultWindow)
+	defaults.Set(&cfg.QueueLen, DefaultQueueLen)
 	if cfg.Window < 1 || cfg.QueueLen < 1 {
 		return nil, fmt.Errorf("hub: Window %d and QueueLen %d must be positive", cfg.Window, cfg.QueueLen)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testproc"
 	"github.com/alarmgate/alarmgate/internal/ws"
 )
 
@@ -40,11 +41,11 @@ func randHex(n int) string {
 // prefix, so tests never see each other's alarms.
 func realRedis(t *testing.T, name string) redis.UniversalClient {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ClientName: name, ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ClientName: name, ContextTimeoutEnabled: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if err := rdb.Ping(ctx).Err(); err != nil {
-		t.Fatalf("these tests need Redis on 127.0.0.1:6379 (.ci/run starts one): %v", err)
+		t.Fatalf("these tests need Redis on %s (%s; .ci/run starts one): %v", testproc.RedisAddr(), testproc.RedisAddrEnv, err)
 	}
 	t.Cleanup(func() { _ = rdb.Close() })
 	return rdb

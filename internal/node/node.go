@@ -16,6 +16,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
@@ -24,21 +25,28 @@ import (
 	"github.com/alarmgate/alarmgate/web"
 )
 
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultDrainDelay  = 5 * time.Second
+	DefaultCloseSpread = time.Second
+)
+
 // Config configures a node. Zero fields take the defaults of the packages
 // they belong to.
 type Config struct {
 	// NodeID names the node in welcome.node and logs. Required.
 	NodeID string
-	// JWTSecret signs client tokens (HS256). Required, at least 16 bytes.
+	// JWTSecret signs client tokens (HS256). Required, at least
+	// auth.MinSecretLen bytes.
 	JWTSecret []byte
 	// APIKeys are the publish keys. At least one is required.
 	APIKeys []string
 	// Stream configures the log in Redis (prefix, caps, sizes).
 	Stream stream.Config
 	// Window is how many recent alarms the node keeps for resumes.
-	// Default 10000.
+	// Default hub.DefaultWindow.
 	Window int
-	// QueueLen bounds each connection's queue. Default 4096.
+	// QueueLen bounds each connection's queue. Default hub.DefaultQueueLen.
 	QueueLen int
 	// WS configures WebSocket sessions.
 	WS ws.Config
@@ -47,9 +55,10 @@ type Config struct {
 	// Feed tunes the live feed (tip interval, probe timeout).
 	Feed pubsub.Config
 	// DrainDelay is how long the node keeps serving after Shutdown starts,
-	// failing /readyz, before closing sockets. Default 5s.
+	// failing /readyz, before closing sockets. Default DefaultDrainDelay.
 	DrainDelay time.Duration
-	// CloseSpread spreads the 1012 closes at the end of a drain. Default 1s.
+	// CloseSpread spreads the 1012 closes at the end of a drain. Default
+	// DefaultCloseSpread.
 	CloseSpread time.Duration
 	// Demo serves the demo page at / and its settings at /demo/config.
 	// /client.js is always served.
@@ -81,12 +90,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	if cfg.DrainDelay == 0 {
-		cfg.DrainDelay = 5 * time.Second
-	}
-	if cfg.CloseSpread == 0 {
-		cfg.CloseSpread = time.Second
-	}
+	defaults.Set(&cfg.DrainDelay, DefaultDrainDelay)
+	defaults.Set(&cfg.CloseSpread, DefaultCloseSpread)
 	n := &Node{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.m = metrics.New(n.reg)

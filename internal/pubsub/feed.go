@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -29,12 +30,22 @@ type Store interface {
 	Probe(ctx context.Context, channel, payload string) error
 }
 
+// Defaults applied by New to zero Config fields (Window defaults to
+// hub.DefaultWindow).
+const (
+	DefaultTipInterval  = time.Second
+	DefaultProbeTimeout = 5 * time.Second
+	DefaultTimeout      = 3 * time.Second
+	DefaultPageSize     = 1000
+	DefaultRetrySync    = 100 * time.Millisecond
+)
+
 // Config configures a Feed.
 type Config struct {
 	// NodeID names the node's probe channel. Required.
 	NodeID string
-	// Window is how many alarms are loaded at start. Default 10000; use
-	// the hub's window size.
+	// Window is how many alarms are loaded at start. Default
+	// hub.DefaultWindow; use the hub's window size.
 	Window int
 	// TipInterval is how often the stream's newest id is compared with the
 	// applied id (and a probe is published). Default 1s.
@@ -82,12 +93,12 @@ func New(cfg Config, rdb redis.UniversalClient, store Store, h *hub.Hub, m *metr
 	if cfg.NodeID == "" || rdb == nil || store == nil || h == nil {
 		return nil, errors.New("pubsub: NodeID, redis client, store and hub are required")
 	}
-	setDefault(&cfg.Window, 10000)
-	setDefault(&cfg.TipInterval, time.Second)
-	setDefault(&cfg.ProbeTimeout, 5*time.Second)
-	setDefault(&cfg.Timeout, 3*time.Second)
-	setDefault(&cfg.PageSize, 1000)
-	setDefault(&cfg.RetrySync, 100*time.Millisecond)
+	defaults.Set(&cfg.Window, hub.DefaultWindow)
+	defaults.Set(&cfg.TipInterval, DefaultTipInterval)
+	defaults.Set(&cfg.ProbeTimeout, DefaultProbeTimeout)
+	defaults.Set(&cfg.Timeout, DefaultTimeout)
+	defaults.Set(&cfg.PageSize, DefaultPageSize)
+	defaults.Set(&cfg.RetrySync, DefaultRetrySync)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -102,13 +113,6 @@ func New(cfg Config, rdb redis.UniversalClient, store Store, h *hub.Hub, m *metr
 		cfg: cfg, rdb: rdb, store: store, hub: h, m: m, log: log,
 		live: live, probe: live + ":probe:" + cfg.NodeID, kick: make(chan struct{}, 1),
 	}, nil
-}
-
-func setDefault[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 // Ready reports whether the node can prove it is current: the window is

@@ -14,6 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -28,10 +29,10 @@ type fixture struct {
 // start runs a feed on the machine's Redis under a fresh prefix.
 func start(t *testing.T, tip time.Duration, prefix string) *fixture {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:6379", ContextTimeoutEnabled: true})
+	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
-		t.Fatalf("needs Redis on 127.0.0.1:6379: %v", err)
+		t.Fatalf("needs Redis on %s (%s): %v", testproc.RedisAddr(), testproc.RedisAddrEnv, err)
 	}
 	if prefix == "" {
 		b := make([]byte, 6)

@@ -15,9 +15,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/testproc"
 )
-
-const realRedisAddr = "127.0.0.1:6379"
 
 func TestMain(m *testing.M) {
 	redis.SetLogger(quietLogger{}) // unreachable-server tests would flood the output
@@ -40,7 +39,7 @@ var backends = []backend{{"redis", true}, {"miniredis", false}}
 // testClient returns a client for the backend, closed at cleanup.
 func testClient(t testing.TB, b backend) redis.UniversalClient {
 	t.Helper()
-	addr := realRedisAddr
+	addr := testproc.RedisAddr()
 	if !b.real {
 		addr = miniredis.RunT(t).Addr()
 	}

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -91,9 +93,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 }
 
 func (c *Config) withDefaults() error {
-	if c.Prefix == "" {
-		c.Prefix = DefaultPrefix
-	}
+	defaults.Set(&c.Prefix, DefaultPrefix)
 	if !prefixRE.MatchString(c.Prefix) {
 		return fmt.Errorf("stream: invalid prefix %q: must match %s", c.Prefix, prefixRE)
 	}
@@ -113,21 +113,13 @@ func (c *Config) withDefaults() error {
 			return fmt.Errorf("stream: invalid config: %s out of range", ch.name)
 		}
 	}
-	c.MaxLen = orDefault(c.MaxLen, DefaultMaxLen)
-	c.Retention = orDefault(c.Retention, DefaultRetention)
-	c.IdemTTL = orDefault(c.IdemTTL, DefaultIdemTTL)
-	c.MaxAlarmBytes = orDefault(c.MaxAlarmBytes, DefaultMaxAlarmBytes)
-	c.Timeout = orDefault(c.Timeout, DefaultTimeout)
-	c.PageSize = orDefault(c.PageSize, DefaultPageSize)
+	defaults.Set(&c.MaxLen, DefaultMaxLen)
+	defaults.Set(&c.Retention, DefaultRetention)
+	defaults.Set(&c.IdemTTL, DefaultIdemTTL)
+	defaults.Set(&c.MaxAlarmBytes, DefaultMaxAlarmBytes)
+	defaults.Set(&c.Timeout, DefaultTimeout)
+	defaults.Set(&c.PageSize, DefaultPageSize)
 	return nil
-}
-
-func orDefault[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // LiveChannel returns the Pub/Sub channel every accepted alarm is

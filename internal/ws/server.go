@@ -12,6 +12,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/protocol"
@@ -24,6 +25,16 @@ type Feed interface {
 	// Kick asks for an immediate catch-up; it never blocks.
 	Kick()
 }
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultHelloTimeout   = 10 * time.Second
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultPingInterval   = 25 * time.Second
+	DefaultCatchUpTimeout = 3 * time.Second
+	DefaultReadLimit      = 16 << 10
+	DefaultMaxFrameBytes  = 256 << 10
+)
 
 // Config configures the WebSocket endpoint.
 type Config struct {
@@ -81,12 +92,12 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, m *metrics.Metrics
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
-	def(&cfg.HelloTimeout, 10*time.Second)
-	def(&cfg.WriteTimeout, 10*time.Second)
-	def(&cfg.PingInterval, 25*time.Second)
-	def(&cfg.CatchUpTimeout, 3*time.Second)
-	def(&cfg.ReadLimit, 16<<10)
-	def(&cfg.MaxFrameBytes, 256<<10)
+	defaults.Set(&cfg.HelloTimeout, DefaultHelloTimeout)
+	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
+	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
+	defaults.Set(&cfg.CatchUpTimeout, DefaultCatchUpTimeout)
+	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
+	defaults.Set(&cfg.MaxFrameBytes, DefaultMaxFrameBytes)
 	if m == nil {
 		m = metrics.New(nil)
 	}
@@ -101,13 +112,6 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, m *metrics.Metrics
 		},
 		sessions: make(map[*session]struct{}),
 	}, nil
-}
-
-func def[T comparable](p *T, v T) {
-	var zero T
-	if *p == zero {
-		*p = v
-	}
 }
 
 // ServeHTTP upgrades the request, reads the hello and registers the

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package testproc
+
+import "os/exec"
+
+func setDieWithParent(*exec.Cmd) {}
