@@ -101,7 +101,7 @@ func TestCluster(t *testing.T) {
 	}
 	// The placeholder idempotency key shares the slot of the stream key.
 	slot := func(k string) int64 { return rdb.ClusterKeySlot(ctx, k).Val() }
-	for _, k := range []string{s.EpochKey(), s.idemNone, s.idemPrefix + "x"} {
+	for _, k := range []string{s.EpochKey(), s.keys.idemNone, s.keys.idem("x")} {
 		if slot(k) != slot(s.StreamKey()) {
 			t.Fatalf("key %s in slot %d, stream in %d", k, slot(k), slot(s.StreamKey()))
 		}

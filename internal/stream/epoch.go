@@ -20,8 +20,8 @@ func (s *Store) EnsureEpoch(ctx context.Context) (string, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	pipe.SetNX(ctx, s.epochKey, newEpoch(), 0)
-	get := pipe.Get(ctx, s.epochKey)
+	pipe.SetNX(ctx, s.keys.epoch, newEpoch(), 0)
+	get := pipe.Get(ctx, s.keys.epoch)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", wrapErr("ensure epoch", err)
 	}
@@ -35,11 +35,11 @@ func (s *Store) EnsureEpoch(ctx context.Context) (string, error) {
 func (s *Store) RotateEpoch(ctx context.Context, old string) (string, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	cur, err := s.rotate.Run(ctx, s.rdb, []string{s.epochKey}, old, newEpoch()).Text()
+	cur, err := s.rotate.Run(ctx, s.rdb, []string{s.keys.epoch}, old, newEpoch()).Text()
 	if err != nil {
 		return "", wrapErr("rotate epoch", err)
 	}
-	s.log.Info("stream: epoch rotated", "key", s.epochKey, "old", old, "epoch", cur)
+	s.log.Info("stream: epoch rotated", "key", s.keys.epoch, "old", old, "epoch", cur)
 	return cur, nil
 }
 
