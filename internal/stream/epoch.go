@@ -1,9 +1,6 @@
 package stream
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // rotateLua replaces the epoch with ARGV[2] if it equals ARGV[1] or is
 // absent, and returns the epoch now current.
@@ -41,15 +38,4 @@ func (s *Store) RotateEpoch(ctx context.Context, old string) (string, error) {
 	}
 	s.log.Info("stream: epoch rotated", "key", s.keys.epoch, "old", old, "epoch", cur)
 	return cur, nil
-}
-
-// Probe publishes payload on the Pub/Sub channel (nodes use it to prove
-// that their subscription delivers).
-func (s *Store) Probe(ctx context.Context, channel, payload string) error {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	if err := s.rdb.Publish(ctx, channel, payload).Err(); err != nil {
-		return wrapErr(fmt.Sprintf("probe %s", channel), err)
-	}
-	return nil
 }

@@ -31,8 +31,8 @@ const (
 type Feed interface {
 	// Ready reports whether the node is current with the stream.
 	Ready() bool
-	// Kick asks for an immediate catch-up; it never blocks.
-	Kick()
+	// SyncNow asks for an immediate catch-up; it never blocks.
+	SyncNow()
 }
 
 // Config configures the WebSocket endpoint.
