@@ -152,7 +152,7 @@ func (f *Feed) Run(ctx context.Context) error {
 
 var errProbeLost = errors.New("pubsub: probe not delivered in time")
 
-// session runs one subscription (with go-redis' own reconnects) until
+// session runs one subscription (which reconnects on its own) until
 // ctx ends or the probe stops coming back.
 func (f *Feed) session(ctx context.Context) error {
 	sub := f.store.Subscribe(ctx, f.cfg.NodeID)
