@@ -104,7 +104,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	}
 	fc := cfg.Feed
 	fc.NodeID, fc.Window = cfg.NodeID, cfg.Window
-	if n.feed, err = pubsub.New(fc, rdb, n.store, n.hub, n.m, log); err != nil {
+	if n.feed, err = pubsub.New(fc, n.store, n.hub, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret})

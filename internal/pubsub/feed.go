@@ -9,8 +9,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
@@ -18,16 +16,18 @@ import (
 	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
-// Store is the part of the stream store the feed reads. *stream.Store
-// implements it.
+// Store is the part of the stream store the feed uses: every Redis call
+// and every key and channel name is behind it. *stream.Store implements it.
 type Store interface {
-	LiveChannel() string
+	// Subscribe subscribes to the live channel and nodeID's probe channel.
+	Subscribe(ctx context.Context, nodeID string) stream.Subscription
+	// Probe publishes payload on nodeID's probe channel.
+	Probe(ctx context.Context, nodeID, payload string) error
 	Range(ctx context.Context, after alarm.ID, count int64) ([]alarm.Entry, error)
 	Tip(ctx context.Context) (stream.Tip, error)
 	LoadWindow(ctx context.Context, n int) ([]alarm.Entry, alarm.ID, stream.Tip, error)
 	EnsureEpoch(ctx context.Context) (string, error)
 	RotateEpoch(ctx context.Context, old string) (string, error)
-	Probe(ctx context.Context, channel, payload string) error
 }
 
 // Defaults applied by New to zero Config fields (Window defaults to
@@ -66,17 +66,14 @@ type Config struct {
 }
 
 // Feed keeps a hub current with the stream. Run it in one goroutine;
-// Ready and Kick are safe from any goroutine.
+// Ready and SyncNow are safe from any goroutine.
 type Feed struct {
 	cfg   Config
-	rdb   redis.UniversalClient
 	store Store
 	hub   *hub.Hub
 	m     *metrics.Metrics
 	log   *slog.Logger
-	live  string
-	probe string
-	kick  chan struct{}
+	syncs chan struct{} // SyncNow requests, buffer 1
 
 	loaded     atomic.Bool  // the window was loaded at least once
 	subscribed atomic.Bool  // both channels are subscribed
@@ -89,9 +86,9 @@ type Feed struct {
 }
 
 // New validates cfg and returns a Feed for hub.
-func New(cfg Config, rdb redis.UniversalClient, store Store, h *hub.Hub, m *metrics.Metrics, log *slog.Logger) (*Feed, error) {
-	if cfg.NodeID == "" || rdb == nil || store == nil || h == nil {
-		return nil, errors.New("pubsub: NodeID, redis client, store and hub are required")
+func New(cfg Config, store Store, h *hub.Hub, m *metrics.Metrics, log *slog.Logger) (*Feed, error) {
+	if cfg.NodeID == "" || store == nil || h == nil {
+		return nil, errors.New("pubsub: NodeID, store and hub are required")
 	}
 	defaults.Set(&cfg.Window, hub.DefaultWindow)
 	defaults.Set(&cfg.TipInterval, DefaultTipInterval)
@@ -108,11 +105,7 @@ func New(cfg Config, rdb redis.UniversalClient, store Store, h *hub.Hub, m *metr
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	live := store.LiveChannel()
-	return &Feed{
-		cfg: cfg, rdb: rdb, store: store, hub: h, m: m, log: log,
-		live: live, probe: live + ":probe:" + cfg.NodeID, kick: make(chan struct{}, 1),
-	}, nil
+	return &Feed{cfg: cfg, store: store, hub: h, m: m, log: log, syncs: make(chan struct{}, 1)}, nil
 }
 
 // Ready reports whether the node can prove it is current: the window is
@@ -126,11 +119,12 @@ func (f *Feed) Ready() bool {
 	return age <= f.cfg.ProbeTimeout
 }
 
-// Kick asks for an immediate tip check and gap fill, for example because a
-// client resumed from an id the node has not applied yet. It never blocks.
-func (f *Feed) Kick() {
+// SyncNow asks for an immediate tip check and gap fill, for example
+// because a client resumed from an id the node has not applied yet. It
+// never blocks.
+func (f *Feed) SyncNow() {
 	select {
-	case f.kick <- struct{}{}:
+	case f.syncs <- struct{}{}:
 	default:
 	}
 }
@@ -162,17 +156,17 @@ func (f *Feed) Run(ctx context.Context) error {
 
 var errProbeLost = errors.New("pubsub: probe not delivered in time")
 
-// session runs one PubSub connection (with go-redis' own reconnects) until
+// session runs one subscription (which reconnects on its own) until
 // ctx ends or the probe stops coming back.
 func (f *Feed) session(ctx context.Context) error {
-	ps := f.rdb.Subscribe(ctx, f.live, f.probe)
+	sub := f.store.Subscribe(ctx, f.cfg.NodeID)
 	sctx, cancel := context.WithCancel(ctx)
-	events := make(chan any, 1024)
+	events := make(chan received, 1024)
 	var wg sync.WaitGroup
-	wg.Go(func() { f.receive(sctx, ps, events) })
+	wg.Go(func() { f.receive(sctx, sub, events) })
 	defer func() {
 		cancel()
-		_ = ps.Close()
+		_ = sub.Close()
 		wg.Wait()
 	}()
 	f.lastProbe.Store(f.cfg.Now().UnixNano())
@@ -182,9 +176,9 @@ func (f *Feed) session(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case ev := <-events:
-			f.handle(ctx, ev)
-		case <-f.kick:
+		case r := <-events:
+			f.handle(ctx, r)
+		case <-f.syncs:
 			f.sync(ctx)
 		case <-tick.C:
 			if err := f.tick(ctx); err != nil {
@@ -194,20 +188,22 @@ func (f *Feed) session(ctx context.Context) error {
 	}
 }
 
-// receive is the only reader of ps. go-redis reconnects and resubscribes
-// on the Receive after an error; the new confirmations trigger a gap fill.
-func (f *Feed) receive(ctx context.Context, ps *redis.PubSub, out chan<- any) {
+// received is one result of Subscription.Receive.
+type received struct {
+	ev  stream.Event
+	err error
+}
+
+// receive is the only reader of sub. After an error the next Receive
+// reconnects and resubscribes; the new confirmation triggers a gap fill.
+func (f *Feed) receive(ctx context.Context, sub stream.Subscription, out chan<- received) {
 	for {
-		msg, err := ps.Receive(ctx)
+		ev, err := sub.Receive(ctx)
 		if ctx.Err() != nil {
 			return
 		}
-		var ev any = msg
-		if err != nil {
-			ev = err
-		}
 		select {
-		case out <- ev:
+		case out <- received{ev, err}:
 		case <-ctx.Done():
 			return
 		}
@@ -221,24 +217,22 @@ func (f *Feed) receive(ctx context.Context, ps *redis.PubSub, out chan<- any) {
 	}
 }
 
-func (f *Feed) handle(ctx context.Context, ev any) {
-	switch v := ev.(type) {
-	case *redis.Subscription:
-		if v.Kind == "subscribe" && v.Count == 2 {
-			f.subscribed.Store(true)
-			f.m.Resubscribes.Inc()
-			f.sync(ctx) // subscribe first, then read: nothing slips through
-		}
-	case *redis.Message:
-		if v.Channel == f.probe {
-			f.lastProbe.Store(f.cfg.Now().UnixNano())
-			return
-		}
-		f.apply(ctx, v.Payload)
-	case error:
+func (f *Feed) handle(ctx context.Context, r received) {
+	if r.err != nil {
 		f.subscribed.Store(false)
 		f.caughtUp.Store(false)
-		f.log.Warn("pubsub: receive failed", "err", v)
+		f.log.Warn("pubsub: receive failed", "err", r.err)
+		return
+	}
+	switch r.ev.Kind {
+	case stream.EventSubscribed:
+		f.subscribed.Store(true)
+		f.m.Resubscribes.Inc()
+		f.sync(ctx) // subscribe first, then read: nothing slips through
+	case stream.EventProbe:
+		f.lastProbe.Store(f.cfg.Now().UnixNano())
+	case stream.EventMessage:
+		f.apply(ctx, r.ev.Payload)
 	}
 }
 
@@ -279,7 +273,7 @@ func (f *Feed) tick(ctx context.Context) error {
 	}
 	pctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
 	f.probeSeq++
-	err := f.store.Probe(pctx, f.probe, fmt.Sprint(f.probeSeq))
+	err := f.store.Probe(pctx, f.cfg.NodeID, fmt.Sprint(f.probeSeq))
 	cancel()
 	if err != nil {
 		f.log.Warn("pubsub: probe publish failed", "err", err)

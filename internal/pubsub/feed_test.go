@@ -50,7 +50,7 @@ func start(t *testing.T, tip time.Duration, prefix string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(Config{NodeID: "n-" + prefix, Window: 100, TipInterval: tip}, rdb, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n-" + prefix, Window: 100, TipInterval: tip}, store, h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,11 +125,11 @@ func TestLiveAndGapFill(t *testing.T) {
 	eventually(t, "gap fill", func() bool { return applied(fx) == missed })
 }
 
-func TestKickCatchesUpAtOnce(t *testing.T) {
+func TestSyncNowCatchesUpAtOnce(t *testing.T) {
 	fx := start(t, time.Hour, "")
 	fx.run(t)
 	missed := fx.streamOnly(t, "user:2")
-	fx.feed.Kick()
+	fx.feed.SyncNow()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := fx.hub.WaitApplied(ctx, missed); err != nil {
@@ -161,7 +161,7 @@ func TestNotReadyWithoutRedis(t *testing.T) {
 	defer rdb.Close()
 	store, _ := stream.New(stream.Config{Prefix: "t-none"}, rdb, nil)
 	h, _ := hub.New(hub.Config{NodeID: "n"}, nil, nil)
-	f, err := New(Config{NodeID: "n", TipInterval: 20 * time.Millisecond}, rdb, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n", TipInterval: 20 * time.Millisecond}, store, h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestNotReadyWithoutRedis(t *testing.T) {
 }
 
 func TestNewValidates(t *testing.T) {
-	if _, err := New(Config{}, nil, nil, nil, nil, nil); err == nil {
+	if _, err := New(Config{}, nil, nil, nil, nil); err == nil {
 		t.Fatal("empty config accepted")
 	}
 }
@@ -196,7 +196,7 @@ func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
 	fx := start(t, time.Hour, "")
 	var blocked atomic.Bool
 	f, err := New(Config{NodeID: "nb-" + fx.store.LiveChannel(), Window: 100, TipInterval: 50 * time.Millisecond},
-		fx.rdb, blockRange{fx.store, blocked.Load}, fx.hub, nil, nil)
+		blockRange{fx.store, blocked.Load}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
 	fx.run(t)
 	blocked.Store(true)
 	hole := fx.streamOnly(t, "user:1") // lost on Pub/Sub, and the stream cannot be read
-	fx.feed.Kick()
+	fx.feed.SyncNow()
 	eventually(t, "not caught up", func() bool { return !fx.feed.Ready() })
 	live := fx.publish(t, "user:1")
 	time.Sleep(200 * time.Millisecond)

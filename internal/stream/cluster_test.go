@@ -96,12 +96,16 @@ func TestCluster(t *testing.T) {
 	if got, err := s.EnsureEpoch(ctx); err != nil || got != e {
 		t.Fatalf("EnsureEpoch: %q %v", got, err)
 	}
-	if err := s.Probe(ctx, s.LiveChannel(), "p"); err != nil {
+	sub := s.Subscribe(ctx, "n")
+	defer sub.Close()
+	wantEvent(ctx, t, sub, Event{Kind: EventSubscribed})
+	if err := s.Probe(ctx, "n", "p"); err != nil {
 		t.Fatal(err)
 	}
+	wantEvent(ctx, t, sub, Event{Kind: EventProbe, Payload: "p"})
 	// The placeholder idempotency key shares the slot of the stream key.
 	slot := func(k string) int64 { return rdb.ClusterKeySlot(ctx, k).Val() }
-	for _, k := range []string{s.EpochKey(), s.idemNone, s.idemPrefix + "x"} {
+	for _, k := range []string{s.EpochKey(), s.keys.idemNone, s.keys.idem("x")} {
 		if slot(k) != slot(s.StreamKey()) {
 			t.Fatalf("key %s in slot %d, stream in %d", k, slot(k), slot(s.StreamKey()))
 		}

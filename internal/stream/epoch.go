@@ -1,9 +1,6 @@
 package stream
 
-import (
-	"context"
-	"fmt"
-)
+import "context"
 
 // rotateLua replaces the epoch with ARGV[2] if it equals ARGV[1] or is
 // absent, and returns the epoch now current.
@@ -20,8 +17,8 @@ func (s *Store) EnsureEpoch(ctx context.Context) (string, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	pipe.SetNX(ctx, s.epochKey, newEpoch(), 0)
-	get := pipe.Get(ctx, s.epochKey)
+	pipe.SetNX(ctx, s.keys.epoch, newEpoch(), 0)
+	get := pipe.Get(ctx, s.keys.epoch)
 	if _, err := pipe.Exec(ctx); err != nil {
 		return "", wrapErr("ensure epoch", err)
 	}
@@ -35,21 +32,10 @@ func (s *Store) EnsureEpoch(ctx context.Context) (string, error) {
 func (s *Store) RotateEpoch(ctx context.Context, old string) (string, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	cur, err := s.rotate.Run(ctx, s.rdb, []string{s.epochKey}, old, newEpoch()).Text()
+	cur, err := s.rotate.Run(ctx, s.rdb, []string{s.keys.epoch}, old, newEpoch()).Text()
 	if err != nil {
 		return "", wrapErr("rotate epoch", err)
 	}
-	s.log.Info("stream: epoch rotated", "key", s.epochKey, "old", old, "epoch", cur)
+	s.log.Info("stream: epoch rotated", "key", s.keys.epoch, "old", old, "epoch", cur)
 	return cur, nil
-}
-
-// Probe publishes payload on the Pub/Sub channel (nodes use it to prove
-// that their subscription delivers).
-func (s *Store) Probe(ctx context.Context, channel, payload string) error {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	if err := s.rdb.Publish(ctx, channel, payload).Err(); err != nil {
-		return wrapErr(fmt.Sprintf("probe %s", channel), err)
-	}
-	return nil
 }

@@ -1,10 +1,8 @@
 package stream
 
 import (
-	"context"
 	"encoding/hex"
 	"testing"
-	"time"
 )
 
 func TestEnsureEpoch(t *testing.T) {
@@ -57,29 +55,6 @@ func TestRotateEpoch(t *testing.T) {
 			}
 			if tip, _ := s.Tip(ctx); tip.Epoch != e1 {
 				t.Fatalf("tip epoch %q", tip.Epoch)
-			}
-		})
-	}
-}
-
-func TestProbe(t *testing.T) {
-	for _, b := range backends {
-		t.Run(b.name, func(t *testing.T) {
-			s, rdb := newTestStore(t, b, Config{})
-			ctx, cancel := context.WithTimeout(testCtx(t), 10*time.Second)
-			defer cancel()
-			ch := s.LiveChannel() + ":probe"
-			sub := rdb.Subscribe(ctx, ch)
-			defer sub.Close()
-			if _, err := sub.Receive(ctx); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.Probe(ctx, ch, "probe-1"); err != nil {
-				t.Fatal(err)
-			}
-			msg, err := sub.ReceiveMessage(ctx)
-			if err != nil || msg.Channel != ch || msg.Payload != "probe-1" {
-				t.Fatalf("probe message %+v %v", msg, err)
 			}
 		})
 	}

@@ -102,7 +102,7 @@ type rangePage struct {
 func (s *Store) rangePage(ctx context.Context, after alarm.ID) (rangePage, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	msgs, err := s.rdb.XRangeN(ctx, s.streamKey, "("+after.String(), "+", s.cfg.PageSize).Result()
+	msgs, err := s.rdb.XRangeN(ctx, s.keys.stream, "("+after.String(), "+", s.cfg.PageSize).Result()
 	if err != nil {
 		return rangePage{}, wrapErr("range", err)
 	}

@@ -47,9 +47,9 @@ func (s *Store) infoAndEpoch(ctx context.Context) (streamInfo, string, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	fst := pipe.XRangeN(ctx, s.streamKey, "-", "+", 1)
-	xi := pipe.XInfoStream(ctx, s.streamKey)
-	ep := pipe.Get(ctx, s.epochKey)
+	fst := pipe.XRangeN(ctx, s.keys.stream, "-", "+", 1)
+	xi := pipe.XInfoStream(ctx, s.keys.stream)
+	ep := pipe.Get(ctx, s.keys.epoch)
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	epoch, err := readEpoch(ep)
 	if err != nil {

@@ -43,12 +43,12 @@ type prepared struct {
 // prepare validates in without touching Redis. Validation errors are the
 // alarm package's sentinels as is; an oversized tail is ErrTooLarge.
 func (s *Store) prepare(in PublishInput, epochCandidate string) (prepared, error) {
-	idemKey, hasIdem := s.idemNone, "0"
+	idemKey, hasIdem := s.keys.idemNone, "0"
 	if in.IdempotencyKey != "" {
 		if !alarm.ValidIdemKey(in.IdempotencyKey) {
 			return prepared{}, alarm.ErrInvalidIdemKey
 		}
-		idemKey, hasIdem = s.idemPrefix+in.IdempotencyKey, "1"
+		idemKey, hasIdem = s.keys.idem(in.IdempotencyKey), "1"
 	}
 	tail, err := alarm.EncodeTail(in.Channel, in.Event, in.Data)
 	if err != nil {
@@ -58,11 +58,11 @@ func (s *Store) prepare(in PublishInput, epochCandidate string) (prepared, error
 		return prepared{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
 	}
 	return prepared{
-		keys: []string{s.streamKey, s.epochKey, idemKey},
+		keys: []string{s.keys.stream, s.keys.epoch, idemKey},
 		args: []any{
 			in.Channel, tail, epochCandidate,
 			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
-			s.liveChannel, hasIdem,
+			s.keys.live, hasIdem,
 		},
 	}, nil
 }

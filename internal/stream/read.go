@@ -34,7 +34,7 @@ func (s *Store) Range(ctx context.Context, after alarm.ID, count int64) ([]alarm
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	msgs, err := s.rdb.XRangeN(ctx, s.streamKey, "("+after.String(), "+", count).Result()
+	msgs, err := s.rdb.XRangeN(ctx, s.keys.stream, "("+after.String(), "+", count).Result()
 	if err != nil {
 		return nil, wrapErr("range", err)
 	}
@@ -47,8 +47,8 @@ func (s *Store) Tip(ctx context.Context) (Tip, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	last := pipe.XRevRangeN(ctx, s.streamKey, "+", "-", 1)
-	ep := pipe.Get(ctx, s.epochKey)
+	last := pipe.XRevRangeN(ctx, s.keys.stream, "+", "-", 1)
+	ep := pipe.Get(ctx, s.keys.epoch)
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	msgs, err := last.Result()
 	if err != nil {
@@ -141,7 +141,7 @@ func (s *Store) loadNewest(ctx context.Context, n int) (entries []alarm.Entry, f
 func (s *Store) revPage(ctx context.Context, end string, count int64) ([]redis.XMessage, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	msgs, err := s.rdb.XRevRangeN(ctx, s.streamKey, end, "-", count).Result()
+	msgs, err := s.rdb.XRevRangeN(ctx, s.keys.stream, end, "-", count).Result()
 	if err != nil {
 		return nil, wrapErr("load window", err)
 	}
@@ -154,7 +154,7 @@ func (s *Store) toEntries(msgs []redis.XMessage, dst []alarm.Entry) []alarm.Entr
 	for _, m := range msgs {
 		e, ok := toEntry(m)
 		if !ok {
-			s.log.Warn("stream: skipping malformed stream entry", "key", s.streamKey, "id", m.ID)
+			s.log.Warn("stream: skipping malformed stream entry", "key", s.keys.stream, "id", m.ID)
 			continue
 		}
 		dst = append(dst, e)

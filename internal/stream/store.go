@@ -30,7 +30,8 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 // Config configures a Store. Zero fields take the defaults stated here.
 type Config struct {
 	// Prefix names the key family {Prefix}:stream, {Prefix}:epoch,
-	// {Prefix}:idem:<key> and the Pub/Sub channel {Prefix}:live. The braces
+	// {Prefix}:idem:<key> and the Pub/Sub channels {Prefix}:live and
+	// {Prefix}:live:probe:<node> (the layout is in keys.go). The braces
 	// are a Redis Cluster hash tag. Must match ^[A-Za-z0-9_.:-]{1,64}$.
 	// Default "alarms".
 	Prefix string
@@ -61,8 +62,7 @@ type Store struct {
 	log     *slog.Logger
 	publish *redis.Script
 	rotate  *redis.Script
-
-	streamKey, epochKey, idemPrefix, idemNone, liveChannel string
+	keys    keys // every key and channel name (keys.go)
 }
 
 // New validates cfg, applies defaults and returns a Store. It does not
@@ -77,18 +77,13 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tag := "{" + cfg.Prefix + "}"
 	return &Store{
-		cfg:         cfg,
-		rdb:         rdb,
-		log:         log,
-		publish:     redis.NewScript(publishLua),
-		rotate:      redis.NewScript(rotateLua),
-		streamKey:   tag + ":stream",
-		epochKey:    tag + ":epoch",
-		idemPrefix:  tag + ":idem:",
-		idemNone:    tag + ":idem",
-		liveChannel: tag + ":live",
+		cfg:     cfg,
+		rdb:     rdb,
+		log:     log,
+		publish: redis.NewScript(publishLua),
+		rotate:  redis.NewScript(rotateLua),
+		keys:    newKeys(cfg.Prefix),
 	}, nil
 }
 
@@ -121,16 +116,6 @@ func (c *Config) withDefaults() error {
 	defaults.Set(&c.PageSize, DefaultPageSize)
 	return nil
 }
-
-// LiveChannel returns the Pub/Sub channel every accepted alarm is
-// published on: "{prefix}:live".
-func (s *Store) LiveChannel() string { return s.liveChannel }
-
-// StreamKey returns the key of the alarm stream: "{prefix}:stream".
-func (s *Store) StreamKey() string { return s.streamKey }
-
-// EpochKey returns the key holding the epoch: "{prefix}:epoch".
-func (s *Store) EpochKey() string { return s.epochKey }
 
 // callCtx bounds one Redis call by the configured Timeout (or ctx's own
 // earlier deadline).

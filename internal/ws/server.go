@@ -22,8 +22,8 @@ import (
 type Feed interface {
 	// Ready reports whether the node is current with the stream.
 	Ready() bool
-	// Kick asks for an immediate catch-up; it never blocks.
-	Kick()
+	// SyncNow asks for an immediate catch-up; it never blocks.
+	SyncNow()
 }
 
 // Defaults applied by New to zero Config fields.

@@ -200,7 +200,7 @@ func (s *session) resumeRequest(h protocol.Hello) hub.Resume {
 	r.LastID, r.HasLastID = id, true
 	epoch, applied := s.srv.hub.State()
 	if (h.Epoch == "" || h.Epoch == epoch) && applied.Less(id) {
-		s.srv.feed.Kick()
+		s.srv.feed.SyncNow()
 		ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
 		_ = s.srv.hub.WaitApplied(ctx, id) // still ahead afterwards: Register says epoch_changed
 		cancel()
