@@ -8,17 +8,17 @@ import (
 	"net/http/httptest"
 	"strings"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // oneAlarmStore accepts every alarm with id 1732530000000-0.
 type oneAlarmStore struct{}
 
 func (oneAlarmStore) Publish(_ context.Context, in stream.PublishInput) (stream.PublishResult, error) {
-	return stream.PublishResult{ID: alarm.MustParseID("1732530000000-0"), Channel: in.Channel, Epoch: "e7f"}, nil
+	return stream.PublishResult{ID: protocol.MustParseID("1732530000000-0"), Channel: in.Channel, Epoch: "e7f"}, nil
 }
 
 func (s oneAlarmStore) PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error) {
@@ -29,7 +29,7 @@ func (s oneAlarmStore) PublishBatch(ctx context.Context, ins []stream.PublishInp
 	return res, make([]error, len(ins))
 }
 
-func (oneAlarmStore) History(context.Context, string, alarm.ID, int) (stream.HistoryResult, error) {
+func (oneAlarmStore) History(context.Context, string, protocol.ID, int) (stream.HistoryResult, error) {
 	return stream.HistoryResult{Epoch: "e7f", Complete: true}, nil
 }
 

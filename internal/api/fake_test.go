@@ -16,10 +16,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 const (
@@ -39,7 +39,7 @@ type fakeStore struct {
 	histArgs  []any
 
 	publishErr func(in stream.PublishInput) error // per-alarm failure, nil = accept
-	history    func(channel string, after alarm.ID, limit int) (stream.HistoryResult, error)
+	history    func(channel string, after protocol.ID, limit int) (stream.HistoryResult, error)
 	shortBatch bool // PublishBatch drops its last result
 }
 
@@ -64,7 +64,7 @@ func (f *fakeStore) publishLocked(in stream.PublishInput) (stream.PublishResult,
 		return res, nil
 	}
 	f.next++
-	res := stream.PublishResult{ID: alarm.ID{MS: f.next}, Channel: in.Channel, Epoch: testEpoch}
+	res := stream.PublishResult{ID: protocol.ID{MS: f.next}, Channel: in.Channel, Epoch: testEpoch}
 	if in.IdempotencyKey != "" {
 		f.idem[in.IdempotencyKey] = res
 	}
@@ -87,7 +87,7 @@ func (f *fakeStore) PublishBatch(_ context.Context, ins []stream.PublishInput) (
 	return res, errs
 }
 
-func (f *fakeStore) History(_ context.Context, channel string, after alarm.ID, limit int) (stream.HistoryResult, error) {
+func (f *fakeStore) History(_ context.Context, channel string, after protocol.ID, limit int) (stream.HistoryResult, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.histArgs = []any{channel, after, limit}

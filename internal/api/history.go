@@ -8,12 +8,13 @@ import (
 	"strconv"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // historyQuery is the parsed query of GET /v1/alarms.
 type historyQuery struct {
 	channel string
-	after   alarm.ID
+	after   protocol.ID
 	limit   int
 }
 
@@ -61,7 +62,7 @@ func parseHistoryQuery(v url.Values) (historyQuery, *apiError) {
 		return q, storeError(alarm.ErrInvalidChannel)
 	}
 	if s := v.Get("after"); s != "" {
-		id, err := alarm.ParseID(s)
+		id, err := protocol.ParseID(s)
 		if err != nil {
 			return q, badRequest(CodeInvalidID, "after must be an id of the form <ms>-<seq>")
 		}

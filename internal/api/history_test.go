@@ -9,6 +9,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func testEntry(t *testing.T, id, channel, event string) alarm.Entry {
@@ -17,7 +18,7 @@ func testEntry(t *testing.T, id, channel, event string) alarm.Entry {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return alarm.NewEntry(alarm.MustParseID(id), channel, tail)
+	return alarm.NewEntry(protocol.MustParseID(id), channel, tail)
 }
 
 func TestHistory(t *testing.T) {
@@ -31,21 +32,21 @@ func TestHistory(t *testing.T) {
 		want     string
 	}{
 		{"defaults, empty", "channel=user:42", stream.HistoryResult{Epoch: "ep1", Complete: true},
-			[]any{"user:42", alarm.Zero, 100},
+			[]any{"user:42", protocol.Zero, 100},
 			`{"epoch":"ep1","alarms":[],"complete":true}`},
 		{"after and limit", "channel=user:42&after=1732530000000-2&limit=2",
 			stream.HistoryResult{Epoch: "ep1", Alarms: []alarm.Entry{e1, e2}, Complete: false},
-			[]any{"user:42", alarm.MustParseID("1732530000000-2"), 2},
+			[]any{"user:42", protocol.MustParseID("1732530000000-2"), 2},
 			`{"epoch":"ep1","alarms":[` + string(e1.Frame) + `,` + string(e2.Frame) + `],"complete":false}`},
 		{"next", "channel=user:42&limit=1000&after=",
-			stream.HistoryResult{Epoch: "ep1", Complete: true, Next: alarm.MustParseID("1732530000009-0")},
-			[]any{"user:42", alarm.Zero, 1000},
+			stream.HistoryResult{Epoch: "ep1", Complete: true, Next: protocol.MustParseID("1732530000009-0")},
+			[]any{"user:42", protocol.Zero, 1000},
 			`{"epoch":"ep1","alarms":[],"complete":true,"next":"1732530000009-0"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, Config{})
-			e.store.history = func(string, alarm.ID, int) (stream.HistoryResult, error) { return tt.res, nil }
+			e.store.history = func(string, protocol.ID, int) (stream.HistoryResult, error) { return tt.res, nil }
 			w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?" + tt.query, contentType: "-"})
 			if w.Code != http.StatusOK {
 				t.Fatalf("status = %d; body %s", w.Code, w.Body)
@@ -90,7 +91,7 @@ func TestHistoryErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, Config{})
 			called := false
-			e.store.history = func(string, alarm.ID, int) (stream.HistoryResult, error) {
+			e.store.history = func(string, protocol.ID, int) (stream.HistoryResult, error) {
 				called = true
 				return stream.HistoryResult{}, tt.storeErr
 			}
@@ -113,7 +114,7 @@ func TestHistoryErrors(t *testing.T) {
 
 func TestHistoryCorruptFrame(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.store.history = func(string, alarm.ID, int) (stream.HistoryResult, error) {
+	e.store.history = func(string, protocol.ID, int) (stream.HistoryResult, error) {
 		return stream.HistoryResult{Alarms: []alarm.Entry{{Frame: []byte("{broken")}}}, nil
 	}
 	w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a", contentType: "-"})

@@ -3,8 +3,8 @@ package api
 import (
 	"context"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Store is the alarm log as the API uses it; *stream.Store implements it.
@@ -15,7 +15,7 @@ type Store interface {
 	// aligned with ins (exactly one of results[i], errs[i] is meaningful).
 	PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error)
 	// History returns up to limit retained alarms on channel after an id.
-	History(ctx context.Context, channel string, after alarm.ID, limit int) (stream.HistoryResult, error)
+	History(ctx context.Context, channel string, after protocol.ID, limit int) (stream.HistoryResult, error)
 }
 
 // The stream's Store is the production implementation.

@@ -55,12 +55,12 @@ func TestResumeStatuses(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		ids = append(ids, publish(t, n, "user:7", i))
 	}
-	if err := n.Hub().WaitApplied(context.Background(), alarm.MustParseID(ids[7])); err != nil {
+	if err := n.Hub().WaitApplied(context.Background(), protocol.MustParseID(ids[7])); err != nil {
 		t.Fatal(err)
 	}
 	epoch, _ := n.Hub().State()
 	tok := token(t, "7", nil, time.Hour)
-	ahead := alarm.MustParseID(ids[7])
+	ahead := protocol.MustParseID(ids[7])
 	ahead.MS += 1e6
 	tests := []struct {
 		name     string

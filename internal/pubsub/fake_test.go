@@ -12,6 +12,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // errFake is what a fake call fails with when a test asks it to.
@@ -71,7 +72,7 @@ func (s *fakeStore) count(name string) int {
 }
 
 // newEntry returns an alarm with id on channel.
-func newEntry(t *testing.T, id alarm.ID, channel string) alarm.Entry {
+func newEntry(t *testing.T, id protocol.ID, channel string) alarm.Entry {
 	t.Helper()
 	tail, err := alarm.EncodeTail(channel, "e", nil)
 	if err != nil {
@@ -86,7 +87,7 @@ func (s *fakeStore) append(t *testing.T, channel string) alarm.Entry {
 	t.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	e := newEntry(t, alarm.ID{MS: s.nextMS}, channel)
+	e := newEntry(t, protocol.ID{MS: s.nextMS}, channel)
 	s.nextMS++
 	s.entries = append(s.entries, e)
 	return e
@@ -149,7 +150,7 @@ func (s *fakeStore) Probe(_ context.Context, _, payload string) error {
 	return nil
 }
 
-func (s *fakeStore) Range(_ context.Context, after alarm.ID, count int64) ([]alarm.Entry, error) {
+func (s *fakeStore) Range(_ context.Context, after protocol.ID, count int64) ([]alarm.Entry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.logLocked("range"); err != nil {
@@ -183,14 +184,14 @@ func (s *fakeStore) tipLocked() stream.Tip {
 
 // LoadWindow returns the newest n entries; evicted is the id before the
 // first one returned when older entries exist, else Zero.
-func (s *fakeStore) LoadWindow(_ context.Context, n int) ([]alarm.Entry, alarm.ID, stream.Tip, error) {
+func (s *fakeStore) LoadWindow(_ context.Context, n int) ([]alarm.Entry, protocol.ID, stream.Tip, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.logLocked("load"); err != nil {
-		return nil, alarm.Zero, stream.Tip{}, err
+		return nil, protocol.Zero, stream.Tip{}, err
 	}
 	es := s.entries[max(0, len(s.entries)-n):]
-	evicted := alarm.Zero
+	evicted := protocol.Zero
 	if len(es) < len(s.entries) {
 		evicted = es[0].ID.Prev()
 	}

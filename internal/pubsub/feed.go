@@ -14,6 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Store is the part of the stream store the feed uses: every Redis call
@@ -23,9 +24,9 @@ type Store interface {
 	Subscribe(ctx context.Context, nodeID string) stream.Subscription
 	// Probe publishes payload on nodeID's probe channel.
 	Probe(ctx context.Context, nodeID, payload string) error
-	Range(ctx context.Context, after alarm.ID, count int64) ([]alarm.Entry, error)
+	Range(ctx context.Context, after protocol.ID, count int64) ([]alarm.Entry, error)
 	Tip(ctx context.Context) (stream.Tip, error)
-	LoadWindow(ctx context.Context, n int) ([]alarm.Entry, alarm.ID, stream.Tip, error)
+	LoadWindow(ctx context.Context, n int) ([]alarm.Entry, protocol.ID, stream.Tip, error)
 	EnsureEpoch(ctx context.Context) (string, error)
 	RotateEpoch(ctx context.Context, old string) (string, error)
 }

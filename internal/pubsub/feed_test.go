@@ -15,6 +15,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -77,7 +78,7 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-func (fx *fixture) publish(t *testing.T, ch string) alarm.ID {
+func (fx *fixture) publish(t *testing.T, ch string) protocol.ID {
 	t.Helper()
 	res, err := fx.store.Publish(context.Background(), stream.PublishInput{Channel: ch, Event: "e"})
 	if err != nil {
@@ -87,7 +88,7 @@ func (fx *fixture) publish(t *testing.T, ch string) alarm.ID {
 }
 
 // streamOnly appends an alarm without broadcasting it: a Pub/Sub message lost.
-func (fx *fixture) streamOnly(t *testing.T, ch string) alarm.ID {
+func (fx *fixture) streamOnly(t *testing.T, ch string) protocol.ID {
 	t.Helper()
 	tail, _ := alarm.EncodeTail(ch, "e", nil)
 	id, err := fx.rdb.XAdd(context.Background(), &redis.XAddArgs{
@@ -95,14 +96,14 @@ func (fx *fixture) streamOnly(t *testing.T, ch string) alarm.ID {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return alarm.MustParseID(id)
+	return protocol.MustParseID(id)
 }
 
-func applied(fx *fixture) alarm.ID { _, a := fx.hub.State(); return a }
+func applied(fx *fixture) protocol.ID { _, a := fx.hub.State(); return a }
 
 func TestLoadsWindowAtStart(t *testing.T) {
 	fx := start(t, time.Hour, "")
-	var last alarm.ID
+	var last protocol.ID
 	for i := 0; i < 5; i++ {
 		last = fx.publish(t, "user:1")
 	}
@@ -185,7 +186,7 @@ type blockRange struct {
 	blocked func() bool
 }
 
-func (b blockRange) Range(ctx context.Context, after alarm.ID, n int64) ([]alarm.Entry, error) {
+func (b blockRange) Range(ctx context.Context, after protocol.ID, n int64) ([]alarm.Entry, error) {
 	if b.blocked() {
 		return nil, stream.ErrUnavailable
 	}
@@ -213,7 +214,7 @@ func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
 	}
 	blocked.Store(false)
 	eventually(t, "both applied", func() bool { return applied(fx) == live })
-	var got []alarm.ID
+	var got []protocol.ID
 	for _, e := range fx.hub.Window() {
 		got = append(got, e.ID)
 	}

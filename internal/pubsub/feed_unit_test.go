@@ -82,12 +82,12 @@ func (u *unit) syncNow(t *testing.T) {
 	eventually(t, "tip read", func() bool { return u.store.count("tip") > tips })
 }
 
-func (u *unit) applied() alarm.ID { _, a := u.hub.State(); return a }
-func (u *unit) epoch() string     { e, _ := u.hub.State(); return e }
+func (u *unit) applied() protocol.ID { _, a := u.hub.State(); return a }
+func (u *unit) epoch() string        { e, _ := u.hub.State(); return e }
 
 // windowIDs returns the ids in the hub's window, oldest first.
-func (u *unit) windowIDs() []alarm.ID {
-	var ids []alarm.ID
+func (u *unit) windowIDs() []protocol.ID {
+	var ids []protocol.ID
 	for _, e := range u.hub.Window() {
 		ids = append(ids, e.ID)
 	}
@@ -100,7 +100,7 @@ func counter(c prometheus.Counter) float64 {
 	return d.GetCounter().GetValue()
 }
 
-func idsEqual(a, b []alarm.ID) bool {
+func idsEqual(a, b []protocol.ID) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -112,8 +112,8 @@ func idsEqual(a, b []alarm.ID) bool {
 	return true
 }
 
-func entryIDs(es []alarm.Entry) []alarm.ID {
-	var ids []alarm.ID
+func entryIDs(es []alarm.Entry) []protocol.ID {
+	var ids []protocol.ID
 	for _, e := range es {
 		ids = append(ids, e.ID)
 	}
@@ -180,7 +180,7 @@ func TestUnitNothingAppliedBeforeLoad(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			store := newFakeStore("e1")
 			inStream := store.append(t, "user:1")
-			ghost := newEntry(t, alarm.ID{MS: 1000}, "user:1")
+			ghost := newEntry(t, protocol.ID{MS: 1000}, "user:1")
 			store.setFail("load", loadFails)
 			u := newUnit(t, store, Config{})
 			u.run(t)
@@ -209,7 +209,7 @@ func TestUnitNothingAppliedBeforeLoad(t *testing.T) {
 				u.feed.SyncNow()
 			}
 			eventually(t, "ready", u.feed.Ready)
-			if got, want := u.windowIDs(), []alarm.ID{inStream.ID}; !idsEqual(got, want) {
+			if got, want := u.windowIDs(), []protocol.ID{inStream.ID}; !idsEqual(got, want) {
 				t.Fatalf("window %v, want %v", got, want)
 			}
 		})
@@ -228,7 +228,7 @@ func TestUnitGapFillPages(t *testing.T) {
 			first := store.append(t, "user:1")
 			u := newUnit(t, store, Config{PageSize: 3})
 			u.start(t)
-			want := []alarm.ID{first.ID}
+			want := []protocol.ID{first.ID}
 			for range tt.missing {
 				want = append(want, store.append(t, "user:2").ID)
 			}
@@ -381,7 +381,7 @@ func TestUnitFailedSyncThenLive(t *testing.T) {
 			if n := store.count("range") - ranges; n != tt.wantRanges {
 				t.Fatalf("%d range reads, want %d", n, tt.wantRanges)
 			}
-			want := []alarm.ID{a.ID}
+			want := []protocol.ID{a.ID}
 			if tt.wantLive {
 				want = append(want, hole.ID, live.ID)
 			}
@@ -391,7 +391,7 @@ func TestUnitFailedSyncThenLive(t *testing.T) {
 			store.setFail("range", false)
 			u.feed.SyncNow()
 			eventually(t, "caught up", func() bool { return u.applied() == live.ID && u.feed.Ready() })
-			if got, want := u.windowIDs(), []alarm.ID{a.ID, hole.ID, live.ID}; !idsEqual(got, want) {
+			if got, want := u.windowIDs(), []protocol.ID{a.ID, hole.ID, live.ID}; !idsEqual(got, want) {
 				t.Fatalf("window %v, want %v", got, want)
 			}
 		})

@@ -4,7 +4,7 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // sync compares the stream with the hub and repairs any difference: loads
@@ -83,7 +83,7 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 }
 
 // fill applies everything in the stream after applied, page by page.
-func (f *Feed) fill(ctx context.Context, applied alarm.ID) error {
+func (f *Feed) fill(ctx context.Context, applied protocol.ID) error {
 	total := 0
 	for {
 		rctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // startClusterRedis runs a one-node Redis Cluster (all slots) on a free
@@ -85,7 +85,7 @@ func TestCluster(t *testing.T) {
 	if err != nil || len(es) != 3 || !ev.IsZero() || tip.Newest != res[1].ID || tip.Epoch != r1.Epoch {
 		t.Fatalf("LoadWindow: %v %v %+v %v", entryIDs(es), ev, tip, err)
 	}
-	h, err := s.History(ctx, "a", alarm.Zero, 10)
+	h, err := s.History(ctx, "a", protocol.Zero, 10)
 	if err != nil || len(h.Alarms) != 2 || !h.Complete {
 		t.Fatalf("History: %+v %v", h, err)
 	}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // redisErr is a server error reply, as go-redis reports them.
@@ -81,10 +81,10 @@ func TestUnavailable(t *testing.T) {
 			_, errs := s.PublishBatch(ctx, []PublishInput{{Channel: "c", Event: "e"}, {Channel: "c", Event: "f"}})
 			return errors.Join(errs[0], errs[1])
 		},
-		"Range":      func(ctx context.Context) error { _, err := s.Range(ctx, alarm.Zero, 10); return err },
+		"Range":      func(ctx context.Context) error { _, err := s.Range(ctx, protocol.Zero, 10); return err },
 		"Tip":        func(ctx context.Context) error { _, err := s.Tip(ctx); return err },
 		"LoadWindow": func(ctx context.Context) error { _, _, _, err := s.LoadWindow(ctx, 10); return err },
-		"History":    func(ctx context.Context) error { _, err := s.History(ctx, "c", alarm.Zero, 10); return err },
+		"History":    func(ctx context.Context) error { _, err := s.History(ctx, "c", protocol.Zero, 10); return err },
 		"EnsureEpoch": func(ctx context.Context) error {
 			_, err := s.EnsureEpoch(ctx)
 			return err

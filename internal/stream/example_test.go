@@ -8,8 +8,8 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func ExampleStore_Publish() {
@@ -32,8 +32,8 @@ func ExampleStore_Publish() {
 	again, _ := s.Publish(ctx, in) // a retry: same id, nothing new written
 	fmt.Println(again.ID == first.ID, again.Replayed)
 
-	entries, _ := s.Range(ctx, alarm.Zero, 10)
-	var m alarm.Message
+	entries, _ := s.Range(ctx, protocol.Zero, 10)
+	var m protocol.Alarm
 	_ = json.Unmarshal(entries[0].Frame, &m)
 	fmt.Println(len(entries), m.Channel, m.Event, string(m.Data))
 	fmt.Println(s.StreamKey(), s.LiveChannel())

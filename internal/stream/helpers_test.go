@@ -16,6 +16,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestMain(m *testing.M) {
@@ -120,21 +121,21 @@ func publishN(t testing.TB, s *Store, n int, channels ...string) []PublishResult
 }
 
 // allIDs reads every id in the stream directly.
-func allIDs(t testing.TB, rdb redis.UniversalClient, key string) []alarm.ID {
+func allIDs(t testing.TB, rdb redis.UniversalClient, key string) []protocol.ID {
 	t.Helper()
 	msgs, err := rdb.XRange(testCtx(t), key, "-", "+").Result()
 	if err != nil {
 		t.Fatal(err)
 	}
-	ids := make([]alarm.ID, len(msgs))
+	ids := make([]protocol.ID, len(msgs))
 	for i, m := range msgs {
-		ids[i] = alarm.MustParseID(m.ID)
+		ids[i] = protocol.MustParseID(m.ID)
 	}
 	return ids
 }
 
-func entryIDs(es []alarm.Entry) []alarm.ID {
-	ids := make([]alarm.ID, len(es))
+func entryIDs(es []alarm.Entry) []protocol.ID {
+	ids := make([]protocol.ID, len(es))
 	for i, e := range es {
 		ids[i] = e.ID
 	}

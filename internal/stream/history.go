@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // DefaultHistoryLimit is the limit History applies when given limit <= 0.
@@ -27,7 +28,7 @@ type HistoryResult struct {
 	// Next is Zero unless the scan budget ran out before limit alarms or
 	// the end of the stream were reached; then more alarms may follow and
 	// the caller continues with after = Next (Alarms may be empty).
-	Next alarm.ID
+	Next protocol.ID
 }
 
 // History serves GET /v1/alarms: the retained alarms on channel with
@@ -41,7 +42,7 @@ type HistoryResult struct {
 // (XINFO STREAM) after the scan, so trimming during the scan is noticed.
 // Without the Redis 7 XINFO fields (miniredis) trimming is assumed: an
 // after older than the first retained entry, or Zero, is not Complete.
-func (s *Store) History(ctx context.Context, channel string, after alarm.ID, limit int) (HistoryResult, error) {
+func (s *Store) History(ctx context.Context, channel string, after protocol.ID, limit int) (HistoryResult, error) {
 	if !alarm.ValidChannel(channel) {
 		return HistoryResult{}, alarm.ErrInvalidChannel
 	}
@@ -65,16 +66,16 @@ func (s *Store) History(ctx context.Context, channel string, after alarm.ID, lim
 
 // scanChannel pages forward from after collecting channel's alarms. next
 // is the last id scanned when the page budget ran out, else Zero.
-func (s *Store) scanChannel(ctx context.Context, channel string, after alarm.ID, limit int) ([]alarm.Entry, alarm.ID, error) {
+func (s *Store) scanChannel(ctx context.Context, channel string, after protocol.ID, limit int) ([]alarm.Entry, protocol.ID, error) {
 	var alarms []alarm.Entry
 	cursor := after
 	for range historyScanPages {
 		if cursor == maxID {
-			return alarms, alarm.Zero, nil
+			return alarms, protocol.Zero, nil
 		}
 		page, err := s.rangePage(ctx, cursor)
 		if err != nil {
-			return nil, alarm.Zero, fmt.Errorf("stream: history: %w", err)
+			return nil, protocol.Zero, fmt.Errorf("stream: history: %w", err)
 		}
 		for _, e := range page.entries {
 			if e.Channel != channel {
@@ -82,11 +83,11 @@ func (s *Store) scanChannel(ctx context.Context, channel string, after alarm.ID,
 			}
 			alarms = append(alarms, e)
 			if len(alarms) == limit {
-				return alarms, alarm.Zero, nil
+				return alarms, protocol.Zero, nil
 			}
 		}
 		if page.n < s.cfg.PageSize {
-			return alarms, alarm.Zero, nil
+			return alarms, protocol.Zero, nil
 		}
 		cursor = page.last
 	}
@@ -95,11 +96,11 @@ func (s *Store) scanChannel(ctx context.Context, channel string, after alarm.ID,
 
 type rangePage struct {
 	entries []alarm.Entry
-	n       int64    // entries read, including malformed ones
-	last    alarm.ID // id of the last entry read
+	n       int64       // entries read, including malformed ones
+	last    protocol.ID // id of the last entry read
 }
 
-func (s *Store) rangePage(ctx context.Context, after alarm.ID) (rangePage, error) {
+func (s *Store) rangePage(ctx context.Context, after protocol.ID) (rangePage, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	msgs, err := s.rdb.XRangeN(ctx, s.keys.stream, "("+after.String(), "+", s.cfg.PageSize).Result()
@@ -108,7 +109,7 @@ func (s *Store) rangePage(ctx context.Context, after alarm.ID) (rangePage, error
 	}
 	p := rangePage{entries: s.toEntries(msgs, nil), n: int64(len(msgs)), last: after}
 	if len(msgs) > 0 {
-		id, err := alarm.ParseID(msgs[len(msgs)-1].ID)
+		id, err := protocol.ParseID(msgs[len(msgs)-1].ID)
 		if err != nil {
 			return rangePage{}, fmt.Errorf("range: stream id %q: %w", msgs[len(msgs)-1].ID, err)
 		}

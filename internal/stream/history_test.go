@@ -6,10 +6,11 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
-func idsOn(pub []PublishResult, channel string) []alarm.ID {
-	var ids []alarm.ID
+func idsOn(pub []PublishResult, channel string) []protocol.ID {
+	var ids []protocol.ID
 	for _, r := range pub {
 		if r.Channel == channel {
 			ids = append(ids, r.ID)
@@ -23,7 +24,7 @@ func TestHistory(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newTestStore(t, b, Config{PageSize: 4})
 			ctx := testCtx(t)
-			empty, err := s.History(ctx, "a", alarm.Zero, 10)
+			empty, err := s.History(ctx, "a", protocol.Zero, 10)
 			if err != nil || len(empty.Alarms) != 0 || !empty.Complete || empty.Epoch != "" {
 				t.Fatalf("missing stream: %+v %v", empty, err)
 			}
@@ -31,16 +32,16 @@ func TestHistory(t *testing.T) {
 			onA := idsOn(pub, "a") // 10 alarms
 			tests := []struct {
 				name  string
-				after alarm.ID
+				after protocol.ID
 				limit int
-				want  []alarm.ID
+				want  []protocol.ID
 			}{
-				{"all", alarm.Zero, 100, onA},
-				{"limit", alarm.Zero, 3, onA[:3]},
+				{"all", protocol.Zero, 100, onA},
+				{"limit", protocol.Zero, 3, onA[:3]},
 				{"after", onA[2], 3, onA[3:6]},
 				{"after non-a id", pub[4].ID, 100, onA[2:]},
 				{"tail", onA[9], 100, nil},
-				{"default limit", alarm.Zero, 0, onA},
+				{"default limit", protocol.Zero, 0, onA},
 			}
 			for _, tt := range tests {
 				h, err := s.History(ctx, "a", tt.after, tt.limit)
@@ -59,7 +60,7 @@ func TestHistory(t *testing.T) {
 					t.Errorf("%s: complete %v, want %v", tt.name, h.Complete, wantComplete)
 				}
 			}
-			if _, err := s.History(ctx, "bad channel", alarm.Zero, 1); !errors.Is(err, alarm.ErrInvalidChannel) {
+			if _, err := s.History(ctx, "bad channel", protocol.Zero, 1); !errors.Is(err, alarm.ErrInvalidChannel) {
 				t.Fatalf("invalid channel: %v", err)
 			}
 		})
@@ -73,7 +74,7 @@ func TestHistoryScanBudget(t *testing.T) {
 	ctx := testCtx(t)
 	pub := publishN(t, s, historyScanPages+20, "busy")
 	rare := publishN(t, s, 1, "rare")[0]
-	h, err := s.History(ctx, "rare", alarm.Zero, 10)
+	h, err := s.History(ctx, "rare", protocol.Zero, 10)
 	if err != nil || len(h.Alarms) != 0 || h.Next != pub[historyScanPages-1].ID {
 		t.Fatalf("first call: %v next %v err %v", entryIDs(h.Alarms), h.Next, err)
 	}
@@ -92,10 +93,10 @@ func TestHistoryCompleteAfterTrimming(t *testing.T) {
 			first := allIDs(t, rdb, s.StreamKey())[0]
 			tests := []struct {
 				name     string
-				after    alarm.ID
+				after    protocol.ID
 				complete bool
 			}{
-				{"zero", alarm.Zero, false},
+				{"zero", protocol.Zero, false},
 				{"trimmed away", pub[0].ID, false},
 				{"just before first", first.Prev(), true},
 				{"first", first, true},

@@ -8,7 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // streamInfo is what XINFO STREAM says about removals from the stream.
@@ -18,8 +18,8 @@ type streamInfo struct {
 	// older servers do not; then trimming must be assumed.
 	known         bool
 	trimmed       bool // entries-added > length: something was trimmed or deleted
-	lastGenerated alarm.ID
-	first         alarm.ID // oldest retained entry, if haveFirst
+	lastGenerated protocol.ID
+	first         protocol.ID // oldest retained entry, if haveFirst
 	haveFirst     bool
 }
 
@@ -27,14 +27,14 @@ type streamInfo struct {
 // retained entry first (haveFirst false: the stream holds no entry).
 // Redis 7.0 does not move max-deleted-entry-id on XADD MAXLEN ~ trims, so
 // removals are detected from entries-added vs length only.
-func (i streamInfo) evictedBefore(first alarm.ID, haveFirst bool) alarm.ID {
+func (i streamInfo) evictedBefore(first protocol.ID, haveFirst bool) protocol.ID {
 	switch {
 	case !i.exists && haveFirst:
 		return first.Prev() // deleted under our feet: nothing older is certain
 	case !i.exists:
-		return alarm.Zero
+		return protocol.Zero
 	case i.known && !i.trimmed:
-		return alarm.Zero
+		return protocol.Zero
 	case haveFirst:
 		return first.Prev()
 	}
@@ -64,7 +64,7 @@ func (s *Store) infoAndEpoch(ctx context.Context) (streamInfo, string, error) {
 		return streamInfo{}, "", wrapErr("first entry", err)
 	}
 	if len(msgs) > 0 {
-		if info.first, err = alarm.ParseID(msgs[0].ID); err != nil {
+		if info.first, err = protocol.ParseID(msgs[0].ID); err != nil {
 			return streamInfo{}, "", fmt.Errorf("first entry: stream id %q: %w", msgs[0].ID, err)
 		}
 		info.haveFirst = true
@@ -81,7 +81,7 @@ func parseInfo(cmd *redis.XInfoStreamCmd) (streamInfo, error) {
 		return streamInfo{}, err
 	}
 	info := streamInfo{exists: true}
-	if id, err := alarm.ParseID(v.LastGeneratedID); err == nil {
+	if id, err := protocol.ParseID(v.LastGeneratedID); err == nil {
 		info.lastGenerated = id
 	}
 	// Redis 7.0 added entries-added, max-deleted-entry-id and

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestPipelinerConcurrentPublishes(t *testing.T) {
@@ -18,7 +19,7 @@ func TestPipelinerConcurrentPublishes(t *testing.T) {
 	run.Go(func() { p.Run(ctx) })
 
 	const n = 200
-	ids := make([]alarm.ID, n)
+	ids := make([]protocol.ID, n)
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -32,7 +33,7 @@ func TestPipelinerConcurrentPublishes(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	seen := map[alarm.ID]int{}
+	seen := map[protocol.ID]int{}
 	for i := range ids {
 		if errs[i] != nil {
 			t.Fatalf("publish %d: %v", i, errs[i])

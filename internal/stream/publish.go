@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 //go:embed publish.lua
@@ -28,7 +29,7 @@ type PublishInput struct {
 // idempotency key was seen before: ID is then the earlier alarm's id and no
 // new alarm was written. Epoch is the epoch current at publish time.
 type PublishResult struct {
-	ID       alarm.ID
+	ID       protocol.ID
 	Channel  string
 	Epoch    string
 	Replayed bool
@@ -177,7 +178,7 @@ func parsePublishReply(res any, channel string) (PublishResult, error) {
 	if !ok1 || !ok2 || !ok3 {
 		return PublishResult{}, fmt.Errorf("unexpected script reply %v", arr)
 	}
-	id, err := alarm.ParseID(idStr)
+	id, err := protocol.ParseID(idStr)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("script returned id %s: %w", strconv.Quote(idStr), err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestPublishFrameIdentity(t *testing.T) {
@@ -48,7 +49,7 @@ func TestPublishFrameIdentity(t *testing.T) {
 				raw[0].Values["c"] != in.Channel || raw[0].Values["t"] != string(tail) {
 				t.Fatalf("stream entry %+v %v", raw, err)
 			}
-			got, err := s.Range(ctx, alarm.Zero, 10)
+			got, err := s.Range(ctx, protocol.Zero, 10)
 			if err != nil || len(got) != 1 || !bytes.Equal(got[0].Frame, e.Frame) {
 				t.Fatalf("Range = %+v %v", got, err)
 			}
@@ -183,7 +184,7 @@ func TestPublishNoScript(t *testing.T) {
 
 func TestParsePublishReply(t *testing.T) {
 	good := []any{"5-1", "ep", int64(1)}
-	if r, err := parsePublishReply(good, "c"); err != nil || r.ID != alarm.MustParseID("5-1") || !r.Replayed || r.Epoch != "ep" {
+	if r, err := parsePublishReply(good, "c"); err != nil || r.ID != protocol.MustParseID("5-1") || !r.Replayed || r.Epoch != "ep" {
 		t.Fatalf("good reply: %+v %v", r, err)
 	}
 	for _, bad := range []any{nil, "x", []any{"5-1", "ep"}, []any{"x", "ep", int64(0)}, []any{"5-1", int64(1), int64(0)}} {

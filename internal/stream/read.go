@@ -10,22 +10,23 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // maxID is the greatest stream id; nothing can follow it.
-var maxID = alarm.ID{MS: ^uint64(0), Seq: ^uint64(0)}
+var maxID = protocol.ID{MS: ^uint64(0), Seq: ^uint64(0)}
 
 // Tip is the head of the log: the newest id in the stream (Zero when the
 // stream is empty or missing) and the epoch ("" when the key is absent).
 type Tip struct {
-	Newest alarm.ID
+	Newest protocol.ID
 	Epoch  string
 }
 
 // Range returns up to count entries with id > after, oldest first
 // (XRANGE key (after + COUNT count). count <= 0 means PageSize. Entries
 // that this package did not write are skipped and logged.
-func (s *Store) Range(ctx context.Context, after alarm.ID, count int64) ([]alarm.Entry, error) {
+func (s *Store) Range(ctx context.Context, after protocol.ID, count int64) ([]alarm.Entry, error) {
 	if count <= 0 {
 		count = s.cfg.PageSize
 	}
@@ -75,19 +76,19 @@ func (s *Store) Tip(ctx context.Context) (Tip, error) {
 // the load; that only errs on the safe side). Without the Redis 7 XINFO
 // fields (miniredis, older servers) it assumes trimming happened.
 // tip.Newest is the last entry's id (Zero if none) and tip.Epoch the epoch.
-func (s *Store) LoadWindow(ctx context.Context, n int) (entries []alarm.Entry, evicted alarm.ID, tip Tip, err error) {
+func (s *Store) LoadWindow(ctx context.Context, n int) (entries []alarm.Entry, evicted protocol.ID, tip Tip, err error) {
 	if n < 0 {
 		n = 0
 	}
 	entries, fits, err := s.loadNewest(ctx, n)
 	if err != nil {
-		return nil, alarm.Zero, Tip{}, err
+		return nil, protocol.Zero, Tip{}, err
 	}
 	// XINFO after the reads: trimming only moves forward, so what it says
 	// about removals covers everything the reads might have missed.
 	info, epoch, err := s.infoAndEpoch(ctx)
 	if err != nil {
-		return nil, alarm.Zero, Tip{}, fmt.Errorf("stream: load window: %w", err)
+		return nil, protocol.Zero, Tip{}, fmt.Errorf("stream: load window: %w", err)
 	}
 	tip = Tip{Epoch: epoch}
 	if len(entries) > 0 {
@@ -101,7 +102,7 @@ func (s *Store) LoadWindow(ctx context.Context, n int) (entries []alarm.Entry, e
 	case n == 0:
 		evicted = info.lastGenerated
 	default:
-		evicted = info.evictedBefore(alarm.Zero, false)
+		evicted = info.evictedBefore(protocol.Zero, false)
 	}
 	return entries, evicted, tip, nil
 }
@@ -163,7 +164,7 @@ func (s *Store) toEntries(msgs []redis.XMessage, dst []alarm.Entry) []alarm.Entr
 }
 
 func toEntry(m redis.XMessage) (alarm.Entry, bool) {
-	id, err := alarm.ParseID(m.ID)
+	id, err := protocol.ParseID(m.ID)
 	if err != nil || len(m.Values) != 2 {
 		return alarm.Entry{}, false
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestRange(t *testing.T) {
@@ -20,26 +21,26 @@ func TestRange(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newTestStore(t, b, Config{PageSize: 4})
 			ctx := testCtx(t)
-			if es, err := s.Range(ctx, alarm.Zero, 10); err != nil || len(es) != 0 {
+			if es, err := s.Range(ctx, protocol.Zero, 10); err != nil || len(es) != 0 {
 				t.Fatalf("missing stream: %v %v", es, err)
 			}
 			pub := publishN(t, s, 10, "a", "b")
-			ids := make([]alarm.ID, len(pub))
+			ids := make([]protocol.ID, len(pub))
 			for i, r := range pub {
 				ids[i] = r.ID
 			}
 			tests := []struct {
-				after alarm.ID
+				after protocol.ID
 				count int64
-				want  []alarm.ID
+				want  []protocol.ID
 			}{
-				{alarm.Zero, 100, ids},
-				{alarm.Zero, 3, ids[:3]},
+				{protocol.Zero, 100, ids},
+				{protocol.Zero, 3, ids[:3]},
 				{ids[4], 100, ids[5:]},
 				{ids[4].Prev(), 2, ids[4:6]},
 				{ids[9], 100, nil},
 				{maxID, 100, nil},
-				{alarm.Zero, 0, ids[:4]}, // count <= 0 means PageSize
+				{protocol.Zero, 0, ids[:4]}, // count <= 0 means PageSize
 			}
 			for _, tt := range tests {
 				es, err := s.Range(ctx, tt.after, tt.count)
@@ -67,7 +68,7 @@ func TestRangeSkipsForeignEntries(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	es, err := s.Range(ctx, alarm.Zero, 10)
+	es, err := s.Range(ctx, protocol.Zero, 10)
 	if err != nil || len(es) != 1 || es[0].ID != good.ID {
 		t.Fatalf("Range = %v %v", entryIDs(es), err)
 	}
@@ -150,11 +151,11 @@ func TestLoadWindowPaged(t *testing.T) {
 			ctx := testCtx(t)
 
 			es, ev, tip, err := s.LoadWindow(ctx, 100)
-			if err != nil || len(es) != 0 || ev != alarm.Zero || tip != (Tip{}) {
+			if err != nil || len(es) != 0 || ev != protocol.Zero || tip != (Tip{}) {
 				t.Fatalf("missing stream: %v %v %+v %v", es, ev, tip, err)
 			}
 			pub := publishN(t, s, 30)
-			ids := make([]alarm.ID, len(pub))
+			ids := make([]protocol.ID, len(pub))
 			for i, r := range pub {
 				ids[i] = r.ID
 			}
@@ -172,14 +173,14 @@ func TestLoadWindowPaged(t *testing.T) {
 				}
 				wantEv := want[0].Prev()
 				if n >= 30 && b.real { // nothing trimmed, everything fits
-					wantEv = alarm.Zero
+					wantEv = protocol.Zero
 				}
 				if ev != wantEv {
 					t.Fatalf("n=%d: evicted %v, want %v", n, ev, wantEv)
 				}
 			}
 			es, ev, tip, err = s.LoadWindow(ctx, 0)
-			if err != nil || len(es) != 0 || ev != ids[29] || tip.Newest != alarm.Zero {
+			if err != nil || len(es) != 0 || ev != ids[29] || tip.Newest != protocol.Zero {
 				t.Fatalf("n=0: %v %v %+v %v", es, ev, tip, err)
 			}
 			hook.mu.Lock()
@@ -208,7 +209,7 @@ func TestLoadWindowDeletedAll(t *testing.T) {
 				rdb.XDel(ctx, s.StreamKey(), r.ID.String())
 			}
 			es, ev, tip, err := s.LoadWindow(ctx, 10)
-			if err != nil || len(es) != 0 || ev != pub[2].ID || tip.Newest != alarm.Zero || tip.Epoch != pub[0].Epoch {
+			if err != nil || len(es) != 0 || ev != pub[2].ID || tip.Newest != protocol.Zero || tip.Epoch != pub[0].Epoch {
 				t.Fatalf("LoadWindow = %v %v %+v %v", es, ev, tip, err)
 			}
 			// Deleting a middle entry counts as a removal too.
@@ -224,7 +225,7 @@ func TestLoadWindowDeletedAll(t *testing.T) {
 
 // checkWindowInvariant asserts that every id in the stream above evicted
 // is in entries.
-func checkWindowInvariant(t *testing.T, rdb redis.UniversalClient, s *Store, es []alarm.Entry, ev alarm.ID) {
+func checkWindowInvariant(t *testing.T, rdb redis.UniversalClient, s *Store, es []alarm.Entry, ev protocol.ID) {
 	t.Helper()
 	have := entryIDs(es)
 	for _, id := range allIDs(t, rdb, s.StreamKey()) {
