@@ -20,6 +20,8 @@ type Queue struct {
 	running  bool     // guarded by mu; a writer is active
 	overflow bool     // guarded by mu; a push found the queue full
 	closed   bool     // guarded by mu; no more pushes are accepted
+	held     bool     // guarded by mu; pushes wait, no writer starts (a resume is being read)
+	exempt   int      // guarded by mu; leading msgs (welcome and replay) outside the limit
 }
 
 // NewQueue returns a queue holding at most limit live messages; start is
@@ -39,7 +41,7 @@ func (q *Queue) Push(msg []byte) bool {
 	if q.closed || q.overflow {
 		return !q.overflow
 	}
-	if len(q.msgs) >= q.limit {
+	if len(q.msgs)-q.exempt >= q.limit {
 		q.overflow = true
 		if q.overflew != nil {
 			q.overflew()
@@ -52,17 +54,30 @@ func (q *Queue) Push(msg []byte) bool {
 	return true
 }
 
-// pushAll appends msgs regardless of the limit (a resume replay must be
-// whole; the limit bounds what the hub adds live afterwards).
-func (q *Queue) pushAll(msgs [][]byte) {
+// hold makes pushes wait, without a writer, until release.
+func (q *Queue) hold() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	q.msgs = append(q.msgs, msgs...)
+	q.held = true
+}
+
+// release puts first (the welcome and the replay) before every waiting
+// message, outside the limit (a replay must be whole; the limit bounds
+// what the hub adds live), ends a hold and wakes the writer.
+func (q *Queue) release(first [][]byte) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return
+	}
+	q.msgs = append(first, q.msgs...)
+	q.exempt += len(first)
+	q.held = false
 	q.wakeLocked()
 }
 
 func (q *Queue) wakeLocked() {
-	if !q.running && !q.closed {
+	if !q.running && !q.closed && !q.held {
 		q.running = true
 		q.start()
 	}
@@ -83,6 +98,7 @@ func (q *Queue) Take() (msgs [][]byte, overflow, ok bool) {
 		return nil, false, false
 	}
 	msgs = q.msgs
+	q.exempt = 0
 	clear(q.spare)
 	q.msgs = q.spare[:0]
 	q.spare = msgs

@@ -50,24 +50,27 @@ func decideResume(r Resume, epoch string, applied, evicted protocol.ID) protocol
 // later is queued after the snapshot, so the connection sees each alarm
 // once and in id order. A last_id ahead of the applied id must be caught
 // up (WaitApplied) before calling Register; if it is still ahead, the
-// history diverged and the status is epoch_changed.
+// history diverged and the status is epoch_changed. Register answers from
+// the window only: a last_id older than the window is expired here (see
+// Resume, which reads further back from Redis).
 func (h *Hub) Register(c *Conn, r Resume) Welcome {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	w, _ := h.registerLocked(c, r, false)
+	return w
+}
+
+// registerLocked registers c. When deep is set and r reaches back beyond
+// the window, c's queue is held instead (live alarms wait in it) and deep
+// is reported: the caller reads the rest and calls finishDeep. Otherwise
+// the welcome and the window's replay are queued.
+func (h *Hub) registerLocked(c *Conn, r Resume, deep bool) (Welcome, bool) {
 	w := Welcome{Epoch: h.epoch, Position: h.applied}
 	w.Status = decideResume(r, h.epoch, h.applied, h.win.evicted)
-	var replay []alarm.Entry
-	if w.Status == protocol.StatusResumed {
-		w.Position = r.LastID
-		replay = h.win.after(r.LastID, c.Channels)
-		w.Replayed = len(replay)
+	deep = deep && w.Status == protocol.StatusExpired
+	if deep {
+		c.Queue.hold()
 	}
-	msgs := make([][]byte, 0, 1+len(replay))
-	msgs = append(msgs, h.encodeWelcome(c, w))
-	for _, e := range replay {
-		msgs = append(msgs, e.Frame)
-	}
-	c.Queue.pushAll(msgs)
 	h.conns[c] = struct{}{}
 	for _, ch := range c.Channels {
 		s := h.subs[ch]
@@ -78,9 +81,33 @@ func (h *Hub) Register(c *Conn, r Resume) Welcome {
 		s[c] = struct{}{}
 	}
 	h.m.Connections.Set(float64(len(h.conns)))
+	if deep {
+		return w, true
+	}
+	var replay []alarm.Entry
+	if w.Status == protocol.StatusResumed {
+		w.Position = r.LastID
+		replay = h.win.after(r.LastID, c.Channels)
+		w.Replayed = len(replay)
+	}
+	if r.HasLastID && (w.Status == protocol.StatusResumed || w.Status == protocol.StatusExpired) {
+		h.m.ResumeSource.WithLabelValues("window").Inc()
+	}
+	h.queueWelcome(c, w, replay)
+	return w, false
+}
+
+// queueWelcome puts the welcome and the replay at the head of c's queue
+// and counts the outcome.
+func (h *Hub) queueWelcome(c *Conn, w Welcome, replay []alarm.Entry) {
+	msgs := make([][]byte, 0, 1+len(replay))
+	msgs = append(msgs, h.encodeWelcome(c, w))
+	for _, e := range replay {
+		msgs = append(msgs, e.Frame)
+	}
+	c.Queue.release(msgs)
 	h.m.ResumeStatus.WithLabelValues(string(w.Status)).Inc()
 	h.m.Replayed.Add(float64(w.Replayed))
-	return w
 }
 
 func (h *Hub) encodeWelcome(c *Conn, w Welcome) []byte {

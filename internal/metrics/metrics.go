@@ -16,6 +16,8 @@ type Metrics struct {
 	Delivered      prometheus.Counter
 	Replayed       prometheus.Counter
 	ResumeStatus   *prometheus.CounterVec // status
+	ResumeSource   *prometheus.CounterVec // source: window, redis
+	HistoryReads   prometheus.Counter
 	GapFills       prometheus.Counter
 	GapFilled      prometheus.Counter
 	SlowCloses     prometheus.Counter
@@ -49,6 +51,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "alarmgate_replayed_total", Help: "Alarms replayed to resuming connections."}),
 		ResumeStatus: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_resume_total", Help: "Welcomes sent, by resume status."}, []string{"status"}),
+		ResumeSource: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_resume_source_total", Help: "Resumes with a last_id, by where they were answered from (window, redis)."}, []string{"source"}),
+		HistoryReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_history_reads_total", Help: "Redis round trips (one script each) made for resumes beyond the window."}),
 		GapFills: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "alarmgate_gap_fills_total", Help: "Stream reads that found alarms Pub/Sub had not delivered."}),
 		GapFilled: prometheus.NewCounter(prometheus.CounterOpts{
@@ -73,7 +79,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "alarmgate_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
 	}
 	reg.MustRegister(m.Connections, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
-		m.ResumeStatus, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
+		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
 		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests)
 	return m
 }

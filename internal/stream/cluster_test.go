@@ -10,7 +10,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // startClusterRedis runs a one-node Redis Cluster (all slots) on a free
@@ -85,7 +84,7 @@ func TestCluster(t *testing.T) {
 	if err != nil || len(es) != 3 || !ev.IsZero() || tip.Newest != res[1].ID || tip.Epoch != r1.Epoch {
 		t.Fatalf("LoadWindow: %v %v %+v %v", entryIDs(es), ev, tip, err)
 	}
-	h, err := s.History(ctx, "a", protocol.Zero, 10)
+	h, err := s.History(ctx, "a", r1.ID.Prev(), 10)
 	if err != nil || len(h.Alarms) != 2 || !h.Complete {
 		t.Fatalf("History: %+v %v", h, err)
 	}
@@ -105,7 +104,7 @@ func TestCluster(t *testing.T) {
 	wantEvent(ctx, t, sub, Event{Kind: EventProbe, Payload: "p"})
 	// The placeholder idempotency key shares the slot of the stream key.
 	slot := func(k string) int64 { return rdb.ClusterKeySlot(ctx, k).Val() }
-	for _, k := range []string{s.EpochKey(), s.keys.idemNone, s.keys.idem("x")} {
+	for _, k := range []string{s.EpochKey(), s.keys.idemNone, s.keys.idem("x"), s.keys.channel("user:1")} {
 		if slot(k) != slot(s.StreamKey()) {
 			t.Fatalf("key %s in slot %d, stream in %d", k, slot(k), slot(s.StreamKey()))
 		}

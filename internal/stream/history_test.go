@@ -3,7 +3,9 @@ package stream
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/protocol"
@@ -24,40 +26,43 @@ func TestHistory(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newTestStore(t, b, Config{PageSize: 4})
 			ctx := testCtx(t)
-			empty, err := s.History(ctx, "a", protocol.Zero, 10)
+			recent := protocol.ID{MS: uint64(time.Now().UnixMilli())}
+			empty, err := s.History(ctx, "a", recent, 10)
 			if err != nil || len(empty.Alarms) != 0 || !empty.Complete || empty.Epoch != "" {
-				t.Fatalf("missing stream: %+v %v", empty, err)
+				t.Fatalf("missing channel, recent after: %+v %v", empty, err)
 			}
 			pub := publishN(t, s, 30, "a", "b", "b")
 			onA := idsOn(pub, "a") // 10 alarms
 			tests := []struct {
-				name  string
-				after protocol.ID
-				limit int
-				want  []protocol.ID
+				name     string
+				after    protocol.ID
+				limit    int
+				want     []protocol.ID
+				next     protocol.ID
+				complete bool
 			}{
-				{"all", protocol.Zero, 100, onA},
-				{"limit", protocol.Zero, 3, onA[:3]},
-				{"after", onA[2], 3, onA[3:6]},
-				{"after non-a id", pub[4].ID, 100, onA[2:]},
-				{"tail", onA[9], 100, nil},
-				{"default limit", protocol.Zero, 0, onA},
+				// A new history's floor is its first alarm's time less the
+				// retention: it cannot know what an expired one held.
+				{"all", protocol.Zero, 100, onA, protocol.Zero, false},
+				{"limit", protocol.Zero, 3, onA[:3], onA[2], false},
+				{"after", onA[2], 3, onA[3:6], onA[5], true},
+				{"after non-a id", pub[4].ID, 100, onA[2:], protocol.Zero, true},
+				{"exactly the rest", onA[6], 3, onA[7:], protocol.Zero, true},
+				{"tail", onA[9], 100, nil, protocol.Zero, true},
+				{"default limit", onA[0], 0, onA[1:], protocol.Zero, true},
 			}
 			for _, tt := range tests {
 				h, err := s.History(ctx, "a", tt.after, tt.limit)
-				if err != nil || !slices.Equal(entryIDs(h.Alarms), tt.want) || !h.Next.IsZero() || h.Epoch != pub[0].Epoch {
-					t.Errorf("%s: %v next %v epoch %q err %v; want %v", tt.name, entryIDs(h.Alarms), h.Next, h.Epoch, err, tt.want)
+				if err != nil || !slices.Equal(entryIDs(h.Alarms), tt.want) || h.Next != tt.next ||
+					h.Epoch != pub[0].Epoch || h.Complete != tt.complete {
+					t.Errorf("%s: %v next %v complete %v epoch %q err %v; want %v next %v complete %v",
+						tt.name, entryIDs(h.Alarms), h.Next, h.Complete, h.Epoch, err, tt.want, tt.next, tt.complete)
 				}
 				for _, e := range h.Alarms {
-					if e.Channel != "a" {
-						t.Errorf("%s: alarm on %q", tt.name, e.Channel)
+					if e.Channel != "a" || !strings.HasPrefix(string(e.Frame), `{"type":"alarm","id":"`+e.ID.String()+`"`) ||
+						!strings.Contains(string(e.Frame), `"channel":"a","event":"e"`) {
+						t.Errorf("%s: alarm %s on %q", tt.name, e.Frame, e.Channel)
 					}
-				}
-				// Nothing was trimmed: complete, except that miniredis cannot
-				// tell and after = Zero then says incomplete.
-				wantComplete := b.real || !tt.after.IsZero()
-				if h.Complete != wantComplete {
-					t.Errorf("%s: complete %v, want %v", tt.name, h.Complete, wantComplete)
 				}
 			}
 			if _, err := s.History(ctx, "bad channel", protocol.Zero, 1); !errors.Is(err, alarm.ErrInvalidChannel) {
@@ -67,50 +72,113 @@ func TestHistory(t *testing.T) {
 	}
 }
 
-// TestHistoryScanBudget: with PageSize 1 a rare channel behind more than
-// 100 other alarms is not reached in one call; Next lets the caller go on.
-func TestHistoryScanBudget(t *testing.T) {
-	s, _ := newTestStore(t, backend{"miniredis", false}, Config{PageSize: 1})
-	ctx := testCtx(t)
-	pub := publishN(t, s, historyScanPages+20, "busy")
-	rare := publishN(t, s, 1, "rare")[0]
-	h, err := s.History(ctx, "rare", protocol.Zero, 10)
-	if err != nil || len(h.Alarms) != 0 || h.Next != pub[historyScanPages-1].ID {
-		t.Fatalf("first call: %v next %v err %v", entryIDs(h.Alarms), h.Next, err)
-	}
-	h, err = s.History(ctx, "rare", h.Next, 10)
-	if err != nil || len(h.Alarms) != 1 || h.Alarms[0].ID != rare.ID || !h.Next.IsZero() || !h.Complete {
-		t.Fatalf("continuation: %+v %v", h, err)
-	}
-}
-
-func TestHistoryCompleteAfterTrimming(t *testing.T) {
+// TestHistoryDepth: a channel keeps its newest ChannelHistory alarms
+// however long the log is, and knows exactly from where it is complete.
+func TestHistoryDepth(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			s, rdb := newTestStore(t, b, Config{MaxLen: 10, PageSize: 50})
+			s, _ := newTestStore(t, b, Config{MaxLen: 10, ChannelHistory: 5})
 			ctx := testCtx(t)
-			pub := publishN(t, s, 200, "a", "b")
-			first := allIDs(t, rdb, s.StreamKey())[0]
+			pub := publishN(t, s, 40, "a", "b") // 20 on a; the log keeps about 10
+			onA := idsOn(pub, "a")
 			tests := []struct {
 				name     string
 				after    protocol.ID
+				want     []protocol.ID
 				complete bool
 			}{
-				{"zero", protocol.Zero, false},
-				{"trimmed away", pub[0].ID, false},
-				{"just before first", first.Prev(), true},
-				{"first", first, true},
-				{"newest", pub[199].ID, true},
+				{"zero", protocol.Zero, onA[15:], false},
+				{"trimmed away", onA[13], onA[15:], false},
+				{"floor", onA[14], onA[15:], true},
+				{"inside", onA[16], onA[17:], true},
+				{"newest", onA[19], nil, true},
 			}
 			for _, tt := range tests {
 				h, err := s.History(ctx, "a", tt.after, 1000)
-				if err != nil || h.Complete != tt.complete {
-					t.Errorf("%s (after %v, first %v): complete %v err %v; want %v", tt.name, tt.after, first, h.Complete, err, tt.complete)
+				if err != nil || h.Complete != tt.complete || !slices.Equal(entryIDs(h.Alarms), tt.want) {
+					t.Errorf("%s: %v complete %v err %v; want %v complete %v",
+						tt.name, entryIDs(h.Alarms), h.Complete, err, tt.want, tt.complete)
 				}
-				for _, e := range h.Alarms {
-					if !tt.after.Less(e.ID) || e.Channel != "a" {
-						t.Errorf("%s: unexpected alarm %v on %q", tt.name, e.ID, e.Channel)
-					}
+			}
+		})
+	}
+}
+
+// TestReadChannels reads several channels in one call, each with its own
+// completeness.
+func TestReadChannels(t *testing.T) {
+	s, _ := newTestStore(t, backend{"redis", true}, Config{ChannelHistory: 3})
+	ctx := testCtx(t)
+	pub := publishN(t, s, 12, "a", "b", "b", "b") // 3 on a, 9 on b
+	after := pub[0].ID
+	res, err := s.ReadChannels(ctx, []ChannelRead{{"a", after}, {"b", after}, {"none", after}, {"b", pub[10].ID}}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onA, onB := idsOn(pub, "a"), idsOn(pub, "b")
+	want := []struct {
+		ids      []protocol.ID
+		complete bool
+	}{{onA[1:], true}, {onB[6:], false}, {nil, true}, {onB[8:], true}}
+	if res.Epoch != pub[0].Epoch || len(res.Pages) != 4 {
+		t.Fatalf("epoch %q pages %d", res.Epoch, len(res.Pages))
+	}
+	for i, w := range want {
+		p := res.Pages[i]
+		if !slices.Equal(entryIDs(p.Alarms), w.ids) || p.Complete != w.complete || p.More {
+			t.Errorf("page %d (%s): %v complete %v more %v; want %v complete %v",
+				i, p.Channel, entryIDs(p.Alarms), p.Complete, p.More, w.ids, w.complete)
+		}
+	}
+}
+
+// TestHistoryExpiry: an idle channel's history expires after the retention;
+// a position from before that is then incomplete, a recent one complete,
+// and a history started anew does not claim what the expired one held.
+func TestHistoryExpiry(t *testing.T) {
+	s, rdb := newTestStore(t, backend{"redis", true}, Config{Retention: 300 * time.Millisecond})
+	ctx := testCtx(t)
+	old := publishN(t, s, 2, "a")
+	ttl, err := rdb.PTTL(ctx, s.keys.channel("a")).Result()
+	if err != nil || ttl <= 0 || ttl > 300*time.Millisecond {
+		t.Fatalf("ttl %v err %v", ttl, err)
+	}
+	time.Sleep(400 * time.Millisecond)
+	if n, _ := rdb.Exists(ctx, s.keys.channel("a")).Result(); n != 0 {
+		t.Fatal("history did not expire")
+	}
+	h, err := s.History(ctx, "a", old[0].ID, 10)
+	if err != nil || h.Complete || len(h.Alarms) != 0 {
+		t.Fatalf("expired, old position: %+v %v", h, err)
+	}
+	now := protocol.ID{MS: uint64(time.Now().UnixMilli())}
+	if h, err = s.History(ctx, "a", now, 10); err != nil || !h.Complete {
+		t.Fatalf("expired, recent position: %+v %v", h, err)
+	}
+	fresh := publishN(t, s, 1, "a")
+	if h, err = s.History(ctx, "a", old[1].ID, 10); err != nil || h.Complete || len(h.Alarms) != 1 || h.Alarms[0].ID != fresh[0].ID {
+		t.Fatalf("new history, old position: %+v %v", h, err)
+	}
+}
+
+// TestReadChannelsChunks: positions at every distance from the newest end
+// of a deep history, across the script's growing read chunks.
+func TestReadChannelsChunks(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, _ := newTestStore(t, b, Config{ChannelHistory: 100})
+			ctx := testCtx(t)
+			pub := publishN(t, s, 130, "a")
+			for _, k := range []int{129, 128, 113, 112, 111, 50, 31, 30, 29, 0} {
+				res, err := s.ReadChannels(ctx, []ChannelRead{{"a", pub[k].ID}}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p := res.Pages[0]
+				from := max(k+1, 30)
+				want := idsOn(pub[from:], "a")
+				if !slices.Equal(entryIDs(p.Alarms), want) || p.Complete != (k >= 29) {
+					t.Errorf("after #%d: %d alarms complete %v; want %d complete %v", k, len(p.Alarms), p.Complete, len(want), k >= 29)
 				}
 			}
 		})

@@ -16,6 +16,11 @@ package stream
 //	{prefix}:idem                 (none)   placeholder passed to publish.lua when a
 //	                                       publish has no idempotency key; never
 //	                                       written, it only names the slot
+//	{prefix}:ch:<channel>         list     the channel's history: its floor (the
+//	                                       highest id that may be missing), then
+//	                                       "<id>\n<tail>" for its newest
+//	                                       ChannelHistory alarms; expires after
+//	                                       Retention without a publish
 //	{prefix}:live                 channel  every accepted alarm as
 //	                                       "<epoch>\n<alarm message>" (publish.lua)
 //	{prefix}:live:probe:<node>    channel  a node's liveness probe, published and
@@ -26,6 +31,7 @@ type keys struct {
 	idemPrefix string // {prefix}:idem: (followed by the idempotency key)
 	idemNone   string // {prefix}:idem
 	live       string // {prefix}:live
+	chanPrefix string // {prefix}:ch: (followed by the channel)
 }
 
 // newKeys names the layout of prefix (already validated).
@@ -37,11 +43,15 @@ func newKeys(prefix string) keys {
 		idemPrefix: tag + ":idem:",
 		idemNone:   tag + ":idem",
 		live:       tag + ":live",
+		chanPrefix: tag + ":ch:",
 	}
 }
 
 // idem returns the idempotency record key of idemKey.
 func (k keys) idem(idemKey string) string { return k.idemPrefix + idemKey }
+
+// channel returns the history key of channel c.
+func (k keys) channel(c string) string { return k.chanPrefix + c }
 
 // probe returns the probe channel of node nodeID.
 func (k keys) probe(nodeID string) string { return k.live + ":probe:" + nodeID }

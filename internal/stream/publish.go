@@ -59,11 +59,11 @@ func (s *Store) prepare(in PublishInput, epochCandidate string) (prepared, error
 		return prepared{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
 	}
 	return prepared{
-		keys: []string{s.keys.stream, s.keys.epoch, idemKey},
+		keys: []string{s.keys.stream, s.keys.epoch, idemKey, s.keys.channel(in.Channel)},
 		args: []any{
 			in.Channel, tail, epochCandidate,
 			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
-			s.keys.live, hasIdem,
+			s.keys.live, hasIdem, s.cfg.ChannelHistory,
 		},
 	}, nil
 }

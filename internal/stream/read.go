@@ -170,12 +170,17 @@ func toEntry(m redis.XMessage) (alarm.Entry, bool) {
 	}
 	c, ok1 := m.Values["c"].(string)
 	t, ok2 := m.Values["t"].(string)
-	// The tail must be what EncodeTail makes, or frames would break clients.
-	if !ok1 || !ok2 || !alarm.ValidChannel(c) || !strings.HasPrefix(t, `,"channel":"`+c+`"`) ||
-		!strings.HasSuffix(t, "}") || strings.IndexByte(t, '\n') >= 0 {
+	if !ok1 || !ok2 || !alarm.ValidChannel(c) || !validTail(t, c) {
 		return alarm.Entry{}, false
 	}
 	return alarm.NewEntry(id, c, []byte(t)), true
+}
+
+// validTail reports whether t looks like what EncodeTail makes for
+// channel: anything else would break the frames clients parse.
+func validTail(t, channel string) bool {
+	return strings.HasPrefix(t, `,"channel":"`+channel+`"`) &&
+		strings.HasSuffix(t, "}") && strings.IndexByte(t, '\n') < 0
 }
 
 func readEpoch(cmd *redis.StringCmd) (string, error) {

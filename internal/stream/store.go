@@ -23,6 +23,10 @@ const (
 	DefaultMaxAlarmBytes = 64 << 10
 	DefaultTimeout       = 3 * time.Second
 	DefaultPageSize      = 1000
+	// DefaultChannelHistory is the depth of each channel's history: a full
+	// page of GET /v1/alarms, and for a user who gets a few alarms a minute
+	// several hours of absence.
+	DefaultChannelHistory = 1000
 )
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
@@ -30,7 +34,7 @@ var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
 // Config configures a Store. Zero fields take the defaults stated here.
 type Config struct {
 	// Prefix names the key family {Prefix}:stream, {Prefix}:epoch,
-	// {Prefix}:idem:<key> and the Pub/Sub channels {Prefix}:live and
+	// {Prefix}:idem:<key>, {Prefix}:ch:<channel> and the Pub/Sub channels {Prefix}:live and
 	// {Prefix}:live:probe:<node> (the layout is in keys.go). The braces
 	// are a Redis Cluster hash tag. Must match ^[A-Za-z0-9_.:-]{1,64}$.
 	// Default "alarms".
@@ -49,6 +53,11 @@ type Config struct {
 	// Default 3s. The client should set ContextTimeoutEnabled so socket
 	// reads honour it.
 	Timeout time.Duration
+	// ChannelHistory is how many alarms each channel's own history keeps
+	// ({Prefix}:ch:<channel>, a list that expires after Retention without a
+	// publish). Resumes from further back than a node's window, and history
+	// queries, read it. Default DefaultChannelHistory.
+	ChannelHistory int64
 	// PageSize is the COUNT of each XRANGE/XREVRANGE page in bulk reads
 	// (LoadWindow, History). Default 1000.
 	PageSize int64
@@ -57,12 +66,13 @@ type Config struct {
 // Store is the alarm log of one prefix. It is safe for concurrent use and
 // holds no mutable state of its own.
 type Store struct {
-	cfg     Config
-	rdb     redis.UniversalClient
-	log     *slog.Logger
-	publish *redis.Script
-	rotate  *redis.Script
-	keys    keys // every key and channel name (keys.go)
+	cfg      Config
+	rdb      redis.UniversalClient
+	log      *slog.Logger
+	publish  *redis.Script
+	rotate   *redis.Script
+	chanRead *redis.Script
+	keys     keys // every key and channel name (keys.go)
 }
 
 // New validates cfg, applies defaults and returns a Store. It does not
@@ -78,12 +88,13 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		cfg:     cfg,
-		rdb:     rdb,
-		log:     log,
-		publish: redis.NewScript(publishLua),
-		rotate:  redis.NewScript(rotateLua),
-		keys:    newKeys(cfg.Prefix),
+		cfg:      cfg,
+		rdb:      rdb,
+		log:      log,
+		publish:  redis.NewScript(publishLua),
+		rotate:   redis.NewScript(rotateLua),
+		chanRead: redis.NewScript(chanhistLua),
+		keys:     newKeys(cfg.Prefix),
 	}, nil
 }
 
@@ -103,6 +114,7 @@ func (c *Config) withDefaults() error {
 		{c.MaxAlarmBytes < 0, "MaxAlarmBytes"},
 		{c.Timeout < 0, "Timeout"},
 		{c.PageSize < 0, "PageSize"},
+		{c.ChannelHistory < 0, "ChannelHistory"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("stream: invalid config: %s out of range", ch.name)
@@ -114,6 +126,7 @@ func (c *Config) withDefaults() error {
 	defaults.Set(&c.MaxAlarmBytes, DefaultMaxAlarmBytes)
 	defaults.Set(&c.Timeout, DefaultTimeout)
 	defaults.Set(&c.PageSize, DefaultPageSize)
+	defaults.Set(&c.ChannelHistory, DefaultChannelHistory)
 	return nil
 }
 

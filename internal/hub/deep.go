@@ -1,0 +1,63 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// History reads the channel histories kept in Redis, for resumes from
+// further back than the window. *stream.HistoryReader implements it.
+type History interface {
+	// ReadAfter returns every retained alarm on channels with id > after,
+	// in id order, the epoch current at the read, and whether the
+	// histories reach back to after.
+	ReadAfter(ctx context.Context, channels []string, after protocol.ID) (epoch string, alarms []alarm.Entry, complete bool, err error)
+}
+
+// ErrHistoryMoved reports that the epoch changed while a resume was read:
+// the connection must start again (the hub closes it with 1012 as part of
+// the reset, or the caller does).
+var ErrHistoryMoved = errors.New("hub: history changed during the resume")
+
+// Resume is Register, reaching further back than the window: a last_id
+// older than the window is answered from the channels' histories in Redis
+// (hist; nil answers expired as Register does). Until that read returns,
+// the connection is registered with its queue held, so live alarms wait
+// behind the replay: nothing is missed or repeated at the hand-over. On an
+// error the connection is unregistered and must be closed by the caller
+// (1013, or 1012 for ErrHistoryMoved).
+func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, hist History) (Welcome, error) {
+	h.mu.Lock()
+	w, deep := h.registerLocked(c, r, hist != nil)
+	h.mu.Unlock()
+	if !deep {
+		return w, nil
+	}
+	h.m.ResumeSource.WithLabelValues("redis").Inc()
+	epoch, alarms, complete, err := hist.ReadAfter(ctx, c.Channels, r.LastID)
+	if err == nil && epoch != w.Epoch {
+		err = fmt.Errorf("%w: read %q, registered in %q", ErrHistoryMoved, epoch, w.Epoch)
+	}
+	if err != nil {
+		h.Unregister(c)
+		return w, err
+	}
+	var replay []alarm.Entry
+	if complete || r.LastID.IsZero() { // 0-0 asks for whatever is retained
+		// Alarms above the applied id at registration reach the queue live.
+		at := w.Position
+		w.Status, w.Position = protocol.StatusResumed, r.LastID
+		for _, e := range alarms {
+			if r.LastID.Less(e.ID) && !at.Less(e.ID) {
+				replay = append(replay, e)
+			}
+		}
+		w.Replayed = len(replay)
+	}
+	h.queueWelcome(c, w, replay)
+	return w, nil
+}

@@ -1,0 +1,65 @@
+-- chanhist.lua: read the histories of several channels, each after its
+-- own id. A channel's history is a list (written by publish.lua): element
+-- 0 is its floor, the highest id that may be missing from it ("0-0":
+-- nothing ever dropped); then "<id>\n<tail>" per retained alarm, oldest
+-- first. A missing list expired after Retention without a publish.
+-- KEYS[1] epoch, KEYS[2..] channel histories.
+-- ARGV[1] most alarms per channel (0 = all), ARGV[2] retention in ms
+-- (0 = histories never expire), then per history: after ms, after seq.
+-- Returns {epoch or false, {complete, more, item...} per history}.
+-- The cost follows what is returned: the list is read from its newest end
+-- in growing chunks until an id at or below the position.
+local limit, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
+local function above(s, ams, aseq) -- the id s starts with is > ams-aseq
+  local dash = string.find(s, '-', 1, true)
+  local nl = string.find(s, '\n', dash, true) or (#s + 1)
+  local ms = tonumber(string.sub(s, 1, dash - 1))
+  return ms > ams or (ms == ams and tonumber(string.sub(s, dash + 1, nl - 1)) > aseq)
+end
+local now
+local function read(key, ams, aseq)
+  local n = redis.call('LLEN', key)
+  if n == 0 then
+    -- Missing: an alarm after the position would have kept the list
+    -- alive until at least its own time plus the retention.
+    if not now then
+      local t = redis.call('TIME')
+      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    end
+    return {(retention == 0 or ams + retention > now) and 1 or 0, 0}
+  end
+  local newer = {} -- newest first
+  local hi, chunk, reached = n - 1, 16, false
+  while hi >= 1 and not reached do
+    local lo = math.max(1, hi - chunk + 1)
+    local part = redis.call('LRANGE', key, lo, hi)
+    for j = #part, 1, -1 do
+      if not above(part[j], ams, aseq) then
+        reached = true
+        break
+      end
+      newer[#newer + 1] = part[j]
+    end
+    hi, chunk = lo - 1, chunk * 4
+  end
+  local complete = 1
+  if not reached and above(redis.call('LINDEX', key, 0), ams, aseq) then
+    complete = 0
+  end
+  local res = {complete, 0}
+  local first = #newer
+  local last = 1
+  if limit > 0 and #newer > limit then
+    last = #newer - limit + 1
+    res[2] = 1
+  end
+  for j = first, last, -1 do
+    res[#res + 1] = newer[j]
+  end
+  return res
+end
+local out = {redis.call('GET', KEYS[1])}
+for k = 2, #KEYS do
+  out[k] = read(KEYS[k], tonumber(ARGV[2 * k - 1]), tonumber(ARGV[2 * k]))
+end
+return out

@@ -1,0 +1,151 @@
+package stream
+
+import (
+	"context"
+	"slices"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// Defaults of NewHistoryReader.
+const (
+	// DefaultReadWorkers bounds the history reads in flight at once.
+	DefaultReadWorkers = 4
+	// DefaultReadKeys bounds the channel histories one script call reads.
+	DefaultReadKeys = 256
+)
+
+// HistoryReader serves resumes from further back than a node's window. It
+// groups concurrent ReadAfter calls into shared script calls: a read of
+// the same channel from the same position is made once (every client reads
+// `broadcast`), and at most workers calls are in flight, so a reconnect
+// storm neither stampedes Redis nor queues behind one round trip at a
+// time. Run it in one goroutine; ReadAfter is safe from any goroutine and
+// reads directly when Run is not running.
+type HistoryReader struct {
+	s       *Store
+	workers int
+	maxKeys int
+	onCall  func(keys int) // reports each script call; may be nil
+	reqs    chan *readReq
+	done    chan struct{} // closed when Run returns
+}
+
+type readReq struct {
+	reads  []ChannelRead
+	epoch  string
+	alarms []alarm.Entry
+	ok     bool // complete
+	err    error
+	done   chan struct{}
+}
+
+// NewHistoryReader returns a reader with at most workers script calls in
+// flight (DefaultReadWorkers when <= 0); onCall, if not nil, is told the
+// number of histories each call read.
+func (s *Store) NewHistoryReader(workers int, onCall func(keys int)) *HistoryReader {
+	if workers <= 0 {
+		workers = DefaultReadWorkers
+	}
+	return &HistoryReader{s: s, workers: workers, maxKeys: DefaultReadKeys, onCall: onCall,
+		reqs: make(chan *readReq), done: make(chan struct{})}
+}
+
+// ReadAfter returns every retained alarm on channels with id > after,
+// merged in id order, the epoch current at the read, and whether the
+// histories reach back to after (false: some may be gone).
+func (r *HistoryReader) ReadAfter(ctx context.Context, channels []string, after protocol.ID) (epoch string, alarms []alarm.Entry, complete bool, err error) {
+	req := &readReq{reads: make([]ChannelRead, 0, len(channels)), done: make(chan struct{})}
+	for _, c := range channels {
+		if !slices.ContainsFunc(req.reads, func(cr ChannelRead) bool { return cr.Channel == c }) {
+			req.reads = append(req.reads, ChannelRead{c, after})
+		}
+	}
+	select {
+	case r.reqs <- req:
+	case <-r.done:
+		r.serve([]*readReq{req})
+	case <-ctx.Done():
+		return "", nil, false, wrapErr("read channels", ctx.Err())
+	}
+	select {
+	case <-req.done:
+		return req.epoch, req.alarms, req.ok, req.err
+	case <-ctx.Done():
+		return "", nil, false, wrapErr("read channels", ctx.Err())
+	}
+}
+
+// Run serves reads with its workers until ctx ends.
+func (r *HistoryReader) Run(ctx context.Context) {
+	defer close(r.done)
+	done := make(chan struct{})
+	for range r.workers {
+		go func() { // owned by Run, which waits for it below
+			defer func() { done <- struct{}{} }()
+			r.work(ctx)
+		}()
+	}
+	for range r.workers {
+		<-done
+	}
+}
+
+// work takes whatever reads are waiting, up to maxKeys histories, and
+// serves them in one script call.
+func (r *HistoryReader) work(ctx context.Context) {
+	var batch []*readReq
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case q := <-r.reqs:
+			batch = append(batch[:0], q)
+		}
+		keys := len(batch[0].reads)
+	fill:
+		for keys < r.maxKeys {
+			select {
+			case q := <-r.reqs:
+				batch = append(batch, q)
+				keys += len(q.reads)
+			default:
+				break fill
+			}
+		}
+		r.serve(batch)
+	}
+}
+
+// serve reads every distinct (channel, position) of batch once, without
+// the callers' contexts, and answers each request.
+func (r *HistoryReader) serve(batch []*readReq) {
+	index := make(map[ChannelRead]int)
+	var reads []ChannelRead
+	for _, q := range batch {
+		for _, cr := range q.reads {
+			if _, ok := index[cr]; !ok {
+				index[cr] = len(reads)
+				reads = append(reads, cr)
+			}
+		}
+	}
+	res, err := r.s.ReadChannels(context.Background(), reads, 0)
+	if r.onCall != nil {
+		r.onCall(len(reads))
+	}
+	for _, q := range batch {
+		q.err, q.epoch, q.ok = err, res.Epoch, err == nil
+		for _, cr := range q.reads {
+			if err != nil {
+				break
+			}
+			p := res.Pages[index[cr]]
+			q.ok = q.ok && p.Complete
+			q.alarms = append(q.alarms, p.Alarms...)
+		}
+		slices.SortFunc(q.alarms, func(a, b alarm.Entry) int { return a.ID.Compare(b.ID) })
+		close(q.done)
+	}
+}

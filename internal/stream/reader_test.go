@@ -1,0 +1,59 @@
+package stream
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// TestHistoryReader: concurrent resumes share script calls, identical
+// reads are made once, and each caller gets its channels merged in id
+// order.
+func TestHistoryReader(t *testing.T) {
+	s, _ := newTestStore(t, backend{"redis", true}, Config{})
+	pub := publishN(t, s, 60, "user:0", "user:1", "user:2", "broadcast")
+	var calls, keys atomic.Int64
+	r := s.NewHistoryReader(1, func(n int) { calls.Add(1); keys.Add(int64(n)) })
+	ctx, cancel := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { r.Run(ctx) })
+	after := pub[9].ID
+	const clients = 30
+	var wg sync.WaitGroup
+	errs := make(chan string, clients)
+	for i := range clients {
+		wg.Go(func() {
+			user := "user:" + string(rune('0'+i%3))
+			epoch, got, complete, err := r.ReadAfter(testCtx(t), []string{user, "broadcast", user}, after)
+			var want []protocol.ID
+			for _, p := range pub[10:] {
+				if p.Channel == user || p.Channel == "broadcast" {
+					want = append(want, p.ID)
+				}
+			}
+			if err != nil || !complete || epoch != pub[0].Epoch || !slices.Equal(entryIDs(got), want) {
+				errs <- user + ": wrong read"
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	run.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	// Each call reads each distinct history once: at most 4 per call.
+	if c, k := calls.Load(), keys.Load(); c == 0 || c > clients || k > 4*c {
+		t.Errorf("%d calls read %d histories", c, k)
+	}
+	t.Logf("%d resumes: %d script calls, %d histories read", clients, calls.Load(), keys.Load())
+	// Without Run, reads go straight to Redis.
+	if _, got, ok, err := r.ReadAfter(testCtx(t), []string{"user:0"}, pub[58].ID); err != nil || !ok || len(got) != 0 {
+		t.Fatalf("direct read: %v %v %v", got, ok, err)
+	}
+}
