@@ -97,6 +97,7 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 	// server when Shutdown stops it (step 3). Shutdown waits for all five.
 	n.life.wg.Go(func() { _ = n.feed.Run(runCtx) })
 	n.life.wg.Go(func() { n.pipe.Run(runCtx) })
+	n.life.wg.Go(func() { n.history.Run(runCtx) })
 	n.life.wg.Go(func() { n.ws.RunWriteWatchdog(runCtx) })
 	n.life.wg.Go(func() { n.readyGauge(runCtx) })
 	served := make(chan error, 1)
@@ -114,7 +115,7 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 //     Shutdown waits for every session and its goroutines.
 //  3. The HTTP server stops accepting and waits for in-flight requests
 //     (publishes) to finish, and for the upgrades refused in step 2.
-//  4. The live feed, the publish pipeliner, the write watchdog and the
+//  4. The live feed, the publish pipeliner, the history reader, the write watchdog and the
 //     readiness gauge stop; Shutdown waits for every goroutine Serve
 //     started, and Serve returns.
 //

@@ -80,6 +80,7 @@ type Node struct {
 	ws       *ws.Server
 	api      *api.API
 	pipe     *stream.Pipeliner
+	history  *stream.HistoryReader
 	draining atomic.Bool // set when Shutdown starts; fails /readyz
 
 	life lifecycle // see Serve and Shutdown
@@ -111,7 +112,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.m, log); err != nil {
+	n.history = n.store.NewHistoryReader(0, func(int) { n.m.HistoryReads.Inc() })
+	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.history, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	keys, err := auth.NewKeys(cfg.APIKeys)

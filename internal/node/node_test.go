@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/client"
@@ -50,7 +52,8 @@ func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
 
 func TestResumeStatuses(t *testing.T) {
 	prefix := newPrefix()
-	n := startNode(t, prefix, "a", func(c *Config) { c.Window = 5 })
+	// The window holds ids[3:], the channel's history ids[2:].
+	n := startNode(t, prefix, "a", func(c *Config) { c.Window = 5; c.Stream.ChannelHistory = 6 })
 	var ids []string
 	for i := 0; i < 8; i++ {
 		ids = append(ids, publish(t, n, "user:7", i))
@@ -68,16 +71,18 @@ func TestResumeStatuses(t *testing.T) {
 		status   string
 		replayed int
 		position string
+		reads    float64 // Redis reads of channel histories
 	}{
-		{"new", map[string]any{}, "new", 0, ids[7]},
-		{"resumed", map[string]any{"last_id": ids[4], "epoch": epoch}, "resumed", 3, ids[4]},
-		{"resumed without epoch", map[string]any{"last_id": ids[6]}, "resumed", 1, ids[6]},
-		{"resumed at tip", map[string]any{"last_id": ids[7], "epoch": epoch}, "resumed", 0, ids[7]},
-		{"expired", map[string]any{"last_id": ids[0], "epoch": epoch}, "expired", 0, ids[7]},
-		{"everything, but trimmed", map[string]any{"last_id": "0-0"}, "expired", 0, ids[7]},
-		{"epoch changed", map[string]any{"last_id": ids[6], "epoch": "not-" + epoch}, "epoch_changed", 0, ids[7]},
-		{"ahead of history", map[string]any{"last_id": ahead.String(), "epoch": epoch}, "epoch_changed", 0, ids[7]},
-		{"invalid", map[string]any{"last_id": "12-x"}, "invalid", 0, ids[7]},
+		{"new", map[string]any{}, "new", 0, ids[7], 0},
+		{"resumed", map[string]any{"last_id": ids[4], "epoch": epoch}, "resumed", 3, ids[4], 0},
+		{"resumed without epoch", map[string]any{"last_id": ids[6]}, "resumed", 1, ids[6], 0},
+		{"resumed at tip", map[string]any{"last_id": ids[7], "epoch": epoch}, "resumed", 0, ids[7], 0},
+		{"resumed beyond the window", map[string]any{"last_id": ids[1], "epoch": epoch}, "resumed", 6, ids[1], 1},
+		{"expired: the channel's history is trimmed", map[string]any{"last_id": ids[0], "epoch": epoch}, "expired", 0, ids[7], 1},
+		{"everything retained", map[string]any{"last_id": "0-0"}, "resumed", 6, "0-0", 1},
+		{"epoch changed", map[string]any{"last_id": ids[6], "epoch": "not-" + epoch}, "epoch_changed", 0, ids[7], 0},
+		{"ahead of history", map[string]any{"last_id": ahead.String(), "epoch": epoch}, "epoch_changed", 0, ids[7], 0},
+		{"invalid", map[string]any{"last_id": "12-x"}, "invalid", 0, ids[7], 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,6 +90,7 @@ func TestResumeStatuses(t *testing.T) {
 			for k, v := range tt.hello {
 				hello[k] = v
 			}
+			reads := counterValue(n.m.HistoryReads)
 			c := rawHello(t, n, hello)
 			var msgs []map[string]any
 			for len(msgs) < 1+tt.replayed {
@@ -104,6 +110,9 @@ func TestResumeStatuses(t *testing.T) {
 				if want := ids[len(ids)-tt.replayed+i]; m["id"] != want {
 					t.Fatalf("replay %d = %v, want %s", i, m["id"], want)
 				}
+			}
+			if got := counterValue(n.m.HistoryReads) - reads; got != tt.reads {
+				t.Fatalf("%v history reads, want %v", got, tt.reads)
 			}
 		})
 	}
@@ -261,4 +270,11 @@ func TestIdleConnectionGetsPings(t *testing.T) {
 			}
 		}
 	}
+}
+
+// counterValue reads a counter's current value.
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
 }

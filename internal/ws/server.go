@@ -45,7 +45,8 @@ type Config struct {
 	// PingInterval is the idle time after which the server sends
 	// {"type":"ping"} and a WebSocket ping. Default 25s.
 	PingInterval time.Duration
-	// CatchUpTimeout bounds the wait for a last_id ahead of the node.
+	// CatchUpTimeout bounds the wait for a last_id ahead of the node, and
+	// the read of the channel histories for a last_id older than the window.
 	// Default 3s.
 	CatchUpTimeout time.Duration
 	// ReadLimit is the largest client message accepted. Default 16 KiB.
@@ -76,9 +77,12 @@ type Server struct {
 	hub    *hub.Hub
 	verify *auth.Verifier
 	feed   Feed
-	m      *metrics.Metrics
-	log    *slog.Logger
-	accept *websocket.AcceptOptions
+	// history reads the channel histories for resumes older than the
+	// window; nil answers them expired.
+	history hub.History
+	m       *metrics.Metrics
+	log     *slog.Logger
+	accept  *websocket.AcceptOptions
 
 	mu       sync.Mutex
 	sessions map[*session]struct{} // guarded by mu; from add to remove
@@ -88,7 +92,7 @@ type Server struct {
 }
 
 // New validates cfg and returns a Server.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
@@ -105,7 +109,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, m *metrics.Metrics
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		cfg: cfg, hub: h, verify: v, feed: feed, m: m, log: log,
+		cfg: cfg, hub: h, verify: v, feed: feed, history: history, m: m, log: log,
 		accept: &websocket.AcceptOptions{
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,

@@ -83,7 +83,10 @@ func (s *session) start() bool {
 		s.goroutines.Go(func() { s.close(code, reason) })
 	})
 	s.lastWrite.Store(time.Now().UnixNano())
-	w := s.srv.hub.Register(s.hubConn, resume)
+	w, ok := s.resume(resume)
+	if !ok {
+		return false
+	}
 	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
 	if !claims.Expires.IsZero() {
@@ -95,6 +98,23 @@ func (s *session) start() bool {
 	// that arrived together (a reconnect storm) do not ping in lockstep.
 	t.Reset(s.srv.cfg.PingInterval + time.Duration(rand.Int64N(int64(s.srv.cfg.PingInterval/5)+1)))
 	return true
+}
+
+// resume registers the session with the hub, reading from the channel
+// histories in Redis when last_id is older than the window. A failed read
+// closes the session: 1012 when the history changed meanwhile, else 1013.
+func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
+	defer cancel()
+	w, err := s.srv.hub.Resume(ctx, s.hubConn, r, s.srv.history)
+	switch {
+	case errors.Is(err, hub.ErrHistoryMoved):
+		s.close(protocol.CloseRestart, "history changed")
+	case err != nil:
+		s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
+		s.close(protocol.CloseTryLater, "history unavailable")
+	}
+	return w, err == nil
 }
 
 // readLoop is the socket's only reader once the session is live. Client
