@@ -106,7 +106,8 @@ func nodeConfig(cfg config) node.Config {
 		APIKeys:   cfg.APIKeys,
 		Stream: stream.Config{
 			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
-			MaxAlarmBytes: cfg.MaxAlarmBytes,
+			ChannelHistory: cfg.ChannelHistory,
+			MaxAlarmBytes:  cfg.MaxAlarmBytes,
 		},
 		Window:   cfg.Window,
 		QueueLen: cfg.QueueLen,
