@@ -8,13 +8,14 @@ import (
 	"time"
 )
 
-// TestTrimmedHistory: with a stream and window of 50 alarms, a client that
-// is away while far more are published cannot be resumed: its welcome says
+// TestTrimmedHistory: with a stream and window of 50 alarms and channel
+// histories of 20, a client that is away while far more are published on
+// its channel cannot be resumed: its welcome says
 // expired (never a silent gap), the history API says incomplete, and live
 // alarms flow again from the new position.
 func TestTrimmedHistory(t *testing.T) {
 	h := newHarness(t, options{nodes: 2, env: map[string]string{
-		"GATEWAY_STREAM_MAXLEN": "50", "GATEWAY_WINDOW": "50",
+		"GATEWAY_STREAM_MAXLEN": "50", "GATEWAY_WINDOW": "50", "GATEWAY_CHANNEL_HISTORY": "20",
 	}})
 	away := newRecClient(h, "away-d0", "away", nil)
 	cs := []*recClient{away, newRecClient(h, "away-d1", "away", nil), newRecClient(h, "ctl-d0", "ctl", []string{"team:x"})}
