@@ -35,7 +35,7 @@ func stormFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) erro
 	o := &stormOpts{}
 	fs.IntVar(&o.conns, "conns", 2000, "clients, each on its own channel user:s<i>, all on node A")
 	fs.IntVar(&o.per, "per", 20, "alarms published to each channel while node A is dead")
-	fs.IntVar(&o.window, "window", 0, "GATEWAY_WINDOW of the started nodes (0: max(10000, 2*conns*(per+1)))")
+	fs.IntVar(&o.window, "window", 0, "GATEWAY_WINDOW of the started nodes (0: the gateway's default)")
 	fs.IntVar(&o.batch, "batch", 100, "alarms per publish batch")
 	fs.IntVar(&o.workers, "workers", 8, "concurrent publish batches")
 	fs.IntVar(&o.par, "par", 0, "reconnects in flight at once (0: all clients at once)")
@@ -62,10 +62,13 @@ type stormClient struct {
 
 func runStorm(ctx context.Context, o *stormOpts, co *common, out io.Writer) error {
 	window := o.window
+	var env []string
 	if window == 0 {
-		window = max(hub.DefaultWindow, 2*o.conns*(o.per+1))
+		window = hub.DefaultWindow
+	} else {
+		env = append(env, "GATEWAY_WINDOW="+strconv.Itoa(window))
 	}
-	cl, err := co.startCluster(ctx, 2, "GATEWAY_WINDOW="+strconv.Itoa(window))
+	cl, err := co.startCluster(ctx, 2, env...)
 	if err != nil {
 		return err
 	}
