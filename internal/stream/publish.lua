@@ -34,17 +34,16 @@ end
 -- highest id that may be missing from it), then "<id>\n<tail>" oldest first.
 local depth = tonumber(ARGV[9])
 if depth > 0 then
-  if redis.call('EXISTS', KEYS[4]) == 0 then
+  local len = redis.call('RPUSH', KEYS[4], id .. '\n' .. ARGV[2])
+  if len == 1 then
     -- A new list, or one that expired when idle: whatever it held was
     -- published more than the retention ago.
     local floor = '0-0'
     if retention > 0 and tonumber(ms) > retention then
       floor = string.format('%.0f', tonumber(ms) - retention) .. '-18446744073709551615'
     end
-    redis.call('RPUSH', KEYS[4], floor)
-  end
-  local len = redis.call('RPUSH', KEYS[4], id .. '\n' .. ARGV[2])
-  if len > depth + 1 then
+    len = redis.call('LPUSH', KEYS[4], floor)
+  elseif len > depth + 1 then
     local dropped = redis.call('LPOP', KEYS[4], len - depth)
     local last = dropped[#dropped]
     redis.call('LPUSH', KEYS[4], string.sub(last, 1, string.find(last, '\n', 1, true) - 1))
