@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
 )
 
 // startClusterRedis runs a one-node Redis Cluster (all slots) on a free

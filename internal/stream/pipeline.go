@@ -20,9 +20,9 @@ type Pipeliner struct {
 type pubReq struct {
 	in       PublishInput
 	deadline time.Time // the caller's deadline (zero: none)
-	res  PublishResult
-	err  error
-	done chan struct{}
+	res      PublishResult
+	err      error
+	done     chan struct{}
 }
 
 // NewPipeliner returns a Pipeliner that sends at most max publishes per
