@@ -216,3 +216,24 @@ func TestPublishRefusedAfterDeadline(t *testing.T) {
 		t.Fatalf("stream holds %d alarms, want 1: publishes answered as failed were stored", n)
 	}
 }
+
+// Settled in issue 10: an evicting maxmemory-policy is reported.
+func TestCheckServerEvictionPolicy(t *testing.T) {
+	r := privateRedis(t, "--maxmemory-policy", "allkeys-lru")
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(Config{Prefix: "evict"}, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	if err := s.CheckServer(ctx); !errors.Is(err, ErrEvicting) {
+		t.Fatalf("allkeys-lru: %v, want ErrEvicting", err)
+	}
+	if err := rdb.ConfigSet(ctx, "maxmemory-policy", "noeviction").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.CheckServer(ctx); err != nil {
+		t.Fatalf("noeviction: %v", err)
+	}
+}
