@@ -104,6 +104,11 @@ func (c *config) validate() error {
 	return nil
 }
 
+// errReplicaReads refuses a Redis URL that routes reads to replicas: a
+// lagging replica would look like a rollback, and the feed's continuity
+// checks must read what the primary wrote.
+var errReplicaReads = errors.New("config: GATEWAY_REDIS_URL: read_only, replica_only, route_by_latency and route_randomly are not supported: every read must go to the primary")
+
 // redisClient builds the client for GATEWAY_REDIS_URL in GATEWAY_REDIS_MODE.
 func (c *config) redisClient() (redis.UniversalClient, error) {
 	switch c.RedisMode {
@@ -112,12 +117,18 @@ func (c *config) redisClient() (redis.UniversalClient, error) {
 		if err != nil {
 			return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
 		}
+		if o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
+			return nil, errReplicaReads
+		}
 		o.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(c.RedisURL)
 		if err != nil {
 			return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
+		}
+		if o.ReplicaOnly || o.RouteByLatency || o.RouteRandomly {
+			return nil, errReplicaReads
 		}
 		o.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(o), nil

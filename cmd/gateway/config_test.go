@@ -170,3 +170,28 @@ func docsVariables(t *testing.T, path string) map[string]docsRow {
 	}
 	return out
 }
+
+// Settled in issue 10: a Redis URL that routes reads to replicas is refused.
+func TestRedisClientRefusesReplicaReads(t *testing.T) {
+	tests := []struct {
+		mode, url string
+		ok        bool
+	}{
+		{"single", "redis://127.0.0.1:6379/0", true},
+		{"cluster", "redis://127.0.0.1:7000?addr=127.0.0.1:7001", true},
+		{"cluster", "redis://127.0.0.1:7000?read_only=true", false},
+		{"cluster", "redis://127.0.0.1:7000?route_randomly=true", false},
+		{"sentinel", "redis://127.0.0.1:26379?master_name=m", true},
+		{"sentinel", "redis://127.0.0.1:26379?master_name=m&replica_only=true", false},
+	}
+	for _, tt := range tests {
+		c := config{RedisMode: tt.mode, RedisURL: tt.url}
+		rdb, err := c.redisClient()
+		if rdb != nil {
+			_ = rdb.Close()
+		}
+		if (err == nil) != tt.ok {
+			t.Errorf("%s %s: err %v, want ok=%v", tt.mode, tt.url, err, tt.ok)
+		}
+	}
+}

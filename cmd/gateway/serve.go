@@ -57,6 +57,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if !cfg.embedded() {
+		checkRedis(ctx, n.Store(), log)
+	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -176,4 +179,18 @@ func servePprof(addr string, log *slog.Logger) (func(), error) {
 	go func() { _ = srv.Serve(ln) }() // owned by the returned func; Close ends it
 	log.Info("gateway: pprof listening", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// checkRedis logs, once at start, a Redis setting that breaks the
+// guarantees: an evicting maxmemory-policy can drop the epoch or an
+// idempotency record. It does not refuse to start (a managed Redis may
+// hide CONFIG), but says so loudly.
+func checkRedis(ctx context.Context, s *stream.Store, log *slog.Logger) {
+	err := s.CheckServer(ctx)
+	switch {
+	case errors.Is(err, stream.ErrEvicting):
+		log.Error("gateway: REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new history, duplicate alarms)", "err", err)
+	case err != nil:
+		log.Warn("gateway: could not check Redis maxmemory-policy; it must be noeviction", "err", err)
+	}
 }

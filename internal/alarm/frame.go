@@ -114,16 +114,46 @@ func ParseFrame(frame []byte) (Entry, error) {
 	return Entry{ID: id, Channel: string(rest[:q]), Frame: frame}, nil
 }
 
-// ParsePayload splits a Pub/Sub payload "<epoch>\n<frame>" as the publish
-// script sends it, and parses the frame.
+// ParsePayload splits a Pub/Sub payload "<epoch>\n[<pred>\n]<frame>" as
+// the publish script sends it, and parses the frame.
 func ParsePayload(payload []byte) (epoch string, e Entry, err error) {
-	nl := bytes.IndexByte(payload, '\n')
-	if nl <= 0 {
-		return "", Entry{}, ErrInvalidFrame
+	l, err := ParseLive(payload)
+	return l.Epoch, l.Entry, err
+}
+
+// Live is one message of the live channel.
+type Live struct {
+	Epoch string
+	// Pred is the id of the stream entry before Entry ("0-0" for none);
+	// HasPred is false for messages of versions that did not send it.
+	Pred    protocol.ID
+	HasPred bool
+	Entry   Entry
+}
+
+// ParseLive parses a Pub/Sub payload "<epoch>\n<pred>\n<frame>" (or
+// "<epoch>\n<frame>" from older versions).
+func ParseLive(payload []byte) (Live, error) {
+	epoch, rest, ok := bytes.Cut(payload, []byte{'\n'})
+	if !ok || len(epoch) == 0 {
+		return Live{}, ErrInvalidFrame
 	}
-	e, err = ParseFrame(payload[nl+1:])
+	l := Live{Epoch: string(epoch)}
+	if len(rest) > 0 && rest[0] != '{' {
+		pred, frame, ok := bytes.Cut(rest, []byte{'\n'})
+		if !ok {
+			return Live{}, ErrInvalidFrame
+		}
+		id, err := protocol.ParseID(string(pred))
+		if err != nil {
+			return Live{}, ErrInvalidFrame
+		}
+		l.Pred, l.HasPred, rest = id, true, frame
+	}
+	e, err := ParseFrame(rest)
 	if err != nil {
-		return "", Entry{}, err
+		return Live{}, err
 	}
-	return string(payload[:nl]), e, nil
+	l.Entry = e
+	return l, nil
 }

@@ -24,6 +24,7 @@ const (
 	CodeInvalidID        = "invalid_id"
 	CodeInvalidLimit     = "invalid_limit"
 	CodeTooLarge         = "too_large"
+	CodeIdemKeyReused    = "idempotency_key_reused"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -67,6 +68,9 @@ func storeError(err error) *apiError {
 		return badRequest(CodeInvalidData, "data must be a JSON value")
 	case errors.Is(err, alarm.ErrInvalidIdemKey):
 		return badRequest(CodeInvalidIdemKey, "idempotency key must be 1..128 printable ASCII characters")
+	case errors.Is(err, stream.ErrIdemKeyReused):
+		return &apiError{status: http.StatusConflict, code: CodeIdemKeyReused,
+			message: "this idempotency key was used for a different alarm (channel, event or data); use a new key"}
 	case errors.Is(err, stream.ErrTooLarge):
 		return tooLarge("the encoded alarm exceeds the size limit")
 	case errors.Is(err, stream.ErrUnavailable),

@@ -150,19 +150,31 @@ func (s *fakeStore) Probe(_ context.Context, _, payload string) error {
 	return nil
 }
 
-func (s *fakeStore) Range(_ context.Context, after protocol.ID, count int64) ([]alarm.Entry, error) {
+func (s *fakeStore) Follow(_ context.Context, after protocol.ID, count int64) (stream.Page, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.logLocked("range"); err != nil {
-		return nil, err
+		return stream.Page{}, err
 	}
-	var out []alarm.Entry
+	found := after.IsZero()
+	var page stream.Page
 	for _, e := range s.entries {
-		if after.Less(e.ID) && int64(len(out)) < count {
-			out = append(out, e)
+		if e.ID == after {
+			found = true
+		}
+		if after.Less(e.ID) && int64(page.Read) < count {
+			page.Entries = append(page.Entries, e)
+			page.Read++
+			page.Last = e.ID
 		}
 	}
-	return out, nil
+	// The fake's entries name no predecessor: a gone applied entry cannot
+	// be proven to be followed, as in the real store.
+	page.Diverged = !found
+	if page.Diverged {
+		page.Entries, page.Read, page.Last = nil, 0, protocol.Zero
+	}
+	return page, nil
 }
 
 func (s *fakeStore) Tip(context.Context) (stream.Tip, error) {

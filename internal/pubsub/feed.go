@@ -24,7 +24,9 @@ type Store interface {
 	Subscribe(ctx context.Context, nodeID string) stream.Subscription
 	// Probe publishes payload on nodeID's probe channel.
 	Probe(ctx context.Context, nodeID, payload string) error
-	Range(ctx context.Context, after protocol.ID, count int64) ([]alarm.Entry, error)
+	// Follow reads a page of the log after an id and says whether the
+	// log still continues from it.
+	Follow(ctx context.Context, after protocol.ID, count int64) (stream.Page, error)
 	Tip(ctx context.Context) (stream.Tip, error)
 	LoadWindow(ctx context.Context, n int) ([]alarm.Entry, protocol.ID, stream.Tip, error)
 	EnsureEpoch(ctx context.Context) (string, error)
@@ -238,7 +240,8 @@ func (f *Feed) handle(ctx context.Context, r received) {
 }
 
 func (f *Feed) apply(ctx context.Context, payload string) {
-	epoch, e, err := alarm.ParsePayload([]byte(payload))
+	l, err := alarm.ParseLive([]byte(payload))
+	epoch, e := l.Epoch, l.Entry
 	if err != nil {
 		f.log.Error("pubsub: drop malformed message", "err", err, "len", len(payload))
 		return
@@ -260,6 +263,13 @@ func (f *Feed) apply(ctx context.Context, payload string) {
 		if !f.caughtUp.Load() {
 			return
 		}
+	}
+	if _, applied := f.hub.State(); l.HasPred && applied.Less(e.ID) && l.Pred != applied {
+		// e does not follow what the node applied: alarms were missed, or
+		// the log lost what the node applied (a rollback with new alarms
+		// on top). The sync reads e from the stream and proves which.
+		f.sync(ctx)
+		return
 	}
 	f.hub.Apply(e)
 }

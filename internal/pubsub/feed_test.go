@@ -186,11 +186,11 @@ type blockRange struct {
 	blocked func() bool
 }
 
-func (b blockRange) Range(ctx context.Context, after protocol.ID, n int64) ([]alarm.Entry, error) {
+func (b blockRange) Follow(ctx context.Context, after protocol.ID, n int64) (stream.Page, error) {
 	if b.blocked() {
-		return nil, stream.ErrUnavailable
+		return stream.Page{}, stream.ErrUnavailable
 	}
-	return b.Store.Range(ctx, after, n)
+	return b.Store.Follow(ctx, after, n)
 }
 
 func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {

@@ -2,6 +2,7 @@ package pubsub
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/alarmgate/alarmgate/protocol"
@@ -42,10 +43,18 @@ func (f *Feed) syncOnce(ctx context.Context) error {
 		f.log.Warn("pubsub: stream rolled back", "newest", tip.Newest, "applied", applied)
 		return f.reload(ctx, epoch)
 	case applied.Less(tip.Newest):
-		return f.fill(ctx, applied)
+		err := f.fill(ctx, applied)
+		if errors.Is(err, errDiverged) {
+			f.log.Warn("pubsub: the log no longer continues from the applied alarm", "applied", applied)
+			return f.reload(ctx, epoch)
+		}
+		return err
 	}
 	return nil
 }
+
+// errDiverged reports that the log no longer continues from the applied id.
+var errDiverged = errors.New("pubsub: history diverged")
 
 // reload loads the window and installs it in the hub. lost is the epoch
 // whose history is gone ("" at start): it is rotated (compare-and-set, so
@@ -82,21 +91,26 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 	return nil
 }
 
-// fill applies everything in the stream after applied, page by page.
+// fill applies everything in the stream after applied, page by page,
+// paging on the entries read (alarms or not). It returns errDiverged,
+// applying nothing more, when the log does not continue from applied.
 func (f *Feed) fill(ctx context.Context, applied protocol.ID) error {
 	total := 0
 	for {
 		rctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
-		entries, err := f.store.Range(rctx, applied, f.cfg.PageSize)
+		page, err := f.store.Follow(rctx, applied, f.cfg.PageSize)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pubsub: gap fill: %w", err)
 		}
-		total += f.hub.ApplyBatch(entries)
-		if int64(len(entries)) < f.cfg.PageSize {
+		if page.Diverged {
+			return errDiverged
+		}
+		total += f.hub.ApplyBatch(page.Entries)
+		if int64(page.Read) < f.cfg.PageSize {
 			break
 		}
-		applied = entries[len(entries)-1].ID
+		applied = page.Last
 	}
 	if total > 0 {
 		f.m.GapFills.Inc()

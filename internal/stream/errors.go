@@ -21,9 +21,10 @@ var ErrUnavailable = errors.New("stream: redis unavailable")
 var ErrTooLarge = errors.New("stream: alarm too large")
 
 // unavailablePrefixes are Redis error codes of a server that is (for now)
-// unable to serve, as opposed to a bad request.
+// unable to serve, as opposed to a bad request. DEADLINE is publish.lua's
+// refusal of a call that reached Redis after its deadline (nothing written).
 var unavailablePrefixes = []string{
-	"LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",
+	"DEADLINE", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",
 }
 
 // wrapErr adds op context and, for availability failures, ErrUnavailable.
@@ -65,3 +66,7 @@ func isUnavailable(err error) bool {
 	}
 	return false
 }
+
+// ErrIdemKeyReused reports an idempotency key already used, within
+// IdemTTL, for a different alarm (another channel, event or data).
+var ErrIdemKeyReused = errors.New("stream: idempotency key reused for a different alarm")

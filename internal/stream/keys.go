@@ -5,24 +5,35 @@ package stream
 // {prefix}, so they sit in one Cluster slot and publish.lua stays atomic.
 //
 //	name                          type     role
-//	{prefix}:stream               stream   the log; fields c (channel) and t (the
-//	                                       encoded alarm without its id); trimmed by
-//	                                       MAXLEN ~ and MINID ~ on each publish
+//	{prefix}:stream               stream   the log; fields c (channel), t (the
+//	                                       encoded alarm without its id) and p (the
+//	                                       id of the entry before it, "0-0" for none;
+//	                                       absent in entries of older versions);
+//	                                       trimmed by MAXLEN ~ and MINID ~ on each
+//	                                       publish
 //	{prefix}:epoch                string   the current epoch; SET NX when absent,
 //	                                       replaced by compare-and-set (rotateLua)
 //	                                       when a node finds the history lost
-//	{prefix}:idem:<key>           string   idempotency record -> alarm id, expires
-//	                                       after IdemTTL
+//	{prefix}:idem:<key>           string   idempotency record -> "<alarm id>\n<hash
+//	                                       of the alarm>" (older records: the id
+//	                                       only), expires after IdemTTL
 //	{prefix}:idem                 (none)   placeholder passed to publish.lua when a
 //	                                       publish has no idempotency key; never
 //	                                       written, it only names the slot
+//	{prefix}:req:<token>          string   one publish call's token -> alarm id,
+//	                                       written by publish.lua so that a re-run
+//	                                       of the same call (go-redis retries a
+//	                                       command whose reply was lost) returns
+//	                                       the first run's id; expires a second
+//	                                       after the call's deadline
 //	{prefix}:ch:<channel>         list     the channel's history: its floor (the
 //	                                       highest id that may be missing), then
 //	                                       "<id>\n<tail>" for its newest
 //	                                       ChannelHistory alarms; expires after
 //	                                       Retention without a publish
 //	{prefix}:live                 channel  every accepted alarm as
-//	                                       "<epoch>\n<alarm message>" (publish.lua)
+//	                                       "<epoch>\n<p>\n<alarm message>", p as
+//	                                       in the stream (publish.lua)
 //	{prefix}:live:probe:<node>    channel  a node's liveness probe, published and
 //	                                       received by that node only
 type keys struct {
@@ -32,6 +43,7 @@ type keys struct {
 	idemNone   string // {prefix}:idem
 	live       string // {prefix}:live
 	chanPrefix string // {prefix}:ch: (followed by the channel)
+	reqPrefix  string // {prefix}:req: (followed by a request token)
 }
 
 // newKeys names the layout of prefix (already validated).
@@ -44,11 +56,15 @@ func newKeys(prefix string) keys {
 		idemNone:   tag + ":idem",
 		live:       tag + ":live",
 		chanPrefix: tag + ":ch:",
+		reqPrefix:  tag + ":req:",
 	}
 }
 
 // idem returns the idempotency record key of idemKey.
 func (k keys) idem(idemKey string) string { return k.idemPrefix + idemKey }
+
+// request returns the token record key of one publish call.
+func (k keys) request(token string) string { return k.reqPrefix + token }
 
 // channel returns the history key of channel c.
 func (k keys) channel(c string) string { return k.chanPrefix + c }

@@ -1,6 +1,9 @@
 package stream
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Pipeliner groups Publish calls that arrive while another is in flight
 // into one pipeline, so concurrent single publishes share round trips
@@ -15,10 +18,11 @@ type Pipeliner struct {
 }
 
 type pubReq struct {
-	in   PublishInput
-	res  PublishResult
-	err  error
-	done chan struct{}
+	in       PublishInput
+	deadline time.Time // the caller's deadline (zero: none)
+	res      PublishResult
+	err      error
+	done     chan struct{}
 }
 
 // NewPipeliner returns a Pipeliner that sends at most max publishes per
@@ -34,7 +38,7 @@ func (s *Store) NewPipeliner(max int) *Pipeliner {
 
 // Publish is Store.Publish through the pipeline.
 func (p *Pipeliner) Publish(ctx context.Context, in PublishInput) (PublishResult, error) {
-	r := &pubReq{in: in, done: make(chan struct{})}
+	r := &pubReq{in: in, deadline: deadlineOf(ctx), done: make(chan struct{})}
 	select {
 	case p.reqs <- r:
 	case <-p.done:
@@ -46,8 +50,9 @@ func (p *Pipeliner) Publish(ctx context.Context, in PublishInput) (PublishResult
 	case <-r.done:
 		return r.res, r.err
 	case <-ctx.Done():
-		// The alarm may still be appended; a retry with the same
-		// Idempotency-Key is safe, as after any timeout.
+		// The script refuses the alarm after the caller's deadline; a
+		// caller cancelled earlier cannot know: a retry with the same
+		// Idempotency-Key is safe.
 		return PublishResult{}, wrapErr("publish", ctx.Err())
 	}
 }
@@ -78,18 +83,28 @@ func (p *Pipeliner) Run(ctx context.Context) {
 }
 
 // send runs one batch without the callers' contexts: a caller that gives
-// up stops waiting, but the pipeline is not torn in the middle.
+// up stops waiting, but the pipeline is not torn in the middle. Each item
+// carries its caller's deadline, after which the script refuses it.
 func (p *Pipeliner) send(batch []*pubReq, ins []PublishInput) {
+	ctx, cancel := p.s.callCtx(context.Background())
+	defer cancel()
 	if len(batch) == 1 {
 		r := batch[0]
-		r.res, r.err = p.s.Publish(context.Background(), r.in)
+		if !r.deadline.IsZero() {
+			var c context.CancelFunc
+			ctx, c = context.WithDeadline(ctx, r.deadline)
+			defer c()
+		}
+		r.res, r.err = p.s.Publish(ctx, r.in)
 		close(r.done)
 		return
 	}
+	deadlines := make([]time.Time, 0, len(batch))
 	for _, r := range batch {
 		ins = append(ins, r.in)
+		deadlines = append(deadlines, r.deadline)
 	}
-	res, errs := p.s.PublishBatch(context.Background(), ins)
+	res, errs := p.s.publishBatch(ctx, ins, deadlines)
 	for i, r := range batch {
 		r.res, r.err = res[i], errs[i]
 		close(r.done)

@@ -26,7 +26,8 @@ func TestPipelinerConcurrentPublishes(t *testing.T) {
 		wg.Go(func() {
 			in := PublishInput{Channel: "user:1", Event: "e", Data: []byte(fmt.Sprint(i))}
 			if i%10 == 0 {
-				in.IdempotencyKey = fmt.Sprintf("k%d", i/20) // pairs share a key
+				in.IdempotencyKey = fmt.Sprintf("k%d", i/20) // pairs share a key and an alarm
+				in.Data = []byte(fmt.Sprint(-i / 20))
 			}
 			res, err := p.Publish(context.Background(), in)
 			ids[i], errs[i] = res.ID, err

@@ -2,10 +2,14 @@ package stream
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,9 +45,15 @@ type prepared struct {
 	args []any
 }
 
+// minTokenTTL is the least time a request token record lives: longer than
+// go-redis' retries of one call can take within its deadline.
+const minTokenTTL = time.Second
+
 // prepare validates in without touching Redis. Validation errors are the
 // alarm package's sentinels as is; an oversized tail is ErrTooLarge.
-func (s *Store) prepare(in PublishInput, epochCandidate string) (prepared, error) {
+// deadline (zero: none) is when the caller stops waiting: the script
+// refuses to write after it, so a failed call never stores the alarm.
+func (s *Store) prepare(in PublishInput, epochCandidate string, deadline time.Time) (prepared, error) {
 	idemKey, hasIdem := s.keys.idemNone, "0"
 	if in.IdempotencyKey != "" {
 		if !alarm.ValidIdemKey(in.IdempotencyKey) {
@@ -58,26 +68,47 @@ func (s *Store) prepare(in PublishInput, epochCandidate string) (prepared, error
 	if len(tail) > s.cfg.MaxAlarmBytes {
 		return prepared{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
 	}
+	var deadlineMS int64
+	tokenTTL := minTokenTTL
+	if !deadline.IsZero() {
+		deadlineMS = deadline.UnixMilli()
+		tokenTTL += max(time.Until(deadline), 0)
+	}
+	sum := sha256.Sum256(tail)
 	return prepared{
-		keys: []string{s.keys.stream, s.keys.epoch, idemKey, s.keys.channel(in.Channel)},
+		keys: []string{s.keys.stream, s.keys.epoch, idemKey, s.keys.channel(in.Channel), s.keys.request(newToken())},
 		args: []any{
 			in.Channel, tail, epochCandidate,
 			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
 			s.keys.live, hasIdem, s.cfg.ChannelHistory,
+			deadlineMS, hex.EncodeToString(sum[:16]), tokenTTL.Milliseconds(),
 		},
 	}, nil
+}
+
+// newToken returns a random request token: 32 lowercase hex characters.
+func newToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b[:])
+}
+
+// deadlineOf returns ctx's deadline (zero when it has none).
+func deadlineOf(ctx context.Context) time.Time {
+	d, _ := ctx.Deadline()
+	return d
 }
 
 // Publish appends one alarm to the stream and broadcasts it on the live
 // channel, atomically (publish.lua). With an IdempotencyKey seen within
 // IdemTTL it writes nothing and returns the earlier id with Replayed set.
 func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, error) {
-	p, err := s.prepare(in, newEpoch())
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	p, err := s.prepare(in, newEpoch(), deadlineOf(ctx))
 	if err != nil {
 		return PublishResult{}, err
 	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
 	res, err := s.publish.Run(ctx, s.rdb, p.keys, p.args...).Result()
 	if err != nil {
 		return PublishResult{}, wrapErr("publish", err)
@@ -98,6 +129,15 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, er
 // others. A repeated idempotency key within the batch replays the earlier
 // item's id.
 func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]PublishResult, []error) {
+	ctx, cancel := s.callCtx(ctx)
+	defer cancel()
+	return s.publishBatch(ctx, ins, nil)
+}
+
+// publishBatch is PublishBatch under ctx (already bounded by Timeout).
+// deadlines, when set, aligns with ins and holds each item's own deadline
+// (zero: ctx's); the script refuses an item after its deadline.
+func (s *Store) publishBatch(ctx context.Context, ins []PublishInput, deadlines []time.Time) ([]PublishResult, []error) {
 	b := &batch{
 		ins:     ins,
 		preps:   make([]prepared, len(ins)),
@@ -107,7 +147,11 @@ func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]Publish
 	candidate := newEpoch()
 	var todo []int
 	for i, in := range ins {
-		p, err := s.prepare(in, candidate)
+		deadline := deadlineOf(ctx)
+		if deadlines != nil && !deadlines[i].IsZero() && (deadline.IsZero() || deadlines[i].Before(deadline)) {
+			deadline = deadlines[i]
+		}
+		p, err := s.prepare(in, candidate, deadline)
 		if err != nil {
 			b.errs[i] = err
 			continue
@@ -118,8 +162,6 @@ func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]Publish
 	if len(todo) == 0 {
 		return b.results, b.errs
 	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
 	if retry := s.runBatch(ctx, b, todo, false); len(retry) > 0 {
 		s.log.Debug("stream: publish script not cached, retrying batch items with EVAL", "items", len(retry))
 		s.runBatch(ctx, b, retry, true)
@@ -166,7 +208,8 @@ func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (n
 	return noscript
 }
 
-// parsePublishReply decodes the script's {id, epoch, replayed} reply.
+// parsePublishReply decodes the script's {id, epoch, flag} reply; flag 2
+// (the idempotency key was used for another alarm) is ErrIdemKeyReused.
 func parsePublishReply(res any, channel string) (PublishResult, error) {
 	arr, ok := res.([]any)
 	if !ok || len(arr) != 3 {
@@ -181,6 +224,9 @@ func parsePublishReply(res any, channel string) (PublishResult, error) {
 	id, err := protocol.ParseID(idStr)
 	if err != nil {
 		return PublishResult{}, fmt.Errorf("script returned id %s: %w", strconv.Quote(idStr), err)
+	}
+	if flag == 2 {
+		return PublishResult{}, fmt.Errorf("%w (first used for alarm %s)", ErrIdemKeyReused, id)
 	}
 	return PublishResult{ID: id, Channel: channel, Epoch: epoch, Replayed: flag == 1}, nil
 }

@@ -1,11 +1,30 @@
 -- publish.lua: append one alarm to the log and broadcast it, atomically.
 -- KEYS[1] stream, KEYS[2] epoch, KEYS[3] idempotency record (a never-written
---         placeholder in the same slot when there is no idempotency key)
+--         placeholder in the same slot when there is no idempotency key),
+-- KEYS[4] the channel's history, KEYS[5] this request's token record.
 -- ARGV[1] channel, ARGV[2] frame tail, ARGV[3] epoch candidate,
 -- ARGV[4] MAXLEN, ARGV[5] retention in ms (0 = off), ARGV[6] idempotency
 -- TTL in ms, ARGV[7] live Pub/Sub channel, ARGV[8] "1" if KEYS[3] is a real
--- idempotency record.
--- Returns {id, epoch, replayed (0 or 1)}.
+-- idempotency record, ARGV[9] channel history depth, ARGV[10] the caller's
+-- deadline in unix ms (0 = none), ARGV[11] hash of the tail (kept in the
+-- idempotency record), ARGV[12] TTL of the token record in ms.
+-- Returns {id, epoch, flag}: flag 0 appended, 1 replayed (idempotency
+-- key seen with the same alarm), 2 refused (key seen with another alarm,
+-- nothing written). A re-run of the same request (go-redis re-sends a
+-- command whose reply was lost) finds its token record and returns the
+-- first run's answer. Past its deadline it writes nothing and fails with
+-- DEADLINE.
+local done = redis.call('GET', KEYS[5])
+if done then
+  return {done, redis.call('GET', KEYS[2]) or '', 0}
+end
+local deadline = tonumber(ARGV[10])
+if deadline > 0 then
+  local t = redis.call('TIME')
+  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
+    return redis.error_reply('DEADLINE the publish reached Redis after its deadline; nothing was written')
+  end
+end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
   epoch = ARGV[3]
@@ -13,12 +32,27 @@ if not epoch then
 end
 local idem = ARGV[8] == '1'
 if idem then
-  local prev = redis.call('GET', KEYS[3])
-  if prev then
+  local rec = redis.call('GET', KEYS[3])
+  if rec then
+    local nl = string.find(rec, '\n', 1, true)
+    if not nl then
+      return {rec, epoch, 1} -- a record from before hashes were kept
+    end
+    local prev = string.sub(rec, 1, nl - 1)
+    if string.sub(rec, nl + 1) ~= ARGV[11] then
+      return {prev, epoch, 2}
+    end
     return {prev, epoch, 1}
   end
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[1], 't', ARGV[2])
+-- Each entry names its predecessor (p), so a reader can prove the log it
+-- follows is continuous: after a rollback the next entry names an older id.
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local pred = '0-0'
+if newest[1] then
+  pred = newest[1][1]
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[1], 't', ARGV[2], 'p', pred)
 local ms = string.sub(id, 1, string.find(id, '-', 1, true) - 1)
 local retention = tonumber(ARGV[5])
 if retention > 0 then
@@ -28,8 +62,9 @@ if retention > 0 then
   end
 end
 if idem then
-  redis.call('SET', KEYS[3], id, 'PX', ARGV[6])
+  redis.call('SET', KEYS[3], id .. '\n' .. ARGV[11], 'PX', ARGV[6])
 end
+redis.call('SET', KEYS[5], id, 'PX', ARGV[12])
 -- The channel's history: a list whose first element is its floor (the
 -- highest id that may be missing from it), then "<id>\n<tail>" oldest first.
 local depth = tonumber(ARGV[9])
@@ -52,5 +87,5 @@ if depth > 0 then
     redis.call('PEXPIRE', KEYS[4], retention)
   end
 end
-redis.call('PUBLISH', ARGV[7], epoch .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. ARGV[2])
+redis.call('PUBLISH', ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. ARGV[2])
 return {id, epoch, 0}

@@ -36,7 +36,8 @@ func TestPublishFrameIdentity(t *testing.T) {
 				t.Fatal(err)
 			}
 			tail, _ := alarm.EncodeTail(in.Channel, in.Event, in.Data)
-			want := res.Epoch + "\n" + string(alarm.Frame(res.ID, tail))
+			// The first entry of the stream: its predecessor is 0-0.
+			want := res.Epoch + "\n0-0\n" + string(alarm.Frame(res.ID, tail))
 			if msg.Payload != want {
 				t.Fatalf("payload\n got %q\nwant %q", msg.Payload, want)
 			}
@@ -45,8 +46,8 @@ func TestPublishFrameIdentity(t *testing.T) {
 				t.Fatalf("ParsePayload = %q %+v %v", ep, e, err)
 			}
 			raw, err := rdb.XRange(ctx, s.StreamKey(), "-", "+").Result()
-			if err != nil || len(raw) != 1 || len(raw[0].Values) != 2 ||
-				raw[0].Values["c"] != in.Channel || raw[0].Values["t"] != string(tail) {
+			if err != nil || len(raw) != 1 || len(raw[0].Values) != 3 ||
+				raw[0].Values["c"] != in.Channel || raw[0].Values["p"] != "0-0" || raw[0].Values["t"] != string(tail) {
 				t.Fatalf("stream entry %+v %v", raw, err)
 			}
 			got, err := s.Range(ctx, protocol.Zero, 10)
@@ -75,7 +76,7 @@ func TestPublishIdempotency(t *testing.T) {
 				t.Fatalf("stream length %d, want 1", n)
 			}
 			idemKey := "{" + s.cfg.Prefix + "}:idem:" + in.IdempotencyKey
-			if v := rdb.Get(ctx, idemKey).Val(); v != first.ID.String() {
+			if v := rdb.Get(ctx, idemKey).Val(); !strings.HasPrefix(v, first.ID.String()+"\n") {
 				t.Fatalf("idem record %q", v)
 			}
 			if ttl := rdb.PTTL(ctx, idemKey).Val(); ttl <= 0 || ttl > time.Hour {

@@ -43,7 +43,7 @@ func (s *Store) Range(ctx context.Context, after protocol.ID, count int64) ([]al
 }
 
 // Tip reads the newest id (XREVRANGE + - COUNT 1) and the epoch in one
-// round trip.
+// round trip. The newest id is the newest entry's, alarm or not.
 func (s *Store) Tip(ctx context.Context) (Tip, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -60,8 +60,12 @@ func (s *Store) Tip(ctx context.Context) (Tip, error) {
 		return Tip{}, wrapErr("tip", err)
 	}
 	tip := Tip{Epoch: epoch}
-	if es := s.toEntries(msgs, nil); len(es) > 0 {
-		tip.Newest = es[0].ID
+	if len(msgs) > 0 {
+		// The newest entry, whether or not it is an alarm: an entry
+		// someone else wrote is not a rollback.
+		if tip.Newest, err = protocol.ParseID(msgs[0].ID); err != nil {
+			return Tip{}, fmt.Errorf("stream: tip: stream id %q: %w", msgs[0].ID, err)
+		}
 	}
 	return tip, nil
 }
@@ -165,7 +169,7 @@ func (s *Store) toEntries(msgs []redis.XMessage, dst []alarm.Entry) []alarm.Entr
 
 func toEntry(m redis.XMessage) (alarm.Entry, bool) {
 	id, err := protocol.ParseID(m.ID)
-	if err != nil || len(m.Values) != 2 {
+	if err != nil || len(m.Values) != 2+len(predField(m)) {
 		return alarm.Entry{}, false
 	}
 	c, ok1 := m.Values["c"].(string)
@@ -189,4 +193,13 @@ func readEpoch(cmd *redis.StringCmd) (string, error) {
 		return "", nil
 	}
 	return v, err
+}
+
+// predField returns the predecessor field p of m as a one-element slice,
+// or nil when m has none (entries written before p existed, or foreign).
+func predField(m redis.XMessage) []string {
+	if p, ok := m.Values["p"].(string); ok {
+		return []string{p}
+	}
+	return nil
 }
