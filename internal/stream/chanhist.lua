@@ -7,14 +7,39 @@
 -- ARGV[1] most alarms per channel (0 = all), ARGV[2] retention in ms
 -- (0 = histories never expire), then per history: after ms, after seq.
 -- Returns {epoch or false, {complete, more, item...} per history}.
--- The cost follows what is returned: the list is read from its newest end
--- in growing chunks until an id at or below the position.
+-- The cost follows what is returned: with a limit (history pages) the
+-- position is found by bisection and the page read after it; without one
+-- (resumes) the list is read from its newest end in growing chunks until
+-- an id at or below the position.
 local limit, retention = tonumber(ARGV[1]), tonumber(ARGV[2])
 local function above(s, ams, aseq) -- the id s starts with is > ams-aseq
   local dash = string.find(s, '-', 1, true)
   local nl = string.find(s, '\n', dash, true) or (#s + 1)
   local ms = tonumber(string.sub(s, 1, dash - 1))
   return ms > ams or (ms == ams and tonumber(string.sub(s, dash + 1, nl - 1)) > aseq)
+end
+-- page returns up to limit items after the position, found by bisection.
+local function page(key, n, ams, aseq)
+  local lo, hi = 1, n -- the first item above the position is in [lo, hi]; n: none
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if above(redis.call('LINDEX', key, mid), ams, aseq) then hi = mid else lo = mid + 1 end
+  end
+  local res = {1, 0}
+  if lo == 1 and above(redis.call('LINDEX', key, 0), ams, aseq) then
+    res[1] = 0
+  end
+  if lo < n then
+    local items = redis.call('LRANGE', key, lo, lo + limit)
+    if #items > limit then
+      res[2] = 1
+      items[#items] = nil
+    end
+    for _, it in ipairs(items) do
+      res[#res + 1] = it
+    end
+  end
+  return res
 end
 local now
 local function read(key, ams, aseq)
@@ -27,6 +52,9 @@ local function read(key, ams, aseq)
       now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     end
     return {(retention == 0 or ams + retention > now) and 1 or 0, 0}
+  end
+  if limit > 0 then
+    return page(key, n, ams, aseq)
   end
   local newer = {} -- newest first
   local hi, chunk, reached = n - 1, 16, false

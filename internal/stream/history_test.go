@@ -169,16 +169,23 @@ func TestReadChannelsChunks(t *testing.T) {
 			s, _ := newTestStore(t, b, Config{ChannelHistory: 100})
 			ctx := testCtx(t)
 			pub := publishN(t, s, 130, "a")
-			for _, k := range []int{129, 128, 113, 112, 111, 50, 31, 30, 29, 0} {
-				res, err := s.ReadChannels(ctx, []ChannelRead{{"a", pub[k].ID}}, 0)
-				if err != nil {
-					t.Fatal(err)
-				}
-				p := res.Pages[0]
-				from := max(k+1, 30)
-				want := idsOn(pub[from:], "a")
-				if !slices.Equal(entryIDs(p.Alarms), want) || p.Complete != (k >= 29) {
-					t.Errorf("after #%d: %d alarms complete %v; want %d complete %v", k, len(p.Alarms), p.Complete, len(want), k >= 29)
+			for _, limit := range []int{0, 7, 100} {
+				for _, k := range []int{129, 128, 113, 112, 111, 50, 31, 30, 29, 0} {
+					res, err := s.ReadChannels(ctx, []ChannelRead{{"a", pub[k].ID}}, limit)
+					if err != nil {
+						t.Fatal(err)
+					}
+					p := res.Pages[0]
+					from := max(k+1, 30)
+					want := idsOn(pub[from:], "a")
+					more := limit > 0 && len(want) > limit
+					if more {
+						want = want[:limit]
+					}
+					if !slices.Equal(entryIDs(p.Alarms), want) || p.Complete != (k >= 29) || p.More != more {
+						t.Errorf("limit %d, after #%d: %d alarms complete %v more %v; want %d complete %v more %v",
+							limit, k, len(p.Alarms), p.Complete, p.More, len(want), k >= 29, more)
+					}
 				}
 			}
 		})
