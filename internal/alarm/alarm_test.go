@@ -96,3 +96,22 @@ func FuzzParsePayload(f *testing.F) {
 		}
 	})
 }
+
+// TestInvalidUTF8NeverFramed: EncodeTail refuses data that is not valid
+// UTF-8, and ParseFrame refuses such a frame from Pub/Sub or Redis.
+func TestInvalidUTF8NeverFramed(t *testing.T) {
+	for _, data := range []string{"\"caf\xe9\"", "{\"\xff\":1}", "\"\xed\xa0\x80\""} {
+		if _, err := EncodeTail("a", "e", json.RawMessage(data)); err != ErrInvalidData {
+			t.Errorf("EncodeTail(data %q) err = %v, want ErrInvalidData", data, err)
+		}
+	}
+	tail, err := EncodeTail("a", "e", json.RawMessage(`"caf"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := Frame(protocol.ID{MS: 1}, tail)
+	frame = append(frame[:len(frame)-3:len(frame)-3], 0xe9, '"', '}')
+	if _, err := ParseFrame(frame); err != ErrInvalidFrame {
+		t.Fatalf("ParseFrame(%q) err = %v, want ErrInvalidFrame", frame, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -53,6 +54,9 @@ func readBody(r io.Reader) ([]byte, *apiError) {
 // idempotency key comes from the header, not from here.
 func decodePublish(b []byte) (stream.PublishInput, *apiError) {
 	var body publishBody
+	if aerr := checkUTF8(b); aerr != nil {
+		return stream.PublishInput{}, aerr
+	}
 	if aerr := decodeObject(b, &body); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
@@ -78,6 +82,9 @@ func decodeBatch(b []byte, max int) ([]json.RawMessage, *apiError) {
 // decodeBatchItem decodes and validates one batch item.
 func decodeBatchItem(raw []byte) (stream.PublishInput, *apiError) {
 	var body batchItemBody
+	if aerr := checkUTF8(raw); aerr != nil {
+		return stream.PublishInput{}, aerr
+	}
 	if aerr := decodeObject(raw, &body); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
@@ -112,6 +119,18 @@ func (p *publishBody) input() (stream.PublishInput, *apiError) {
 		data = json.RawMessage("null")
 	}
 	return stream.PublishInput{Channel: *p.Channel, Event: *p.Event, Data: data}, nil
+}
+
+// checkUTF8 rejects a body that is not valid UTF-8. encoding/json would
+// replace bad bytes in strings with U+FFFD but pass them through in a
+// json.RawMessage, and browsers close a WebSocket on such a text frame, so
+// nothing that is not valid UTF-8 may reach the store. The batch envelope
+// is not checked as a whole: each item is, so one bad item fails alone.
+func checkUTF8(b []byte) *apiError {
+	if !utf8.Valid(b) {
+		return badRequest(CodeInvalidUTF8, "the JSON text must be valid UTF-8")
+	}
+	return nil
 }
 
 // decodeObject decodes b, which must be exactly one JSON object with no

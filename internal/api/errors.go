@@ -19,6 +19,7 @@ const (
 	CodeInvalidChannel   = "invalid_channel"
 	CodeInvalidEvent     = "invalid_event"
 	CodeInvalidData      = "invalid_data"
+	CodeInvalidUTF8      = "invalid_utf8"
 	CodeInvalidIdemKey   = "invalid_idempotency_key"
 	CodeInvalidBatch     = "invalid_batch"
 	CodeInvalidID        = "invalid_id"

@@ -29,6 +29,7 @@ func TestDecodeHello(t *testing.T) {
 		{"last_id not a string", websocket.MessageText, `{"type":"hello","token":"t","last_id":5}`, errBadHello, ""},
 		{"other type", websocket.MessageText, `{"type":"ping","token":"t"}`, errNotHello, ""},
 		{"no token", websocket.MessageText, `{"type":"hello"}`, errNoToken, ""},
+		{"invalid utf-8", websocket.MessageText, "{\"type\":\"hello\",\"token\":\"t\",\"epoch\":\"\xe9\"}", errBadUTF8, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

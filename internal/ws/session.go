@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
@@ -164,6 +165,7 @@ var (
 	errBadHello = errors.New("hello must be a JSON object")
 	errNotHello = errors.New("first message must be hello")
 	errNoToken  = errors.New("hello needs a token")
+	errBadUTF8  = errors.New("hello must be valid UTF-8")
 )
 
 // decodeHello parses the hello frame. Unknown fields are ignored so newer
@@ -171,6 +173,9 @@ var (
 func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 	if typ != websocket.MessageText {
 		return protocol.Hello{}, errNotText
+	}
+	if !utf8.Valid(b) {
+		return protocol.Hello{}, errBadUTF8
 	}
 	var h protocol.Hello
 	if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {

@@ -1,0 +1,55 @@
+package api
+
+import (
+	"net/http"
+	"testing"
+)
+
+// TestInvalidUTF8Rejected: a body that is not valid UTF-8 must never reach
+// the store, because its bytes would go out in a WebSocket text frame that
+// browsers refuse (issue 11, hole 1).
+func TestInvalidUTF8Rejected(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+	}{
+		{"data string", "{\"channel\":\"a\",\"event\":\"e\",\"data\":\"caf\xe9\"}"},
+		{"data object key", "{\"channel\":\"a\",\"event\":\"e\",\"data\":{\"\xff\":1}}"},
+		{"event", "{\"channel\":\"a\",\"event\":\"caf\xe9\"}"},
+		{"surrogate half", "{\"channel\":\"a\",\"event\":\"e\",\"data\":\"\xed\xa0\x80\"}"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms", body: tt.body})
+			if w.Code != http.StatusBadRequest || errorCode(t, w) != CodeInvalidUTF8 {
+				t.Fatalf("status %d body %s, want 400 %s", w.Code, w.Body, CodeInvalidUTF8)
+			}
+			if n := len(e.store.publishedInputs()); n != 0 {
+				t.Fatalf("store got %d alarms", n)
+			}
+		})
+	}
+}
+
+// TestBatchInvalidUTF8PerItem: in a batch only the bad item fails.
+func TestBatchInvalidUTF8PerItem(t *testing.T) {
+	e := newEnv(t, Config{})
+	body := "{\"alarms\":[" + alarmBody("a", "ok", "1") +
+		",{\"channel\":\"a\",\"event\":\"e\",\"data\":\"caf\xe9\"}]}"
+	w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms/batch", body: body})
+	if w.Code != http.StatusOK {
+		t.Fatalf("status = %d; body %s", w.Code, w.Body)
+	}
+	results := batchResponse(t, w.Body.Bytes())
+	if len(results) != 2 || results[0]["id"] == nil {
+		t.Fatalf("results %v", results)
+	}
+	errObj, _ := results[1]["error"].(map[string]any)
+	if errObj["code"] != CodeInvalidUTF8 {
+		t.Fatalf("item 1 = %v, want %s", results[1], CodeInvalidUTF8)
+	}
+	if ins := e.store.publishedInputs(); len(ins) != 1 || ins[0].Event != "ok" {
+		t.Fatalf("store got %+v", ins)
+	}
+}
