@@ -36,6 +36,8 @@ type config struct {
 	StreamRetention time.Duration `env:"GATEWAY_STREAM_RETENTION" envDefault:"24h"`
 	DrainDelay      time.Duration `env:"GATEWAY_DRAIN_DELAY" envDefault:"5s"`
 	CloseSpread     time.Duration `env:"GATEWAY_CLOSE_SPREAD" envDefault:"1s"`
+	ReadTimeout     time.Duration `env:"GATEWAY_HTTP_READ_TIMEOUT" envDefault:"30s"`
+	IdleTimeout     time.Duration `env:"GATEWAY_HTTP_IDLE_TIMEOUT" envDefault:"2m"`
 	Window          int           `env:"GATEWAY_WINDOW" envDefault:"10000"`
 	QueueLen        int           `env:"GATEWAY_QUEUE_LEN" envDefault:"4096"`
 	MaxAlarmBytes   int           `env:"GATEWAY_MAX_ALARM_BYTES" envDefault:"65536"`

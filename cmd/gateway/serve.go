@@ -116,6 +116,8 @@ func nodeConfig(cfg config) node.Config {
 		API:         api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead},
 		DrainDelay:  cfg.DrainDelay,
 		CloseSpread: cfg.CloseSpread,
+		ReadTimeout: cfg.ReadTimeout,
+		IdleTimeout: cfg.IdleTimeout,
 	}
 }
 

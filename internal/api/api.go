@@ -128,21 +128,38 @@ func (a *API) route(pattern string, maxBody int64, h handlerFunc) http.Handler {
 func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, h handlerFunc) (int, any, *apiError) {
 	key, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok || !a.keys.Check(key) {
+		closeUnread(w, r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
 		return 0, nil, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
 			message: "missing or invalid API key"}
 	}
 	if maxBody > 0 {
 		if !isJSON(r.Header.Get("Content-Type")) {
+			closeUnread(w, r)
 			return 0, nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMedia,
 				message: "Content-Type must be application/json"}
 		}
 		if r.ContentLength > maxBody {
+			closeUnread(w, r)
 			return 0, nil, tooLarge("request body exceeds " + strconv.FormatInt(maxBody, 10) + " bytes")
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
 	return h(w, r)
+}
+
+// closeUnread makes net/http close the connection of a request whose body
+// is left unread, instead of draining it. Connection: close stops the drain
+// before the answer (without it a client that never finishes its body
+// would wait for its 401); the read deadline in the past stops the drain
+// net/http still tries after the answer, so the socket is freed at once
+// rather than at the server's read timeout.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported by recorders: harmless
 }
 
 // isJSON reports whether a Content-Type value is application/json, with

@@ -29,6 +29,8 @@ import (
 const (
 	DefaultDrainDelay  = 5 * time.Second
 	DefaultCloseSpread = time.Second
+	DefaultReadTimeout = 30 * time.Second
+	DefaultIdleTimeout = 120 * time.Second
 )
 
 // Config configures a node. Zero fields take the defaults of the packages
@@ -60,6 +62,14 @@ type Config struct {
 	// CloseSpread spreads the 1012 closes at the end of a drain. Default
 	// DefaultCloseSpread.
 	CloseSpread time.Duration
+	// ReadTimeout bounds the reading of one HTTP request, headers and body,
+	// so a client that never finishes its body cannot hold a socket and a
+	// goroutine. WebSocket connections clear it after the upgrade. Default
+	// DefaultReadTimeout (30s).
+	ReadTimeout time.Duration
+	// IdleTimeout closes a kept-alive HTTP connection that waits this long
+	// for its next request. Default DefaultIdleTimeout (120s).
+	IdleTimeout time.Duration
 	// Demo serves the demo page at / and its settings at /demo/config.
 	// /client.js is always served.
 	Demo bool
@@ -92,6 +102,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	}
 	defaults.Set(&cfg.DrainDelay, DefaultDrainDelay)
 	defaults.Set(&cfg.CloseSpread, DefaultCloseSpread)
+	defaults.Set(&cfg.ReadTimeout, DefaultReadTimeout)
+	defaults.Set(&cfg.IdleTimeout, DefaultIdleTimeout)
 	n := &Node{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.m = metrics.New(n.reg)
@@ -122,7 +134,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.api, err = api.New(cfg.API, pipelined{n.store, n.pipe}, keys, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.life.init(n.Handler(), log)
+	n.life.init(n.Handler(), cfg.ReadTimeout, cfg.IdleTimeout, log)
 	return n, nil
 }
 

@@ -1,0 +1,116 @@
+package node
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// slowBody opens a raw connection to n and sends a POST whose chunked body
+// never ends, with the given Authorization header ("" for none).
+func slowBody(t *testing.T, n *testNode, authz string) net.Conn {
+	t.Helper()
+	c, err := net.Dial("tcp", strings.TrimPrefix(n.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	req := "POST /v1/alarms HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n"
+	if authz != "" {
+		req += "Authorization: " + authz + "\r\n"
+	}
+	req += "\r\n5\r\n{\"cha\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// answerThenEOF reads what the server sends on c until it closes, within
+// limit, and returns the status line ("" when it closed without answer).
+func answerThenEOF(c net.Conn, limit time.Duration) (string, error) {
+	_ = c.SetReadDeadline(time.Now().Add(limit))
+	br := bufio.NewReader(c)
+	status, err := br.ReadString('\n')
+	if err == io.EOF && status == "" {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("no answer: %w", err)
+	}
+	if _, err := io.Copy(io.Discard, br); err != nil {
+		return status, fmt.Errorf("answered %q but kept the socket open: %w", strings.TrimSpace(status), err)
+	}
+	return strings.TrimSpace(status), nil
+}
+
+// TestUnfinishedBodiesDoNotHoldSockets: 50 unauthenticated requests whose
+// bodies never end each get their 401 and a closed socket at once; an
+// authenticated one is cut at the read timeout; the goroutines go away.
+func TestUnfinishedBodiesDoNotHoldSockets(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) { c.ReadTimeout = 500 * time.Millisecond })
+	before := runtime.NumGoroutine()
+	const sockets = 50
+	var wg sync.WaitGroup
+	errs := make(chan error, sockets)
+	for range sockets {
+		c := slowBody(t, n, "")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			status, err := answerThenEOF(c, 300*time.Millisecond) // below the read timeout
+			if err == nil && !strings.HasPrefix(status, "HTTP/1.1 401") {
+				err = fmt.Errorf("status %q, want 401", status)
+			}
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	authed := slowBody(t, n, "Bearer "+testKey)
+	if _, err := answerThenEOF(authed, 3*time.Second); err != nil {
+		t.Fatalf("authenticated unfinished body: %v", err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before+5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines, %d before the slow bodies", runtime.NumGoroutine(), before)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestWebSocketOutlivesReadTimeout: the read timeout bounds HTTP requests,
+// not the WebSockets they upgrade to.
+func TestWebSocketOutlivesReadTimeout(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) { c.ReadTimeout = 200 * time.Millisecond })
+	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "alice", nil, time.Hour)})
+	if _, err := readMessages(t, c); err != nil { // welcome
+		t.Fatal(err)
+	}
+	time.Sleep(600 * time.Millisecond)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"noop"}`)); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, n, "user:alice", 1)
+	msgs, err := readMessages(t, c)
+	if err != nil || len(msgs) != 1 || msgs[0]["type"] != "alarm" {
+		t.Fatalf("after the read timeout: %v %v", msgs, err)
+	}
+}
