@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 )
 
 // publishBody is the body of POST /v1/alarms. Pointers tell an absent
@@ -133,8 +135,15 @@ func checkUTF8(b []byte) *apiError {
 	return nil
 }
 
+// Member names of each body, checked by strictjson.CheckKeys.
+var (
+	publishNames   = strictjson.Names(publishBody{})
+	batchItemNames = strictjson.Names(batchItemBody{})
+	batchNames     = strictjson.Names(batchBody{})
+)
+
 // decodeObject decodes b, which must be exactly one JSON object with no
-// unknown fields, into v.
+// unknown, duplicate or mis-cased member names, into v.
 func decodeObject(b []byte, v any) *apiError {
 	trimmed := bytes.TrimLeft(b, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -151,7 +160,42 @@ func decodeObject(b []byte, v any) *apiError {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest(CodeInvalidJSON, "unexpected data after the JSON object")
 	}
-	return nil
+	return checkKeys(trimmed, v)
+}
+
+// checkKeys refuses what encoding/json lets through: a name given twice,
+// or in another case than the field's ({"channel":"a","Channel":"b"}
+// would publish to b).
+func checkKeys(b []byte, v any) *apiError {
+	var known []string
+	switch v.(type) {
+	case *publishBody:
+		known = publishNames
+	case *batchItemBody:
+		known = batchItemNames
+	case *batchBody:
+		known = batchNames
+	default:
+		known = strictjson.Names(v)
+	}
+	err := strictjson.CheckKeys(b, known, false)
+	var ke *strictjson.KeyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrDuplicate):
+		return badRequest(CodeDuplicateField, "field "+quoteName(ke.Key)+" appears more than once")
+	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrCase):
+		return badRequest(CodeUnknownField, "unknown field "+quoteName(ke.Key)+" (field names are case-sensitive)")
+	case errors.As(err, &ke):
+		return badRequest(CodeUnknownField, "unknown field "+quoteName(ke.Key))
+	}
+	return badRequest(CodeInvalidJSON, "invalid JSON")
+}
+
+// quoteName quotes a caller's member name for an error message.
+func quoteName(s string) string {
+	return strconv.Quote(truncate(s, maxEchoLen))
 }
 
 // decodeError maps an encoding/json error to an answer.

@@ -15,6 +15,7 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeInvalidJSON      = "invalid_json"
 	CodeUnknownField     = "unknown_field"
+	CodeDuplicateField   = "duplicate_field"
 	CodeMissingField     = "missing_field"
 	CodeInvalidChannel   = "invalid_channel"
 	CodeInvalidEvent     = "invalid_event"
@@ -63,7 +64,7 @@ func storeError(err error) *apiError {
 	case errors.Is(err, alarm.ErrInvalidChannel):
 		return badRequest(CodeInvalidChannel, "channel must match ^[A-Za-z0-9_.:@-]{1,128}$")
 	case errors.Is(err, alarm.ErrInvalidEvent):
-		return badRequest(CodeInvalidEvent, "event must be 1..128 characters without control characters")
+		return badRequest(CodeInvalidEvent, "event must be 1..128 characters without control, format (bidi) or line separator characters")
 	case errors.Is(err, alarm.ErrInvalidData):
 		return badRequest(CodeInvalidData, "data must be a JSON value")
 	case errors.Is(err, alarm.ErrInvalidIdemKey):

@@ -53,3 +53,41 @@ func TestBatchInvalidUTF8PerItem(t *testing.T) {
 		t.Fatalf("store got %+v", ins)
 	}
 }
+
+// TestStrictFieldNames: encoding/json matches names case-insensitively and
+// lets a duplicate win; the API refuses both (issue 11, hole 3).
+func TestStrictFieldNames(t *testing.T) {
+	tests := []struct {
+		name, path, body, code string
+	}{
+		{"case shadows channel", "/v1/alarms", `{"channel":"c1","Channel":"user:alice","event":"e"}`, CodeUnknownField},
+		{"case only", "/v1/alarms", `{"CHANNEL":"user:alice","event":"e"}`, CodeUnknownField},
+		{"duplicate channel", "/v1/alarms", `{"channel":"c1","event":"e","channel":"user:alice"}`, CodeDuplicateField},
+		{"escaped duplicate", "/v1/alarms", `{"channel":"c1","event":"e","\u0063hannel":"user:alice"}`, CodeDuplicateField},
+		{"duplicate data", "/v1/alarms", `{"channel":"c1","event":"e","data":1,"data":2}`, CodeDuplicateField},
+		{"batch envelope case", "/v1/alarms/batch", `{"Alarms":[{"channel":"a","event":"e"}]}`, CodeUnknownField},
+		{"batch envelope duplicate", "/v1/alarms/batch", `{"alarms":[],"alarms":[{"channel":"a","event":"e"}]}`, CodeDuplicateField},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Config{})
+			w := e.do(t, req{method: http.MethodPost, path: tt.path, body: tt.body})
+			if w.Code != http.StatusBadRequest || errorCode(t, w) != tt.code {
+				t.Fatalf("status %d body %s, want 400 %s", w.Code, w.Body, tt.code)
+			}
+			if n := len(e.store.publishedInputs()); n != 0 {
+				t.Fatalf("store got %d alarms", n)
+			}
+		})
+	}
+	e := newEnv(t, Config{})
+	body := `{"alarms":[{"channel":"c1","Channel":"user:alice","event":"e"},{"channel":"a","event":"e","idempotency_key":"k","idempotency_key":"j"}]}`
+	w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms/batch", body: body})
+	results := batchResponse(t, w.Body.Bytes())
+	for i, want := range []string{CodeUnknownField, CodeDuplicateField} {
+		errObj, _ := results[i]["error"].(map[string]any)
+		if errObj["code"] != want {
+			t.Errorf("batch item %d = %v, want %s", i, results[i], want)
+		}
+	}
+}
