@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strings"
 	"sync"
@@ -112,5 +114,40 @@ func TestWebSocketOutlivesReadTimeout(t *testing.T) {
 	msgs, err := readMessages(t, c)
 	if err != nil || len(msgs) != 1 || msgs[0]["type"] != "alarm" {
 		t.Fatalf("after the read timeout: %v %v", msgs, err)
+	}
+}
+
+// TestDemoConfigOnlyForLoopbackHosts: /demo/config hands out a key, so a
+// rebound DNS name (any Host that is not loopback) gets 404 (issue 11,
+// hole 4).
+func TestDemoConfigOnlyForLoopbackHosts(t *testing.T) {
+	n, err := New(Config{NodeID: "a", JWTSecret: []byte(testSecret), APIKeys: []string{testKey},
+		Demo: true, DemoConfig: map[string]string{"api_key": "secret"}}, realRedis(t, "demo-host"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := n.Handler()
+	tests := []struct {
+		host string
+		want int
+	}{
+		{"localhost:8080", http.StatusOK},
+		{"LOCALHOST", http.StatusOK},
+		{"127.0.0.1:8080", http.StatusOK},
+		{"127.1.2.3", http.StatusOK},
+		{"[::1]:8080", http.StatusOK},
+		{"attacker.example:8080", http.StatusNotFound},
+		{"localhost.attacker.example", http.StatusNotFound},
+		{"10.0.0.5:8080", http.StatusNotFound},
+		{"", http.StatusNotFound},
+	}
+	for _, tt := range tests {
+		r := httptest.NewRequest(http.MethodGet, "/demo/config", nil)
+		r.Host = tt.host
+		w := httptest.NewRecorder()
+		h.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("Host %q: status %d, want %d", tt.host, w.Code, tt.want)
+		}
 	}
 }

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -153,13 +155,34 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /client.js", static)
 	if n.cfg.Demo {
 		mux.Handle("GET /", static)
-		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, _ *http.Request) {
+		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, r *http.Request) {
+			if !loopbackHost(r.Host) {
+				http.NotFound(w, r)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			_ = json.NewEncoder(w).Encode(n.cfg.DemoConfig)
 		})
 	}
 	return mux
+}
+
+// loopbackHost reports whether a request's Host (name or IP, with or
+// without port) is localhost or a loopback address. /demo/config hands out
+// an API key and a token: a page on another site that rebinds its own name
+// to this node's address (DNS rebinding) sends its own Host and is refused.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Ready reports whether the node is current and not draining.
