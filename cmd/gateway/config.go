@@ -46,6 +46,11 @@ type config struct {
 	AllowedOrigins  []string      `env:"GATEWAY_ALLOWED_ORIGINS"`
 	HelloTimeout    time.Duration `env:"GATEWAY_HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval    time.Duration `env:"GATEWAY_PING_INTERVAL" envDefault:"25s"`
+	MaxConnections  int           `env:"GATEWAY_MAX_CONNECTIONS" envDefault:"100000"`
+	ConnectRate     float64       `env:"GATEWAY_CONNECT_RATE" envDefault:"50"`
+	ConnectBurst    int           `env:"GATEWAY_CONNECT_BURST" envDefault:"200"`
+	PublishRate     float64       `env:"GATEWAY_PUBLISH_RATE" envDefault:"1000"`
+	PublishBurst    int           `env:"GATEWAY_PUBLISH_BURST" envDefault:"2000"`
 	Demo            *bool         `env:"GATEWAY_DEMO"`
 	DemoWS          string        `env:"GATEWAY_DEMO_WS"`
 	PprofAddr       string        `env:"GATEWAY_PPROF_ADDR"`

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/node"
@@ -43,6 +44,11 @@ var configDefaults = map[string]any{
 	"GATEWAY_ALLOWED_ORIGINS":    nil,
 	"GATEWAY_HELLO_TIMEOUT":      ws.DefaultHelloTimeout,
 	"GATEWAY_PING_INTERVAL":      ws.DefaultPingInterval,
+	"GATEWAY_MAX_CONNECTIONS":    int64(ws.DefaultMaxConnections),
+	"GATEWAY_CONNECT_RATE":       ws.DefaultConnectRate,
+	"GATEWAY_CONNECT_BURST":      int64(ws.DefaultConnectBurst),
+	"GATEWAY_PUBLISH_RATE":       api.DefaultPublishRate,
+	"GATEWAY_PUBLISH_BURST":      int64(api.DefaultPublishBurst),
 	"GATEWAY_DEMO":               nil,
 	"GATEWAY_DEMO_WS":            nil,
 	"GATEWAY_PPROF_ADDR":         nil,
@@ -60,6 +66,9 @@ func sameDefault(s string, want any) (bool, error) {
 	case int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		return n == want, err
+	case float64:
+		f, err := strconv.ParseFloat(s, 64)
+		return f == want, err
 	case time.Duration:
 		d, err := time.ParseDuration(s)
 		return d == want, err

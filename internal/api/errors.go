@@ -26,6 +26,7 @@ const (
 	CodeInvalidID        = "invalid_id"
 	CodeInvalidLimit     = "invalid_limit"
 	CodeTooLarge         = "too_large"
+	CodeRateLimited      = "rate_limited"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )

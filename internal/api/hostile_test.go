@@ -2,7 +2,10 @@ package api
 
 import (
 	"net/http"
+	"net/http/httptest"
 	"testing"
+
+	"github.com/alarmgate/alarmgate/internal/metrics"
 )
 
 // TestInvalidUTF8Rejected: a body that is not valid UTF-8 must never reach
@@ -89,5 +92,42 @@ func TestStrictFieldNames(t *testing.T) {
 		if errObj["code"] != want {
 			t.Errorf("batch item %d = %v, want %s", i, results[i], want)
 		}
+	}
+}
+
+// TestPublishRateLimitPerKey: a key over its rate gets 429 with
+// Retry-After; another key and reads are not affected (issue 11, limits).
+func TestPublishRateLimitPerKey(t *testing.T) {
+	e := newEnv(t, Config{PublishRate: 0.5, PublishBurst: 2})
+	post := func(key string) *httptest.ResponseRecorder {
+		return e.do(t, req{method: http.MethodPost, path: "/v1/alarms", auth: "Bearer " + key,
+			body: alarmBody("a", "e", "")})
+	}
+	for i := range 2 {
+		if w := post(testKey); w.Code != http.StatusCreated {
+			t.Fatalf("publish %d within the burst: %d %s", i, w.Code, w.Body)
+		}
+	}
+	w := post(testKey)
+	if w.Code != http.StatusTooManyRequests || errorCode(t, w) != CodeRateLimited {
+		t.Fatalf("over the rate: %d %s, want 429 %s", w.Code, w.Body, CodeRateLimited)
+	}
+	if ra := w.Header().Get("Retry-After"); ra != "2" {
+		t.Errorf("Retry-After %q, want 2 (one token at 0.5/s)", ra)
+	}
+	if got := counterValue(t, e.m.Limited.WithLabelValues(metrics.LimitPublishRate)); got != 1 {
+		t.Errorf("limited{publish_rate} = %v, want 1", got)
+	}
+	if w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms/batch", body: `{"alarms":[` + alarmBody("a", "e", "") + `]}`}); w.Code != http.StatusTooManyRequests {
+		t.Errorf("batch over the rate: %d", w.Code)
+	}
+	if w := post("other-key-0123456789"); w.Code != http.StatusCreated {
+		t.Errorf("another key was limited: %d %s", w.Code, w.Body)
+	}
+	if w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a"}); w.Code != http.StatusOK {
+		t.Errorf("history was limited: %d", w.Code)
+	}
+	if w := post("wrong-key-0123456789"); w.Code != http.StatusUnauthorized {
+		t.Errorf("a wrong key: %d, want 401 before any limit", w.Code)
 	}
 }

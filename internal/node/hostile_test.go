@@ -151,3 +151,105 @@ func TestDemoConfigOnlyForLoopbackHosts(t *testing.T) {
 		}
 	}
 }
+
+// dialStatus dials n's WebSocket endpoint and returns the HTTP status of a
+// refused upgrade (0 when the upgrade succeeded; the socket is then
+// closed at cleanup).
+func dialStatus(t *testing.T, n *testNode) (int, string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, resp, err := websocket.Dial(ctx, n.wsURL, nil)
+	if err == nil {
+		t.Cleanup(func() { _ = c.CloseNow() })
+		return 0, ""
+	}
+	if resp == nil {
+		t.Fatalf("dial: %v", err)
+	}
+	return resp.StatusCode, resp.Header.Get("Retry-After")
+}
+
+// limitedCount reads alarmgate_limited_total{limit=...} from n's registry.
+func limitedCount(t *testing.T, n *testNode, which string) float64 {
+	t.Helper()
+	mfs, err := n.Metrics().Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "alarmgate_limited_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "limit" && l.GetValue() == which {
+					return m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return 0
+}
+
+// TestMaxConnections: beyond the cap an upgrade gets 503 before it
+// happens; connected clients keep receiving; a freed slot is reusable.
+func TestMaxConnections(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.MaxConnections = 2 })
+	tok := token(t, "alice", nil, time.Hour)
+	first := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
+	if _, err := readMessages(t, first); err != nil {
+		t.Fatal(err)
+	}
+	second := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
+	if _, err := readMessages(t, second); err != nil {
+		t.Fatal(err)
+	}
+	if status, retry := dialStatus(t, n); status != http.StatusServiceUnavailable || retry == "" {
+		t.Fatalf("third upgrade: status %d Retry-After %q, want 503 with Retry-After", status, retry)
+	}
+	if got := limitedCount(t, n, "connections"); got != 1 {
+		t.Errorf("limited{connections} = %v, want 1", got)
+	}
+	publish(t, n, "user:alice", 1)
+	if msgs, err := readMessages(t, first); err != nil || msgs[0]["type"] != "alarm" {
+		t.Fatalf("a connected client was harmed: %v %v", msgs, err)
+	}
+	_ = second.Close(websocket.StatusNormalClosure, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		status, _ := dialStatus(t, n)
+		if status == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the freed slot was not reused: status %d", status)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestConnectRatePerAddress: a source over its attempt rate gets 429 with
+// Retry-After before the upgrade; its open connections are unharmed.
+func TestConnectRatePerAddress(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.ConnectRate, c.WS.ConnectBurst = 0.1, 2 })
+	tok := token(t, "alice", nil, time.Hour)
+	open := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
+	if _, err := readMessages(t, open); err != nil {
+		t.Fatal(err)
+	}
+	if status, _ := dialStatus(t, n); status != 0 {
+		t.Fatalf("second attempt within the burst: %d", status)
+	}
+	status, retry := dialStatus(t, n)
+	if status != http.StatusTooManyRequests || retry != "10" {
+		t.Fatalf("third attempt: status %d Retry-After %q, want 429 with 10", status, retry)
+	}
+	if got := limitedCount(t, n, "connect_rate"); got != 1 {
+		t.Errorf("limited{connect_rate} = %v, want 1", got)
+	}
+	publish(t, n, "user:alice", 1)
+	if msgs, err := readMessages(t, open); err != nil || msgs[0]["type"] != "alarm" {
+		t.Fatalf("an open connection was harmed: %v %v", msgs, err)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"reflect"
 	"strings"
 )
@@ -68,7 +69,7 @@ func appendNames(dst []string, t reflect.Type) []string {
 // each appears once, and a name that equals a known name ignoring case
 // equals it exactly. With allowUnknown false every name must be known.
 // Nested values are not looked into. It returns a *KeyError, or
-// ErrNotObject when b is not one well-formed object.
+// ErrNotObject when b is not exactly one well-formed object.
 func CheckKeys(b []byte, known []string, allowUnknown bool) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
@@ -98,6 +99,9 @@ func CheckKeys(b []byte, known []string, allowUnknown bool) error {
 	}
 	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
 		return ErrNotObject
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return ErrNotObject // trailing data
 	}
 	return nil
 }

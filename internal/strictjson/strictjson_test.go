@@ -53,6 +53,7 @@ func TestCheckKeys(t *testing.T) {
 		{"array", `[]`, false, ErrNotObject, ""},
 		{"truncated", `{"channel":`, false, ErrNotObject, ""},
 		{"trailing comma", `{"channel":"a",}`, false, ErrNotObject, ""},
+		{"trailing value", `{}0`, false, ErrNotObject, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
