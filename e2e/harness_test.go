@@ -24,7 +24,7 @@ import (
 
 const (
 	testSecret = "e2e-secret-0123456789abcdef"
-	testAPIKey = "e2e-api-key"
+	testAPIKey = "e2e-api-key-0123456789"
 	drainDelay = time.Second
 	spread     = 200 * time.Millisecond
 )
@@ -171,6 +171,7 @@ func (h *harness) addNode(i int, extra map[string]string) {
 		"GATEWAY_CLOSE_SPREAD": spread.String(),
 		"GATEWAY_LOG_FORMAT":   "json",
 		"GATEWAY_DEMO":         "false",
+		"GATEWAY_CONNECT_RATE": "-1", // every client comes from 127.0.0.1 and reconnects at once after a kill
 	}
 	for k, v := range extra {
 		vars[k] = v

@@ -8,8 +8,10 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,15 +39,23 @@ type config struct {
 	StreamRetention time.Duration `env:"GATEWAY_STREAM_RETENTION" envDefault:"24h"`
 	DrainDelay      time.Duration `env:"GATEWAY_DRAIN_DELAY" envDefault:"5s"`
 	CloseSpread     time.Duration `env:"GATEWAY_CLOSE_SPREAD" envDefault:"1s"`
+	ReadTimeout     time.Duration `env:"GATEWAY_HTTP_READ_TIMEOUT" envDefault:"30s"`
+	IdleTimeout     time.Duration `env:"GATEWAY_HTTP_IDLE_TIMEOUT" envDefault:"2m"`
 	Window          int           `env:"GATEWAY_WINDOW" envDefault:"10000"`
 	QueueLen        int           `env:"GATEWAY_QUEUE_LEN" envDefault:"4096"`
 	MaxAlarmBytes   int           `env:"GATEWAY_MAX_ALARM_BYTES" envDefault:"65536"`
 	AllowedOrigins  []string      `env:"GATEWAY_ALLOWED_ORIGINS"`
 	HelloTimeout    time.Duration `env:"GATEWAY_HELLO_TIMEOUT" envDefault:"10s"`
 	PingInterval    time.Duration `env:"GATEWAY_PING_INTERVAL" envDefault:"25s"`
+	MaxConnections  int           `env:"GATEWAY_MAX_CONNECTIONS" envDefault:"100000"`
+	ConnectRate     float64       `env:"GATEWAY_CONNECT_RATE" envDefault:"50"`
+	ConnectBurst    int           `env:"GATEWAY_CONNECT_BURST" envDefault:"200"`
+	PublishRate     float64       `env:"GATEWAY_PUBLISH_RATE" envDefault:"1000"`
+	PublishBurst    int           `env:"GATEWAY_PUBLISH_BURST" envDefault:"2000"`
 	Demo            *bool         `env:"GATEWAY_DEMO"`
 	DemoWS          string        `env:"GATEWAY_DEMO_WS"`
 	PprofAddr       string        `env:"GATEWAY_PPROF_ADDR"`
+	PprofRemote     bool          `env:"GATEWAY_PPROF_ALLOW_REMOTE"`
 	LogFormat       string        `env:"GATEWAY_LOG_FORMAT" envDefault:"text"`
 	LogLevel        slog.Level    `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
 }
@@ -54,6 +64,13 @@ func loadConfig() (config, error) {
 	var c config
 	if err := env.Parse(&c); err != nil {
 		return c, explainEnvError(err)
+	}
+	var err error
+	if c.APIKeys, err = cleanList("GATEWAY_API_KEYS", c.APIKeys); err != nil {
+		return c, err
+	}
+	if c.AllowedOrigins, err = cleanList("GATEWAY_ALLOWED_ORIGINS", c.AllowedOrigins); err != nil {
+		return c, err
 	}
 	if c.NodeID == "" {
 		host, _ := os.Hostname()
@@ -71,15 +88,45 @@ func (c *config) demo() bool {
 	return c.embedded()
 }
 
-// validate refuses to run a real deployment without its secrets, and an
-// embedded one anywhere but loopback.
+// cleanList trims the entries of a comma-separated variable and refuses
+// an empty one ("k1,,k2", a trailing comma), naming it.
+func cleanList(name string, list []string) ([]string, error) {
+	out := make([]string, 0, len(list))
+	for i, v := range list {
+		v = strings.TrimSpace(v)
+		if v == "" {
+			return nil, fmt.Errorf("config: %s: entry %d of %d is empty (a stray comma?)", name, i+1, len(list))
+		}
+		out = append(out, v)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// isLoopbackHost reports whether host (a name or IP, without port) is
+// localhost or a loopback address.
+func isLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// validate refuses to run a real deployment without its secrets, an
+// embedded one anywhere but loopback, and pprof off loopback unless forced.
 func (c *config) validate() error {
+	if err := c.validatePprof(); err != nil {
+		return err
+	}
 	if c.embedded() {
 		host, _, err := net.SplitHostPort(c.Addr)
 		if err != nil {
 			return fmt.Errorf("config: GATEWAY_ADDR %q: %w", c.Addr, err)
 		}
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !isLoopbackHost(host) {
 			return fmt.Errorf("config: the embedded Redis (no GATEWAY_REDIS_URL) is a demo and listens on loopback only; GATEWAY_ADDR %q is not loopback", c.Addr)
 		}
 		return nil
@@ -101,6 +148,28 @@ func (c *config) validate() error {
 	default:
 		return fmt.Errorf("config: GATEWAY_REDIS_MODE %q: want single, cluster or sentinel", c.RedisMode)
 	}
+	for i, k := range c.APIKeys {
+		if len(k) < auth.MinAPIKeyLen {
+			return fmt.Errorf("config: GATEWAY_API_KEYS: key %d of %d is %d characters; at least %d are required", i+1, len(c.APIKeys), len(k), auth.MinAPIKeyLen)
+		}
+	}
+	return nil
+}
+
+// validatePprof refuses GATEWAY_PPROF_ADDR off loopback (profiles reveal
+// internals and /debug/pprof/profile costs CPU) unless
+// GATEWAY_PPROF_ALLOW_REMOTE is set.
+func (c *config) validatePprof() error {
+	if c.PprofAddr == "" || c.PprofRemote {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(c.PprofAddr)
+	if err != nil {
+		return fmt.Errorf("config: GATEWAY_PPROF_ADDR %q: %w", c.PprofAddr, err)
+	}
+	if !isLoopbackHost(host) {
+		return fmt.Errorf("config: GATEWAY_PPROF_ADDR %q is not a loopback address; set GATEWAY_PPROF_ALLOW_REMOTE=true to serve profiles beyond this host", c.PprofAddr)
+	}
 	return nil
 }
 
@@ -110,7 +179,16 @@ func (c *config) validate() error {
 var errReplicaReads = errors.New("config: GATEWAY_REDIS_URL: read_only, replica_only, route_by_latency and route_randomly are not supported: every read must go to the primary")
 
 // redisClient builds the client for GATEWAY_REDIS_URL in GATEWAY_REDIS_MODE.
+// Its errors never show the URL's password.
 func (c *config) redisClient() (redis.UniversalClient, error) {
+	rdb, err := c.parseRedisURL()
+	if err != nil {
+		return nil, redactError(err, c.RedisURL)
+	}
+	return rdb, nil
+}
+
+func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 	switch c.RedisMode {
 	case "cluster":
 		o, err := redis.ParseClusterURL(c.RedisURL)
@@ -139,6 +217,37 @@ func (c *config) redisClient() (redis.UniversalClient, error) {
 	}
 	o.ContextTimeoutEnabled = true
 	return redis.NewClient(o), nil
+}
+
+// redactError rewrites err so that the user information of rawURL (the
+// password, and a user name that go-redis may take as one) does not
+// appear in it, in any of the forms a parse error may quote it.
+func redactError(err error, rawURL string) error {
+	_, rest, ok := strings.Cut(rawURL, "://")
+	if !ok {
+		rest = rawURL
+	}
+	userinfo, _, ok := strings.Cut(rest, "@")
+	if !ok || userinfo == "" || strings.Contains(userinfo, "/") {
+		return err
+	}
+	msg := err.Error()
+	if u, perr := url.Parse(rawURL); perr == nil {
+		msg = strings.ReplaceAll(msg, rawURL, u.Redacted())
+	}
+	secrets := []string{userinfo, strconv.Quote(userinfo), url.QueryEscape(userinfo)}
+	if _, pass, ok := strings.Cut(userinfo, ":"); ok && pass != "" {
+		secrets = append(secrets, pass)
+		if p, perr := url.PathUnescape(pass); perr == nil {
+			secrets = append(secrets, p)
+		}
+	}
+	for _, s := range secrets {
+		if s != "" && s != `""` {
+			msg = strings.ReplaceAll(msg, s, "xxxxx")
+		}
+	}
+	return errors.New(msg)
 }
 
 func (c *config) logger(w io.Writer) *slog.Logger {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/caarlos0/env/v11"
 
+	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/node"
@@ -24,29 +25,37 @@ import (
 // literal where cmd/gateway itself owns it. nil: no envDefault (the
 // variable is optional or required; docs/configuration.md explains it).
 var configDefaults = map[string]any{
-	"GATEWAY_ADDR":             "127.0.0.1:8080",
-	"GATEWAY_REDIS_URL":        nil,
-	"GATEWAY_REDIS_MODE":       "single",
-	"GATEWAY_REDIS_PREFIX":     stream.DefaultPrefix,
-	"GATEWAY_JWT_SECRET":       nil,
-	"GATEWAY_API_KEYS":         nil,
-	"GATEWAY_NODE_ID":          nil,
-	"GATEWAY_STREAM_MAXLEN":    int64(stream.DefaultMaxLen),
-	"GATEWAY_CHANNEL_HISTORY":  int64(stream.DefaultChannelHistory),
-	"GATEWAY_STREAM_RETENTION": stream.DefaultRetention,
-	"GATEWAY_DRAIN_DELAY":      node.DefaultDrainDelay,
-	"GATEWAY_CLOSE_SPREAD":     node.DefaultCloseSpread,
-	"GATEWAY_WINDOW":           int64(hub.DefaultWindow),
-	"GATEWAY_QUEUE_LEN":        int64(hub.DefaultQueueLen),
-	"GATEWAY_MAX_ALARM_BYTES":  int64(stream.DefaultMaxAlarmBytes),
-	"GATEWAY_ALLOWED_ORIGINS":  nil,
-	"GATEWAY_HELLO_TIMEOUT":    ws.DefaultHelloTimeout,
-	"GATEWAY_PING_INTERVAL":    ws.DefaultPingInterval,
-	"GATEWAY_DEMO":             nil,
-	"GATEWAY_DEMO_WS":          nil,
-	"GATEWAY_PPROF_ADDR":       nil,
-	"GATEWAY_LOG_FORMAT":       "text",
-	"GATEWAY_LOG_LEVEL":        slog.LevelInfo,
+	"GATEWAY_ADDR":               "127.0.0.1:8080",
+	"GATEWAY_REDIS_URL":          nil,
+	"GATEWAY_REDIS_MODE":         "single",
+	"GATEWAY_REDIS_PREFIX":       stream.DefaultPrefix,
+	"GATEWAY_JWT_SECRET":         nil,
+	"GATEWAY_API_KEYS":           nil,
+	"GATEWAY_NODE_ID":            nil,
+	"GATEWAY_STREAM_MAXLEN":      int64(stream.DefaultMaxLen),
+	"GATEWAY_CHANNEL_HISTORY":    int64(stream.DefaultChannelHistory),
+	"GATEWAY_STREAM_RETENTION":   stream.DefaultRetention,
+	"GATEWAY_DRAIN_DELAY":        node.DefaultDrainDelay,
+	"GATEWAY_CLOSE_SPREAD":       node.DefaultCloseSpread,
+	"GATEWAY_HTTP_READ_TIMEOUT":  node.DefaultReadTimeout,
+	"GATEWAY_HTTP_IDLE_TIMEOUT":  node.DefaultIdleTimeout,
+	"GATEWAY_WINDOW":             int64(hub.DefaultWindow),
+	"GATEWAY_QUEUE_LEN":          int64(hub.DefaultQueueLen),
+	"GATEWAY_MAX_ALARM_BYTES":    int64(stream.DefaultMaxAlarmBytes),
+	"GATEWAY_ALLOWED_ORIGINS":    nil,
+	"GATEWAY_HELLO_TIMEOUT":      ws.DefaultHelloTimeout,
+	"GATEWAY_PING_INTERVAL":      ws.DefaultPingInterval,
+	"GATEWAY_MAX_CONNECTIONS":    int64(ws.DefaultMaxConnections),
+	"GATEWAY_CONNECT_RATE":       ws.DefaultConnectRate,
+	"GATEWAY_CONNECT_BURST":      int64(ws.DefaultConnectBurst),
+	"GATEWAY_PUBLISH_RATE":       api.DefaultPublishRate,
+	"GATEWAY_PUBLISH_BURST":      int64(api.DefaultPublishBurst),
+	"GATEWAY_DEMO":               nil,
+	"GATEWAY_DEMO_WS":            nil,
+	"GATEWAY_PPROF_ADDR":         nil,
+	"GATEWAY_PPROF_ALLOW_REMOTE": nil,
+	"GATEWAY_LOG_FORMAT":         "text",
+	"GATEWAY_LOG_LEVEL":          slog.LevelInfo,
 }
 
 // sameDefault reports whether s, an envDefault tag or a cell of the docs,
@@ -58,6 +67,9 @@ func sameDefault(s string, want any) (bool, error) {
 	case int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		return n == want, err
+	case float64:
+		f, err := strconv.ParseFloat(s, 64)
+		return f == want, err
 	case time.Duration:
 		d, err := time.ParseDuration(s)
 		return d == want, err

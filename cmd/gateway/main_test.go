@@ -31,7 +31,7 @@ func TestConfigRefusesToStartWithoutSecrets(t *testing.T) {
 			"GATEWAY_API_KEYS": "k", "GATEWAY_REDIS_MODE": "ring"}, "GATEWAY_REDIS_MODE"},
 		{"bad duration", map[string]string{"GATEWAY_DRAIN_DELAY": "soon"}, "GATEWAY_DRAIN_DELAY"},
 		{"complete", map[string]string{"GATEWAY_REDIS_URL": "redis://x", "GATEWAY_JWT_SECRET": "0123456789abcdef0",
-			"GATEWAY_API_KEYS": "k1,k2", "GATEWAY_ADDR": "0.0.0.0:8080"}, ""},
+			"GATEWAY_API_KEYS": "key-one-0123456789,key-two-0123456789", "GATEWAY_ADDR": "0.0.0.0:8080"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

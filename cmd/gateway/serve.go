@@ -116,10 +116,14 @@ func nodeConfig(cfg config) node.Config {
 		QueueLen: cfg.QueueLen,
 		WS: ws.Config{
 			HelloTimeout: cfg.HelloTimeout, PingInterval: cfg.PingInterval, AllowedOrigins: cfg.AllowedOrigins,
+			MaxConnections: cfg.MaxConnections, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
 		},
-		API:         api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead},
+		API: api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead,
+			PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst},
 		DrainDelay:  cfg.DrainDelay,
 		CloseSpread: cfg.CloseSpread,
+		ReadTimeout: cfg.ReadTimeout,
+		IdleTimeout: cfg.IdleTimeout,
 	}
 }
 

@@ -160,6 +160,8 @@ func (c *cluster) startNode(ctx context.Context, i int) (*gwNode, error) {
 		"GATEWAY_LOG_LEVEL=warn",
 		"GATEWAY_DRAIN_DELAY=1ms",
 		"GATEWAY_CLOSE_SPREAD=1ms",
+		"GATEWAY_CONNECT_RATE=-1", // every simulated client comes from one address
+		"GATEWAY_PUBLISH_RATE=-1", // measure the gateway, not its limit
 	}, c.cfg.Env...)
 	g, err := testproc.NewGateway(c.bin, "lg-"+strconv.Itoa(i+1), "", env)
 	if err != nil {

@@ -127,7 +127,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.targets, "targets", "", "comma-separated base URLs of running gateways (http://host:port); start nothing")
 	fs.StringVar(&c.redis, "redis", "", "redis:// URL of the targets' Redis (INFO commandstats)")
 	fs.StringVar(&c.pids, "pids", "", "comma-separated pids of -targets, for CPU/RSS and for storm's kill")
-	fs.StringVar(&c.apiKey, "api-key", "loadgen-key", "publish API key")
+	fs.StringVar(&c.apiKey, "api-key", "loadgen-key-0123456789", "publish API key")
 	fs.StringVar(&c.secret, "jwt-secret", "loadgen-secret-0123456789abcdef", "HS256 secret for client tokens")
 	fs.StringVar(&c.plotDir, "plot", "", "write PNG plots into this directory")
 	fs.IntVar(&c.srcIPs, "srcips", 0, "spread connections over this many source addresses 127.0.0.2.. (0: auto)")

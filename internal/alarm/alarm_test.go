@@ -3,6 +3,7 @@ package alarm
 import (
 	"encoding/json"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -33,6 +34,22 @@ func TestValidEventAndKey(t *testing.T) {
 	}
 	if !ValidIdemKey("abc-123 x") || ValidIdemKey("") || ValidIdemKey("é") || ValidIdemKey("a\tb") {
 		t.Fatal("idempotency key validation wrong")
+	}
+}
+
+// TestValidEventRefusesInvisibleAndBidi: characters that break a line or
+// reorder text where an event is displayed are refused (issue 11, hole 3).
+func TestValidEventRefusesInvisibleAndBidi(t *testing.T) {
+	for _, r := range []rune{0x00, 0x1f, 0x7f, 0x85, 0x9f, 0xad, 0x061c, 0x200b, 0x200e, 0x200f,
+		0x2028, 0x2029, 0x202a, 0x202e, 0x2066, 0x2069, 0xfeff, 0xfffe, 0xffff, 0xfdd0, 0x1fffe} {
+		if ValidEvent("a" + string(r) + "b") {
+			t.Errorf("event with U+%04X accepted", r)
+		}
+	}
+	for _, s := range []string{"order.shipped", "Zahlung ✓", "ÄÖÜ ß", "日本語", "👨‍👩‍👧", "❤️", "a�b"} {
+		if !ValidEvent(s) {
+			t.Errorf("event %q refused", s)
+		}
 	}
 }
 
@@ -94,5 +111,27 @@ func FuzzParsePayload(f *testing.F) {
 		if err == nil && !ValidChannel(e.Channel) {
 			t.Fatalf("accepted bad channel %q", e.Channel)
 		}
+		if err == nil && !utf8.Valid(e.Frame) {
+			t.Fatalf("accepted a frame that is not valid UTF-8: %q", e.Frame)
+		}
 	})
+}
+
+// TestInvalidUTF8NeverFramed: EncodeTail refuses data that is not valid
+// UTF-8, and ParseFrame refuses such a frame from Pub/Sub or Redis.
+func TestInvalidUTF8NeverFramed(t *testing.T) {
+	for _, data := range []string{"\"caf\xe9\"", "{\"\xff\":1}", "\"\xed\xa0\x80\""} {
+		if _, err := EncodeTail("a", "e", json.RawMessage(data)); err != ErrInvalidData {
+			t.Errorf("EncodeTail(data %q) err = %v, want ErrInvalidData", data, err)
+		}
+	}
+	tail, err := EncodeTail("a", "e", json.RawMessage(`"caf"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	frame := Frame(protocol.ID{MS: 1}, tail)
+	frame = append(frame[:len(frame)-3:len(frame)-3], 0xe9, '"', '}')
+	if _, err := ParseFrame(frame); err != ErrInvalidFrame {
+		t.Fatalf("ParseFrame(%q) err = %v, want ErrInvalidFrame", frame, err)
+	}
 }

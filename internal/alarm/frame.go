@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -13,7 +14,8 @@ import (
 // package did not encode.
 var ErrInvalidFrame = errors.New("alarm: invalid frame")
 
-// ErrInvalidData reports a data value that is not valid JSON.
+// ErrInvalidData reports a data value that is not valid JSON in valid
+// UTF-8.
 var ErrInvalidData = errors.New("alarm: data is not valid JSON")
 
 // Entry is one alarm as every node holds it: its id, its channel and its
@@ -29,7 +31,8 @@ const framePrefix = `{"type":"` + protocol.TypeAlarm + `","id":"`
 
 // EncodeTail encodes the part of an alarm frame that does not depend on its
 // id: `,"channel":"C","event":E,"data":D}`. data is compacted; it must be
-// valid JSON. The stream stores this tail and the publish script joins it to
+// valid JSON in valid UTF-8 (json.Compact passes invalid bytes through, and
+// browsers drop a WebSocket on an invalid text frame). The stream stores this tail and the publish script joins it to
 // the id, so the frame is built once, in one place.
 func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 	if !ValidChannel(channel) {
@@ -40,6 +43,9 @@ func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 	}
 	if len(data) == 0 {
 		data = json.RawMessage("null")
+	}
+	if !utf8.Valid(data) {
+		return nil, ErrInvalidData
 	}
 	ev, err := json.Marshal(event)
 	if err != nil {
@@ -78,8 +84,12 @@ func NewEntry(id protocol.ID, channel string, tail []byte) Entry {
 }
 
 // ParseFrame reads the id and channel from a frame built by Frame, without
-// decoding the rest. It checks the shape it relies on and nothing more.
+// decoding the rest. It checks the shape it relies on, and that the frame
+// is valid UTF-8 so that it can go out as a WebSocket text frame.
 func ParseFrame(frame []byte) (Entry, error) {
+	if !utf8.Valid(frame) {
+		return Entry{}, ErrInvalidFrame
+	}
 	rest, ok := bytes.CutPrefix(frame, []byte(framePrefix))
 	if !ok {
 		return Entry{}, ErrInvalidFrame

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
 )
@@ -41,6 +43,8 @@ const (
 	DefaultMaxBatchBytes = 8 << 20
 	DefaultMaxBatch      = 1000
 	DefaultTimeout       = 5 * time.Second
+	DefaultPublishRate   = 1000.0
+	DefaultPublishBurst  = 2000
 )
 
 // Config configures the API. Zero fields take their defaults.
@@ -54,16 +58,23 @@ type Config struct {
 	MaxBatch int
 	// Timeout is the deadline of each store call; default 5s.
 	Timeout time.Duration
+	// PublishRate is the publish requests (single or batch) per second
+	// each API key may make, with PublishBurst at once; more get 429 with
+	// Retry-After. Defaults DefaultPublishRate (1000) and
+	// DefaultPublishBurst (2000); a negative rate: no limit.
+	PublishRate  float64
+	PublishBurst int
 }
 
 // API serves the publish and history endpoints. It is safe for concurrent
 // use; all its fields are read-only after New.
 type API struct {
-	cfg   Config
-	store Store
-	keys  *auth.Keys
-	m     *metrics.Metrics
-	log   *slog.Logger
+	cfg     Config
+	store   Store
+	keys    *auth.Keys
+	m       *metrics.Metrics
+	log     *slog.Logger
+	pubRate *limit.Keyed[[sha256.Size]byte] // publish requests per API key digest
 }
 
 // New validates cfg, applies defaults and returns the API. store and keys
@@ -82,13 +93,16 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 	defaults.Set(&cfg.MaxBatchBytes, DefaultMaxBatchBytes)
 	defaults.Set(&cfg.MaxBatch, DefaultMaxBatch)
 	defaults.Set(&cfg.Timeout, DefaultTimeout)
+	defaults.Set(&cfg.PublishRate, DefaultPublishRate)
+	defaults.Set(&cfg.PublishBurst, DefaultPublishBurst)
 	if m == nil {
 		m = metrics.New(nil)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg, store: store, keys: keys, m: m, log: log}, nil
+	return &API{cfg: cfg, store: store, keys: keys, m: m, log: log,
+		pubRate: limit.NewKeyed[[sha256.Size]byte](limit.Rate{PerSecond: cfg.PublishRate, Burst: cfg.PublishBurst}, nil)}, nil
 }
 
 // Register adds the API's routes to mux.
@@ -128,21 +142,45 @@ func (a *API) route(pattern string, maxBody int64, h handlerFunc) http.Handler {
 func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, h handlerFunc) (int, any, *apiError) {
 	key, ok := auth.BearerToken(r.Header.Get("Authorization"))
 	if !ok || !a.keys.Check(key) {
+		closeUnread(w, r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
 		return 0, nil, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
 			message: "missing or invalid API key"}
 	}
 	if maxBody > 0 {
+		if ok, wait := a.pubRate.Allow(sha256.Sum256([]byte(key))); !ok {
+			closeUnread(w, r)
+			a.m.Limited.WithLabelValues(metrics.LimitPublishRate).Inc()
+			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+			return 0, nil, &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
+				message: "too many publish requests for this API key; retry later"}
+		}
 		if !isJSON(r.Header.Get("Content-Type")) {
+			closeUnread(w, r)
 			return 0, nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMedia,
 				message: "Content-Type must be application/json"}
 		}
 		if r.ContentLength > maxBody {
+			closeUnread(w, r)
 			return 0, nil, tooLarge("request body exceeds " + strconv.FormatInt(maxBody, 10) + " bytes")
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, maxBody)
 	}
 	return h(w, r)
+}
+
+// closeUnread makes net/http close the connection of a request whose body
+// is left unread, instead of draining it. Connection: close stops the drain
+// before the answer (without it a client that never finishes its body
+// would wait for its 401); the read deadline in the past stops the drain
+// net/http still tries after the answer, so the socket is freed at once
+// rather than at the server's read timeout.
+func closeUnread(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength == 0 {
+		return
+	}
+	w.Header().Set("Connection", "close")
+	_ = http.NewResponseController(w).SetReadDeadline(time.Now()) // not supported by recorders: harmless
 }
 
 // isJSON reports whether a Content-Type value is application/json, with

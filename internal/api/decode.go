@@ -7,10 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 )
 
 // publishBody is the body of POST /v1/alarms. Pointers tell an absent
@@ -53,6 +56,9 @@ func readBody(r io.Reader) ([]byte, *apiError) {
 // idempotency key comes from the header, not from here.
 func decodePublish(b []byte) (stream.PublishInput, *apiError) {
 	var body publishBody
+	if aerr := checkUTF8(b); aerr != nil {
+		return stream.PublishInput{}, aerr
+	}
 	if aerr := decodeObject(b, &body); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
@@ -78,6 +84,9 @@ func decodeBatch(b []byte, max int) ([]json.RawMessage, *apiError) {
 // decodeBatchItem decodes and validates one batch item.
 func decodeBatchItem(raw []byte) (stream.PublishInput, *apiError) {
 	var body batchItemBody
+	if aerr := checkUTF8(raw); aerr != nil {
+		return stream.PublishInput{}, aerr
+	}
 	if aerr := decodeObject(raw, &body); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
@@ -114,8 +123,27 @@ func (p *publishBody) input() (stream.PublishInput, *apiError) {
 	return stream.PublishInput{Channel: *p.Channel, Event: *p.Event, Data: data}, nil
 }
 
+// checkUTF8 rejects a body that is not valid UTF-8. encoding/json would
+// replace bad bytes in strings with U+FFFD but pass them through in a
+// json.RawMessage, and browsers close a WebSocket on such a text frame, so
+// nothing that is not valid UTF-8 may reach the store. The batch envelope
+// is not checked as a whole: each item is, so one bad item fails alone.
+func checkUTF8(b []byte) *apiError {
+	if !utf8.Valid(b) {
+		return badRequest(CodeInvalidUTF8, "the JSON text must be valid UTF-8")
+	}
+	return nil
+}
+
+// Member names of each body, checked by strictjson.CheckKeys.
+var (
+	publishNames   = strictjson.Names(publishBody{})
+	batchItemNames = strictjson.Names(batchItemBody{})
+	batchNames     = strictjson.Names(batchBody{})
+)
+
 // decodeObject decodes b, which must be exactly one JSON object with no
-// unknown fields, into v.
+// unknown, duplicate or mis-cased member names, into v.
 func decodeObject(b []byte, v any) *apiError {
 	trimmed := bytes.TrimLeft(b, " \t\r\n")
 	if len(trimmed) == 0 {
@@ -132,7 +160,42 @@ func decodeObject(b []byte, v any) *apiError {
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest(CodeInvalidJSON, "unexpected data after the JSON object")
 	}
-	return nil
+	return checkKeys(trimmed, v)
+}
+
+// checkKeys refuses what encoding/json lets through: a name given twice,
+// or in another case than the field's ({"channel":"a","Channel":"b"}
+// would publish to b).
+func checkKeys(b []byte, v any) *apiError {
+	var known []string
+	switch v.(type) {
+	case *publishBody:
+		known = publishNames
+	case *batchItemBody:
+		known = batchItemNames
+	case *batchBody:
+		known = batchNames
+	default:
+		known = strictjson.Names(v)
+	}
+	err := strictjson.CheckKeys(b, known, false)
+	var ke *strictjson.KeyError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrDuplicate):
+		return badRequest(CodeDuplicateField, "field "+quoteName(ke.Key)+" appears more than once")
+	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrCase):
+		return badRequest(CodeUnknownField, "unknown field "+quoteName(ke.Key)+" (field names are case-sensitive)")
+	case errors.As(err, &ke):
+		return badRequest(CodeUnknownField, "unknown field "+quoteName(ke.Key))
+	}
+	return badRequest(CodeInvalidJSON, "invalid JSON")
+}
+
+// quoteName quotes a caller's member name for an error message.
+func quoteName(s string) string {
+	return strconv.Quote(truncate(s, maxEchoLen))
 }
 
 // decodeError maps an encoding/json error to an answer.

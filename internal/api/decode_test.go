@@ -3,9 +3,12 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 )
 
 // checkDecoded asserts the invariants of a decoder's outcome: an accepted
@@ -22,8 +25,11 @@ func checkDecoded(t *testing.T, b []byte, channel, event string, data []byte, ae
 		}
 		return
 	}
-	if !json.Valid(b) {
-		t.Fatalf("accepted invalid JSON %q", b)
+	if !json.Valid(b) || !utf8.Valid(b) {
+		t.Fatalf("accepted invalid JSON or UTF-8 %q", b)
+	}
+	if err := strictjson.CheckKeys(b, batchItemNames, false); err != nil {
+		t.Fatalf("accepted %q: %v", b, err)
 	}
 	if !alarm.ValidChannel(channel) || !alarm.ValidEvent(event) || !json.Valid(data) {
 		t.Fatalf("accepted invalid alarm channel=%q event=%q data=%q", channel, event, data)
@@ -44,6 +50,10 @@ var decodeSeeds = []string{
 	`{"Channel":"a","EVENT":"e"}`,
 	`{"channel":"a","event":"\u0000"}`,
 	`{"channel":"a","event":"e","data":"\xff"}`,
+	"{\"channel\":\"a\",\"event\":\"e\",\"data\":\"caf\xe9\"}",
+	`{"channel":"c1","Channel":"user:alice","event":"e"}`,
+	`{"channel":"a","event":"e","channel":"b"}`,
+	`{"channel":"a","event":"a\u202eb"}`,
 	`[]`, `null`, ``, `{`, `{}`, `{"x":1}`, "{\"channel\":\"a\",\"event\":\"e\"}\n",
 }
 
@@ -90,6 +100,27 @@ func FuzzDecodeBatch(f *testing.F) {
 		for _, raw := range raws {
 			in, aerr := decodeBatchItem(raw)
 			checkDecoded(t, raw, in.Channel, in.Event, in.Data, aerr)
+		}
+	})
+}
+
+func FuzzParseHistoryQuery(f *testing.F) {
+	for _, s := range []string{"channel=user:42", "channel=a&after=1-2&limit=5", "channel=a&limit=0",
+		"channel=a&after=x", "channel=a%20b", "after=1-0", "channel=a&channel=b", "channel=%ff", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		v, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		q, aerr := parseHistoryQuery(v)
+		if aerr != nil {
+			checkDecoded(t, nil, "", "", nil, aerr)
+			return
+		}
+		if !alarm.ValidChannel(q.channel) || q.limit < 1 || q.limit > MaxHistoryLimit {
+			t.Fatalf("accepted %q as %+v", raw, q)
 		}
 	})
 }

@@ -15,16 +15,19 @@ const (
 	CodeUnsupportedMedia = "unsupported_media_type"
 	CodeInvalidJSON      = "invalid_json"
 	CodeUnknownField     = "unknown_field"
+	CodeDuplicateField   = "duplicate_field"
 	CodeMissingField     = "missing_field"
 	CodeInvalidChannel   = "invalid_channel"
 	CodeInvalidEvent     = "invalid_event"
 	CodeInvalidData      = "invalid_data"
+	CodeInvalidUTF8      = "invalid_utf8"
 	CodeInvalidIdemKey   = "invalid_idempotency_key"
 	CodeInvalidBatch     = "invalid_batch"
 	CodeInvalidID        = "invalid_id"
 	CodeInvalidLimit     = "invalid_limit"
 	CodeTooLarge         = "too_large"
 	CodeIdemKeyReused    = "idempotency_key_reused"
+	CodeRateLimited      = "rate_limited"
 	CodeUnavailable      = "unavailable"
 	CodeInternal         = "internal"
 )
@@ -63,7 +66,7 @@ func storeError(err error) *apiError {
 	case errors.Is(err, alarm.ErrInvalidChannel):
 		return badRequest(CodeInvalidChannel, "channel must match ^[A-Za-z0-9_.:@-]{1,128}$")
 	case errors.Is(err, alarm.ErrInvalidEvent):
-		return badRequest(CodeInvalidEvent, "event must be 1..128 characters without control characters")
+		return badRequest(CodeInvalidEvent, "event must be 1..128 characters without control, format (bidi) or line separator characters")
 	case errors.Is(err, alarm.ErrInvalidData):
 		return badRequest(CodeInvalidData, "data must be a JSON value")
 	case errors.Is(err, alarm.ErrInvalidIdemKey):

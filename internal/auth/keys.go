@@ -7,6 +7,11 @@ import (
 	"strings"
 )
 
+// MinAPIKeyLen is the shortest API key a deployment with a real Redis
+// accepts (cmd/gateway enforces it; the embedded demo generates longer
+// ones).
+const MinAPIKeyLen = 16
+
 // ErrNoKeys reports a key set that is empty or holds an empty key.
 var ErrNoKeys = errors.New("auth: at least one non-empty API key is required")
 

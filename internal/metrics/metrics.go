@@ -29,7 +29,15 @@ type Metrics struct {
 	WindowSize     prometheus.Gauge
 	Ready          prometheus.Gauge
 	HTTPRequests   *prometheus.CounterVec // route, code
+	Limited        *prometheus.CounterVec // limit: connections, connect_rate, publish_rate
 }
+
+// Values of the Limited metric's limit label.
+const (
+	LimitConnections = "connections"
+	LimitConnectRate = "connect_rate"
+	LimitPublishRate = "publish_rate"
+)
 
 // New creates the collectors and registers them on reg. A nil reg creates a
 // private registry (useful in tests).
@@ -77,9 +85,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "alarmgate_ready", Help: "1 when the node reports ready."}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
+		Limited: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_limited_total", Help: "Requests refused by a limit (connections, connect_rate, publish_rate)."}, []string{"limit"}),
 	}
 	reg.MustRegister(m.Connections, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
 		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
-		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests)
+		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited)
 	return m
 }

@@ -35,10 +35,13 @@ type lifecycle struct {
 	err       error         // Shutdown's result; written before stopped is closed
 }
 
-// init prepares l to serve h; New calls it.
-func (l *lifecycle) init(h http.Handler, log *slog.Logger) {
+// init prepares l to serve h; New calls it. read and idle bound how long
+// a connection may take to send one request and wait for the next (see
+// Config.ReadTimeout); the WebSocket handler clears the deadline read sets
+// once it has hijacked the connection.
+func (l *lifecycle) init(h http.Handler, read, idle time.Duration, log *slog.Logger) {
 	l.http = &http.Server{
-		Handler: h, ReadHeaderTimeout: readHeaderTimeout,
+		Handler: h, ReadHeaderTimeout: min(readHeaderTimeout, read), ReadTimeout: read, IdleTimeout: idle,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	l.stopStart = make(chan struct{})

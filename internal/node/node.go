@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -29,6 +31,8 @@ import (
 const (
 	DefaultDrainDelay  = 5 * time.Second
 	DefaultCloseSpread = time.Second
+	DefaultReadTimeout = 30 * time.Second
+	DefaultIdleTimeout = 120 * time.Second
 )
 
 // Config configures a node. Zero fields take the defaults of the packages
@@ -60,6 +64,14 @@ type Config struct {
 	// CloseSpread spreads the 1012 closes at the end of a drain. Default
 	// DefaultCloseSpread.
 	CloseSpread time.Duration
+	// ReadTimeout bounds the reading of one HTTP request, headers and body,
+	// so a client that never finishes its body cannot hold a socket and a
+	// goroutine. WebSocket connections clear it after the upgrade. Default
+	// DefaultReadTimeout (30s).
+	ReadTimeout time.Duration
+	// IdleTimeout closes a kept-alive HTTP connection that waits this long
+	// for its next request. Default DefaultIdleTimeout (120s).
+	IdleTimeout time.Duration
 	// Demo serves the demo page at / and its settings at /demo/config.
 	// /client.js is always served.
 	Demo bool
@@ -93,6 +105,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	}
 	defaults.Set(&cfg.DrainDelay, DefaultDrainDelay)
 	defaults.Set(&cfg.CloseSpread, DefaultCloseSpread)
+	defaults.Set(&cfg.ReadTimeout, DefaultReadTimeout)
+	defaults.Set(&cfg.IdleTimeout, DefaultIdleTimeout)
 	n := &Node{cfg: cfg, log: log, reg: prometheus.NewRegistry()}
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.m = metrics.New(n.reg)
@@ -124,7 +138,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.api, err = api.New(cfg.API, pipelined{n.store, n.pipe}, keys, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.life.init(n.Handler(), log)
+	n.life.init(n.Handler(), cfg.ReadTimeout, cfg.IdleTimeout, log)
 	return n, nil
 }
 
@@ -143,13 +157,34 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /client.js", static)
 	if n.cfg.Demo {
 		mux.Handle("GET /", static)
-		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, _ *http.Request) {
+		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, r *http.Request) {
+			if !loopbackHost(r.Host) {
+				http.NotFound(w, r)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.Header().Set("Cache-Control", "no-store")
 			_ = json.NewEncoder(w).Encode(n.cfg.DemoConfig)
 		})
 	}
 	return mux
+}
+
+// loopbackHost reports whether a request's Host (name or IP, with or
+// without port) is localhost or a loopback address. /demo/config hands out
+// an API key and a token: a page on another site that rebinds its own name
+// to this node's address (DNS rebinding) sends its own Host and is refused.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Ready reports whether the node is current and not draining.

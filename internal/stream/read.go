@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
 
@@ -181,9 +182,10 @@ func toEntry(m redis.XMessage) (alarm.Entry, bool) {
 }
 
 // validTail reports whether t looks like what EncodeTail makes for
-// channel: anything else would break the frames clients parse.
+// channel: anything else (invalid UTF-8 included) would break the frames
+// clients parse.
 func validTail(t, channel string) bool {
-	return strings.HasPrefix(t, `,"channel":"`+channel+`"`) &&
+	return utf8.ValidString(t) && strings.HasPrefix(t, `,"channel":"`+channel+`"`) &&
 		strings.HasSuffix(t, "}") && strings.IndexByte(t, '\n') < 0
 }
 

@@ -2,10 +2,12 @@ package ws
 
 import (
 	"testing"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
 
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -29,6 +31,11 @@ func TestDecodeHello(t *testing.T) {
 		{"last_id not a string", websocket.MessageText, `{"type":"hello","token":"t","last_id":5}`, errBadHello, ""},
 		{"other type", websocket.MessageText, `{"type":"ping","token":"t"}`, errNotHello, ""},
 		{"no token", websocket.MessageText, `{"type":"hello"}`, errNoToken, ""},
+		{"mis-cased token shadows", websocket.MessageText, `{"type":"hello","token":"t","Token":"u"}`, errHelloKeys, ""},
+		{"mis-cased last_id", websocket.MessageText, `{"type":"hello","token":"t","LAST_ID":"1-2"}`, errHelloKeys, ""},
+		{"duplicate token", websocket.MessageText, `{"type":"hello","token":"t","token":"u"}`, errHelloKeys, ""},
+		{"duplicate unknown", websocket.MessageText, `{"type":"hello","token":"t","v":1,"v":2}`, errHelloKeys, ""},
+		{"invalid utf-8", websocket.MessageText, "{\"type\":\"hello\",\"token\":\"t\",\"epoch\":\"\xe9\"}", errBadUTF8, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -47,10 +54,15 @@ func FuzzDecodeHello(f *testing.F) {
 	f.Add(`{"type":"hello","token":"t","last_id":"1-2","epoch":"e"}`)
 	f.Add(`{"type":"hello"}`)
 	f.Add(`{`)
+	f.Add(`{"type":"hello","token":"t","Token":"u"}`)
+	f.Add("{\"type\":\"hello\",\"token\":\"\xff\"}")
 	f.Fuzz(func(t *testing.T, s string) {
 		h, err := decodeHello(websocket.MessageText, []byte(s))
-		if err == nil && (h.Type != protocol.TypeHello || h.Token == "") {
+		if err == nil && (h.Type != protocol.TypeHello || h.Token == "" || !utf8.ValidString(s)) {
 			t.Fatalf("accepted %q as %+v", s, h)
+		}
+		if err == nil && strictjson.CheckKeys([]byte(s), helloNames, true) != nil {
+			t.Fatalf("accepted %q with duplicate or mis-cased names", s)
 		}
 	})
 }

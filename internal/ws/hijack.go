@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"time"
 )
 
 // Buffer sizes of a hijacked socket. net/http hands over 4 KiB for each
@@ -36,6 +37,15 @@ func (w leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	}
 	conn, brw, err := hj.Hijack()
 	if err != nil {
+		return nil, nil, err
+	}
+	// net/http documents that a hijacked connection may still carry the
+	// server's deadlines (ReadTimeout); Go 1.26 clears them, but that is
+	// not promised, and coder/websocket never sets deadlines of its own: a
+	// long-lived WebSocket would be cut when one expired. Sessions bound
+	// their reads and writes themselves (hello timer, pings, the watchdog).
+	if err := conn.SetDeadline(time.Time{}); err != nil {
+		_ = conn.Close()
 		return nil, nil, err
 	}
 	// Bytes the client sent right after its handshake may sit in net/http's

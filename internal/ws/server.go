@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -14,6 +15,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -34,6 +36,9 @@ const (
 	DefaultCatchUpTimeout = 3 * time.Second
 	DefaultReadLimit      = 16 << 10
 	DefaultMaxFrameBytes  = 256 << 10
+	DefaultMaxConnections = 100000
+	DefaultConnectRate    = 50.0
+	DefaultConnectBurst   = 200
 )
 
 // Config configures the WebSocket endpoint.
@@ -57,6 +62,17 @@ type Config struct {
 	// "app.example.com", "*.example.com") browsers may connect from besides
 	// the gateway's own host. Default none.
 	AllowedOrigins []string
+	// MaxConnections caps the node's open WebSockets; an upgrade beyond it
+	// is answered 503 (Retry-After) before the upgrade. Default
+	// DefaultMaxConnections (100000); negative: no cap.
+	MaxConnections int
+	// ConnectRate is the upgrades per second one source address may
+	// attempt, with ConnectBurst at once; more get 429 (Retry-After)
+	// before the upgrade. The source is the TCP peer: behind a proxy every
+	// client shares the proxy's address. Defaults DefaultConnectRate (50)
+	// and DefaultConnectBurst (200); a negative rate: no limit.
+	ConnectRate  float64
+	ConnectBurst int
 }
 
 // Server accepts WebSocket sessions on /v1/ws. It is safe for concurrent
@@ -84,6 +100,9 @@ type Server struct {
 	log     *slog.Logger
 	accept  *websocket.AcceptOptions
 
+	connects *limit.Keyed[string] // upgrade attempts per source address
+	open     atomic.Int64         // upgrades admitted and not yet ended; see admit
+
 	mu       sync.Mutex
 	sessions map[*session]struct{} // guarded by mu; from add to remove
 	closing  bool                  // guarded by mu; no new sessions
@@ -102,6 +121,9 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, history hub.Histor
 	defaults.Set(&cfg.CatchUpTimeout, DefaultCatchUpTimeout)
 	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
 	defaults.Set(&cfg.MaxFrameBytes, DefaultMaxFrameBytes)
+	defaults.Set(&cfg.MaxConnections, DefaultMaxConnections)
+	defaults.Set(&cfg.ConnectRate, DefaultConnectRate)
+	defaults.Set(&cfg.ConnectBurst, DefaultConnectBurst)
 	if m == nil {
 		m = metrics.New(nil)
 	}
@@ -115,12 +137,22 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, history hub.Histor
 			CompressionMode: websocket.CompressionDisabled,
 		},
 		sessions: make(map[*session]struct{}),
+		connects: limit.NewKeyed[string](limit.Rate{PerSecond: cfg.ConnectRate, Burst: cfg.ConnectBurst}, nil),
 	}, nil
 }
 
 // ServeHTTP upgrades the request, reads the hello and registers the
 // session, then hands the socket to a reader goroutine and returns.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !s.admit(w, r) {
+		return
+	}
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.open.Add(-1)
+		}
+	}()
 	c, err := websocket.Accept(leanHijacker{w}, r, s.accept)
 	if err != nil {
 		s.log.Info("ws: upgrade refused", "err", err, "remote", r.RemoteAddr)
@@ -141,7 +173,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	// Owned by s (in sessions from add to remove); it stops when the socket
 	// closes: the peer leaves, or a close, the watchdog or Shutdown closes it.
+	handedOff = true
 	go func() {
+		defer s.open.Add(-1)
 		defer s.remove(sess)
 		defer sess.end()
 		sess.readLoop()

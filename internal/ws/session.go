@@ -10,11 +10,13 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -180,21 +182,32 @@ func (s *session) readHello() (protocol.Hello, auth.Claims, bool) {
 }
 
 var (
-	errNotText  = errors.New("hello must be a text frame")
-	errBadHello = errors.New("hello must be a JSON object")
-	errNotHello = errors.New("first message must be hello")
-	errNoToken  = errors.New("hello needs a token")
+	errNotText   = errors.New("hello must be a text frame")
+	errBadHello  = errors.New("hello must be a JSON object")
+	errNotHello  = errors.New("first message must be hello")
+	errNoToken   = errors.New("hello needs a token")
+	errBadUTF8   = errors.New("hello must be valid UTF-8")
+	errHelloKeys = errors.New("hello has a duplicate or mis-cased field")
+
+	helloNames = strictjson.Names(protocol.Hello{})
 )
 
 // decodeHello parses the hello frame. Unknown fields are ignored so newer
-// clients keep working.
+// clients keep working; a known field given twice or in another case is
+// refused (encoding/json would let the last, or the mis-cased, one win).
 func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 	if typ != websocket.MessageText {
 		return protocol.Hello{}, errNotText
 	}
+	if !utf8.Valid(b) {
+		return protocol.Hello{}, errBadUTF8
+	}
 	var h protocol.Hello
 	if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {
 		return protocol.Hello{}, errBadHello
+	}
+	if strictjson.CheckKeys(b, helloNames, true) != nil {
+		return protocol.Hello{}, errHelloKeys
 	}
 	if h.Type != protocol.TypeHello {
 		return protocol.Hello{}, errNotHello
