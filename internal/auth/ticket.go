@@ -25,7 +25,8 @@ type TicketConfig struct {
 	// Secret is the client JWT secret; the ticket key is derived from it.
 	// Required, at least MinSecretLen bytes.
 	Secret []byte
-	// TTL is how long a ticket is accepted. Default DefaultTicketTTL.
+	// TTL is how long a ticket is accepted (exp has second precision).
+	// Default DefaultTicketTTL.
 	TTL time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
