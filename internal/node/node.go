@@ -154,6 +154,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	static := web.Handler()
 	mux.Handle("GET /client.js", static)
+	mux.Handle("GET /client.d.ts", static)
 	if n.cfg.Demo {
 		mux.Handle("GET /", static)
 		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, _ *http.Request) {
