@@ -119,6 +119,7 @@ type recClient struct {
 	sub      string
 	channels []string // every channel the token grants
 	naive    bool
+	sse      bool // receives over Server-Sent Events (runSSE)
 	h        *harness
 
 	rec    record
@@ -162,6 +163,10 @@ func (c *recClient) start(lastID, epoch string) {
 		defer close(c.done)
 		if c.naive {
 			c.runNaive(ctx, hd)
+			return
+		}
+		if c.sse {
+			c.runSSE(ctx, hd, lastID, epoch)
 			return
 		}
 		cl, err := client.New(c.config(lastID, epoch))
@@ -241,8 +246,9 @@ type fleetSpec struct {
 }
 
 // startFleet starts the standard clients: users with 2-3 devices, every
-// third user also on team:x, every fifth on team:y; all on broadcast. It
-// waits until every client has its first welcome.
+// third user also on team:x, every fifth on team:y; all on broadcast; every
+// fourth client over SSE, the others over WebSocket. It waits until every
+// client has its first welcome.
 func startFleet(t *testing.T, h *harness, spec fleetSpec) []*recClient {
 	t.Helper()
 	var cs []*recClient
@@ -256,7 +262,12 @@ func startFleet(t *testing.T, h *harness, spec fleetSpec) []*recClient {
 		}
 		for d := range 2 + u%2 {
 			sub := fmt.Sprintf("u%d", u)
-			cs = append(cs, newRecClient(h, fmt.Sprintf("%s-d%d", sub, d), sub, extra))
+			c := newRecClient(h, fmt.Sprintf("%s-d%d", sub, d), sub, extra)
+			c.sse = len(cs)%4 == 3
+			if c.sse {
+				c.name += "-sse"
+			}
+			cs = append(cs, c)
 		}
 	}
 	startAll(t, cs)

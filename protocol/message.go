@@ -8,6 +8,7 @@ const (
 	TypeWelcome = "welcome" // server → client, the answer to hello
 	TypeAlarm   = "alarm"   // server → client, one alarm
 	TypePing    = "ping"    // server → client, after an idle interval
+	TypeClose   = "close"   // server → client, SSE only: the stream ends with this close code
 )
 
 // Status is a welcome's resume status: how delivery on the connection
@@ -80,6 +81,15 @@ type Ping struct {
 	Type string `json:"type"` // TypePing
 }
 
+// Close ends a Server-Sent Events stream, which has no close frame: Code
+// is the WebSocket close code the same end would have sent, and a client
+// acts on it the same way (see CloseCode.Reconnect).
+type Close struct {
+	Type   string    `json:"type"` // TypeClose
+	Code   CloseCode `json:"code"`
+	Reason string    `json:"reason"`
+}
+
 // Message is any server message, for readers that decode each message once
 // before they know its type: the fields its Type does not use stay zero.
 type Message struct {
@@ -98,6 +108,10 @@ type Message struct {
 	Channel string          `json:"channel"`
 	Event   string          `json:"event"`
 	Data    json.RawMessage `json:"data"`
+
+	// close (SSE)
+	Code   CloseCode `json:"code"`
+	Reason string    `json:"reason"`
 }
 
 // Welcome returns m's welcome fields.

@@ -24,20 +24,23 @@ type asset struct {
 // routes maps request paths to the files under static/ that Handler serves.
 // Everything else embedded (tests, package.json) stays private.
 var routes = map[string]string{
-	"/":           "index.html",
-	"/index.html": "index.html",
-	"/client.js":  "client.js",
-	"/demo.js":    "demo.js",
-	"/demo.css":   "demo.css",
+	"/":            "index.html",
+	"/index.html":  "index.html",
+	"/client.js":   "client.js",
+	"/client.d.ts": "client.d.ts",
+	"/demo.js":     "demo.js",
+	"/demo.css":    "demo.css",
 }
 
 var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
 	".js":   "text/javascript; charset=utf-8",
 	".css":  "text/css; charset=utf-8",
+	".ts":   "application/typescript; charset=utf-8",
 }
 
-// Handler serves the JavaScript client at /client.js and the demo page at /
+// Handler serves the JavaScript client at /client.js (its types at
+// /client.d.ts) and the demo page at /
 // (also /index.html, /demo.js, /demo.css) for GET and HEAD, with
 // Cache-Control: no-cache and an ETag so browsers revalidate cheaply;
 // /client.js also carries Access-Control-Allow-Origin: * so pages on other

@@ -11,6 +11,7 @@ import (
 // usable; call New. All methods of the collectors are safe for concurrent use.
 type Metrics struct {
 	Connections    prometheus.Gauge
+	Transport      *prometheus.GaugeVec   // transport: ws, sse
 	Published      *prometheus.CounterVec // result: created, replayed, error
 	PublishLatency prometheus.Histogram
 	Delivered      prometheus.Counter
@@ -47,7 +48,9 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	m := &Metrics{
 		Connections: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "alarmgate_connections", Help: "Open WebSocket sessions past hello."}),
+			Name: "alarmgate_connections", Help: "Open connections (WebSocket and SSE) registered with the hub."}),
+		Transport: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "alarmgate_transport_connections", Help: "Open connections past their welcome, by transport (ws, sse)."}, []string{"transport"}),
 		Published: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_published_total", Help: "Publish attempts by result (created, replayed, error)."}, []string{"result"}),
 		PublishLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -88,7 +91,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_limited_total", Help: "Requests refused by a limit (connections, connect_rate, publish_rate)."}, []string{"limit"}),
 	}
-	reg.MustRegister(m.Connections, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
+	reg.MustRegister(m.Connections, m.Transport, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
 		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
 		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited)
 	return m

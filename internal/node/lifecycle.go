@@ -113,9 +113,10 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 //  1. Ready turns false: /readyz answers 503 and load balancers route
 //     new clients elsewhere. Everything else keeps working, new
 //     connections included, for DrainDelay.
-//  2. Every WebSocket is closed with 1012, the closes spread over
-//     CloseSpread; upgrades from now on are closed with 1012 at once.
-//     Shutdown waits for every session and its goroutines.
+//  2. Every WebSocket is closed with 1012 and every SSE stream ends with
+//     a 1012 close event, each transport's closes spread over
+//     CloseSpread; upgrades and streams from now on are closed with 1012
+//     at once. Shutdown waits for every session, stream and goroutine.
 //  3. The HTTP server stops accepting and waits for in-flight requests
 //     (publishes) to finish, and for the upgrades refused in step 2.
 //  4. The live feed, the publish pipeliner, the history reader, the write watchdog and the
@@ -157,8 +158,13 @@ func (n *Node) stop(ctx context.Context) error {
 	}
 	t.Stop()
 	var errs []error
-	if err := n.ws.Shutdown(ctx, n.cfg.CloseSpread); err != nil { // 2
+	sseDone := make(chan error, 1)
+	go func() { sseDone <- n.sse.Shutdown(ctx, n.cfg.CloseSpread) }() // 2; waited for below
+	if err := n.ws.Shutdown(ctx, n.cfg.CloseSpread); err != nil {
 		errs = append(errs, fmt.Errorf("closing websockets: %w", err))
+	}
+	if err := <-sseDone; err != nil {
+		errs = append(errs, fmt.Errorf("ending sse streams: %w", err))
 	}
 	if err := n.life.http.Shutdown(ctx); err != nil { // 3
 		_ = n.life.http.Close()

@@ -22,6 +22,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
+	"github.com/alarmgate/alarmgate/internal/sse"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/ws"
 	"github.com/alarmgate/alarmgate/web"
@@ -54,6 +55,8 @@ type Config struct {
 	QueueLen int
 	// WS configures WebSocket sessions.
 	WS ws.Config
+	// SSE configures Server-Sent Events streams and their tickets.
+	SSE sse.Config
 	// API configures the publish API.
 	API api.Config
 	// Feed tunes the live feed (tip interval, probe timeout).
@@ -61,7 +64,8 @@ type Config struct {
 	// DrainDelay is how long the node keeps serving after Shutdown starts,
 	// failing /readyz, before closing sockets. Default DefaultDrainDelay.
 	DrainDelay time.Duration
-	// CloseSpread spreads the 1012 closes at the end of a drain. Default
+	// CloseSpread spreads the 1012 closes (of WebSockets and SSE streams
+	// alike) at the end of a drain. Default
 	// DefaultCloseSpread.
 	CloseSpread time.Duration
 	// ReadTimeout bounds the reading of one HTTP request, headers and body,
@@ -90,6 +94,7 @@ type Node struct {
 	hub      *hub.Hub
 	feed     *pubsub.Feed
 	ws       *ws.Server
+	sse      *sse.Server
 	api      *api.API
 	pipe     *stream.Pipeliner
 	history  *stream.HistoryReader
@@ -130,6 +135,13 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.history, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
+	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.JWTSecret, TTL: cfg.SSE.TicketTTL})
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.sse, err = sse.New(cfg.SSE, n.hub, verifier, tickets, n.feed, n.history, n.m, log); err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
 	keys, err := auth.NewKeys(cfg.APIKeys)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
@@ -146,6 +158,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /v1/ws", n.ws)
+	n.sse.Register(mux)
 	n.api.Register(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -155,6 +168,7 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
 	static := web.Handler()
 	mux.Handle("GET /client.js", static)
+	mux.Handle("GET /client.d.ts", static)
 	if n.cfg.Demo {
 		mux.Handle("GET /", static)
 		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, r *http.Request) {

@@ -41,6 +41,7 @@ type session struct {
 	lastWrite  atomic.Int64               // unix nanos of the last frame written
 	writeStart atomic.Int64               // unix nanos when the write in progress began; 0 when none
 	closeOnce  sync.Once
+	counted    bool  // set by start once live; end uncounts it in the transport gauge
 	goroutines group // writers, closes, timer callbacks; end waits for them
 
 	// writer-owned
@@ -89,6 +90,8 @@ func (s *session) start() bool {
 	if !ok {
 		return false
 	}
+	s.srv.m.Transport.WithLabelValues("ws").Inc()
+	s.counted = true
 	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
 	if !claims.Expires.IsZero() {
@@ -109,12 +112,11 @@ func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
 	defer cancel()
 	w, err := s.srv.hub.Resume(ctx, s.hubConn, r, s.srv.history)
-	switch {
-	case errors.Is(err, hub.ErrHistoryMoved):
-		s.close(protocol.CloseRestart, "history changed")
-	case err != nil:
-		s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
-		s.close(protocol.CloseTryLater, "history unavailable")
+	if err != nil {
+		if !errors.Is(err, hub.ErrHistoryMoved) {
+			s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
+		}
+		s.close(hub.ResumeClose(err))
 	}
 	return w, err == nil
 }
@@ -141,6 +143,9 @@ func (s *session) end() {
 	if s.hubConn != nil {
 		s.srv.hub.Unregister(s.hubConn)
 		s.hubConn.Queue.Close()
+	}
+	if s.counted {
+		s.srv.m.Transport.WithLabelValues("ws").Dec()
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()
@@ -221,24 +226,9 @@ func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 // resumeRequest turns the hello's position into a hub.Resume, first
 // catching up when the client is ahead of this node.
 func (s *session) resumeRequest(h protocol.Hello) hub.Resume {
-	r := hub.Resume{Epoch: h.Epoch}
-	if h.LastID == nil {
-		return r
-	}
-	id, err := protocol.ParseID(*h.LastID)
-	if err != nil {
-		r.Invalid = true
-		return r
-	}
-	r.LastID, r.HasLastID = id, true
-	epoch, applied := s.srv.hub.State()
-	if (h.Epoch == "" || h.Epoch == epoch) && applied.Less(id) {
-		s.srv.feed.SyncNow()
-		ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
-		_ = s.srv.hub.WaitApplied(ctx, id) // still ahead afterwards: Register says epoch_changed
-		cancel()
-	}
-	return r
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
+	defer cancel()
+	return s.srv.hub.Request(ctx, h.LastID, h.Epoch, s.srv.feed.SyncNow)
 }
 
 // writeLoop drains the queue, coalescing waiting messages into frames

@@ -1,10 +1,18 @@
-// client.js: browser client for the alarm gateway WebSocket protocol v1.
-// A dependency-free ES module; see PROTOCOL.md ("Receiving") for the wire contract.
+// client.js: browser client for the alarm gateway protocol v1, over WebSocket or Server-Sent Events.
+// A dependency-free ES module; see docs/protocol.md ("Receiving") for the wire contract and
+// client.d.ts for the types.
 
 /**
  * @typedef {object} AlarmClientOptions
- * @property {string[]} endpoints WebSocket URLs of gateway nodes (ws://host/v1/ws). The client
- *   rotates through them: every (re)connect uses the next one.
+ * @property {string[]} endpoints URLs of gateway nodes (ws://host/v1/ws). The client rotates
+ *   through them: every (re)connect uses the next one. With `transport: 'sse'` a ws(s) URL ending
+ *   in `/ws` is turned into http(s)://host/v1/sse; http(s) URLs of the SSE endpoint work too.
+ * @property {'websocket' | 'sse'} [transport] Default `'websocket'`. `'sse'` trades the token for a
+ *   short-lived ticket (POST /v1/sse/ticket) before every connect and opens an EventSource; the
+ *   events are the same.
+ * @property {boolean} [shared] One connection per browser: the tabs of one `user` elect a leader
+ *   with the Web Locks API; it holds the connection and passes everything on through a
+ *   BroadcastChannel. Falls back to one connection per tab without those APIs. Default false.
  * @property {string | (() => (string | Promise<string>))} token The client JWT, or a function that
  *   returns one. A function is called before the first connect and again after every 4001 close.
  * @property {string} user Names this client's position in storage (key `alarmgate:<user>`).
@@ -15,6 +23,10 @@
  * @property {number} [idleTimeout] Reconnect after this many ms without any message. Default 60000.
  * @property {typeof WebSocket} [WebSocketImpl] WebSocket constructor. Default `globalThis.WebSocket`.
  * @property {() => number} [random] Source of jitter in [0, 1). Default `Math.random`.
+ * @property {typeof EventSource} [EventSourceImpl] Default `globalThis.EventSource`.
+ * @property {typeof fetch} [fetchImpl] Default `globalThis.fetch`.
+ * @property {LockManager | null} [locks] Default `navigator.locks`.
+ * @property {typeof BroadcastChannel | null} [BroadcastChannelImpl] Default `globalThis.BroadcastChannel`.
  */
 
 /**
@@ -29,7 +41,7 @@ const DEFAULTS = { minBackoff: 100, maxBackoff: 10000, idleTimeout: 60000 };
 // The protocol's vocabulary (PROTOCOL.md). web's Go tests check these against package protocol.
 
 // Message types.
-const TYPE = Object.freeze({ HELLO: 'hello', WELCOME: 'welcome', ALARM: 'alarm', PING: 'ping' });
+const TYPE = Object.freeze({ HELLO: 'hello', WELCOME: 'welcome', ALARM: 'alarm', PING: 'ping', CLOSE: 'close' });
 
 // Close codes the server sends.
 const CLOSE = Object.freeze({
@@ -53,6 +65,25 @@ const STATUS = Object.freeze({
 
 // Close codes after which the client does not reconnect by itself.
 const STOP_CODES = new Set([CLOSE.NORMAL, CLOSE.PROTOCOL]);
+
+// Events a shared leader passes on as they are; welcomes and alarms go as messages, which every
+// tab processes (and de-duplicates) itself.
+const RELAYED = new Set(['status', 'disconnected', 'tokenexpired', 'error']);
+
+/**
+ * sseURL turns an endpoint into the URL of the SSE endpoint: ws(s)://host/v1/ws becomes
+ * http(s)://host/v1/sse; other URLs are kept.
+ * @param {string} endpoint
+ * @returns {string}
+ */
+export function sseURL(endpoint) {
+  const u = new URL(endpoint);
+  if (u.protocol === 'ws:' || u.protocol === 'wss:') {
+    u.protocol = u.protocol === 'ws:' ? 'http:' : 'https:';
+    u.pathname = u.pathname.replace(/\/ws$/, '/sse');
+  }
+  return u.toString();
+}
 
 /**
  * compareIds orders two alarm ids `<ms>-<seq>` numerically, part by part, without
@@ -109,8 +140,11 @@ export function backoffDelay(attempt, min, max, random = Math.random) {
  * - `tokenexpired`: close 4001 with a string token; the client waits for `setToken`.
  * - `error`: `{error, phase}` when the token function or the WebSocket constructor throws.
  *
- * Close 1000 and 4000 stop the client; 1012 reconnects at once; anything else reconnects
- * with backoff. The position is saved in storage after every welcome and alarm, so a
+ * - `role`: `{role: 'leader'|'follower'}` in shared mode, when this tab's role changes.
+ *
+ * Over SSE a stream ends with a `close` event carrying the same close codes; a broken stream
+ * counts as 1006. Close 1000 and 4000 stop the client; 1012 reconnects at once; anything else
+ * reconnects with backoff. The position is saved in storage after every welcome and alarm, so a
  * reloaded page resumes.
  */
 export class AlarmClient extends EventTarget {
@@ -142,6 +176,23 @@ export class AlarmClient extends EventTarget {
     this._node = null; // welcome.node of the current connection
     this._epoch = null; // welcome.epoch of the current connection
     this._replayLeft = 0; // alarms still to come from the resume replay
+    this._sse = o.transport === 'sse';
+    if (o.transport !== undefined && o.transport !== 'websocket' && !this._sse) {
+      throw new TypeError("AlarmClient: transport must be 'websocket' or 'sse'");
+    }
+    this._ES = o.EventSourceImpl || globalThis.EventSource;
+    this._fetch = o.fetchImpl || globalThis.fetch?.bind(globalThis);
+    const locks = o.locks === undefined ? globalThis.navigator?.locks : o.locks;
+    const BC = o.BroadcastChannelImpl === undefined ? globalThis.BroadcastChannel : o.BroadcastChannelImpl;
+    this._shared = o.shared ? (locks && BC ? { locks, BC } : null) : null; // null: one connection per tab
+    this._role = null; // shared mode: 'leader' or 'follower' while running
+    this._bc = null; // shared mode: the BroadcastChannel while running
+    this._unlock = null; // shared mode: ends the lock request or releases the held lock
+  }
+
+  /** role returns 'leader' or 'follower' in shared mode while started, else null. */
+  role() {
+    return this._role;
   }
 
   /** start connects (no-op when already started). */
@@ -150,7 +201,58 @@ export class AlarmClient extends EventTarget {
     this._running = true;
     this._waitingToken = false;
     this._attempt = 0;
-    this._connect();
+    if (this._shared) this._startShared();
+    else this._connect();
+  }
+
+  // _startShared joins the tabs of this user: a follower until the lock is granted, then the
+  // leader, which connects from the newest position any tab has seen.
+  _startShared() {
+    const { locks, BC } = this._shared;
+    const name = 'alarmgate:' + this._opts.user;
+    const bc = new BC(name);
+    this._bc = bc;
+    bc.onmessage = (ev) => this._bc === bc && this._onShared(ev.data);
+    this._setRole('follower');
+    const abort = new AbortController();
+    let release = null;
+    this._unlock = () => {
+      abort.abort();
+      release?.();
+    };
+    locks
+      .request(name, { signal: abort.signal }, () => {
+        if (this._bc !== bc) return undefined;
+        const held = new Promise((res) => (release = res));
+        this._pos = newer(this._pos, this._load());
+        this._setRole('leader');
+        this._attempt = 0;
+        this._connect();
+        return held;
+      })
+      .catch(() => {}); // aborted by stop
+  }
+
+  _setRole(role) {
+    this._role = role;
+    this._emit('role', { role });
+  }
+
+  // _onShared handles what the leader passes on.
+  _onShared(m) {
+    if (this._role !== 'follower' || !m || typeof m !== 'object') return;
+    if (m.kind === 'msg' && m.msg?.type === TYPE.WELCOME) this._onWelcome(m.msg);
+    else if (m.kind === 'msg' && m.msg?.type === TYPE.ALARM) this._onAlarm(m.msg);
+    else if (m.kind === 'event' && RELAYED.has(m.type) && m.detail?.state !== 'open') this.dispatchEvent(new CustomEvent(m.type, { detail: m.detail }));
+  }
+
+  _post(m) {
+    if (this._role !== 'leader' || !this._bc) return;
+    try {
+      this._bc.postMessage(m);
+    } catch {
+      // not cloneable: nothing a follower could use
+    }
   }
 
   /** stop closes the connection and cancels reconnects. `start()` may be called again. */
@@ -163,6 +265,17 @@ export class AlarmClient extends EventTarget {
     this._retry = null;
     this._drop();
     this._status('closed', { code: CLOSE.NORMAL, reason: 'stopped', reconnect: false });
+    this._leave();
+  }
+
+  // _leave ends shared mode: the lock goes to another tab.
+  _leave() {
+    if (!this._bc) return;
+    this._bc.close();
+    this._bc = null;
+    this._unlock?.();
+    this._unlock = null;
+    this._role = null;
   }
 
   /**
@@ -202,6 +315,10 @@ export class AlarmClient extends EventTarget {
     try {
       token = await this._getToken();
       if (gen !== this._gen) return;
+      if (this._sse) {
+        this._connectSSE(gen, url, token);
+        return;
+      }
       ws = new this._WS(url);
     } catch (error) {
       if (gen !== this._gen) return;
@@ -217,6 +334,47 @@ export class AlarmClient extends EventTarget {
     ws.onclose = (ev) => this._ws === ws && this._onClose(ev.code, ev.reason);
     ws.onerror = () => {}; // a close event follows
     this._armIdle(ws);
+  }
+
+  // _connectSSE trades the token for a ticket, then opens an EventSource that resumes from the
+  // position. EventSource's own reconnects are not used: a reconnect needs a fresh ticket.
+  async _connectSSE(gen, url, token) {
+    const base = sseURL(url);
+    let ticket;
+    try {
+      const res = await this._fetch(base + '/ticket', { method: 'POST', headers: { Authorization: 'Bearer ' + token } });
+      if (gen !== this._gen) return;
+      if (res.status === 401) return this._onClose(CLOSE.AUTH, 'ticket refused');
+      if (!res.ok) return this._onClose(CLOSE.TRY_LATER, 'ticket: HTTP ' + res.status);
+      ticket = (await res.json()).ticket;
+      if (gen !== this._gen) return;
+    } catch (error) {
+      if (gen !== this._gen) return;
+      this._emit('error', { error, phase: 'connect' });
+      this._reconnect(this._nextDelay());
+      return;
+    }
+    const q = new URLSearchParams({ ticket });
+    const { last_id: last, epoch } = this._pos;
+    if (last) q.set('last_event_id', epoch ? epoch + '/' + last : last);
+    const es = new this._ES(base + (base.includes('?') ? '&' : '?') + q);
+    this._ws = es;
+    this._epoch = null;
+    this._replayLeft = 0;
+    const data = (ev) => this._ws === es && this._onFrame(es, ev.data);
+    for (const type of [TYPE.WELCOME, TYPE.ALARM, TYPE.PING]) es.addEventListener(type, data);
+    es.addEventListener(TYPE.CLOSE, (ev) => {
+      if (this._ws !== es) return;
+      let c = null;
+      try {
+        c = JSON.parse(ev.data);
+      } catch {
+        // unreadable: a broken stream
+      }
+      this._onClose(Number(c?.code) || 1006, String(c?.reason ?? ''));
+    });
+    es.onerror = () => this._ws === es && this._onClose(1006, 'stream error');
+    this._armIdle(es);
   }
 
   async _getToken() {
@@ -256,7 +414,8 @@ export class AlarmClient extends EventTarget {
     if (!ws) return;
     ws.onopen = ws.onmessage = ws.onclose = ws.onerror = null;
     try {
-      ws.close(CLOSE.NORMAL, 'client');
+      if (this._sse) ws.close();
+      else ws.close(CLOSE.NORMAL, 'client');
     } catch {
       // already closing or closed
     }
@@ -273,6 +432,7 @@ export class AlarmClient extends EventTarget {
         continue; // not JSON: nothing a client can act on
       }
       if (!msg || typeof msg !== 'object') continue;
+      if (msg.type === TYPE.WELCOME || msg.type === TYPE.ALARM) this._post({ kind: 'msg', msg });
       if (msg.type === TYPE.WELCOME) this._onWelcome(msg);
       else if (msg.type === TYPE.ALARM) this._onAlarm(msg);
       // ping and unknown types are ignored
@@ -286,7 +446,10 @@ export class AlarmClient extends EventTarget {
     this._node = w.node ?? null;
     this._epoch = typeof w.epoch === 'string' ? w.epoch : null;
     this._replayLeft = status === STATUS.RESUMED ? Math.max(0, Number(w.resume.replayed) || 0) : 0;
-    if (parseId(w.position)) this._save({ last_id: w.position, epoch: this._epoch });
+    // A resume never moves the position back: in shared mode a new leader may resume from
+    // before alarms this tab already has, and those must not be delivered twice.
+    const behind = status === STATUS.RESUMED && this._epoch === this._pos.epoch && compareIds(w.position, this._pos.last_id) < 0;
+    if (parseId(w.position) && !behind) this._save({ last_id: w.position, epoch: this._epoch });
     const endpoint = this._opts.endpoints[this._endpoint];
     this._status('open', { epoch: this._epoch, channels: w.channels, endpoint, resume: status });
     this._emit('welcome', w);
@@ -348,6 +511,7 @@ export class AlarmClient extends EventTarget {
   }
 
   _emit(type, detail) {
+    if (RELAYED.has(type)) this._post({ kind: 'event', type, detail: plain(detail) });
     this.dispatchEvent(new CustomEvent(type, { detail }));
   }
 
@@ -365,12 +529,29 @@ export class AlarmClient extends EventTarget {
 
   _save(pos) {
     this._pos = pos;
+    if (this._role === 'follower') return; // the leader persists the shared position
     try {
       this._storage?.setItem(this._key, JSON.stringify(pos));
     } catch {
       // storage full or denied: the position stays in memory
     }
   }
+}
+
+// newer returns the later of two positions: the larger id within one epoch, else a (the
+// position this tab saw last) unless it has none.
+function newer(a, b) {
+  if (!a.last_id) return b;
+  if (!b.last_id || a.epoch !== b.epoch) return a;
+  return compareIds(b.last_id, a.last_id) > 0 ? b : a;
+}
+
+// plain keeps what a BroadcastChannel can clone (errors become their message).
+function plain(detail) {
+  if (!detail || typeof detail !== 'object') return detail;
+  const out = {};
+  for (const [k, v] of Object.entries(detail)) out[k] = v instanceof Error ? String(v) : v;
+  return out;
 }
 
 function checkToken(token) {

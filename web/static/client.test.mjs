@@ -324,3 +324,189 @@ test('constructor validates options', () => {
   assert.throws(() => new AlarmClient({ endpoints: ['ws://x'], token: '', user: 'u' }), /token/);
   assert.throws(() => new AlarmClient({ endpoints: ['ws://x'], token: 't' }), /user/);
 });
+
+// sseHarness builds clients on a fake fetch and EventSource.
+function sseHarness(t, opts = {}) {
+  const streams = [];
+  const tickets = [];
+  let ticketStatus = 200;
+  class FakeES {
+    constructor(url) {
+      this.url = new URL(url);
+      this.listeners = {};
+      this.closed = false;
+      streams.push(this);
+    }
+    addEventListener(type, f) {
+      (this.listeners[type] ||= []).push(f);
+    }
+    close() {
+      this.closed = true;
+    }
+    emit(type, obj) {
+      for (const f of this.listeners[type] || []) f({ data: JSON.stringify(obj) });
+    }
+  }
+  const fetchImpl = async (url, init) => {
+    tickets.push({ url, auth: init.headers.Authorization });
+    return { status: ticketStatus, ok: ticketStatus === 200, json: async () => ({ ticket: 'T' + tickets.length }) };
+  };
+  const make = (extra = {}) => {
+    const c = new AlarmClient({
+      endpoints: ['ws://a/v1/ws'],
+      token: 'tok',
+      user: 'u',
+      storage: opts.storage ?? new MemStorage(),
+      transport: 'sse',
+      EventSourceImpl: FakeES,
+      fetchImpl,
+      minBackoff: 1,
+      maxBackoff: 4,
+      ...opts,
+      ...extra,
+    });
+    const got = [];
+    for (const type of [...EVENTS, 'role']) c.addEventListener(type, (e) => got.push({ type, detail: e.detail }));
+    c.got = got;
+    c.of = (type) => got.filter((e) => e.type === type).map((e) => e.detail);
+    t.after(() => c.stop());
+    return c;
+  };
+  const stream = async (i) => {
+    for (let n = 0; n < 200 && streams.length <= i; n++) await new Promise((r) => setTimeout(r, 1));
+    assert.ok(streams[i], `stream ${i} never opened`);
+    return streams[i];
+  };
+  return { make, streams, stream, tickets, setTicketStatus: (s) => (ticketStatus = s) };
+}
+
+
+test('sse: a ticket per connect, last_event_id carries the epoch, close events act like close codes', async (t) => {
+  const h = sseHarness(t);
+  const c = h.make();
+  c.start();
+  const s0 = await h.stream(0);
+  assert.equal(s0.url.origin + s0.url.pathname, 'http://a/v1/sse');
+  assert.equal(s0.url.searchParams.get('ticket'), 'T1');
+  assert.equal(s0.url.searchParams.get('last_event_id'), null);
+  assert.deepEqual(h.tickets[0], { url: 'http://a/v1/sse/ticket', auth: 'Bearer tok' });
+  s0.emit('welcome', welcome('5-0'));
+  s0.emit('alarm', alarm('6-0'));
+  s0.emit('ping', { type: 'ping' });
+  s0.emit('alarm', alarm('6-0'));
+  assert.deepEqual(c.of('alarm').map((a) => a.id), ['6-0']);
+  s0.emit('close', { type: 'close', code: 1012, reason: 'node restarting' });
+  assert.ok(s0.closed);
+  const s1 = await h.stream(1);
+  assert.equal(s1.url.searchParams.get('ticket'), 'T2');
+  assert.equal(s1.url.searchParams.get('last_event_id'), 'E1/6-0');
+  assert.deepEqual(c.of('disconnected')[0], { code: 1012, reason: 'node restarting' });
+  s1.emit('welcome', welcome('6-0', { status: 'expired' }));
+  assert.equal(c.of('stale').length, 1);
+});
+
+test('sse: a stream error reconnects; a refused ticket is a 4001', async (t) => {
+  const h = sseHarness(t);
+  const c = h.make();
+  c.start();
+  const s0 = await h.stream(0);
+  s0.onerror();
+  await h.stream(1);
+  h.setTicketStatus(401);
+  h.streams[1].emit('close', { type: 'close', code: 1013, reason: 'x' });
+  for (let n = 0; n < 200 && c.of('tokenexpired').length === 0; n++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(c.of('tokenexpired')[0].code, 4001);
+});
+
+// fakeLocks grants one exclusive lock per name at a time, in request order.
+function fakeLocks() {
+  const held = new Map();
+  const queue = new Map();
+  const grant = (name) => {
+    if (held.get(name)) return;
+    const q = queue.get(name) || [];
+    const next = q.shift();
+    if (!next) return;
+    held.set(name, true);
+    Promise.resolve(next.cb({ name }))
+      .finally(() => {
+        held.set(name, false);
+        grant(name);
+      })
+      .then(next.res, next.rej);
+  };
+  return {
+    request(name, opts, cb) {
+      return new Promise((res, rej) => {
+        const entry = { cb, res, rej };
+        if (!queue.has(name)) queue.set(name, []);
+        queue.get(name).push(entry);
+        opts.signal?.addEventListener('abort', () => {
+          const q = queue.get(name);
+          const i = q.indexOf(entry);
+          if (i >= 0) {
+            q.splice(i, 1);
+            rej(new Error('AbortError'));
+          }
+        });
+        queueMicrotask(() => grant(name));
+      });
+    },
+  };
+}
+
+// FakeBC delivers to every other open channel of the same name, asynchronously.
+class FakeBC {
+  static all = [];
+  constructor(name) {
+    this.name = name;
+    FakeBC.all.push(this);
+  }
+  postMessage(m) {
+    const data = structuredClone(m);
+    for (const o of FakeBC.all) if (o !== this && o.name === this.name) queueMicrotask(() => o.onmessage?.({ data }));
+  }
+  close() {
+    FakeBC.all = FakeBC.all.filter((o) => o !== this);
+  }
+}
+
+const tick = () => new Promise((r) => setTimeout(r, 5));
+
+test('shared: one leader connects, every tab sees every alarm once, a new leader resumes', async (t) => {
+  const storage = new MemStorage();
+  const h = sseHarness(t, { storage, shared: true, locks: fakeLocks(), BroadcastChannelImpl: FakeBC });
+  const tabs = [h.make(), h.make(), h.make()];
+  for (const c of tabs) c.start();
+  await tick();
+  assert.deepEqual(tabs.map((c) => c.role()), ['leader', 'follower', 'follower']);
+  const s0 = await h.stream(0);
+  s0.emit('welcome', welcome('5-0'));
+  s0.emit('alarm', alarm('6-0'));
+  s0.emit('alarm', alarm('7-0'));
+  await tick();
+  assert.equal(h.streams.length, 1, 'only the leader connects');
+  tabs[0].stop();
+  await tick();
+  assert.equal(tabs[1].role(), 'leader');
+  const s1 = await h.stream(1);
+  assert.equal(s1.url.searchParams.get('last_event_id'), 'E1/7-0');
+  // The new leader resumes from before 7-0 (as if it had missed it): nobody sees it twice.
+  s1.emit('welcome', welcome('6-0', { status: 'resumed', replayed: 2 }));
+  s1.emit('alarm', alarm('7-0'));
+  s1.emit('alarm', alarm('8-0'));
+  await tick();
+  assert.deepEqual(tabs[0].of('alarm').map((a) => a.id), ['6-0', '7-0']);
+  for (const c of tabs.slice(1)) assert.deepEqual(c.of('alarm').map((a) => a.id), ['6-0', '7-0', '8-0']);
+  assert.equal(JSON.parse(storage.getItem('alarmgate:u')).last_id, '8-0');
+});
+
+test('shared: without Web Locks every tab connects', async (t) => {
+  const h = sseHarness(t, { shared: true, locks: null });
+  const a = h.make();
+  const b = h.make();
+  a.start();
+  b.start();
+  await h.stream(1);
+  assert.equal(a.role(), null);
+});

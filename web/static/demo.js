@@ -15,6 +15,8 @@ const els = {
   alarms: $('#alarms'),
   log: $('#log'),
   wsURL: $('#ws-url'),
+  transport: $('#transport'),
+  shared: $('#shared'),
   user: $('#user'),
   token: $('#token'),
   apiKey: $('#api-key'),
@@ -69,7 +71,13 @@ function connect() {
     showConfigMsg('A client token and at least one WebSocket URL are needed to connect.');
     return;
   }
-  client = new AlarmClient({ endpoints, token, user: els.user.value.trim() || 'demo' });
+  client = new AlarmClient({
+    endpoints,
+    token,
+    user: els.user.value.trim() || 'demo',
+    transport: els.transport.value === 'sse' ? 'sse' : 'websocket',
+    shared: els.shared.checked,
+  });
   client.addEventListener('status', (e) => onStatus(e.detail));
   client.addEventListener('welcome', () => showPosition());
   client.addEventListener('alarm', (e) => addAlarm(e.detail));

@@ -1,0 +1,241 @@
+package sse
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// Feed is what a stream needs from the live feed. *pubsub.Feed has it.
+type Feed interface {
+	// Ready reports whether the node is current with the stream.
+	Ready() bool
+	// SyncNow asks for an immediate catch-up; it never blocks.
+	SyncNow()
+}
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultWriteTimeout   = 10 * time.Second
+	DefaultHeartbeat      = 20 * time.Second
+	DefaultRetry          = time.Second
+	DefaultCatchUpTimeout = 3 * time.Second
+	DefaultMaxWriteBytes  = 256 << 10
+)
+
+// Config configures the SSE endpoint.
+type Config struct {
+	// WriteTimeout bounds each write (and flush) of events. Default 10s.
+	WriteTimeout time.Duration
+	// Heartbeat is the idle time after which a heartbeat is written.
+	// Default 20s.
+	Heartbeat time.Duration
+	// Retry is the reconnect delay sent in `retry:`; each stream adds up
+	// to the same again as jitter. Default 1s.
+	Retry time.Duration
+	// CatchUpTimeout bounds the wait for a last id ahead of the node, and
+	// the read of the channel histories for one older than the window.
+	// Default 3s.
+	CatchUpTimeout time.Duration
+	// MaxWriteBytes caps the events coalesced into one write. Default
+	// 256 KiB.
+	MaxWriteBytes int
+	// TicketTTL is how long a ticket is accepted. Default
+	// auth.DefaultTicketTTL.
+	TicketTTL time.Duration
+}
+
+// Server serves GET /v1/sse and POST /v1/sse/ticket. It is safe for
+// concurrent use.
+//
+// Goroutines: a stream runs on its HTTP handler's goroutine, which writes
+// every event; nothing else writes to it. Shutdown waits for the streams
+// it ends.
+//
+// Locks: mu is a leaf; nothing is called under it.
+type Server struct {
+	cfg     Config
+	hub     *hub.Hub
+	verify  *auth.Verifier
+	tickets *auth.Tickets
+	feed    Feed
+	history hub.History // nil answers resumes beyond the window expired
+	m       *metrics.Metrics
+	log     *slog.Logger
+
+	mu      sync.Mutex
+	streams map[*stream]struct{} // guarded by mu; from add to remove
+	closing bool                 // guarded by mu; new streams are refused with 1012
+	changed chan struct{}        // guarded by mu; made by a waiter, closed when a stream ends
+}
+
+// New validates cfg and returns a Server. tickets are made with the same
+// secret as v's tokens (see auth.NewTickets).
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+	if h == nil || v == nil || tickets == nil || feed == nil {
+		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
+	}
+	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
+	defaults.Set(&cfg.Heartbeat, DefaultHeartbeat)
+	defaults.Set(&cfg.Retry, DefaultRetry)
+	defaults.Set(&cfg.CatchUpTimeout, DefaultCatchUpTimeout)
+	defaults.Set(&cfg.MaxWriteBytes, DefaultMaxWriteBytes)
+	if m == nil {
+		m = metrics.New(nil)
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, history: history,
+		m: m, log: log, streams: make(map[*stream]struct{})}, nil
+}
+
+// Register adds the SSE routes to mux.
+func (s *Server) Register(mux *http.ServeMux) {
+	mux.HandleFunc("GET /v1/sse", s.serveStream)
+	mux.HandleFunc("POST /v1/sse/ticket", s.serveTicket)
+}
+
+// ticketResponse is the body of a successful POST /v1/sse/ticket.
+type ticketResponse struct {
+	Ticket    string `json:"ticket"`
+	ExpiresAt int64  `json:"expires_at"` // unix ms
+}
+
+// serveTicket trades the client JWT in the Authorization header for a
+// ticket.
+func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
+	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || token == "" {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+		return
+	}
+	claims, err := s.verify.Verify(token)
+	if err != nil {
+		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired token")
+		return
+	}
+	t, exp, err := s.tickets.Issue(claims)
+	if err != nil {
+		s.log.Error("sse: issue ticket", "err", err)
+		writeError(w, http.StatusInternalServerError, "internal", "cannot issue ticket")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_ = json.NewEncoder(w).Encode(ticketResponse{Ticket: t, ExpiresAt: exp.UnixMilli()})
+}
+
+// serveStream checks the ticket, then runs the stream on this goroutine
+// until it ends.
+func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
+	claims, err := s.tickets.Verify(r.URL.Query().Get("ticket"))
+	if err != nil {
+		s.log.Debug("sse: ticket rejected", "remote", r.RemoteAddr, "err", err)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing, invalid or expired ticket")
+		return
+	}
+	st := newStream(s, w, r, claims)
+	if !s.add(st) {
+		st.refuse(protocol.CloseRestart, "node draining")
+		return
+	}
+	defer s.remove(st)
+	st.run()
+}
+
+func (s *Server) add(st *stream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	s.streams[st] = struct{}{}
+	return true
+}
+
+func (s *Server) remove(st *stream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams, st)
+	if s.changed != nil {
+		close(s.changed)
+		s.changed = nil
+	}
+}
+
+// wait returns nil once no stream is open, or ctx.Err().
+func (s *Server) wait(ctx context.Context) error {
+	for {
+		s.mu.Lock()
+		if len(s.streams) == 0 {
+			s.mu.Unlock()
+			return nil
+		}
+		if s.changed == nil {
+			s.changed = make(chan struct{})
+		}
+		ch := s.changed
+		s.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// Shutdown refuses new streams (they get a 1012 close event at once) and
+// ends every open one with a 1012 close event, spread evenly over spread
+// so browsers do not reconnect all at once. It returns when every stream
+// has ended, or ends the rest at once when ctx ends and returns ctx.Err()
+// once they have.
+func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
+	s.mu.Lock()
+	s.closing = true
+	all := make([]*stream, 0, len(s.streams))
+	for st := range s.streams {
+		all = append(all, st)
+	}
+	s.mu.Unlock()
+	step := time.Duration(0)
+	if len(all) > 1 {
+		step = spread / time.Duration(len(all))
+	}
+	for i, st := range all {
+		if i > 0 && step > 0 {
+			select {
+			case <-time.After(step):
+			case <-ctx.Done():
+			}
+		}
+		st.close(protocol.CloseRestart, "node restarting")
+	}
+	if s.wait(ctx) == nil {
+		return nil
+	}
+	for _, st := range all {
+		st.abort()
+	}
+	_ = s.wait(context.Background())
+	return ctx.Err()
+}
+
+// writeError writes the API's error shape.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+}

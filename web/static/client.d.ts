@@ -1,0 +1,120 @@
+// Types for client.js, the browser client of the alarm gateway (protocol v1).
+
+/** Where a client resumes from. */
+export interface Position {
+  /** Id of the last alarm processed, or the position of the last welcome; null before one. */
+  last_id: string | null;
+  /** Epoch `last_id` belongs to. */
+  epoch: string | null;
+}
+
+export type Token = string | (() => string | Promise<string>);
+
+export interface AlarmClientOptions {
+  /** Gateway nodes (ws://host/v1/ws); every (re)connect uses the next one. With `transport: 'sse'`
+   * ws(s)://host/v1/ws becomes http(s)://host/v1/sse. */
+  endpoints: string[];
+  /** The client JWT, or a function returning one (called again after a 4001). */
+  token: Token;
+  /** Names the stored position (`alarmgate:<user>`) and, in shared mode, the tab group. */
+  user: string;
+  /** Default 'websocket'. 'sse' trades the token for a ticket and opens an EventSource. */
+  transport?: 'websocket' | 'sse';
+  /** One connection per browser (Web Locks + BroadcastChannel); falls back to one per tab. */
+  shared?: boolean;
+  /** Default localStorage; null keeps the position in memory. */
+  storage?: Storage | null;
+  /** Reconnect backoff base in ms. Default 100. */
+  minBackoff?: number;
+  /** Reconnect backoff cap in ms. Default 10000. */
+  maxBackoff?: number;
+  /** Reconnect after this many ms without a message. Default 60000. */
+  idleTimeout?: number;
+  WebSocketImpl?: typeof WebSocket;
+  EventSourceImpl?: typeof EventSource;
+  fetchImpl?: typeof fetch;
+  locks?: LockManager | null;
+  BroadcastChannelImpl?: typeof BroadcastChannel | null;
+  /** Jitter source in [0, 1). Default Math.random. */
+  random?: () => number;
+}
+
+export interface Alarm {
+  type: 'alarm';
+  id: string;
+  channel: string;
+  event: string;
+  data: unknown;
+  ts: number;
+  /** True for the alarms of a resume replay. */
+  replayed: boolean;
+}
+
+export type ResumeStatus = 'new' | 'resumed' | 'expired' | 'epoch_changed' | 'invalid';
+
+export interface Welcome {
+  type: 'welcome';
+  node: string;
+  epoch: string;
+  channels: string[];
+  position: string;
+  resume: { status: ResumeStatus; replayed: number };
+}
+
+export interface StatusDetail {
+  state: 'connecting' | 'open' | 'closed';
+  node: string | null;
+  endpoint?: string;
+  attempt?: number;
+  epoch?: string | null;
+  channels?: string[];
+  resume?: ResumeStatus;
+  code?: number;
+  reason?: string;
+  reconnect?: boolean;
+  delay?: number;
+}
+
+export interface CloseDetail {
+  /** The close code (over SSE: of the `close` event; 1006 for a broken stream). */
+  code: number;
+  reason: string;
+}
+
+export interface AlarmClientEventMap {
+  /** An alarm, once per tab, in id order. */
+  alarm: CustomEvent<Alarm>;
+  status: CustomEvent<StatusDetail>;
+  /** Every welcome. */
+  welcome: CustomEvent<Welcome>;
+  /** A welcome with status 'resumed'. */
+  resumed: CustomEvent<Welcome>;
+  /** A welcome with status expired, epoch_changed or invalid: refetch the application's state. */
+  stale: CustomEvent<Welcome>;
+  disconnected: CustomEvent<CloseDetail>;
+  /** Close 4001 with a string token: call setToken. */
+  tokenexpired: CustomEvent<CloseDetail>;
+  error: CustomEvent<{ error: unknown; phase: 'token' | 'connect' }>;
+  /** Shared mode: this tab became the leader or a follower. */
+  role: CustomEvent<{ role: 'leader' | 'follower' }>;
+}
+
+export class AlarmClient extends EventTarget {
+  constructor(options: AlarmClientOptions);
+  start(): void;
+  stop(): void;
+  position(): Position;
+  setToken(token: Token): void;
+  /** 'leader' or 'follower' in shared mode while started, else null. */
+  role(): 'leader' | 'follower' | null;
+  addEventListener<K extends keyof AlarmClientEventMap>(
+    type: K,
+    listener: (ev: AlarmClientEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+}
+
+export function compareIds(a: string, b: string): number;
+export function backoffDelay(attempt: number, min: number, max: number, random?: () => number): number;
+export function sseURL(endpoint: string): string;
