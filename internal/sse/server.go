@@ -209,19 +209,10 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 		all = append(all, st)
 	}
 	s.mu.Unlock()
-	step := time.Duration(0)
-	if len(all) > 1 {
-		step = spread / time.Duration(len(all))
-	}
-	for i, st := range all {
-		if i > 0 && step > 0 {
-			select {
-			case <-time.After(step):
-			case <-ctx.Done():
-			}
-		}
+	hub.Spread(ctx, len(all), spread, func(i int) {
+		st := all[i]
 		st.close(protocol.CloseRestart, "node restarting")
-	}
+	})
 	if s.wait(ctx) == nil {
 		return nil
 	}

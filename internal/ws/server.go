@@ -252,21 +252,12 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 		all = append(all, sess)
 	}
 	s.mu.Unlock()
-	step := time.Duration(0)
-	if len(all) > 1 {
-		step = spread / time.Duration(len(all))
-	}
-	for i, sess := range all {
-		if i > 0 && step > 0 {
-			select {
-			case <-time.After(step):
-			case <-ctx.Done():
-			}
-		}
+	hub.Spread(ctx, len(all), spread, func(i int) {
+		sess := all[i]
 		// Owned by the session's group; a session already ending needs no
 		// close, and its end waits for this one.
 		sess.goroutines.Go(func() { sess.close(protocol.CloseRestart, "node restarting") })
-	}
+	})
 	sessionsDone := func() bool { return len(s.sessions) == 0 }
 	if s.waitFor(ctx, sessionsDone) == nil {
 		return nil
