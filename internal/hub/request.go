@@ -3,9 +3,23 @@ package hub
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/alarmgate/alarmgate/protocol"
 )
+
+// DefaultCatchUpTimeout bounds, for every transport, the wait for a
+// last_id ahead of the node and the read of the channel histories for one
+// older than the window.
+const DefaultCatchUpTimeout = 3 * time.Second
+
+// Feed is what a transport needs from the live feed. *pubsub.Feed has it.
+type Feed interface {
+	// Ready reports whether the node is current with the stream.
+	Ready() bool
+	// SyncNow asks for an immediate catch-up; it never blocks.
+	SyncNow()
+}
 
 // Request turns what a client sent (lastID nil when it gave none; epoch ""
 // when it gave none) into a Resume. When lastID is ahead of this node (the

@@ -17,21 +17,12 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// Feed is what a stream needs from the live feed. *pubsub.Feed has it.
-type Feed interface {
-	// Ready reports whether the node is current with the stream.
-	Ready() bool
-	// SyncNow asks for an immediate catch-up; it never blocks.
-	SyncNow()
-}
-
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultHeartbeat      = 20 * time.Second
-	DefaultRetry          = time.Second
-	DefaultCatchUpTimeout = 3 * time.Second
-	DefaultMaxWriteBytes  = 256 << 10
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultHeartbeat     = 20 * time.Second
+	DefaultRetry         = time.Second
+	DefaultMaxWriteBytes = 256 << 10
 )
 
 // Config configures the SSE endpoint.
@@ -69,7 +60,7 @@ type Server struct {
 	hub     *hub.Hub
 	verify  *auth.Verifier
 	tickets *auth.Tickets
-	feed    Feed
+	feed    hub.Feed
 	history hub.History // nil answers resumes beyond the window expired
 	m       *metrics.Metrics
 	log     *slog.Logger
@@ -82,14 +73,14 @@ type Server struct {
 
 // New validates cfg and returns a Server. tickets are made with the same
 // secret as v's tokens (see auth.NewTickets).
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed hub.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || tickets == nil || feed == nil {
 		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
 	}
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.Heartbeat, DefaultHeartbeat)
 	defaults.Set(&cfg.Retry, DefaultRetry)
-	defaults.Set(&cfg.CatchUpTimeout, DefaultCatchUpTimeout)
+	defaults.Set(&cfg.CatchUpTimeout, hub.DefaultCatchUpTimeout)
 	defaults.Set(&cfg.MaxWriteBytes, DefaultMaxWriteBytes)
 	if m == nil {
 		m = metrics.New(nil)

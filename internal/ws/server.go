@@ -20,20 +20,11 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// Feed is what a session needs from the live feed. *pubsub.Feed has it.
-type Feed interface {
-	// Ready reports whether the node is current with the stream.
-	Ready() bool
-	// SyncNow asks for an immediate catch-up; it never blocks.
-	SyncNow()
-}
-
 // Defaults applied by New to zero Config fields.
 const (
 	DefaultHelloTimeout   = 10 * time.Second
 	DefaultWriteTimeout   = 10 * time.Second
 	DefaultPingInterval   = 25 * time.Second
-	DefaultCatchUpTimeout = 3 * time.Second
 	DefaultReadLimit      = 16 << 10
 	DefaultMaxFrameBytes  = 256 << 10
 	DefaultMaxConnections = 100000
@@ -92,7 +83,7 @@ type Server struct {
 	cfg    Config
 	hub    *hub.Hub
 	verify *auth.Verifier
-	feed   Feed
+	feed   hub.Feed
 	// history reads the channel histories for resumes older than the
 	// window; nil answers them expired.
 	history hub.History
@@ -111,14 +102,14 @@ type Server struct {
 }
 
 // New validates cfg and returns a Server.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
 	defaults.Set(&cfg.HelloTimeout, DefaultHelloTimeout)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
-	defaults.Set(&cfg.CatchUpTimeout, DefaultCatchUpTimeout)
+	defaults.Set(&cfg.CatchUpTimeout, hub.DefaultCatchUpTimeout)
 	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
 	defaults.Set(&cfg.MaxFrameBytes, DefaultMaxFrameBytes)
 	defaults.Set(&cfg.MaxConnections, DefaultMaxConnections)
