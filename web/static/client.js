@@ -240,9 +240,8 @@ export class AlarmClient extends EventTarget {
     this._emit('role', { role });
   }
 
-  // _onShared handles what the leader passes on.
-  // A tab that joins after the welcome learns from the leader's answer to its join that the
-  // connection is open.
+  // _onShared handles what the leader passes on, and the leader's side of a join: a tab that
+  // starts after the welcome learns from the answer that the connection is open.
   _onShared(m) {
     if (!m || typeof m !== 'object') return;
     if (this._role === 'leader' && m.kind === 'join' && this._opened) this._post({ kind: 'open', detail: this._opened });
