@@ -284,6 +284,12 @@ func (h *harness) publish(n *testproc.Gateway, k int) []string {
 }
 
 func (h *harness) post(n *testproc.Gateway, body []byte) (id, epoch string, err error) {
+	return postAlarm(h.hc, n, body)
+}
+
+// postAlarm publishes body through n's HTTP API and returns the alarm's id
+// and epoch.
+func postAlarm(hc *http.Client, n *testproc.Gateway, body []byte) (id, epoch string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, n.URL()+"/v1/alarms", bytes.NewReader(body))
@@ -292,7 +298,7 @@ func (h *harness) post(n *testproc.Gateway, body []byte) (id, epoch string, err 
 	}
 	req.Header.Set("Authorization", "Bearer "+testAPIKey)
 	req.Header.Set("Content-Type", "application/json")
-	res, err := h.hc.Do(req)
+	res, err := hc.Do(req)
 	if err != nil {
 		return "", "", err
 	}

@@ -56,10 +56,10 @@ func startRedis(t *testing.T) string {
 }
 
 // startNode runs the gateway binary as node id on addr ("": a free port)
-// and waits for /readyz.
-func startNode(t *testing.T, bin, redisURL, id, addr string) *testproc.Gateway {
+// and waits for /readyz. extra environment entries win over the defaults.
+func startNode(t *testing.T, bin, redisURL, id, addr string, extra ...string) *testproc.Gateway {
 	t.Helper()
-	n, err := testproc.NewGateway(bin, id, addr, []string{
+	n, err := testproc.NewGateway(bin, id, addr, append([]string{
 		"GATEWAY_REDIS_URL=" + redisURL,
 		"GATEWAY_JWT_SECRET=" + testSecret,
 		"GATEWAY_API_KEYS=" + testAPIKey,
@@ -67,7 +67,7 @@ func startNode(t *testing.T, bin, redisURL, id, addr string) *testproc.Gateway {
 		// The page on node A's origin also connects to node B (another port).
 		"GATEWAY_ALLOWED_ORIGINS=127.0.0.1:*",
 		"GATEWAY_LOG_LEVEL=debug",
-	})
+	}, extra...))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/node"
+	"github.com/alarmgate/alarmgate/internal/sse"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/ws"
 )
@@ -118,6 +119,7 @@ func nodeConfig(cfg config) node.Config {
 			HelloTimeout: cfg.HelloTimeout, PingInterval: cfg.PingInterval, AllowedOrigins: cfg.AllowedOrigins,
 			MaxConnections: cfg.MaxConnections, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
 		},
+		SSE: sse.Config{AllowedOrigins: cfg.AllowedOrigins},
 		API: api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead,
 			PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst},
 		DrainDelay:  cfg.DrainDelay,

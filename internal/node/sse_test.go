@@ -381,3 +381,91 @@ func TestSSESlowConsumerClosed4029(t *testing.T) {
 		t.Fatalf("last event %+v, want close 4029", last)
 	}
 }
+
+// TestSSECrossOrigin checks CORS on the ticket endpoint and the stream: a
+// preflight and the answers for origins in SSE.AllowedOrigins (or the
+// node's own host) echo the origin, never with credentials; other origins
+// get 403; requests without Origin are served as before.
+func TestSSECrossOrigin(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", func(c *Config) { c.SSE.AllowedOrigins = []string{"app.example.com", "*.example.org:8443"} })
+	tok := token(t, "co", nil, time.Hour)
+	host := strings.TrimPrefix(n.url, "http://")
+	do := func(t *testing.T, method, path, origin string, hdr map[string]string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(method, n.url+path, nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { res.Body.Close() })
+		return res
+	}
+	for _, tc := range []struct {
+		origin string
+		ok     bool
+	}{
+		{"", true},
+		{"http://" + host, true},
+		{"https://app.example.com", true},
+		{"https://eu.example.org:8443", true},
+		{"https://evil.example.com", false},
+		{"https://eu.example.org", false},
+		{"null", false},
+	} {
+		t.Run("origin "+tc.origin, func(t *testing.T) {
+			wantACAO := tc.origin
+			if !tc.ok {
+				wantACAO = ""
+			}
+			check := func(what string, res *http.Response, okStatus int) {
+				t.Helper()
+				want := okStatus
+				if !tc.ok {
+					want = http.StatusForbidden
+				}
+				if res.StatusCode != want {
+					t.Errorf("%s: status %d, want %d", what, res.StatusCode, want)
+				}
+				if got := res.Header.Get("Access-Control-Allow-Origin"); got != wantACAO {
+					t.Errorf("%s: Access-Control-Allow-Origin %q, want %q", what, got, wantACAO)
+				}
+				if got := res.Header.Get("Access-Control-Allow-Credentials"); got != "" {
+					t.Errorf("%s: Access-Control-Allow-Credentials %q, want none", what, got)
+				}
+			}
+			if tc.origin != "" {
+				pre := do(t, http.MethodOptions, "/v1/sse/ticket", tc.origin, map[string]string{
+					"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"})
+				check("preflight", pre, http.StatusNoContent)
+				if tc.ok && (pre.Header.Get("Access-Control-Allow-Headers") != "Authorization" ||
+					pre.Header.Get("Access-Control-Allow-Methods") != "POST") {
+					t.Errorf("preflight headers %v", pre.Header)
+				}
+			}
+			res := do(t, http.MethodPost, "/v1/sse/ticket", tc.origin, map[string]string{"Authorization": "Bearer " + tok})
+			check("ticket", res, http.StatusOK)
+			// A refused token still carries the header, so the page can read the 401.
+			check("ticket with a bad token", do(t, http.MethodPost, "/v1/sse/ticket", tc.origin,
+				map[string]string{"Authorization": "Bearer nope"}), http.StatusUnauthorized)
+			tk := ticket(t, n, tok)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodGet, n.url+"/v1/sse?ticket="+url.QueryEscape(tk), nil)
+			if tc.origin != "" {
+				req.Header.Set("Origin", tc.origin)
+			}
+			st, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer st.Body.Close()
+			check("stream", st, http.StatusOK)
+		})
+	}
+}

@@ -45,6 +45,10 @@ type Config struct {
 	// TicketTTL is how long a ticket is accepted. Default
 	// auth.DefaultTicketTTL.
 	TicketTTL time.Duration
+	// AllowedOrigins are the host patterns (path.Match syntax, as the
+	// WebSocket's) of pages on other origins that may get tickets and
+	// open streams; see cors.go. Default none: the node's own host only.
+	AllowedOrigins []string
 }
 
 // Server serves GET /v1/sse and POST /v1/sse/ticket. It is safe for
@@ -96,6 +100,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed h
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/sse", s.serveStream)
 	mux.HandleFunc("POST /v1/sse/ticket", s.serveTicket)
+	mux.HandleFunc("OPTIONS /v1/sse/ticket", s.servePreflight)
 }
 
 // ticketResponse is the body of a successful POST /v1/sse/ticket.
@@ -107,6 +112,9 @@ type ticketResponse struct {
 // serveTicket trades the client JWT in the Authorization header for a
 // ticket.
 func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
+	if !s.allowOrigin(w, r) {
+		return
+	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
 		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
@@ -131,6 +139,9 @@ func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
 // serveStream checks the ticket, then runs the stream on this goroutine
 // until it ends.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
+	if !s.allowOrigin(w, r) {
+		return
+	}
 	claims, err := s.tickets.Verify(r.URL.Query().Get("ticket"))
 	if err != nil {
 		s.log.Debug("sse: ticket rejected", "remote", r.RemoteAddr, "err", err)

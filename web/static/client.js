@@ -188,6 +188,7 @@ export class AlarmClient extends EventTarget {
     this._role = null; // shared mode: 'leader' or 'follower' while running
     this._bc = null; // shared mode: the BroadcastChannel while running
     this._unlock = null; // shared mode: ends the lock request or releases the held lock
+    this._opened = null; // detail of the 'open' status of the current connection, from its welcome
   }
 
   /** role returns 'leader' or 'follower' in shared mode while started, else null. */
@@ -214,6 +215,7 @@ export class AlarmClient extends EventTarget {
     this._bc = bc;
     bc.onmessage = (ev) => this._bc === bc && this._onShared(ev.data);
     this._setRole('follower');
+    bc.postMessage({ kind: 'join' }); // the leader answers with the state of its connection
     const abort = new AbortController();
     let release = null;
     this._unlock = () => {
@@ -238,10 +240,17 @@ export class AlarmClient extends EventTarget {
     this._emit('role', { role });
   }
 
-  // _onShared handles what the leader passes on.
+  // _onShared handles what the leader passes on, and the leader's side of a join: a tab that
+  // starts after the welcome learns from the answer that the connection is open.
   _onShared(m) {
-    if (this._role !== 'follower' || !m || typeof m !== 'object') return;
-    if (m.kind === 'msg' && m.msg?.type === TYPE.WELCOME) this._onWelcome(m.msg);
+    if (!m || typeof m !== 'object') return;
+    if (this._role === 'leader' && m.kind === 'join' && this._opened) this._post({ kind: 'open', detail: this._opened });
+    if (this._role !== 'follower') return;
+    if (m.kind === 'open' && this._epoch === null && m.detail) {
+      this._node = m.detail.node ?? null;
+      this._epoch = typeof m.detail.epoch === 'string' ? m.detail.epoch : null;
+      this._status('open', m.detail);
+    } else if (m.kind === 'msg' && m.msg?.type === TYPE.WELCOME) this._onWelcome(m.msg);
     else if (m.kind === 'msg' && m.msg?.type === TYPE.ALARM) this._onAlarm(m.msg);
     else if (m.kind === 'event' && RELAYED.has(m.type) && m.detail?.state !== 'open') this.dispatchEvent(new CustomEvent(m.type, { detail: m.detail }));
   }
@@ -305,6 +314,7 @@ export class AlarmClient extends EventTarget {
   async _connect() {
     const gen = ++this._gen;
     this._retry = null;
+    this._opened = null;
     const endpoints = this._opts.endpoints;
     this._endpoint = (this._endpoint + 1) % endpoints.length;
     const url = endpoints[this._endpoint];
@@ -407,6 +417,7 @@ export class AlarmClient extends EventTarget {
 
   // _drop detaches and closes the current socket; its events are ignored from now on.
   _drop() {
+    this._opened = null;
     clearTimeout(this._idle);
     this._idle = null;
     const ws = this._ws;
@@ -451,6 +462,7 @@ export class AlarmClient extends EventTarget {
     const behind = status === STATUS.RESUMED && this._epoch === this._pos.epoch && compareIds(w.position, this._pos.last_id) < 0;
     if (parseId(w.position) && !behind) this._save({ last_id: w.position, epoch: this._epoch });
     const endpoint = this._opts.endpoints[this._endpoint];
+    this._opened = { node: this._node, epoch: this._epoch, channels: w.channels, endpoint, resume: status };
     this._status('open', { epoch: this._epoch, channels: w.channels, endpoint, resume: status });
     this._emit('welcome', w);
     if (status === STATUS.RESUMED) this._emit('resumed', w);

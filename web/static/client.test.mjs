@@ -510,3 +510,22 @@ test('shared: without Web Locks every tab connects', async (t) => {
   await h.stream(1);
   assert.equal(a.role(), null);
 });
+
+test('shared: a tab that joins after the welcome learns the connection is open', async (t) => {
+  const h = sseHarness(t, { shared: true, locks: fakeLocks(), BroadcastChannelImpl: FakeBC });
+  const lead = h.make();
+  lead.start();
+  const s0 = await h.stream(0);
+  s0.emit('welcome', welcome('5-0'));
+  const late = h.make();
+  late.start();
+  await tick();
+  assert.equal(late.role(), 'follower');
+  const open = late.of('status').find((s) => s.state === 'open');
+  assert.deepEqual(open && [open.node, open.epoch, open.resume], ['gw-1', 'E1', 'new']);
+  s0.emit('alarm', alarm('6-0'));
+  s0.emit('alarm', alarm('6-0'));
+  await tick();
+  assert.deepEqual(late.of('alarm').map((a) => a.id), ['6-0']);
+  assert.equal(h.streams.length, 1, 'only the leader connects');
+});
