@@ -58,6 +58,7 @@ type config struct {
 	PprofRemote     bool          `env:"GATEWAY_PPROF_ALLOW_REMOTE"`
 	LogFormat       string        `env:"GATEWAY_LOG_FORMAT" envDefault:"text"`
 	LogLevel        slog.Level    `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
+	OpsConfig                     // identity provider, TLS, admin listener: ops.go
 }
 
 func loadConfig() (config, error) {
@@ -121,6 +122,9 @@ func (c *config) validate() error {
 	if err := c.validatePprof(); err != nil {
 		return err
 	}
+	if err := c.validateOps(); err != nil {
+		return err
+	}
 	if c.embedded() {
 		host, _, err := net.SplitHostPort(c.Addr)
 		if err != nil {
@@ -132,9 +136,9 @@ func (c *config) validate() error {
 		return nil
 	}
 	var missing []string
-	if c.JWTSecret == "" {
+	if c.JWTSecret == "" && c.JWKSURL == "" {
 		missing = append(missing, "GATEWAY_JWT_SECRET")
-	} else if len(c.JWTSecret) < auth.MinSecretLen {
+	} else if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretLen {
 		return fmt.Errorf("config: GATEWAY_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
 	}
 	if len(c.APIKeys) == 0 {
@@ -198,6 +202,9 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 		if o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
 			return nil, errReplicaReads
 		}
+		if o.TLSConfig, err = c.redisTLS(o.TLSConfig); err != nil {
+			return nil, err
+		}
 		o.ContextTimeoutEnabled = true
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
@@ -208,12 +215,18 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 		if o.ReplicaOnly || o.RouteByLatency || o.RouteRandomly {
 			return nil, errReplicaReads
 		}
+		if o.TLSConfig, err = c.redisTLS(o.TLSConfig); err != nil {
+			return nil, err
+		}
 		o.ContextTimeoutEnabled = true
 		return redis.NewFailoverClient(o), nil
 	}
 	o, err := redis.ParseURL(c.RedisURL)
 	if err != nil {
 		return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
+	}
+	if o.TLSConfig, err = c.redisTLS(o.TLSConfig); err != nil {
+		return nil, err
 	}
 	o.ContextTimeoutEnabled = true
 	return redis.NewClient(o), nil

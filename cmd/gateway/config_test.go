@@ -56,6 +56,17 @@ var configDefaults = map[string]any{
 	"GATEWAY_PPROF_ALLOW_REMOTE": nil,
 	"GATEWAY_LOG_FORMAT":         "text",
 	"GATEWAY_LOG_LEVEL":          slog.LevelInfo,
+	// OpsConfig (ops.go)
+	"GATEWAY_JWKS_URL":           nil,
+	"GATEWAY_JWT_AUDIENCE":       nil,
+	"GATEWAY_JWT_ISSUER":         nil,
+	"GATEWAY_REDIS_CA_FILE":      nil,
+	"GATEWAY_REDIS_CERT_FILE":    nil,
+	"GATEWAY_REDIS_KEY_FILE":     nil,
+	"GATEWAY_TLS_CERT_FILE":      nil,
+	"GATEWAY_TLS_KEY_FILE":       nil,
+	"GATEWAY_ADMIN_ADDR":         nil,
+	"GATEWAY_ADMIN_ALLOW_REMOTE": nil,
 }
 
 // sameDefault reports whether s, an envDefault tag or a cell of the docs,

@@ -15,6 +15,7 @@ commands:
   publish   publish one alarm through a node's HTTP API
   tail      connect as a client and print alarms, resuming across reconnects
   token     mint a client token signed with GATEWAY_JWT_SECRET
+  healthcheck  GET the node's /healthz; exit 1 unless 200 (for container health checks)
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -34,6 +35,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdTail(ctx, args, stdout, stderr)
 	case "token":
 		return cmdToken(args, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(ctx, args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

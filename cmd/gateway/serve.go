@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/http/pprof"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -47,6 +45,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 		fillDemoSecrets(&cfg)
 	}
 	ncfg := nodeConfig(cfg)
+	if ncfg.JWKS, err = cfg.jwks(log); err != nil {
+		return err
+	}
 	if cfg.demo() {
 		demo, err := demoSettingsFor(cfg)
 		if err != nil {
@@ -61,18 +62,22 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 	if !cfg.embedded() {
 		checkRedis(ctx, n.Store(), log)
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	if cfg.PprofAddr != "" {
-		stop, err := servePprof(cfg.PprofAddr, log)
-		if err != nil {
-			return err
+	if ncfg.JWKS != nil {
+		if err := ncfg.JWKS.Refresh(ctx); err != nil {
+			log.Warn("gateway: the JWKS could not be fetched at start; tokens of the identity provider fail until it can", "err", err)
 		}
-		defer stop()
 	}
-	log.Info("gateway: listening", "addr", ln.Addr().String(), "embedded_redis", cfg.embedded())
+	ln, err := cfg.listen()
+	if err != nil {
+		return err
+	}
+	stop, err := serveSideListeners(cfg, n, log)
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	defer stop()
+	log.Info("gateway: listening", "addr", ln.Addr().String(), "tls", cfg.TLSCertFile != "", "embedded_redis", cfg.embedded())
 	switch {
 	case ncfg.Demo && cfg.embedded():
 		printDemo(stdout, ln.Addr().String(), ncfg.DemoConfig.(demoSettings))
@@ -106,8 +111,9 @@ func openRedis(cfg *config, log *slog.Logger) (redis.UniversalClient, func(), er
 func nodeConfig(cfg config) node.Config {
 	return node.Config{
 		NodeID:    cfg.NodeID,
-		JWTSecret: []byte(cfg.JWTSecret),
-		APIKeys:   cfg.APIKeys,
+		JWTSecret: []byte(cfg.JWTSecret), JWTAudience: cfg.JWTAudience, JWTIssuer: cfg.JWTIssuer,
+		Admin:   cfg.AdminAddr != "",
+		APIKeys: cfg.APIKeys,
 		Stream: stream.Config{
 			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
 			ChannelHistory: cfg.ChannelHistory,
@@ -169,22 +175,19 @@ alarm gateway demo on http://%[1]s/  (embedded Redis, in memory)
 `, addr, d.APIKey, d.Token)
 }
 
-// servePprof serves net/http/pprof on its own listener (keep it on
-// loopback: profiles reveal internals). It returns a func that stops it.
-func servePprof(addr string, log *slog.Logger) (func(), error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("pprof listen: %w", err)
+// serveSideListeners starts the admin listener, or the deprecated pprof
+// one. The returned func stops what it started.
+func serveSideListeners(cfg config, n *node.Node, log *slog.Logger) (func(), error) {
+	switch {
+	case cfg.AdminAddr != "":
+		return serveAdmin(cfg.AdminAddr, n, log)
+	case cfg.PprofAddr != "":
+		log.Warn("gateway: GATEWAY_PPROF_ADDR is deprecated; use GATEWAY_ADMIN_ADDR (metrics, readiness detail and pprof off the public port)")
+		mux := http.NewServeMux()
+		node.RegisterPprof(mux)
+		return serveSide("pprof", cfg.PprofAddr, mux, log)
 	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }() // owned by the returned func; Close ends it
-	log.Info("gateway: pprof listening", "addr", ln.Addr().String())
-	return func() { _ = srv.Close() }, nil
+	return func() {}, nil
 }
 
 // checkRedis logs, once at start, a Redis setting that breaks the

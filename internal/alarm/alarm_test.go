@@ -135,3 +135,32 @@ func TestInvalidUTF8NeverFramed(t *testing.T) {
 		t.Fatalf("ParseFrame(%q) err = %v, want ErrInvalidFrame", frame, err)
 	}
 }
+
+func TestFrameTS(t *testing.T) {
+	id := protocol.ID{MS: 1732528800123, Seq: 7}
+	tail, err := EncodeTail("c1", "e", json.RawMessage(`{"a":1}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		msg  []byte
+		ms   uint64
+		ok   bool
+	}{
+		{"alarm", Frame(id, tail), id.MS, true},
+		{"welcome", []byte(`{"type":"welcome","epoch":"e"}`), 0, false},
+		{"ping", []byte(`{"type":"ping"}`), 0, false},
+		{"prefix only", []byte(framePrefix), 0, false},
+	}
+	for _, tt := range tests {
+		ms, ok := FrameTS(tt.msg)
+		if ms != tt.ms || ok != tt.ok {
+			t.Errorf("%s: FrameTS = %d, %v; want %d, %v", tt.name, ms, ok, tt.ms, tt.ok)
+		}
+	}
+	msg := Frame(id, tail)
+	if n := testing.AllocsPerRun(100, func() { _, _ = FrameTS(msg) }); n != 0 {
+		t.Errorf("FrameTS allocates %v times", n)
+	}
+}

@@ -167,3 +167,21 @@ func ParseLive(payload []byte) (Live, error) {
 	l.Entry = e
 	return l, nil
 }
+
+// FrameTS returns the ts of an alarm frame built by Frame (the id's
+// millisecond part, read from the fixed prefix), or false for any other
+// message. It does not allocate.
+func FrameTS(msg []byte) (ms uint64, ok bool) {
+	if !bytes.HasPrefix(msg, []byte(framePrefix)) {
+		return 0, false
+	}
+	n := 0
+	for _, c := range msg[len(framePrefix):] {
+		if c < '0' || c > '9' {
+			break
+		}
+		ms = ms*10 + uint64(c-'0')
+		n++
+	}
+	return ms, n > 0 && n <= 19
+}

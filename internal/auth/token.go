@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/defaults"
 )
 
 // Limits on client tokens.
@@ -56,21 +58,40 @@ func (c Claims) AllChannels() []string {
 	return out
 }
 
-// VerifierConfig configures a Verifier.
+// DefaultIssuedAtLeeway is how far in the future a token's iat may be
+// (clock skew between the issuer and this node).
+const DefaultIssuedAtLeeway = 30 * time.Second
+
+// VerifierConfig configures a Verifier. At least one of Secret and JWKS
+// is required; with both, HS256 tokens are checked with Secret and
+// RS256, ES256 and EdDSA tokens with the key set.
 type VerifierConfig struct {
-	// Secret is the HS256 key; required, at least MinSecretLen bytes.
+	// Secret is the HS256 key, at least MinSecretLen bytes. Optional when
+	// JWKS is set; Issue needs it.
 	Secret []byte
+	// JWKS is the identity provider's key set, for RS256, ES256 and EdDSA
+	// tokens carrying a kid. Optional.
+	JWKS *JWKS
+	// Audience, when set, must be one of a token's aud values.
+	Audience string
+	// Issuer, when set, must equal a token's iss.
+	Issuer string
 	// Leeway is the clock skew tolerated on exp (and nbf); default 0.
 	Leeway time.Duration
+	// IssuedAtLeeway is how far in the future an iat may lie; a token
+	// issued later is refused. Default DefaultIssuedAtLeeway.
+	IssuedAtLeeway time.Duration
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
 
 // Verifier checks and issues client tokens. It is safe for concurrent use.
 type Verifier struct {
-	secret []byte
-	now    func() time.Time
-	parser *jwt.Parser
+	secret    []byte
+	jwks      *JWKS
+	iatLeeway time.Duration
+	now       func() time.Time
+	parser    *jwt.Parser
 }
 
 // tokenClaims is the JSON shape of a token's claims.
@@ -81,25 +102,39 @@ type tokenClaims struct {
 
 // NewVerifier validates cfg and applies its defaults.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	if len(cfg.Secret) < MinSecretLen {
+	if (cfg.JWKS == nil || len(cfg.Secret) > 0) && len(cfg.Secret) < MinSecretLen {
 		return nil, fmt.Errorf("auth: JWT secret must be at least %d bytes", MinSecretLen)
 	}
-	if cfg.Leeway < 0 {
+	if cfg.Leeway < 0 || cfg.IssuedAtLeeway < 0 {
 		return nil, errors.New("auth: negative leeway")
 	}
+	defaults.Set(&cfg.IssuedAtLeeway, DefaultIssuedAtLeeway)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	v := &Verifier{secret: append([]byte(nil), cfg.Secret...), now: cfg.Now}
-	v.parser = jwt.NewParser(
-		jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-		jwt.WithLeeway(cfg.Leeway),
-		jwt.WithTimeFunc(cfg.Now),
-	)
+	v := &Verifier{jwks: cfg.JWKS, iatLeeway: cfg.IssuedAtLeeway, now: cfg.Now}
+	var methods []string
+	if len(cfg.Secret) > 0 {
+		v.secret = append([]byte(nil), cfg.Secret...)
+		methods = append(methods, jwt.SigningMethodHS256.Alg())
+	}
+	if cfg.JWKS != nil {
+		methods = append(methods, jwt.SigningMethodRS256.Alg(), jwt.SigningMethodES256.Alg(), jwt.SigningMethodEdDSA.Alg())
+	}
+	opts := []jwt.ParserOption{jwt.WithValidMethods(methods), jwt.WithLeeway(cfg.Leeway), jwt.WithTimeFunc(cfg.Now)}
+	if cfg.Audience != "" {
+		opts = append(opts, jwt.WithAudience(cfg.Audience))
+	}
+	if cfg.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(cfg.Issuer))
+	}
+	v.parser = jwt.NewParser(opts...)
 	return v, nil
 }
 
-// Verify parses and checks an HS256 token signed with the secret. It
+// Verify parses and checks an HS256 token signed with the secret, or an
+// RS256, ES256 or EdDSA token signed by a key of the key set, with the
+// configured aud and iss, and an iat not in the future. It
 // requires a non-empty sub whose "user:"+sub is a valid channel, accepts an
 // optional channels array of at most MaxChannels valid channel names, and
 // honours exp when present. Errors wrap ErrInvalidToken (with a reason that
@@ -119,16 +154,30 @@ func (v *Verifier) Verify(token string) (Claims, error) {
 	case err != nil:
 		return Claims{}, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
+	if tc.IssuedAt != nil && tc.IssuedAt.After(v.now().Add(v.iatLeeway)) {
+		return Claims{}, fmt.Errorf("%w: issued in the future", ErrInvalidToken)
+	}
 	return tc.claims()
 }
 
-// key hands the secret to the parser, re-checking the method so that no
-// other algorithm can ever be verified with it.
+// key hands the parser the key for the token's method, re-checking the
+// method so that no key is ever used with another algorithm: the secret
+// only for HS256, a key set key only for its own algorithm and kid.
 func (v *Verifier) key(t *jwt.Token) (any, error) {
-	if t.Method != jwt.SigningMethodHS256 {
+	if t.Method == jwt.SigningMethodHS256 && v.secret != nil {
+		return v.secret, nil
+	}
+	alg := t.Method.Alg()
+	if v.jwks == nil || (alg != "RS256" && alg != "ES256" && alg != "EdDSA") {
 		return nil, errors.New("unexpected signing method")
 	}
-	return v.secret, nil
+	kid, _ := t.Header["kid"].(string)
+	if kid == "" {
+		return nil, errors.New("no kid")
+	}
+	// The parser's Keyfunc has no context: the fetch is bounded by the
+	// key set's own timeout.
+	return v.jwks.Key(context.Background(), kid, alg)
 }
 
 // claims checks the application claims and converts them.
@@ -161,6 +210,9 @@ func (tc *tokenClaims) claims() (Claims, error) {
 func (v *Verifier) Issue(sub string, channels []string, ttl time.Duration) (string, error) {
 	if ttl < 0 {
 		return "", errors.New("auth: negative token ttl")
+	}
+	if v.secret == nil {
+		return "", errors.New("auth: issue: no HS256 secret configured")
 	}
 	now := v.now()
 	tc := tokenClaims{

@@ -31,6 +31,7 @@ type Metrics struct {
 	Ready          prometheus.Gauge
 	HTTPRequests   *prometheus.CounterVec // route, code
 	Limited        *prometheus.CounterVec // limit: connections, connect_rate, publish_rate
+	DeliveryLag    prometheus.Histogram
 }
 
 // Values of the Limited metric's limit label.
@@ -90,9 +91,12 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "alarmgate_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
 		Limited: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_limited_total", Help: "Requests refused by a limit (connections, connect_rate, publish_rate)."}, []string{"limit"}),
+		DeliveryLag: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "alarmgate_delivery_lag_seconds", Help: "Time from an alarm's ts (Redis accepted it) to the write of the WebSocket frame carrying it; observed once per frame, for its newest alarm.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
 	}
 	reg.MustRegister(m.Connections, m.Transport, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
 		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
-		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited)
+		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited, m.DeliveryLag)
 	return m
 }

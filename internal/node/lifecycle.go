@@ -15,9 +15,9 @@ const (
 	// readHeaderTimeout bounds how long a client may take to send its
 	// request headers.
 	readHeaderTimeout = 10 * time.Second
-	// shutdownGrace is what Serve allows Shutdown beyond DrainDelay and
+	// ShutdownGrace is what Serve allows Shutdown beyond DrainDelay and
 	// CloseSpread before it forces the rest closed.
-	shutdownGrace = 10 * time.Second
+	ShutdownGrace = 10 * time.Second
 )
 
 // lifecycle is the state Serve and Shutdown share.
@@ -76,7 +76,7 @@ func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 			err = fmt.Errorf("node: serve: %w", err)
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.DrainDelay+n.cfg.CloseSpread+shutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.DrainDelay+n.cfg.CloseSpread+ShutdownGrace)
 	defer cancel()
 	if serr := n.Shutdown(sctx); serr != nil {
 		n.log.Warn("node: shutdown", "err", serr)

@@ -41,9 +41,14 @@ const (
 type Config struct {
 	// NodeID names the node in welcome.node and logs. Required.
 	NodeID string
-	// JWTSecret signs client tokens (HS256). Required, at least
-	// auth.MinSecretLen bytes.
+	// JWTSecret signs client tokens (HS256). Required unless JWKS is set;
+	// at least auth.MinSecretLen bytes.
 	JWTSecret []byte
+	// JWKS verifies RS256, ES256 and EdDSA tokens of an identity provider.
+	// Optional.
+	JWKS *auth.JWKS
+	// JWTAudience and JWTIssuer, when set, must match a token's aud and iss.
+	JWTAudience, JWTIssuer string
 	// APIKeys are the publish keys. At least one is required.
 	APIKeys []string
 	// Stream configures the log in Redis (prefix, caps, sizes).
@@ -81,6 +86,9 @@ type Config struct {
 	Demo bool
 	// DemoConfig is what /demo/config returns when Demo is set.
 	DemoConfig any
+	// Admin moves /metrics off Handler: it is served only by AdminHandler,
+	// on a listener of its own. Default false (Handler serves /metrics).
+	Admin bool
 }
 
 // Node is one gateway node. Handler is safe for concurrent use; call
@@ -127,7 +135,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.feed, err = pubsub.New(fc, n.store, n.hub, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret})
+	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret, JWKS: cfg.JWKS,
+		Audience: cfg.JWTAudience, Issuer: cfg.JWTIssuer})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -160,12 +169,11 @@ func (n *Node) Handler() http.Handler {
 	mux.Handle("GET /v1/ws", n.ws)
 	n.sse.Register(mux)
 	n.api.Register(mux)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok\n"))
-	})
+	mux.HandleFunc("GET /healthz", healthz)
 	mux.HandleFunc("GET /readyz", n.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	if !n.cfg.Admin {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
+	}
 	static := web.Handler()
 	mux.Handle("GET /client.js", static)
 	mux.Handle("GET /client.d.ts", static)

@@ -122,6 +122,27 @@ func (f *Feed) Ready() bool {
 	return age <= f.cfg.ProbeTimeout
 }
 
+// Status is a snapshot of what Ready is made of, for operators.
+type Status struct {
+	Loaded, Subscribed, CaughtUp bool
+	// LastProbeAge is the time since the node's own probe last came back;
+	// negative if it never did.
+	LastProbeAge time.Duration
+	Epoch        string
+	Applied      protocol.ID
+}
+
+// Status returns the feed's readiness inputs and the hub's position. Safe
+// from any goroutine.
+func (f *Feed) Status() Status {
+	st := Status{Loaded: f.loaded.Load(), Subscribed: f.subscribed.Load(), CaughtUp: f.caughtUp.Load(), LastProbeAge: -1}
+	if p := f.lastProbe.Load(); p != 0 {
+		st.LastProbeAge = f.cfg.Now().Sub(time.Unix(0, p))
+	}
+	st.Epoch, st.Applied = f.hub.State()
+	return st
+}
+
 // SyncNow asks for an immediate tip check and gap fill, for example
 // because a client resumed from an id the node has not applied yet. It
 // never blocks.

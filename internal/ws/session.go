@@ -14,6 +14,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/strictjson"
@@ -245,7 +246,9 @@ func (s *session) writeLoop() {
 			return
 		}
 		for len(msgs) > 0 {
+			frame := msgs
 			msgs = s.fill(msgs)
+			frame = frame[:len(frame)-len(msgs)]
 			// No per-write context: Server.RunWriteWatchdog closes sockets
 			// whose write outlives WriteTimeout, which spares a timer and
 			// an allocation on every frame.
@@ -257,7 +260,20 @@ func (s *session) writeLoop() {
 				_ = s.wsConn.CloseNow()
 				return // running stays set: no writer starts for a dead socket
 			}
-			s.lastWrite.Store(time.Now().UnixNano())
+			now := time.Now()
+			s.lastWrite.Store(now.UnixNano())
+			s.observeLag(frame, now)
+		}
+	}
+}
+
+// observeLag records the delivery lag of the newest alarm in a frame just
+// written: one histogram observation per frame, no allocation.
+func (s *session) observeLag(frame [][]byte, now time.Time) {
+	for i := len(frame) - 1; i >= 0; i-- {
+		if ms, ok := alarm.FrameTS(frame[i]); ok {
+			s.srv.m.DeliveryLag.Observe(max(0, float64(now.UnixMilli()-int64(ms))/1000))
+			return
 		}
 	}
 }
