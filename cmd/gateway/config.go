@@ -29,6 +29,8 @@ type config struct {
 	RedisURL        string        `env:"GATEWAY_REDIS_URL"`
 	RedisMode       string        `env:"GATEWAY_REDIS_MODE" envDefault:"single"`
 	RedisPrefix     string        `env:"GATEWAY_REDIS_PREFIX" envDefault:"alarms"`
+	MinReplicas     int           `env:"GATEWAY_MIN_REPLICAS" envDefault:"0"`
+	ReplicaTimeout  time.Duration `env:"GATEWAY_REPLICA_TIMEOUT" envDefault:"1s"`
 	JWTSecret       string        `env:"GATEWAY_JWT_SECRET"`
 	APIKeys         []string      `env:"GATEWAY_API_KEYS"`
 	NodeID          string        `env:"GATEWAY_NODE_ID"`
