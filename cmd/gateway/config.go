@@ -123,6 +123,12 @@ func (c *config) redisClient() (redis.UniversalClient, error) {
 			return nil, errReplicaReads
 		}
 		o.ContextTimeoutEnabled = true
+		if o.ClusterStateReloadInterval == 0 {
+			// go-redis reloads the slot map on MOVED, not when the slot's
+			// master died: without this it would keep dialing the dead
+			// node for up to a minute after a failover.
+			o.ClusterStateReloadInterval = time.Second
+		}
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(c.RedisURL)
