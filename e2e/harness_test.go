@@ -59,11 +59,11 @@ func scaledN(t *testing.T, n, floor int) int {
 // options configure a harness.
 type options struct {
 	nodes int
-	aof   bool              // Redis with appendfsync always
+	aof   bool // Redis with appendfsync always
 	// topology, when set, replaces the single Redis with "sentinel" or
 	// "cluster" (topology_test.go); h.redis and h.rdb stay nil.
 	topology string
-	env   map[string]string // extra GATEWAY_* variables for every node
+	env      map[string]string // extra GATEWAY_* variables for every node
 }
 
 // harness is one test's Redis and gateway nodes.
@@ -73,7 +73,7 @@ type harness struct {
 	dir      string
 	redis    *testproc.Redis
 	redisURL string
-	topo     topology // the Sentinel set or Cluster, when options.topology is set
+	topo     topology      // the Sentinel set or Cluster, when options.topology is set
 	rdb      *redis.Client // the test's own admin connection
 	nodes    []*testproc.Gateway
 	addrs    []string // host:port of each node
