@@ -59,8 +59,11 @@ func scaledN(t *testing.T, n, floor int) int {
 // options configure a harness.
 type options struct {
 	nodes int
-	aof   bool              // Redis with appendfsync always
-	env   map[string]string // extra GATEWAY_* variables for every node
+	aof   bool // Redis with appendfsync always
+	// topology, when set, replaces the single Redis with "sentinel" or
+	// "cluster" (topology_test.go); h.redis and h.rdb stay nil.
+	topology string
+	env      map[string]string // extra GATEWAY_* variables for every node
 }
 
 // harness is one test's Redis and gateway nodes.
@@ -70,6 +73,7 @@ type harness struct {
 	dir      string
 	redis    *testproc.Redis
 	redisURL string
+	topo     topology      // the Sentinel set or Cluster, when options.topology is set
 	rdb      *redis.Client // the test's own admin connection
 	nodes    []*testproc.Gateway
 	addrs    []string // host:port of each node
@@ -107,10 +111,17 @@ func newHarness(t *testing.T, opts options) *harness {
 		if h.redis != nil {
 			h.redis.Kill()
 		}
+		if h.topo != nil {
+			h.topo.Stop()
+		}
 		cancel()
 		tr.CloseIdleConnections()
 	})
-	h.startRedis(opts.aof)
+	if opts.topology != "" {
+		h.startTopology(opts.topology)
+	} else {
+		h.startRedis(opts.aof)
+	}
 	for i := range opts.nodes {
 		h.addNode(i, opts.env)
 	}
@@ -172,6 +183,9 @@ func (h *harness) addNode(i int, extra map[string]string) {
 		"GATEWAY_LOG_FORMAT":   "json",
 		"GATEWAY_DEMO":         "false",
 		"GATEWAY_CONNECT_RATE": "-1", // every client comes from 127.0.0.1 and reconnects at once after a kill
+	}
+	if h.topo != nil {
+		vars["GATEWAY_REDIS_MODE"] = h.topo.Mode()
 	}
 	for k, v := range extra {
 		vars[k] = v
@@ -249,6 +263,9 @@ func (h *harness) dumpLogs() {
 	procs := []*testproc.Proc{}
 	if h.redis != nil {
 		procs = append(procs, h.redis.Proc)
+	}
+	if h.topo != nil {
+		procs = append(procs, h.topo.Procs()...)
 	}
 	for _, n := range h.nodes {
 		procs = append(procs, n.Proc)

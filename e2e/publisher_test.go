@@ -19,6 +19,7 @@ type accepted struct {
 	idStr   string
 	channel string
 	epoch   string
+	at      time.Time // when the 2xx arrived
 }
 
 // loadPublisher publishes through random nodes and records what was
@@ -82,7 +83,7 @@ func (p *loadPublisher) record(key, channel string, res client.Published) (accep
 	if res.Replayed {
 		p.replays.Add(1)
 	}
-	a := accepted{id: id, idStr: res.ID, channel: channel, epoch: res.Epoch}
+	a := accepted{id: id, idStr: res.ID, channel: channel, epoch: res.Epoch, at: time.Now()}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if other, dup := p.byID[res.ID]; dup {

@@ -31,6 +31,8 @@ type config struct {
 	RedisURL        string        `env:"GATEWAY_REDIS_URL"`
 	RedisMode       string        `env:"GATEWAY_REDIS_MODE" envDefault:"single"`
 	RedisPrefix     string        `env:"GATEWAY_REDIS_PREFIX" envDefault:"alarms"`
+	MinReplicas     int           `env:"GATEWAY_MIN_REPLICAS" envDefault:"0"`
+	ReplicaTimeout  time.Duration `env:"GATEWAY_REPLICA_TIMEOUT" envDefault:"1s"`
 	JWTSecret       string        `env:"GATEWAY_JWT_SECRET"`
 	APIKeys         []string      `env:"GATEWAY_API_KEYS"`
 	NodeID          string        `env:"GATEWAY_NODE_ID"`
@@ -206,6 +208,12 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 			return nil, err
 		}
 		o.ContextTimeoutEnabled = true
+		if o.ClusterStateReloadInterval == 0 {
+			// go-redis reloads the slot map on MOVED, not when the slot's
+			// master died: without this it would keep dialing the dead
+			// node for up to a minute after a failover.
+			o.ClusterStateReloadInterval = time.Second
+		}
 		return redis.NewClusterClient(o), nil
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(c.RedisURL)

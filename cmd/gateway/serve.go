@@ -118,6 +118,9 @@ func nodeConfig(cfg config) node.Config {
 			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
 			ChannelHistory: cfg.ChannelHistory,
 			MaxAlarmBytes:  cfg.MaxAlarmBytes,
+			// Sharded Pub/Sub keeps the live feed on the shard of {prefix}.
+			ShardedPubSub: cfg.RedisMode == "cluster",
+			MinReplicas:   cfg.MinReplicas, ReplicaTimeout: cfg.ReplicaTimeout,
 		},
 		Window:   cfg.Window,
 		QueueLen: cfg.QueueLen,

@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"context"
 	"errors"
 	"os/exec"
 	"path/filepath"
@@ -108,4 +109,72 @@ func TestCluster(t *testing.T) {
 			t.Fatalf("key %s in slot %d, stream in %d", k, slot(k), slot(s.StreamKey()))
 		}
 	}
+}
+
+// TestClusterShardedPubSub: with ShardedPubSub the script broadcasts with
+// SPUBLISH and the subscription uses SSUBSCRIBE; when Redis ends the
+// sharded subscription (the slot leaves the node: a slot move or a
+// failover), Receive reports ErrShardMoved, and once the slot is served
+// again the next Receive subscribes anew (EventSubscribed), so the feed
+// fills the gap.
+func TestClusterShardedPubSub(t *testing.T) {
+	addr := startClusterRedis(t)
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(Config{Prefix: "shard", ShardedPubSub: true}, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	sub := s.Subscribe(ctx, "n")
+	defer sub.Close()
+	wantEvent(ctx, t, sub, Event{Kind: EventSubscribed})
+	if got := rdb.PubSubShardChannels(ctx, "*").Val(); len(got) != 2 {
+		t.Fatalf("PUBSUB SHARDCHANNELS = %v, want the live and probe channels", got)
+	}
+	if got := rdb.PubSubChannels(ctx, "*").Val(); len(got) != 0 {
+		t.Fatalf("PUBSUB CHANNELS = %v, want none", got)
+	}
+	r, err := s.Publish(ctx, PublishInput{Channel: "a", Event: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := wantEvent(ctx, t, sub, Event{Kind: EventMessage})
+	if !strings.Contains(ev.Payload, r.ID.String()) {
+		t.Fatalf("message %q does not carry %s", ev.Payload, r.ID)
+	}
+	if err := s.Probe(ctx, "n", "p1"); err != nil {
+		t.Fatal(err)
+	}
+	wantEvent(ctx, t, sub, Event{Kind: EventProbe, Payload: "p1"})
+
+	admin := redis.NewClient(&redis.Options{Addr: addr})
+	defer admin.Close()
+	slot := rdb.ClusterKeySlot(ctx, s.LiveChannel()).Val()
+	if err := admin.Do(ctx, "CLUSTER", "DELSLOTS", slot).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := sub.Receive(rctx); !errors.Is(err, ErrShardMoved) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Receive after the slot left = %v, want ErrShardMoved", err)
+	}
+	if err := admin.Do(ctx, "CLUSTER", "ADDSLOTS", slot).Err(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return strings.Contains(admin.ClusterInfo(ctx).Val(), "cluster_state:ok") })
+	for {
+		ev, err := sub.Receive(rctx)
+		if err == nil && ev.Kind == EventSubscribed {
+			break
+		}
+		if rctx.Err() != nil {
+			t.Fatalf("no new subscription after the slot came back: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if err := s.Probe(ctx, "n", "p2"); err != nil {
+		t.Fatal(err)
+	}
+	wantEvent(ctx, t, sub, Event{Kind: EventProbe, Payload: "p2"})
 }

@@ -70,3 +70,9 @@ func isUnavailable(err error) bool {
 // ErrIdemKeyReused reports an idempotency key already used, within
 // IdemTTL, for a different alarm (another channel, event or data).
 var ErrIdemKeyReused = errors.New("stream: idempotency key reused for a different alarm")
+
+// ErrNotReplicated reports a publish that Redis stored on the primary but
+// fewer than Config.MinReplicas replicas confirmed in time. The outcome is
+// unknown (a failover may still lose it): it also wraps ErrUnavailable
+// (503), and a retry with the same idempotency key is safe.
+var ErrNotReplicated = errors.New("stream: not confirmed by enough replicas")

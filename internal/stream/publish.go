@@ -82,8 +82,17 @@ func (s *Store) prepare(in PublishInput, epochCandidate string, deadline time.Ti
 			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
 			s.keys.live, hasIdem, s.cfg.ChannelHistory,
 			deadlineMS, hex.EncodeToString(sum[:16]), tokenTTL.Milliseconds(),
+			boolArg(s.cfg.ShardedPubSub),
 		},
 	}, nil
+}
+
+// boolArg is a script flag: "1" or "0".
+func boolArg(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }
 
 // newToken returns a random request token: 32 lowercase hex characters.
@@ -105,6 +114,10 @@ func deadlineOf(ctx context.Context) time.Time {
 func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
+	if s.cfg.MinReplicas > 0 { // the script and WAIT share one pipeline
+		res, errs := s.publishBatch(ctx, []PublishInput{in}, nil)
+		return res[0], errs[0]
+	}
 	p, err := s.prepare(in, newEpoch(), deadlineOf(ctx))
 	if err != nil {
 		return PublishResult{}, err
@@ -180,8 +193,16 @@ type batch struct {
 // runBatch runs the items idx of b in one pipeline, filling results and
 // errs. Unless eval is set, it returns the items that met NOSCRIPT (the
 // script did not run for them, so they are safe to run again).
+// With MinReplicas the pipeline ends with WAIT, and an item is accepted
+// only when enough replicas confirmed it.
 func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (noscript []int) {
-	pipe := s.rdb.Pipeline()
+	pipe, err := s.primaryPipeline(ctx)
+	if err != nil {
+		for _, i := range idx {
+			b.errs[i] = wrapErr("publish batch", err)
+		}
+		return nil
+	}
 	cmds := make([]*redis.Cmd, len(idx))
 	for j, i := range idx {
 		if eval {
@@ -190,7 +211,12 @@ func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (n
 			cmds[j] = s.publish.EvalSha(ctx, pipe, b.preps[i].keys, b.preps[i].args...)
 		}
 	}
+	var wait *redis.Cmd
+	if s.cfg.MinReplicas > 0 {
+		wait = pipe.Do(ctx, "WAIT", s.cfg.MinReplicas, s.cfg.ReplicaTimeout.Milliseconds())
+	}
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	waitErr := s.checkWait(wait)
 	for j, i := range idx {
 		res, err := cmds[j].Result()
 		switch {
@@ -202,10 +228,43 @@ func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (n
 			b.results[i], err = parsePublishReply(res, b.ins[i].Channel)
 			if err != nil {
 				b.errs[i] = fmt.Errorf("stream: publish batch: %w", err)
+			} else if waitErr != nil {
+				b.results[i], b.errs[i] = PublishResult{}, waitErr
 			}
 		}
 	}
 	return noscript
+}
+
+// primaryPipeline returns a pipeline whose commands share one connection
+// to the primary of {prefix}, as WAIT needs: on a Cluster the node client
+// that owns the slot.
+func (s *Store) primaryPipeline(ctx context.Context) (redis.Pipeliner, error) {
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok && s.cfg.MinReplicas > 0 {
+		node, err := cc.MasterForKey(ctx, s.keys.stream)
+		if err != nil {
+			return nil, err
+		}
+		return node.Pipeline(), nil
+	}
+	return s.rdb.Pipeline(), nil
+}
+
+// checkWait turns the reply of the pipeline's WAIT (nil: none) into
+// ErrNotReplicated when fewer than MinReplicas confirmed.
+func (s *Store) checkWait(wait *redis.Cmd) error {
+	if wait == nil {
+		return nil
+	}
+	n, err := wait.Int64()
+	if err != nil {
+		return fmt.Errorf("stream: publish: WAIT: %w: %w: %w", ErrUnavailable, ErrNotReplicated, err)
+	}
+	if n < int64(s.cfg.MinReplicas) {
+		return fmt.Errorf("stream: publish: %w: %w: %d of %d replicas confirmed within %v",
+			ErrUnavailable, ErrNotReplicated, n, s.cfg.MinReplicas, s.cfg.ReplicaTimeout)
+	}
+	return nil
 }
 
 // parsePublishReply decodes the script's {id, epoch, flag} reply; flag 2

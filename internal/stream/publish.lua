@@ -7,7 +7,8 @@
 -- TTL in ms, ARGV[7] live Pub/Sub channel, ARGV[8] "1" if KEYS[3] is a real
 -- idempotency record, ARGV[9] channel history depth, ARGV[10] the caller's
 -- deadline in unix ms (0 = none), ARGV[11] hash of the tail (kept in the
--- idempotency record), ARGV[12] TTL of the token record in ms.
+-- idempotency record), ARGV[12] TTL of the token record in ms, ARGV[13]
+-- "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of PUBLISH.
 -- Returns {id, epoch, flag}: flag 0 appended, 1 replayed (idempotency
 -- key seen with the same alarm), 2 refused (key seen with another alarm,
 -- nothing written). A re-run of the same request (go-redis re-sends a
@@ -87,5 +88,9 @@ if depth > 0 then
     redis.call('PEXPIRE', KEYS[4], retention)
   end
 end
-redis.call('PUBLISH', ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. ARGV[2])
+local pub = 'PUBLISH'
+if ARGV[13] == '1' then
+  pub = 'SPUBLISH'
+end
+redis.call(pub, ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. ARGV[2])
 return {id, epoch, 0}

@@ -194,3 +194,28 @@ func TestParsePublishReply(t *testing.T) {
 		}
 	}
 }
+
+// TestPublishMinReplicas: with MinReplicas and no replica to confirm, a
+// publish (single or batch) is stored on the primary but answered with
+// ErrNotReplicated, which is also ErrUnavailable (503, outcome unknown);
+// a retry with the same idempotency key finds the stored alarm.
+func TestPublishMinReplicas(t *testing.T) {
+	s, rdb := newTestStore(t, backends[0], Config{MinReplicas: 1, ReplicaTimeout: 20 * time.Millisecond})
+	ctx := testCtx(t)
+	_, err := s.Publish(ctx, PublishInput{Channel: "a", Event: "e", IdempotencyKey: "k1"})
+	if !errors.Is(err, ErrNotReplicated) || !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Publish = %v, want ErrNotReplicated and ErrUnavailable", err)
+	}
+	_, errs := s.PublishBatch(ctx, []PublishInput{{Channel: "a", Event: "e"}, {Channel: "a", Event: "e", IdempotencyKey: "k1"}})
+	for i, err := range errs {
+		if !errors.Is(err, ErrNotReplicated) {
+			t.Fatalf("batch item %d: %v, want ErrNotReplicated", i, err)
+		}
+	}
+	if n := rdb.XLen(ctx, s.StreamKey()).Val(); n != 2 {
+		t.Fatalf("stream holds %d alarms, want 2 (stored on the primary, one key replayed)", n)
+	}
+	if _, err := New(Config{MinReplicas: 1, ReplicaTimeout: 3 * time.Second}, rdb, nil); err == nil {
+		t.Fatal("New accepted ReplicaTimeout >= Timeout")
+	}
+}

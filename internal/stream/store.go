@@ -27,6 +27,8 @@ const (
 	// page of GET /v1/alarms, and for a user who gets a few alarms a minute
 	// several hours of absence.
 	DefaultChannelHistory = 1000
+	// DefaultReplicaTimeout bounds the WAIT of a publish with MinReplicas.
+	DefaultReplicaTimeout = time.Second
 )
 
 var prefixRE = regexp.MustCompile(`^[A-Za-z0-9_.:-]{1,64}$`)
@@ -61,6 +63,18 @@ type Config struct {
 	// PageSize is the COUNT of each XRANGE/XREVRANGE page in bulk reads
 	// (LoadWindow, History). Default 1000.
 	PageSize int64
+	// ShardedPubSub sends the live and probe channels with SPUBLISH and
+	// receives them with SSUBSCRIBE (Redis 7), so that on a Cluster they
+	// stay on the shard of {Prefix} instead of being copied to every node.
+	// Every node of a deployment must agree. Default off.
+	ShardedPubSub bool
+	// MinReplicas, when above 0, makes every publish wait (WAIT, on the
+	// connection that ran the script) until that many replicas confirmed
+	// it; fewer within ReplicaTimeout fails the call with ErrNotReplicated
+	// (the alarm is stored on the primary: outcome unknown). Default 0.
+	MinReplicas int
+	// ReplicaTimeout bounds that WAIT. Default DefaultReplicaTimeout.
+	ReplicaTimeout time.Duration
 }
 
 // Store is the alarm log of one prefix. It is safe for concurrent use and
@@ -115,6 +129,8 @@ func (c *Config) withDefaults() error {
 		{c.Timeout < 0, "Timeout"},
 		{c.PageSize < 0, "PageSize"},
 		{c.ChannelHistory < 0, "ChannelHistory"},
+		{c.MinReplicas < 0, "MinReplicas"},
+		{c.ReplicaTimeout < 0 || (c.ReplicaTimeout > 0 && c.ReplicaTimeout < time.Millisecond), "ReplicaTimeout"},
 	} {
 		if ch.bad {
 			return fmt.Errorf("stream: invalid config: %s out of range", ch.name)
@@ -127,6 +143,10 @@ func (c *Config) withDefaults() error {
 	defaults.Set(&c.Timeout, DefaultTimeout)
 	defaults.Set(&c.PageSize, DefaultPageSize)
 	defaults.Set(&c.ChannelHistory, DefaultChannelHistory)
+	defaults.Set(&c.ReplicaTimeout, DefaultReplicaTimeout)
+	if c.MinReplicas > 0 && c.ReplicaTimeout >= c.Timeout {
+		return fmt.Errorf("stream: invalid config: ReplicaTimeout %v must be below Timeout %v", c.ReplicaTimeout, c.Timeout)
+	}
 	return nil
 }
 

@@ -236,3 +236,13 @@ func (b *LogBuffer) Tail(n int) string {
 	s, _ := tailLines(b.Bytes(), n, nil)
 	return s
 }
+
+// Signal sends sig to the current incarnation, e.g. SIGSTOP to freeze it
+// and SIGCONT to let it go on.
+func (p *Proc) Signal(sig syscall.Signal) error {
+	cmd, _ := p.current()
+	if cmd == nil {
+		return fmt.Errorf("%s: not started", p.Name)
+	}
+	return cmd.Process.Signal(sig)
+}

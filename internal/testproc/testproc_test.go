@@ -113,3 +113,40 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestTopologies starts a Sentinel set and a Cluster and checks they
+// answer as their URLs promise.
+func TestTopologies(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts 11 redis processes")
+	}
+	ctx := context.Background()
+	t.Run("sentinel", func(t *testing.T) {
+		s, err := StartSentinel(ctx, t.TempDir())
+		t.Cleanup(s.Stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := s.MasterAddr(ctx)
+		if err != nil || m != s.Redis[0].Addr {
+			t.Fatalf("MasterAddr = %q %v, want %s", m, err, s.Redis[0].Addr)
+		}
+		if !strings.Contains(s.URL(), "master_name="+SentinelMaster) {
+			t.Fatalf("URL %s", s.URL())
+		}
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c, err := StartCluster(ctx, t.TempDir())
+		t.Cleanup(c.Stop)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, r, err := c.SlotOwner(ctx, "{alarms}:stream")
+		if err != nil || c.Node(m) == nil || c.Node(r) == nil || m == r {
+			t.Fatalf("SlotOwner = %q %q %v", m, r, err)
+		}
+		if v, err := DoString(ctx, m, "SET", "{alarms}:x", "1"); err != nil || v != "OK" {
+			t.Fatalf("SET on the slot's master: %q %v", v, err)
+		}
+	})
+}

@@ -1,0 +1,289 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/testproc"
+)
+
+// topology is a replicated Redis the harness runs instead of a single
+// server: a Sentinel set or a Cluster (internal/testproc).
+type topology interface {
+	Mode() string // GATEWAY_REDIS_MODE
+	URL() string  // GATEWAY_REDIS_URL
+	Procs() []*testproc.Proc
+	Stop()
+	// owner returns the addresses of the master holding the stream and
+	// of its replica.
+	owner(ctx context.Context) (master, replica string, err error)
+	node(addr string) *testproc.Redis
+	client() redis.UniversalClient // the test's own, primary-routed
+}
+
+type sentinelTopo struct{ *testproc.Sentinel }
+
+func (s sentinelTopo) Mode() string { return "sentinel" }
+func (s sentinelTopo) owner(ctx context.Context) (string, string, error) {
+	m, err := s.MasterAddr(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	for _, r := range s.Redis {
+		if r.Addr != m {
+			return m, r.Addr, nil
+		}
+	}
+	return m, "", nil
+}
+func (s sentinelTopo) node(addr string) *testproc.Redis { return s.Node(addr) }
+func (s sentinelTopo) client() redis.UniversalClient {
+	return redis.NewFailoverClient(&redis.FailoverOptions{MasterName: testproc.SentinelMaster, SentinelAddrs: s.Addrs, MaxRetries: -1})
+}
+
+type clusterTopo struct{ *testproc.Cluster }
+
+func (c clusterTopo) Mode() string { return "cluster" }
+func (c clusterTopo) owner(ctx context.Context) (string, string, error) {
+	return c.SlotOwner(ctx, streamKey)
+}
+func (c clusterTopo) node(addr string) *testproc.Redis { return c.Node(addr) }
+func (c clusterTopo) client() redis.UniversalClient {
+	var addrs []string
+	for _, r := range c.Redis {
+		addrs = append(addrs, r.Addr)
+	}
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRetries: -1})
+}
+
+// streamKey is the alarm stream of the default prefix.
+const streamKey = "{alarms}:stream"
+
+// startTopology starts a Sentinel set or a Cluster for the harness.
+func (h *harness) startTopology(kind string) {
+	h.t.Helper()
+	dir := filepath.Join(h.dir, "redis")
+	if err := os.RemoveAll(dir); err != nil { // a kept E2E_LOG_DIR of an earlier run
+		h.t.Fatal(err)
+	}
+	var err error
+	switch kind {
+	case "sentinel":
+		var s *testproc.Sentinel
+		s, err = testproc.StartSentinel(h.ctx, dir)
+		h.topo = sentinelTopo{s}
+	case "cluster":
+		var c *testproc.Cluster
+		c, err = testproc.StartCluster(h.ctx, dir)
+		h.topo = clusterTopo{c}
+	default:
+		h.t.Fatalf("unknown topology %q", kind)
+	}
+	if err != nil {
+		h.t.Fatalf("start %s: %v", kind, err)
+	}
+	h.redisURL = h.topo.URL()
+}
+
+// TestSentinelFailover and TestClusterFailover: under publish load, with
+// clients on two gateway nodes, replication is frozen (the replica is
+// stopped and its link cut) while alarms are still accepted, then the
+// master is SIGKILLed and its replica promoted. Those alarms are gone
+// from Redis; every client must either get every accepted alarm or be
+// told epoch_changed, and the gateway keeps serving without a restart.
+func TestSentinelFailover(t *testing.T) { testFailover(t, "sentinel") }
+
+func TestClusterFailover(t *testing.T) { testFailover(t, "cluster") }
+
+func testFailover(t *testing.T, kind string) {
+	h := newHarness(t, options{nodes: 2, topology: kind})
+	const users = 6 // 15 clients
+	cs := startFleet(t, h, fleetSpec{users: users})
+	pub := newLoadPublisher(h)
+	pick := fleetPick(users, 100)
+	loadCtx, stopLoad := context.WithCancel(h.ctx)
+	defer stopLoad()
+	done := make(chan int)
+	go func() { done <- pub.load(loadCtx, 100, 0, 8, pick) }()
+
+	sleepCtx(h.ctx, 2*time.Second)
+	master, replica, err := h.topo.owner(h.ctx)
+	if err != nil || replica == "" {
+		stopLoad()
+		<-done
+		t.Fatalf("owner of the stream: %q %q %v", master, replica, err)
+	}
+	killed, promoted := h.freezeAndKill(master, replica)
+	sleepCtx(h.ctx, 3*time.Second) // keep publishing on the new master
+	stopLoad()
+	issued := <-done
+	if err := h.allReady(); err != nil {
+		t.Fatal(err)
+	}
+	checkPublisher(t, pub)
+	truth := pub.truth()
+	lost := h.lostAlarms(truth)
+	firstAfter := time.Duration(0)
+	for _, a := range truth {
+		if int64(a.id.ms) > killed.UnixMilli() {
+			firstAfter = a.at.Sub(killed)
+			break
+		}
+	}
+	if firstAfter == 0 {
+		t.Errorf("no alarm accepted by the new master")
+	}
+	s := verifyFailover(t, cs, truth, lost, 30*time.Second)
+	summary(t, "%s-failover: alarms=%d issued=%d clients=%d lost_by_redis=%d told_epoch_changed=%d silent=%d deliveries=%d kill_to_promotion=%v kill_to_first_accepted=%v publish_retries=%d",
+		kind, len(truth), issued, len(cs), len(lost), s.told, s.silent, s.received,
+		promoted.Round(time.Millisecond), firstAfter.Round(time.Millisecond), pub.retries.Load())
+}
+
+// freezeAndKill stops the replica and cuts its link, so that what the
+// master accepts from now on reaches no replica; after 700 ms of load it
+// SIGKILLs the master and lets the replica run again. It returns when the
+// kill happened and how long the promotion took from there.
+func (h *harness) freezeAndKill(master, replica string) (time.Time, time.Duration) {
+	h.t.Helper()
+	m, r := h.topo.node(master), h.topo.node(replica)
+	if err := r.Signal(syscall.SIGSTOP); err != nil {
+		h.t.Fatal(err)
+	}
+	if _, err := testproc.Do(h.ctx, master, "CLIENT", "KILL", "TYPE", "replica"); err != nil {
+		_ = r.Signal(syscall.SIGCONT)
+		h.t.Fatalf("CLIENT KILL TYPE replica: %v", err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	m.Kill()
+	killed := time.Now()
+	if err := r.Signal(syscall.SIGCONT); err != nil {
+		h.t.Fatal(err)
+	}
+	for time.Since(killed) < 30*time.Second {
+		if now, _, err := h.topo.owner(h.ctx); err == nil && now == replica {
+			if role, _ := testproc.Do(h.ctx, replica, "ROLE"); len(asAny(role)) > 0 && asAny(role)[0] == "master" {
+				return killed, time.Since(killed)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	h.t.Fatalf("%s not promoted within 30s of the kill", replica)
+	return killed, 0
+}
+
+func asAny(v any) []any {
+	l, _ := v.([]any)
+	return l
+}
+
+// lostAlarms returns the ids of accepted alarms the stream no longer has.
+func (h *harness) lostAlarms(truth []accepted) map[string]bool {
+	h.t.Helper()
+	rdb := h.topo.client()
+	defer rdb.Close()
+	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
+	defer cancel()
+	entries, err := rdb.XRange(ctx, streamKey, "-", "+").Result()
+	if err != nil {
+		h.t.Fatalf("XRANGE: %v", err)
+	}
+	have := make(map[string]bool, len(entries))
+	for _, e := range entries {
+		have[e.ID] = true
+	}
+	lost := map[string]bool{}
+	for _, a := range truth {
+		if !have[a.idStr] {
+			lost[a.idStr] = true
+		}
+	}
+	return lost
+}
+
+// failoverStats sums verifyFailover's findings.
+type failoverStats struct{ told, silent, received int }
+
+// verifyFailover checks each client: without an epoch_changed welcome it
+// must have every accepted alarm on its channels (the strict check, lost
+// ones included); with one, its connections before the last epoch_changed
+// may have stopped short of the old history, and from that welcome on it
+// must have every alarm Redis still holds after its position. silent
+// counts clients that missed a lost alarm without being told.
+func verifyFailover(t *testing.T, cs []*recClient, truth []accepted, lost map[string]bool, limit time.Duration) failoverStats {
+	t.Helper()
+	var kept []accepted
+	for _, a := range truth {
+		if !lost[a.idStr] {
+			kept = append(kept, a)
+		}
+	}
+	var fs failoverStats
+	deadline := time.Now().Add(limit)
+	for _, c := range cs {
+		var err error
+		for {
+			conns, _, _ := c.rec.snapshot()
+			err = checkFailoverRecord(conns, expectedFor(truth, c.channels), expectedFor(kept, c.channels))
+			if err == nil || !strings.Contains(err.Error(), errIncomplete.Error()) || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		conns, _, bad := c.rec.snapshot()
+		told := slices.ContainsFunc(conns, func(cr connRec) bool { return cr.status == "epoch_changed" })
+		if told {
+			fs.told++
+		}
+		if err != nil {
+			if !told {
+				fs.silent++
+			}
+			t.Errorf("client %s (%s, told=%v): %v", c.name, strings.Join(c.channels, ","), told, err)
+		}
+		if len(bad) > 0 {
+			t.Errorf("client %s: %d bad messages, first: %s", c.name, len(bad), bad[0])
+		}
+		if d := c.duplicates(); d != 0 {
+			t.Errorf("client %s: client dropped %d duplicates", c.name, d)
+		}
+		for _, cr := range conns {
+			fs.received += len(cr.alarms)
+		}
+	}
+	return fs
+}
+
+// checkFailoverRecord is checkRecord around a declared rollback: the
+// connections before the last epoch_changed welcome are checked against
+// all accepted alarms (a correct prefix is enough), the rest, from that
+// welcome's position, against those Redis kept. Without such a welcome
+// the whole record is checked strictly against all accepted alarms.
+func checkFailoverRecord(conns []connRec, all, kept []accepted) error {
+	last := -1
+	for i, cr := range conns {
+		if cr.status == "epoch_changed" {
+			last = i
+		}
+	}
+	if last < 0 {
+		return checkRecord(conns, all)
+	}
+	if err := checkRecord(conns[:last], all, "epoch_changed"); err != nil && !strings.Contains(err.Error(), errIncomplete.Error()) {
+		return fmt.Errorf("before the rollback: %w", err)
+	}
+	rest := slices.Clone(conns[last:])
+	rest[0].status = "new" // delivery starts over at its position
+	if err := checkRecord(rest, kept); err != nil {
+		return fmt.Errorf("after the epoch_changed welcome (conn %d): %w", last, err)
+	}
+	return nil
+}
