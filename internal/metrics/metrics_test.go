@@ -62,9 +62,9 @@ func TestEveryMetricDocumented(t *testing.T) {
 
 func metricType(c prometheus.Collector) string {
 	switch c.(type) {
-	case prometheus.Histogram:
+	case prometheus.Histogram, *prometheus.HistogramVec:
 		return "histogram"
-	case prometheus.Gauge:
+	case prometheus.Gauge, *prometheus.GaugeVec:
 		return "gauge"
 	case prometheus.Counter, *prometheus.CounterVec:
 		return "counter"
