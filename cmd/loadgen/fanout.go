@@ -264,6 +264,7 @@ func fanoutReport(o *fanoutOpts, co *common, cl *cluster, steps []stepResult, ou
 	r := co.newResult("fanout")
 	r.add("conns", o.conns)
 	r.add("size", o.size)
+	r.add("rate", o.rate)
 	r.add("ramp", o.ramp)
 	r.add("steps", len(steps))
 	r.add("sustained", sustained)
