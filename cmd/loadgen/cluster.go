@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -31,6 +32,11 @@ type clusterConfig struct {
 	Secret  string
 	Env     []string // extra GATEWAY_* settings for started gateways
 	Verbose bool     // gateway and redis logs to stderr
+	Target  target   // what runs on the nodes (nil: alarmgate)
+	Peer    string   // Centrifugo binary (Target centrifugo)
+	// PeerHistory is the peer's history size per channel (0: no history
+	// and no recovery).
+	PeerHistory int
 }
 
 // cluster is a Redis and gateway nodes, started by loadgen or given.
@@ -45,23 +51,30 @@ type cluster struct {
 	bin      string
 }
 
-// gwNode is one gateway, started by loadgen or given.
+// gwNode is one gateway or peer node, started by loadgen or given.
 type gwNode struct {
-	URL  string            // http://127.0.0.1:port
-	PID  int               // 0 when unknown
-	proc *testproc.Gateway // nil for a target loadgen did not start
+	URL    string         // http://127.0.0.1:port
+	PID    int            // 0 when unknown
+	proc   *testproc.Proc // nil for a target loadgen did not start
+	wsPath string         // "": /v1/ws
 }
 
 // WS returns the node's WebSocket URL.
 func (n *gwNode) WS() string {
-	return "ws" + strings.TrimPrefix(n.URL, "http") + "/v1/ws"
+	return "ws" + strings.TrimPrefix(n.URL, "http") + cmp.Or(n.wsPath, "/v1/ws")
 }
 
 // startCluster starts (or attaches to) Redis and the gateways and waits
 // until every node is ready.
 func startCluster(ctx context.Context, cfg clusterConfig) (*cluster, error) {
+	if cfg.Target == nil {
+		cfg.Target = alarmgate{}
+	}
 	c := &cluster{cfg: cfg}
 	if len(cfg.Targets) > 0 {
+		if _, ok := cfg.Target.(alarmgate); !ok {
+			return nil, errors.New("cluster: -targets only for the alarmgate target")
+		}
 		return c, c.attach(ctx)
 	}
 	dir, err := os.MkdirTemp("", "loadgen-")
@@ -75,7 +88,7 @@ func startCluster(ctx context.Context, cfg clusterConfig) (*cluster, error) {
 	}
 	c.bin = cfg.Gateway
 	for i := range cfg.Nodes {
-		if _, err := c.startNode(ctx, i); err != nil {
+		if _, err := cfg.Target.startNode(ctx, c, i); err != nil {
 			c.Close()
 			return nil, err
 		}
@@ -151,8 +164,9 @@ func sourceRev(ctx context.Context, root string) string {
 	return rev
 }
 
-// startNode starts gateway i (named lg-<i+1>) and waits until it is ready.
-func (c *cluster) startNode(ctx context.Context, i int) (*gwNode, error) {
+// startGateway starts gateway i (named lg-<i+1>) and waits until it is
+// ready.
+func (c *cluster) startGateway(ctx context.Context, i int) (*gwNode, error) {
 	env := append([]string{
 		"GATEWAY_REDIS_URL=" + c.redisURL,
 		"GATEWAY_JWT_SECRET=" + c.cfg.Secret,
@@ -171,16 +185,21 @@ func (c *cluster) startNode(ctx context.Context, i int) (*gwNode, error) {
 	if err := g.Start(); err != nil {
 		return nil, fmt.Errorf("cluster: start gateway: %w", err)
 	}
-	n := &gwNode{URL: g.URL(), PID: g.PID(), proc: g}
+	n := &gwNode{URL: g.URL(), PID: g.PID(), proc: g.Proc}
+	c.setNode(i, n)
+	if err := g.WaitReady(ctx, http.DefaultClient, 30*time.Second); err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	return n, nil
+}
+
+// setNode records n as node i.
+func (c *cluster) setNode(i int, n *gwNode) {
 	if i < len(c.nodes) {
 		c.nodes[i] = n
 	} else {
 		c.nodes = append(c.nodes, n)
 	}
-	if err := g.WaitReady(ctx, http.DefaultClient, 30*time.Second); err != nil {
-		return nil, fmt.Errorf("cluster: %w", err)
-	}
-	return n, nil
 }
 
 // setLog sends p's output to name in the cluster's directory, or to

@@ -89,17 +89,17 @@ func runFanout(ctx context.Context, o *fanoutOpts, co *common, out io.Writer) er
 		return err
 	}
 	defer cl.Close()
-	toks, err := tokens(co.secret, "f", o.conns, []string{o.channel})
+	toks, err := co.kind.tokens(co.secret, "f", o.conns, []string{o.channel})
 	if err != nil {
 		return err
 	}
 	st := new(liveStats)
-	lc, err := openLive(ctx, cl, newDialer(co.sources(o.conns)), toks, func(int) int { return 0 }, st)
+	lc, err := openLive(ctx, cl, newDialer(co.kind, co.sources(o.conns)), toks, func(int) int { return 0 }, st)
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
-	pub := newPublisher(cl.nodes[0].URL, co.apiKey, o.workers)
+	pub := newPublisher(co.kind, cl.nodes[0].URL, co.apiKey, o.workers)
 	fmt.Fprintf(out, "fanout: %d connections on %s, %d-byte data, %v per step; %s\n", o.conns, o.channel, o.size, o.step, machineInfo())
 	pace(ctx, 5, 2*time.Second, 2, func(int) { pub.publishOne(ctx, o.channel, makeData(time.Now().UnixNano(), warmupStep, o.size)) })
 	steps, err := fanoutRamp(ctx, o, cl, pub, st, out)
@@ -264,6 +264,7 @@ func fanoutReport(o *fanoutOpts, co *common, cl *cluster, steps []stepResult, ou
 	r := co.newResult("fanout")
 	r.add("conns", o.conns)
 	r.add("size", o.size)
+	r.add("rate", o.rate)
 	r.add("ramp", o.ramp)
 	r.add("steps", len(steps))
 	r.add("sustained", sustained)

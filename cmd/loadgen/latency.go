@@ -41,17 +41,17 @@ func runLatency(ctx context.Context, o *latencyOpts, co *common, out io.Writer) 
 		return err
 	}
 	defer cl.Close()
-	toks, err := tokens(co.secret, "l", o.conns, nil)
+	toks, err := co.kind.tokens(co.secret, "l", o.conns, nil)
 	if err != nil {
 		return err
 	}
 	st := new(liveStats)
-	lc, err := openLive(ctx, cl, newDialer(co.sources(o.conns)), toks, func(i int) int { return i % o.nodes }, st)
+	lc, err := openLive(ctx, cl, newDialer(co.kind, co.sources(o.conns)), toks, func(i int) int { return i % o.nodes }, st)
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
-	pub := newPublisher(cl.nodes[0].URL, co.apiKey, o.workers)
+	pub := newPublisher(co.kind, cl.nodes[0].URL, co.apiKey, o.workers)
 	fmt.Fprintf(out, "latency: %d connections over %d nodes, %.0f alarms/s through node 1 for %v, %d-byte data; %s\n",
 		o.conns, o.nodes, o.rate, o.duration, o.size, machineInfo())
 	publishRR(ctx, pub, o, warmupStep, o.warmup)

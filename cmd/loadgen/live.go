@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-
-	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // maxSteps bounds the ramp; warmupStep collects what a warm-up publishes.
@@ -31,11 +29,7 @@ type stepCounter struct {
 	lat      hist // publish (before the HTTP request) to receive, ns
 }
 
-func (st *liveStats) onAlarm(msg []byte, now time.Time) {
-	a, ok := parseAlarm(msg)
-	if !ok {
-		return
-	}
+func (st *liveStats) onAlarm(a benchAlarm, now time.Time) {
 	if a.T == 0 || a.Step < 0 || a.Step >= maxSteps {
 		st.foreign.Add(1)
 		return
@@ -66,7 +60,7 @@ func (lc *liveConns) Close() {
 func openLive(ctx context.Context, cl *cluster, d *dialer, toks []string, nodeOf func(int) int, st *liveStats) (*liveConns, error) {
 	lc := &liveConns{conns: make([]*websocket.Conn, len(toks))}
 	failed, err := connectAll(ctx, len(toks), 64, func(ctx context.Context, i int) error {
-		c, err := d.dial(ctx, cl.nodes[nodeOf(i)].WS(), toks[i], "", "")
+		c, err := d.dial(ctx, cl.nodes[nodeOf(i)].WS(), toks[i], nil)
 		if err != nil {
 			return err
 		}
@@ -76,8 +70,8 @@ func openLive(ctx context.Context, cl *cluster, d *dialer, toks []string, nodeOf
 		st.open.Add(1)
 		lc.wg.Go(func() {
 			defer st.open.Add(-1)
-			_ = readLoop(c, handler{
-				Welcome: func(protocol.Welcome, time.Time) { once.Do(func() { close(welcomed) }) },
+			_ = readLoop(c, d.kind, handler{
+				Welcome: func(welcome, time.Time) { once.Do(func() { close(welcomed) }) },
 				Alarm:   st.onAlarm,
 			})
 		})

@@ -29,7 +29,9 @@ workloads (each prints a table and a final "RESULT workload=... k=v" line):
 
 By default loadgen starts its own redis-server and builds ./cmd/gateway
 (run it from the module; -gateway names a binary instead); -targets and
--redis point it at running ones.
+-redis point it at running ones. -target centrifugo runs the same workload
+against the peer (Centrifugo v6, see docs/bench/peer.sh), -target both
+runs the two alternately, -runs times each.
 Run "loadgen <workload> -h" for its flags.
 `
 
@@ -67,21 +69,96 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	raiseNoFile(stderr)
-	co.load1 = loadAvg()
-	if co.gateway == "" && co.targets == "" {
-		dir, err := os.MkdirTemp("", "loadgen-bin-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		var rev string
-		if co.gateway, rev, err = buildGateway(ctx, dir); err != nil {
-			return err
-		}
-		co.rev = cmp.Or(co.rev, rev)
+	kinds, err := parseTargets(co.target)
+	if err != nil {
+		return err
 	}
-	return exec(ctx, &co, stdout)
+	raiseNoFile(stderr)
+	if err := co.prepare(ctx, kinds); err != nil {
+		return err
+	}
+	defer co.cleanup()
+	return runAll(ctx, name, &co, kinds, exec, stdout, stderr)
+}
+
+// runAll runs the workload co.runs times for every target, alternating
+// (A B A B …); a failed run is reported and the next one runs.
+func runAll(ctx context.Context, name string, co *common, kinds []target, exec func(context.Context, *common, io.Writer) error, stdout, stderr io.Writer) error {
+	var first error
+	for n := 1; n <= co.runs && ctx.Err() == nil; n++ {
+		for _, k := range kinds {
+			if len(kinds) > 1 || co.runs > 1 {
+				waitQuiet(ctx, co.maxLoad, co.loadWait, stderr)
+				fmt.Fprintf(stdout, "== %s run %d target %s %s load %.2f\n", name, n, k.Name(), time.Now().UTC().Format(time.RFC3339), loadAvg())
+			}
+			co.kind, co.load1 = k, loadAvg()
+			run := *co
+			if _, ok := k.(alarmgate); !ok {
+				run.plotDir = "" // the plots show the gateway
+			}
+			if err := exec(ctx, &run, stdout); err != nil {
+				fmt.Fprintf(stderr, "loadgen: %s run %d (%s): %v\n", name, n, k.Name(), err)
+				first = cmp.Or(first, err)
+			}
+		}
+	}
+	return first
+}
+
+// waitQuiet waits up to limit for the host's 1-minute load average to
+// drop below maxLoad (0: do not wait).
+func waitQuiet(ctx context.Context, maxLoad float64, limit time.Duration, stderr io.Writer) {
+	if maxLoad <= 0 {
+		return
+	}
+	for start := time.Now(); ctx.Err() == nil; time.Sleep(5 * time.Second) {
+		if l := loadAvg(); l < maxLoad {
+			return
+		} else if time.Since(start) >= limit {
+			fmt.Fprintf(stderr, "loadgen: load still %.2f after %v; running anyway\n", l, limit)
+			return
+		}
+	}
+}
+
+// prepare builds the gateway and finds the peer binary when the targets
+// need them.
+func (c *common) prepare(ctx context.Context, kinds []target) error {
+	for _, k := range kinds {
+		switch k.(type) {
+		case alarmgate:
+			if c.gateway != "" || c.targets != "" {
+				continue
+			}
+			dir, err := os.MkdirTemp("", "loadgen-bin-")
+			if err != nil {
+				return err
+			}
+			c.binDir = dir
+			var rev string
+			if c.gateway, rev, err = buildGateway(ctx, dir); err != nil {
+				return err
+			}
+			c.rev = cmp.Or(c.rev, rev)
+		case centrifugo:
+			if c.targets != "" {
+				return errors.New("-targets cannot be used with the centrifugo target")
+			}
+			bin, err := peerBin(c.peer)
+			if err != nil {
+				return err
+			}
+			c.peer, c.peerRev = bin, peerVersion(ctx, bin)
+		}
+	}
+	return nil
+}
+
+// cleanup removes what prepare built.
+func (c *common) cleanup() {
+	if c.binDir != "" {
+		_ = os.RemoveAll(c.binDir)
+	}
 }
 
 // workload registers its flags and returns the function that runs it.
@@ -109,15 +186,32 @@ type common struct {
 	env     string
 	rev     string
 	load1   float64 // host load average when the run started
+
+	target      string // -target
+	runs        int
+	maxLoad     float64
+	loadWait    time.Duration
+	peer        string // Centrifugo binary
+	peerRev     string // its module version
+	peerHistory int
+	binDir      string // where prepare built the gateway
+	kind        target // the target of the current run
 }
 
 // newResult starts the RESULT line of workload, noting the host's load
 // before the run (the machine may be shared).
 func (c *common) newResult(workload string) *result {
 	r := newResult(workload)
+	r.add("target", c.kind.Name())
 	r.add("load1_before", c.load1)
-	if c.rev != "" {
-		r.add("gateway_rev", c.rev)
+	switch c.kind.(type) {
+	case alarmgate:
+		if c.rev != "" {
+			r.add("gateway_rev", c.rev)
+		}
+	case centrifugo:
+		r.add("peer_rev", c.peerRev)
+		r.add("peer_history", c.peerHistory)
 	}
 	return r
 }
@@ -134,6 +228,12 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.BoolVar(&c.verbose, "v", false, "gateway and redis logs to stderr")
 	fs.StringVar(&c.env, "env", "", "comma-separated KEY=VALUE settings added to every started gateway's environment")
 	fs.StringVar(&c.rev, "gateway-rev", "", "label for the gateway build in the RESULT line (default: git revision when loadgen builds it)")
+	fs.StringVar(&c.target, "target", "alarmgate", "what to measure: alarmgate, centrifugo (the peer) or both (alternately)")
+	fs.IntVar(&c.runs, "runs", 1, "runs per target; with -target both they alternate: A B A B …")
+	fs.Float64Var(&c.maxLoad, "max-load", 0, "with several runs, wait before each for the 1-minute load average to drop below this (0: do not wait)")
+	fs.DurationVar(&c.loadWait, "load-wait", 2*time.Minute, "longest wait for -max-load")
+	fs.StringVar(&c.peer, "centrifugo", "", "Centrifugo binary (default: $CENTRIFUGO_BIN, else ~/.cache/alarmgate-peer/bin/centrifugo from docs/bench/peer.sh)")
+	fs.IntVar(&c.peerHistory, "peer-history", 1000, "the peer's history_size per channel, with force_recovery (0: no history, no recovery)")
 }
 
 // startCluster starts (or, with -targets, attaches to) nodes gateways
@@ -152,7 +252,7 @@ func (c *common) clusterConfig(nodes int, env ...string) (clusterConfig, error) 
 		env = append(env, strings.Split(c.env, ",")...)
 	}
 	cfg := clusterConfig{Gateway: c.gateway, Redis: c.redis, Nodes: nodes, APIKey: c.apiKey,
-		Secret: c.secret, Env: env, Verbose: c.verbose}
+		Secret: c.secret, Env: env, Verbose: c.verbose, Target: c.kind, Peer: c.peer, PeerHistory: c.peerHistory}
 	if c.targets != "" {
 		cfg.Targets = strings.Split(c.targets, ",")
 		if len(cfg.Targets) < nodes {

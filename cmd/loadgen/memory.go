@@ -36,6 +36,9 @@ func sampleMemory(ctx context.Context, cl *cluster) (memSample, error) {
 	if p, err := readProc(cl.nodes[0].PID); err == nil {
 		m.RSS = p.RSS
 	}
+	if !cl.cfg.Target.heapMetrics() {
+		return m, nil // RSS only
+	}
 	heap, err := cl.metric(ctx, 0, "go_memstats_heap_inuse_bytes")
 	if err != nil {
 		return m, err
@@ -78,7 +81,7 @@ func runMemory(ctx context.Context, o *memoryOpts, co *common, out io.Writer) er
 		return err
 	}
 	defer cl.Close()
-	toks, err := tokens(co.secret, "m", o.conns, nil)
+	toks, err := co.kind.tokens(co.secret, "m", o.conns, nil)
 	if err != nil {
 		return err
 	}
@@ -90,14 +93,14 @@ func runMemory(ctx context.Context, o *memoryOpts, co *common, out io.Writer) er
 		return err
 	}
 	start := time.Now()
-	lc, err := openLive(ctx, cl, newDialer(srcs), toks, func(int) int { return 0 }, new(liveStats))
+	lc, err := openLive(ctx, cl, newDialer(co.kind, srcs), toks, func(int) int { return 0 }, new(liveStats))
 	if err != nil {
 		return err
 	}
 	defer lc.Close()
 	connectTime := time.Since(start)
 	time.Sleep(o.settle)
-	if o.afterGC {
+	if o.afterGC && co.kind.heapMetrics() {
 		if err := waitGC(ctx, cl, 150*time.Second); err != nil {
 			return err
 		}
@@ -129,11 +132,15 @@ func memoryReport(o *memoryOpts, co *common, before, after memSample, connectTim
 	r.add("conns", o.conns)
 	r.add("after_gc", o.afterGC)
 	r.add("rss_kib_per_conn", rssPer)
-	r.add("heap_kib_per_conn", heapPer)
-	r.add("stack_kib_per_conn", stackPer)
-	r.add("goroutines_per_conn", gPer)
+	if co.kind.heapMetrics() {
+		r.add("heap_kib_per_conn", heapPer)
+		r.add("stack_kib_per_conn", stackPer)
+		r.add("goroutines_per_conn", gPer)
+	}
 	r.add("rss_mib", mib(after.RSS))
-	r.add("heap_inuse_mib", mib(after.Heap))
+	if co.kind.heapMetrics() {
+		r.add("heap_inuse_mib", mib(after.Heap))
+	}
 	r.add("idle_rss_mib", mib(before.RSS))
 	r.add("connect_per_s", float64(n)/connectTime.Seconds())
 	fmt.Fprintln(out, r)

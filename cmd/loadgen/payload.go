@@ -18,6 +18,7 @@ var (
 	welcomePrefix = []byte(`{"type":"` + protocol.TypeWelcome + `",`)
 	idKey         = []byte(`"id":"`)
 	dataKey       = []byte(`"data":{"t":`)
+	dataStart     = []byte(`{"t":`)
 	stepKey       = []byte(`,"s":`)
 )
 
@@ -91,17 +92,26 @@ func parseAlarm(msg []byte) (a benchAlarm, ok bool) {
 	if i < 0 {
 		return a, true
 	}
-	rest = rest[i+len(dataKey):]
+	a.T, a.Step = parseData(rest[i+len(dataKey)-len(dataStart):])
+	return a, true
+}
+
+// parseData reads the publish time and step from the start of a
+// benchmark alarm's data, {"t":<ns>,"s":<step>,…}; t is 0 for other data.
+func parseData(data []byte) (t int64, step int) {
+	if !bytes.HasPrefix(data, dataStart) {
+		return 0, 0
+	}
+	rest := data[len(dataStart):]
 	t, n := leadingInt(rest)
 	if n == 0 || !bytes.HasPrefix(rest[n:], stepKey) {
-		return a, true
+		return 0, 0
 	}
 	s, m := leadingInt(rest[n+len(stepKey):])
 	if m == 0 {
-		return a, true
+		return 0, 0
 	}
-	a.T, a.Step = t, int(s)
-	return a, true
+	return t, int(s)
 }
 
 // leadingInt parses the decimal digits at the start of b and returns the

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestMakeData(t *testing.T) {
@@ -98,16 +96,15 @@ func TestSplitLines(t *testing.T) {
 func TestDispatch(t *testing.T) {
 	frame := []byte(`{"type":"welcome","node":"n1","epoch":"e","position":"5-0","resume":{"status":"resumed","replayed":2}}` + "\n" +
 		string(frameFor("5-1", "user:1", makeData(10, 0, 64))) + "\n" + `{"type":"ping"}` + "\n" + `{"type":"future"}`)
-	var w protocol.Welcome
+	var w welcome
 	var ids []string
 	err := dispatch(frame, time.Now(), handler{
-		Welcome: func(x protocol.Welcome, _ time.Time) { w = x },
-		Alarm: func(m []byte, _ time.Time) {
-			a, _ := parseAlarm(m)
+		Welcome: func(x welcome, _ time.Time) { w = x },
+		Alarm: func(a benchAlarm, _ time.Time) {
 			ids = append(ids, string(a.ID))
 		},
 	})
-	if err != nil || w.Node != "n1" || w.Resume.Status != "resumed" || w.Resume.Replayed != 2 || w.Position != "5-0" {
+	if err != nil || w.Node != "n1" || w.Status != "resumed" || w.Replayed != 2 || w.Position != "5-0" {
 		t.Errorf("welcome %+v err %v", w, err)
 	}
 	if !reflect.DeepEqual(ids, []string{"5-1"}) {

@@ -1,12 +1,10 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"sync/atomic"
 	"time"
 )
@@ -82,18 +80,18 @@ func runPublish(ctx context.Context, o *publishOpts, co *common, out io.Writer) 
 
 // publishMode runs the workers flat out for o.duration.
 func publishMode(ctx context.Context, o *publishOpts, cl *cluster, apiKey, mode string) pubResult {
+	kind := cl.cfg.Target
 	workers, per := o.workers, 1
-	path := "/v1/alarms"
-	body := publishBody(o.channel, makeData(0, 0, o.size))
+	path, body := kind.publishRequest(o.channel, makeData(0, 0, o.size))
 	if mode == "batch" {
-		workers, per, path = o.batchWorkers, o.batch, "/v1/alarms/batch"
+		workers, per = o.batchWorkers, o.batch
 		chans, data := make([]string, per), make([][]byte, per)
 		for i := range chans {
 			chans[i], data[i] = o.channel, makeData(0, 0, o.size)
 		}
-		body = batchBody(chans, data)
+		path, body = kind.batchRequest(chans, data)
 	}
-	pub := newPublisher(cl.nodes[0].URL, apiKey, workers)
+	pub := newPublisher(kind, cl.nodes[0].URL, apiKey, workers)
 	res := pubResult{mode: mode, lat: new(hist)}
 	var accepted, errs, reqs atomic.Int64
 	pids := []int{cl.nodes[0].PID, cl.redisPID}
@@ -107,7 +105,7 @@ func publishMode(ctx context.Context, o *publishOpts, cl *cluster, apiKey, mode 
 			st, b, err := pub.post(ctx, path, body)
 			res.lat.Record(int64(time.Since(t0)))
 			reqs.Add(1)
-			ok := countAccepted(mode, st, b, err)
+			ok := countAccepted(kind, mode, st, b, err)
 			accepted.Add(int64(ok))
 			errs.Add(int64(per - ok))
 		}
@@ -120,18 +118,25 @@ func publishMode(ctx context.Context, o *publishOpts, cl *cluster, apiKey, mode 
 }
 
 // countAccepted returns how many alarms one answer accepted.
-func countAccepted(mode string, status int, body []byte, err error) int {
+func countAccepted(kind target, mode string, status int, body []byte, err error) int {
 	if err != nil {
 		return 0
 	}
 	if mode == "single" {
-		if status == http.StatusCreated {
+		if kind.published(status, body) {
 			return 1
 		}
 		return 0
 	}
-	if status != http.StatusOK {
+	pos, err := kind.batchPositions(status, body)
+	if err != nil {
 		return 0
 	}
-	return bytes.Count(body, []byte(`{"id":`))
+	n := 0
+	for _, p := range pos {
+		if p != "" {
+			n++
+		}
+	}
+	return n
 }

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -11,18 +10,20 @@ import (
 	"time"
 )
 
-// publisher posts to one gateway's HTTP API over kept-alive connections.
+// publisher posts to one node's HTTP API over kept-alive connections.
 type publisher struct {
-	hc   *http.Client
-	base string
-	auth string
+	kind   target
+	hc     *http.Client
+	base   string
+	apiKey string
 }
 
-// newPublisher returns a publisher keeping up to conns connections alive.
-func newPublisher(base, apiKey string, conns int) *publisher {
+// newPublisher returns a publisher for kind's API keeping up to conns
+// connections alive.
+func newPublisher(kind target, base, apiKey string, conns int) *publisher {
 	tr := &http.Transport{MaxIdleConns: conns, MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns,
 		DisableCompression: true, IdleConnTimeout: time.Minute}
-	return &publisher{hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: base, auth: "Bearer " + apiKey}
+	return &publisher{kind: kind, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}, base: base, apiKey: apiKey}
 }
 
 // post sends body to path and returns the status and the response body.
@@ -31,7 +32,7 @@ func (p *publisher) post(ctx context.Context, path string, body []byte) (int, []
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Authorization", p.auth)
+	p.kind.setAuth(req, p.apiKey)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := p.hc.Do(req)
 	if err != nil {
@@ -45,39 +46,22 @@ func (p *publisher) post(ctx context.Context, path string, body []byte) (int, []
 	return resp.StatusCode, b, nil
 }
 
-// publishOne posts one alarm and reports whether it was accepted (201).
+// publishOne posts one alarm and reports whether it was accepted.
 func (p *publisher) publishOne(ctx context.Context, channel string, data []byte) bool {
-	st, _, err := p.post(ctx, "/v1/alarms", publishBody(channel, data))
-	return err == nil && st == http.StatusCreated
+	path, body := p.kind.publishRequest(channel, data)
+	st, b, err := p.post(ctx, path, body)
+	return err == nil && p.kind.published(st, b)
 }
 
-// batchResults is the answer of POST /v1/alarms/batch.
-type batchResults struct {
-	Results []struct {
-		ID    string          `json:"id"`
-		Error json.RawMessage `json:"error"`
-	} `json:"results"`
-}
-
-// publishBatch posts one batch and returns the id of each accepted item
-// ("" for a refused one).
+// publishBatch posts one batch and returns the position of each accepted
+// item ("" for a refused one).
 func (p *publisher) publishBatch(ctx context.Context, channels []string, data [][]byte) ([]string, error) {
-	st, b, err := p.post(ctx, "/v1/alarms/batch", batchBody(channels, data))
+	path, body := p.kind.batchRequest(channels, data)
+	st, b, err := p.post(ctx, path, body)
 	if err != nil {
 		return nil, err
 	}
-	if st != http.StatusOK {
-		return nil, fmt.Errorf("publish: batch: status %d: %.200s", st, b)
-	}
-	var r batchResults
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("publish: batch: %w", err)
-	}
-	ids := make([]string, len(r.Results))
-	for i, x := range r.Results {
-		ids[i] = x.ID
-	}
-	return ids, nil
+	return p.kind.batchPositions(st, b)
 }
 
 // pace calls fn(i) for i = 0, 1, … at rate calls per second for dur, on

@@ -120,3 +120,46 @@ func Example_result() {
 	fmt.Println(r)
 	// Output: RESULT workload=memory conns=10000 rss_kib_per_conn=11.23
 }
+
+func TestCompare(t *testing.T) {
+	in := `RESULT workload=latency target=alarmgate gateway_rev=abc conns=200 nodes=2 rate=100.0 p50_ms=0.40 p99_ms=0.60 lost=0
+RESULT workload=latency target=centrifugo peer_rev=v6.9.1 peer_history=1000 conns=200 nodes=2 rate=100.0 p50_ms=0.40 p99_ms=1.00 lost=0
+RESULT workload=latency target=alarmgate gateway_rev=abc conns=200 nodes=2 rate=100.0 p50_ms=0.50 p99_ms=0.80 lost=0
+RESULT workload=latency target=centrifugo peer_rev=v6.9.1 peer_history=1000 conns=200 nodes=2 rate=100.0 p50_ms=0.40 p99_ms=1.00 lost=0
+RESULT workload=latency target=centrifugo peer_rev=v6.9.1 peer_history=1000 conns=999 nodes=2 rate=100.0 p99_ms=9
+RESULT workload=publish target=alarmgate size=256 single_per_s=20000 single_cpu_us_per_alarm=45 batch_per_s=50000
+RESULT workload=publish target=centrifugo peer_rev=v6.9.1 size=256 single_per_s=10000 single_cpu_us_per_alarm=50 batch_per_s=30000
+RESULT workload=storm target=alarmgate conns=200 per=20 complete=0 all_complete_s=0
+RESULT workload=storm target=centrifugo conns=200 per=20 complete=200 all_complete_s=0.2
+`
+	sums, err := summarize(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	compare(sums, &b)
+	out := b.String()
+	rows := map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = line
+		}
+	}
+	tests := []struct{ key, want string }{
+		{"p99_ms", "0.7000 [0.6000–0.8000]"},
+		{"p99_ms", "0.7000 ≤0.7× yes"},
+		{"p50_ms", "1.125"},
+		{"single_per_s", "2.000 ≥1.3× yes"},
+		{"single_cpu_us_per_alarm", "≤40 no"},
+		{"batch_per_s", "1.667 ≥2× no"},
+		{"all_complete_s", "no:incomplete"},
+	}
+	for _, tt := range tests {
+		if !strings.Contains(strings.Join(strings.Fields(rows[tt.key]), " "), tt.want) {
+			t.Errorf("row %s = %q, want it to contain %q\n%s", tt.key, rows[tt.key], tt.want, out)
+		}
+	}
+	if strings.Count(out, "compare workload=latency") != 1 || strings.Contains(out, "conns=999") {
+		t.Errorf("pairs:\n%s", out)
+	}
+}

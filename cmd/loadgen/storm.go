@@ -77,10 +77,14 @@ func runStorm(ctx context.Context, o *stormOpts, co *common, out io.Writer) erro
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "storm: %d clients on node A, SIGKILL A, %d alarms per channel through B, all resume on B (window %d); %s\n",
-		o.conns, o.per, window, machineInfo())
-	d := newDialer(co.sources(o.conns))
-	pub := newPublisher(cl.nodes[1].URL, co.apiKey, o.workers)
+	keep := fmt.Sprintf("window %d", window)
+	if _, ok := co.kind.(centrifugo); ok {
+		keep = fmt.Sprintf("history_size %d", co.peerHistory)
+	}
+	fmt.Fprintf(out, "storm: %s: %d clients on node A, SIGKILL A, %d alarms per channel through B, all resume on B (%s); %s\n",
+		co.kind.Name(), o.conns, o.per, keep, machineInfo())
+	d := newDialer(co.kind, co.sources(o.conns))
+	pub := newPublisher(co.kind, cl.nodes[1].URL, co.apiKey, o.workers)
 	if err := stormBefore(ctx, o, cl, d, pub, clients); err != nil {
 		return err
 	}
@@ -91,7 +95,7 @@ func runStorm(ctx context.Context, o *stormOpts, co *common, out io.Writer) erro
 }
 
 func stormClients(co *common, o *stormOpts) ([]*stormClient, error) {
-	toks, err := tokens(co.secret, "s", o.conns, nil)
+	toks, err := co.kind.tokens(co.secret, "s", o.conns, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +113,7 @@ func stormBefore(ctx context.Context, o *stormOpts, cl *cluster, d *dialer, pub 
 	firsts.Add(len(clients))
 	failed, err := connectAll(ctx, len(clients), 64, func(ctx context.Context, i int) error {
 		sc := clients[i]
-		c, err := d.dial(ctx, cl.nodes[0].WS(), sc.tok, "", "")
+		c, err := d.dial(ctx, cl.nodes[0].WS(), sc.tok, nil)
 		if err != nil {
 			firsts.Done()
 			return err
@@ -117,13 +121,11 @@ func stormBefore(ctx context.Context, o *stormOpts, cl *cluster, d *dialer, pub 
 		welcomed := make(chan struct{})
 		var first sync.Once
 		readers.Go(func() {
-			_ = readLoop(c, handler{
-				Welcome: func(w protocol.Welcome, _ time.Time) { sc.lastID, sc.epoch = w.Position, w.Epoch; close(welcomed) },
-				Alarm: func(msg []byte, _ time.Time) {
-					if a, ok := parseAlarm(msg); ok {
-						sc.lastID = string(a.ID)
-						first.Do(firsts.Done)
-					}
+			_ = readLoop(c, d.kind, handler{
+				Welcome: func(w welcome, _ time.Time) { sc.lastID, sc.epoch = w.Position, w.Epoch; close(welcomed) },
+				Alarm: func(a benchAlarm, _ time.Time) {
+					sc.lastID = string(a.ID)
+					first.Do(firsts.Done)
 				},
 			})
 		})
@@ -184,7 +186,7 @@ func publishEach(ctx context.Context, o *stormOpts, pub *publisher, clients []*s
 			return
 		}
 		for k, i := range part {
-			if id, ok := parseID([]byte(got[k])); ok {
+			if id, ok := parsePosition([]byte(got[k])); ok {
 				ids[i] = append(ids[i], id)
 			} else {
 				firstErr = cmp.Or(firstErr, fmt.Errorf("storm: alarm refused in batch"))
@@ -210,25 +212,21 @@ func stormPublish(ctx context.Context, o *stormOpts, pub *publisher, clients []*
 	return nil
 }
 
-func (sc *stormClient) onWelcome(finish func()) func(protocol.Welcome, time.Time) {
-	return func(w protocol.Welcome, now time.Time) {
+func (sc *stormClient) onWelcome(finish func()) func(welcome, time.Time) {
+	return func(w welcome, now time.Time) {
 		sc.mu.Lock()
 		defer sc.mu.Unlock()
-		sc.status, sc.replayed, sc.welcomed = w.Resume.Status, w.Resume.Replayed, now
-		if w.Resume.Status != protocol.StatusResumed || len(sc.tr.expected) == 0 {
+		sc.status, sc.replayed, sc.welcomed = w.Status, w.Replayed, now
+		if w.Status != protocol.StatusResumed || len(sc.tr.expected) == 0 {
 			sc.doneAt = sc.welcomed
 			finish()
 		}
 	}
 }
 
-func (sc *stormClient) onAlarm(finish func()) func([]byte, time.Time) {
-	return func(msg []byte, now time.Time) {
-		a, ok := parseAlarm(msg)
-		if !ok {
-			return
-		}
-		id, ok := parseID(a.ID)
+func (sc *stormClient) onAlarm(finish func()) func(benchAlarm, time.Time) {
+	return func(a benchAlarm, now time.Time) {
+		id, ok := parsePosition(a.ID)
 		if !ok {
 			return
 		}
@@ -265,7 +263,7 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 	start := time.Now()
 	failed, cerr := connectAll(ctx, len(clients), par, func(ctx context.Context, i int) error {
 		sc := clients[i]
-		c, err := d.dial(ctx, cl.nodes[1].WS(), sc.tok, sc.lastID, sc.epoch)
+		c, err := d.dial(ctx, cl.nodes[1].WS(), sc.tok, &resumeFrom{Channel: sc.channel, Position: sc.lastID, Epoch: sc.epoch})
 		if err != nil {
 			return err
 		}
@@ -275,7 +273,7 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 		var once sync.Once
 		finish := func() { once.Do(func() { close(done) }) }
 		readers.Go(func() {
-			_ = readLoop(c, handler{Welcome: sc.onWelcome(finish), Alarm: sc.onAlarm(finish)})
+			_ = readLoop(c, d.kind, handler{Welcome: sc.onWelcome(finish), Alarm: sc.onAlarm(finish)})
 			finish()
 		})
 		return waitFor(ctx, done, o.timeout)

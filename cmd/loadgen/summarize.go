@@ -11,15 +11,16 @@ import (
 
 // groupKeys are the RESULT keys that name a run's parameters: runs are
 // summarized together when these match.
-var groupKeys = []string{"workload", "gateway_rev", "conns", "nodes", "ramp", "per", "size", "after_gc"}
+var groupKeys = []string{"workload", "target", "gateway_rev", "peer_rev", "peer_history", "conns", "nodes", "rate", "ramp", "per", "size", "after_gc"}
 
 // summary is the aggregate of the RESULT lines of one group.
 type summary struct {
-	Group string // "workload=fanout conns=5000 ..."
-	Runs  int
-	Keys  []string             // result keys in first-seen order
-	Nums  map[string][]float64 // numeric values per key
-	Texts map[string][]string  // other values per key
+	Group  string            // "workload=fanout conns=5000 ..."
+	Params map[string]string // the group keys' values
+	Runs   int
+	Keys   []string             // result keys in first-seen order
+	Nums   map[string][]float64 // numeric values per key
+	Texts  map[string][]string  // other values per key
 }
 
 // parseResultLine returns the key=value pairs of a "RESULT ..." line in
@@ -53,7 +54,7 @@ func summarize(r io.Reader) ([]*summary, error) {
 		g := groupOf(keys, vals)
 		s := byGroup[g]
 		if s == nil {
-			s = &summary{Group: g, Nums: map[string][]float64{}, Texts: map[string][]string{}}
+			s = &summary{Group: g, Params: paramsOf(keys, vals), Nums: map[string][]float64{}, Texts: map[string][]string{}}
 			byGroup[g] = s
 			out = append(out, s)
 		}
@@ -82,6 +83,17 @@ func isGroupKey(k string) bool {
 		}
 	}
 	return false
+}
+
+// paramsOf returns the group keys' values of one RESULT line.
+func paramsOf(keys, vals []string) map[string]string {
+	m := map[string]string{}
+	for i, k := range keys {
+		if isGroupKey(k) {
+			m[k] = vals[i]
+		}
+	}
+	return m
 }
 
 func groupOf(keys, vals []string) string {
@@ -145,5 +157,6 @@ func cmdSummarize(args []string, stdin io.Reader, out io.Writer) error {
 	for _, s := range sums {
 		s.print(out)
 	}
+	compare(sums, out)
 	return nil
 }

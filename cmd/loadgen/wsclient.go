@@ -21,14 +21,15 @@ import (
 // it spreads connections over 127.0.0.2, 127.0.0.3, … so that more than one
 // ephemeral port range is available towards one gateway port.
 type dialer struct {
+	kind    target
 	clients []*http.Client
 	next    atomic.Uint64
 }
 
-// newDialer returns a dialer using srcIPs loopback source addresses (0 or
-// 1: let the kernel choose).
-func newDialer(srcIPs int) *dialer {
-	d := &dialer{}
+// newDialer returns a dialer for kind's protocol using srcIPs loopback
+// source addresses (0 or 1: let the kernel choose).
+func newDialer(kind target, srcIPs int) *dialer {
+	d := &dialer{kind: kind}
 	if srcIPs <= 1 {
 		d.clients = []*http.Client{{Transport: &http.Transport{DisableCompression: true}}}
 		return d
@@ -43,8 +44,9 @@ func newDialer(srcIPs int) *dialer {
 	return d
 }
 
-// dial connects to url and sends hello. Reading is the caller's (readLoop).
-func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*websocket.Conn, error) {
+// dial connects to url and sends hello (resuming after from when not
+// nil). Reading is the caller's (readLoop).
+func (d *dialer) dial(ctx context.Context, url, token string, from *resumeFrom) (*websocket.Conn, error) {
 	hc := d.clients[d.next.Add(1)%uint64(len(d.clients))]
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -53,12 +55,7 @@ func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*w
 		return nil, fmt.Errorf("ws: dial: %w", err)
 	}
 	c.SetReadLimit(4 << 20)
-	h := protocol.Hello{Type: protocol.TypeHello, Token: token, Epoch: epoch}
-	if lastID != "" {
-		h.LastID = &lastID
-	}
-	b, _ := json.Marshal(h)
-	if err := c.Write(ctx, websocket.MessageText, b); err != nil {
+	if err := c.Write(ctx, websocket.MessageText, d.kind.hello(token, from)); err != nil {
 		_ = c.CloseNow()
 		return nil, fmt.Errorf("ws: hello: %w", err)
 	}
@@ -66,10 +63,10 @@ func (d *dialer) dial(ctx context.Context, url, token, lastID, epoch string) (*w
 }
 
 // handler receives what readLoop reads; now is the time the frame was
-// read. Alarm's msg is valid only during the call.
+// read. The alarm's ID is valid only during the call.
 type handler struct {
-	Welcome func(w protocol.Welcome, now time.Time)
-	Alarm   func(msg []byte, now time.Time)
+	Welcome func(w welcome, now time.Time)
+	Alarm   func(a benchAlarm, now time.Time)
 }
 
 var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
@@ -77,8 +74,10 @@ var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // errBadWelcome reports a welcome that does not decode.
 var errBadWelcome = errors.New("ws: bad welcome")
 
-// readLoop reads frames until the connection ends and returns why.
-func readLoop(c *websocket.Conn, h handler) error {
+// readLoop reads frames of kind's protocol until the connection ends and
+// returns why. It owns the connection's writes after the hello: it
+// answers pings.
+func readLoop(c *websocket.Conn, kind target, h handler) error {
 	for {
 		_, r, err := c.Reader(context.Background())
 		if err != nil {
@@ -88,11 +87,15 @@ func readLoop(c *websocket.Conn, h handler) error {
 		buf.Reset()
 		_, err = buf.ReadFrom(r)
 		now := time.Now()
+		var reply []byte
 		if err == nil {
-			err = dispatch(buf.Bytes(), now, h)
+			reply, err = kind.dispatch(buf.Bytes(), now, h)
 		}
 		if buf.Cap() <= 64<<10 {
 			bufPool.Put(buf)
+		}
+		if err == nil && reply != nil {
+			err = writeReply(c, reply)
 		}
 		if err != nil {
 			return err
@@ -100,14 +103,21 @@ func readLoop(c *websocket.Conn, h handler) error {
 	}
 }
 
-// dispatch hands every message of one frame to h.
+// writeReply writes b with a deadline.
+func writeReply(c *websocket.Conn, b []byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.Write(ctx, websocket.MessageText, b)
+}
+
+// dispatch hands every message of one alarmgate frame to h.
 func dispatch(frame []byte, now time.Time, h handler) error {
 	var err error
 	splitLines(frame, func(msg []byte) {
 		switch {
 		case bytes.HasPrefix(msg, alarmPrefix):
-			if h.Alarm != nil {
-				h.Alarm(msg, now)
+			if a, ok := parseAlarm(msg); ok && h.Alarm != nil {
+				h.Alarm(a, now)
 			}
 		case bytes.HasPrefix(msg, welcomePrefix):
 			var w protocol.Welcome
@@ -116,7 +126,7 @@ func dispatch(frame []byte, now time.Time, h handler) error {
 				return
 			}
 			if h.Welcome != nil {
-				h.Welcome(w, now)
+				h.Welcome(welcome{Node: w.Node, Position: w.Position, Epoch: w.Epoch, Status: w.Resume.Status, Replayed: w.Resume.Replayed}, now)
 			}
 		}
 	})
