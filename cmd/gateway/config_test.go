@@ -14,6 +14,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/ingest"
 	"github.com/alarmgate/alarmgate/internal/node"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/ws"
@@ -24,29 +25,33 @@ import (
 // literal where cmd/gateway itself owns it. nil: no envDefault (the
 // variable is optional or required; docs/configuration.md explains it).
 var configDefaults = map[string]any{
-	"GATEWAY_ADDR":             "127.0.0.1:8080",
-	"GATEWAY_REDIS_URL":        nil,
-	"GATEWAY_REDIS_MODE":       "single",
-	"GATEWAY_REDIS_PREFIX":     stream.DefaultPrefix,
-	"GATEWAY_JWT_SECRET":       nil,
-	"GATEWAY_API_KEYS":         nil,
-	"GATEWAY_NODE_ID":          nil,
-	"GATEWAY_STREAM_MAXLEN":    int64(stream.DefaultMaxLen),
-	"GATEWAY_CHANNEL_HISTORY":  int64(stream.DefaultChannelHistory),
-	"GATEWAY_STREAM_RETENTION": stream.DefaultRetention,
-	"GATEWAY_DRAIN_DELAY":      node.DefaultDrainDelay,
-	"GATEWAY_CLOSE_SPREAD":     node.DefaultCloseSpread,
-	"GATEWAY_WINDOW":           int64(hub.DefaultWindow),
-	"GATEWAY_QUEUE_LEN":        int64(hub.DefaultQueueLen),
-	"GATEWAY_MAX_ALARM_BYTES":  int64(stream.DefaultMaxAlarmBytes),
-	"GATEWAY_ALLOWED_ORIGINS":  nil,
-	"GATEWAY_HELLO_TIMEOUT":    ws.DefaultHelloTimeout,
-	"GATEWAY_PING_INTERVAL":    ws.DefaultPingInterval,
-	"GATEWAY_DEMO":             nil,
-	"GATEWAY_DEMO_WS":          nil,
-	"GATEWAY_PPROF_ADDR":       nil,
-	"GATEWAY_LOG_FORMAT":       "text",
-	"GATEWAY_LOG_LEVEL":        slog.LevelInfo,
+	"GATEWAY_ADDR":                  "127.0.0.1:8080",
+	"GATEWAY_REDIS_URL":             nil,
+	"GATEWAY_REDIS_MODE":            "single",
+	"GATEWAY_REDIS_PREFIX":          stream.DefaultPrefix,
+	"GATEWAY_JWT_SECRET":            nil,
+	"GATEWAY_API_KEYS":              nil,
+	"GATEWAY_NODE_ID":               nil,
+	"GATEWAY_STREAM_MAXLEN":         int64(stream.DefaultMaxLen),
+	"GATEWAY_CHANNEL_HISTORY":       int64(stream.DefaultChannelHistory),
+	"GATEWAY_STREAM_RETENTION":      stream.DefaultRetention,
+	"GATEWAY_DRAIN_DELAY":           node.DefaultDrainDelay,
+	"GATEWAY_CLOSE_SPREAD":          node.DefaultCloseSpread,
+	"GATEWAY_WINDOW":                int64(hub.DefaultWindow),
+	"GATEWAY_QUEUE_LEN":             int64(hub.DefaultQueueLen),
+	"GATEWAY_MAX_ALARM_BYTES":       int64(stream.DefaultMaxAlarmBytes),
+	"GATEWAY_ALLOWED_ORIGINS":       nil,
+	"GATEWAY_HELLO_TIMEOUT":         ws.DefaultHelloTimeout,
+	"GATEWAY_PING_INTERVAL":         ws.DefaultPingInterval,
+	"GATEWAY_DEMO":                  nil,
+	"GATEWAY_DEMO_WS":               nil,
+	"GATEWAY_PPROF_ADDR":            nil,
+	"GATEWAY_LOG_FORMAT":            "text",
+	"GATEWAY_LOG_LEVEL":             slog.LevelInfo,
+	"GATEWAY_INGEST":                true,
+	"GATEWAY_INGEST_BATCH":          int64(ingest.DefaultBatchSize),
+	"GATEWAY_INGEST_CLAIM_IDLE":     ingest.DefaultClaimIdle,
+	"GATEWAY_INGEST_PUBSUB_CHANNEL": nil,
 }
 
 // sameDefault reports whether s, an envDefault tag or a cell of the docs,
@@ -61,6 +66,9 @@ func sameDefault(s string, want any) (bool, error) {
 	case time.Duration:
 		d, err := time.ParseDuration(s)
 		return d == want, err
+	case bool:
+		b, err := strconv.ParseBool(s)
+		return b == want, err
 	case slog.Level:
 		var l slog.Level
 		err := l.UnmarshalText([]byte(s))

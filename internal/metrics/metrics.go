@@ -29,6 +29,42 @@ type Metrics struct {
 	WindowSize     prometheus.Gauge
 	Ready          prometheus.Gauge
 	HTTPRequests   *prometheus.CounterVec // route, code
+	Ingest         Ingest
+}
+
+// Ingest holds the collectors of the ingest stream consumer.
+type Ingest struct {
+	Lag         prometheus.Gauge       // entries not yet delivered to the group
+	Pending     prometheus.Gauge       // entries delivered but not acknowledged
+	Leader      prometheus.Gauge       // 1 while this node holds the lease
+	Claimed     prometheus.Counter     // entries taken over from another consumer
+	DeadLetters *prometheus.CounterVec // reason
+	Alarms      *prometheus.CounterVec // result: created, replayed
+	PubSub      *prometheus.CounterVec // result: forwarded, dropped, error
+}
+
+// newIngest creates the ingest collectors.
+func newIngest() Ingest {
+	return Ingest{
+		Lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ingest_lag", Help: "Ingest stream entries not yet delivered to the gateways group (XINFO GROUPS lag), sampled every few seconds."}),
+		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ingest_pending", Help: "Ingest entries delivered to a gateway but not yet acknowledged."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ingest_leader", Help: "1 while this node holds the ingest lease and consumes the ingest stream."}),
+		Claimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_ingest_claimed_total", Help: "Ingest entries claimed from another (dead or stuck) consumer."}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_ingest_dead_letters_total", Help: "Ingest entries moved to the dead-letter stream, by reason."}, []string{"reason"}),
+		Alarms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_ingested_total", Help: "Ingest entries published, by result (created; replayed: already published before)."}, []string{"result"}),
+		PubSub: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_ingest_pubsub_total", Help: "Messages of the migration Pub/Sub channel, by result (forwarded, dropped: not the lease holder or malformed, error)."}, []string{"result"}),
+	}
+}
+
+func (i Ingest) collectors() []prometheus.Collector {
+	return []prometheus.Collector{i.Lag, i.Pending, i.Leader, i.Claimed, i.DeadLetters, i.Alarms, i.PubSub}
 }
 
 // New creates the collectors and registers them on reg. A nil reg creates a
@@ -77,9 +113,11 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "alarmgate_ready", Help: "1 when the node reports ready."}),
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
+		Ingest: newIngest(),
 	}
 	reg.MustRegister(m.Connections, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
 		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
 		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests)
+	reg.MustRegister(m.Ingest.collectors()...)
 	return m
 }
