@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
@@ -100,14 +102,16 @@ type deadLetter struct {
 	reason string
 }
 
-// handle publishes msgs (in id order) in one pipeline, moves the refused
-// ones to the dead-letter stream and acknowledges both. When Redis fails
-// on an item, it and every later item stay pending (on this node, which
-// retries them first, with the same idempotency keys), so the entries
-// acknowledged are always a prefix of msgs and nothing overtakes.
+// handle publishes msgs, moves the refused ones to the dead-letter stream
+// and acknowledges both. The alarms are split by channel into Parallel
+// pipelines that run at once (Redis stays busy while this process
+// prepares the others); a channel's alarms all go into one pipeline, in
+// id order. When Redis fails on an item, it and every later item of its
+// pipeline stay pending (on this node, which retries them, with the same
+// idempotency keys, before reading anything new), so on each channel the
+// entries acknowledged are a prefix and nothing overtakes.
 func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
-	ins := make([]stream.PublishInput, 0, len(msgs))
-	pos := make([]int, 0, len(msgs)) // pos[j]: index in msgs of ins[j]
+	parts := make([]part, c.cfg.Parallel)
 	reasons := make([]string, len(msgs))
 	for i, m := range msgs {
 		in, reason := input(m)
@@ -115,35 +119,68 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
 			reasons[i] = reason
 			continue
 		}
-		ins = append(ins, in)
-		pos = append(pos, i)
+		p := &parts[channelPart(in.Channel, len(parts))]
+		p.ins = append(p.ins, in)
+		p.pos = append(p.pos, i)
 	}
-	done := len(msgs) // entries msgs[:done] are settled
+	pctx, cancel := c.leaseCtx(ctx, 0)
+	var wg sync.WaitGroup
+	for k := range parts {
+		if p := &parts[k]; len(p.ins) > 0 {
+			wg.Go(func() { p.results, p.errs = c.store.PublishBatch(pctx, p.ins) })
+		}
+	}
+	wg.Wait()
+	cancel()
+	settled := make([]redis.XMessage, 0, len(msgs))
+	keep := make([]bool, len(msgs))
 	var failure error
-	if len(ins) > 0 {
-		pctx, cancel := c.leaseCtx(ctx, 0)
-		results, errs := c.store.PublishBatch(pctx, ins)
-		cancel()
-		for j, err := range errs {
+	for _, p := range parts {
+		for j, err := range p.errs {
 			if err == nil {
-				c.m.Alarms.WithLabelValues(result(results[j])).Inc()
+				c.m.Alarms.WithLabelValues(result(p.results[j])).Inc()
 				continue
 			}
 			if r := rejectReason(err); r != "" {
-				reasons[pos[j]] = r
+				reasons[p.pos[j]] = r
 				continue
 			}
-			done, failure = pos[j], err
+			for _, i := range p.pos[j:] {
+				keep[i] = true
+			}
+			failure = err
 			break
 		}
 	}
-	if err := c.settle(ctx, msgs[:done], reasons[:done]); err != nil {
+	settledReasons := make([]string, 0, len(msgs))
+	for i, m := range msgs {
+		if !keep[i] {
+			settled = append(settled, m)
+			settledReasons = append(settledReasons, reasons[i])
+		}
+	}
+	if err := c.settle(ctx, settled, settledReasons); err != nil {
 		return err
 	}
 	if failure != nil {
 		return fmt.Errorf("ingest: publish: %w", failure)
 	}
 	return nil
+}
+
+// part is the alarms of one pipeline of handle.
+type part struct {
+	ins     []stream.PublishInput
+	pos     []int // pos[j]: index in msgs of ins[j]
+	results []stream.PublishResult
+	errs    []error
+}
+
+// channelPart maps a channel to one of n pipelines (FNV-1a).
+func channelPart(channel string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(channel))
+	return int(h.Sum32() % uint32(n))
 }
 
 func result(r stream.PublishResult) string {

@@ -22,7 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 // env is one test's Redis, prefix and store.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	rdb   redis.UniversalClient
 	store *stream.Store
 	keys  stream.IngestKeys
@@ -31,7 +31,7 @@ type env struct {
 
 // newEnv connects to the shared Redis with a unique prefix whose keys are
 // deleted at cleanup.
-func newEnv(t *testing.T, scfg stream.Config) *env {
+func newEnv(t testing.TB, scfg stream.Config) *env {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })

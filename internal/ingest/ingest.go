@@ -35,6 +35,7 @@ import (
 const (
 	DefaultGroup      = "gateways"
 	DefaultBatchSize  = 500
+	DefaultParallel   = 4
 	DefaultBlock      = time.Second
 	DefaultClaimIdle  = 15 * time.Second
 	DefaultLeaseTTL   = 10 * time.Second
@@ -53,6 +54,9 @@ type Config struct {
 	// BatchSize is the COUNT of each XREADGROUP and the most entries
 	// published in one pipeline. Default DefaultBatchSize (500).
 	BatchSize int64
+	// Parallel is how many publish pipelines one batch is split into (by
+	// channel, so each channel keeps its order). Default DefaultParallel.
+	Parallel int
 	// Block is the BLOCK of XREADGROUP; it must stay below the store's
 	// call timeout. Default DefaultBlock (1s).
 	Block time.Duration
@@ -124,6 +128,7 @@ func New(cfg Config, d Deps) (*Consumer, error) {
 	}
 	defaults.Set(&cfg.Group, DefaultGroup)
 	defaults.Set(&cfg.BatchSize, DefaultBatchSize)
+	defaults.Set(&cfg.Parallel, DefaultParallel)
 	defaults.Set(&cfg.Block, DefaultBlock)
 	defaults.Set(&cfg.ClaimIdle, DefaultClaimIdle)
 	defaults.Set(&cfg.LeaseTTL, DefaultLeaseTTL)
@@ -131,8 +136,8 @@ func New(cfg Config, d Deps) (*Consumer, error) {
 	defaults.Set(&cfg.TrimEvery, DefaultTrimEvery)
 	defaults.Set(&cfg.StatsEvery, DefaultStatsEvery)
 	switch {
-	case cfg.BatchSize < 0 || cfg.DeadMaxLen < 0:
-		return nil, errors.New("ingest: BatchSize and DeadMaxLen must be positive")
+	case cfg.BatchSize < 0 || cfg.DeadMaxLen < 0 || cfg.Parallel < 0:
+		return nil, errors.New("ingest: BatchSize, Parallel and DeadMaxLen must be positive")
 	case cfg.Block < time.Millisecond || cfg.Block >= d.Store.Timeout():
 		return nil, fmt.Errorf("ingest: Block %v must be at least 1ms and below the call timeout %v", cfg.Block, d.Store.Timeout())
 	case cfg.ClaimIdle < time.Millisecond || cfg.LeaseTTL < 3*time.Millisecond:

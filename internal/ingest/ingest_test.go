@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"context"
 	"errors"
 	"strconv"
 	"strings"
@@ -288,4 +289,43 @@ func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// flaky publishes through the store but, on its first call, fails from
+// the middle of the batch on as a broken connection would: the items
+// before are published, the rest are not.
+type flaky struct {
+	*stream.Store
+	calls int
+}
+
+func (f *flaky) PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error) {
+	f.calls++
+	if f.calls > 1 || len(ins) < 2 {
+		return f.Store.PublishBatch(ctx, ins)
+	}
+	half := len(ins) / 2
+	res, errs := f.Store.PublishBatch(ctx, ins[:half])
+	for range ins[half:] {
+		res = append(res, stream.PublishResult{})
+		errs = append(errs, stream.ErrUnavailable)
+	}
+	return res, errs
+}
+
+// TestRedisFailureMidBatchKeepsOrder: the items a failed publish did not
+// write stay pending and are published before anything newer.
+func TestRedisFailureMidBatchKeepsOrder(t *testing.T) {
+	e := newEnv(t, stream.Config{})
+	e.addSeqFrom(200, 3)
+	c, err := New(Config{NodeID: "n1", Block: 100 * time.Millisecond, Parallel: 1},
+		Deps{Redis: e.rdb, Store: &flaky{Store: e.store}, Metrics: metrics.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.run(c)
+	time.Sleep(50 * time.Millisecond)
+	e.addSeqFrom(100, 3)
+	e.waitDrained(10 * time.Second)
+	e.checkLog(300)
 }
