@@ -113,6 +113,7 @@ type Consumer struct {
 
 	// Owned by Run's goroutine.
 	groupOK   bool      // the group is known to exist
+	failing   bool      // the last Redis step failed (later failures log at debug)
 	nextTrim  time.Time // when the holder trims next
 	nextStats time.Time // when the metrics are sampled next
 }
@@ -178,9 +179,15 @@ func (c *Consumer) Run(ctx context.Context) error {
 			sleep(ctx, idle)
 			continue
 		}
-		if err := c.step(ctx); err != nil {
-			if !errors.Is(err, errWait) && ctx.Err() == nil {
-				c.log.Warn("ingest: step failed; retrying", "err", err)
+		err := c.step(ctx)
+		switch {
+		case err == nil:
+			c.failing = false
+		case errors.Is(err, errWait):
+			sleep(ctx, idle)
+		default:
+			if ctx.Err() == nil {
+				c.failed("ingest: consuming failed; retrying", err)
 			}
 			sleep(ctx, idle)
 		}
@@ -216,7 +223,7 @@ func (c *Consumer) maintain(ctx context.Context) {
 	now := c.now()
 	if !c.groupOK {
 		if err := c.ensureGroup(ctx); err != nil {
-			c.log.Warn("ingest: creating the consumer group", "err", err)
+			c.failed("ingest: creating the consumer group failed; retrying", err)
 			return
 		}
 		c.groupOK = true
@@ -233,6 +240,17 @@ func (c *Consumer) maintain(ctx context.Context) {
 			c.log.Debug("ingest: trimming", "err", err)
 		}
 	}
+}
+
+// failed logs a Redis failure: at warn level the first of a series, at
+// debug level the others (a Redis outage would log every second).
+func (c *Consumer) failed(msg string, err error) {
+	level := slog.LevelWarn
+	if c.failing {
+		level = slog.LevelDebug
+	}
+	c.failing = true
+	c.log.Log(context.Background(), level, msg, "err", err)
 }
 
 // callCtx bounds one Redis call by the store's timeout plus extra.
