@@ -61,6 +61,11 @@ type config struct {
 	LogFormat       string        `env:"GATEWAY_LOG_FORMAT" envDefault:"text"`
 	LogLevel        slog.Level    `env:"GATEWAY_LOG_LEVEL" envDefault:"info"`
 	OpsConfig                     // identity provider, TLS, admin listener: ops.go
+	// The ingest stream consumer (docs/ingest.md).
+	Ingest          bool          `env:"GATEWAY_INGEST" envDefault:"true"`
+	IngestBatch     int64         `env:"GATEWAY_INGEST_BATCH" envDefault:"500"`
+	IngestClaimIdle time.Duration `env:"GATEWAY_INGEST_CLAIM_IDLE" envDefault:"15s"`
+	IngestPubSub    string        `env:"GATEWAY_INGEST_PUBSUB_CHANNEL"`
 }
 
 func loadConfig() (config, error) {

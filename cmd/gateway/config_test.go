@@ -15,6 +15,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/ingest"
 	"github.com/alarmgate/alarmgate/internal/node"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/ws"
@@ -69,6 +70,11 @@ var configDefaults = map[string]any{
 	"GATEWAY_TLS_KEY_FILE":       nil,
 	"GATEWAY_ADMIN_ADDR":         nil,
 	"GATEWAY_ADMIN_ALLOW_REMOTE": nil,
+	// ingest (docs/ingest.md)
+	"GATEWAY_INGEST":                true,
+	"GATEWAY_INGEST_BATCH":          int64(ingest.DefaultBatchSize),
+	"GATEWAY_INGEST_CLAIM_IDLE":     ingest.DefaultClaimIdle,
+	"GATEWAY_INGEST_PUBSUB_CHANNEL": nil,
 }
 
 // sameDefault reports whether s, an envDefault tag or a cell of the docs,
@@ -86,6 +92,9 @@ func sameDefault(s string, want any) (bool, error) {
 	case time.Duration:
 		d, err := time.ParseDuration(s)
 		return d == want, err
+	case bool:
+		b, err := strconv.ParseBool(s)
+		return b == want, err
 	case slog.Level:
 		var l slog.Level
 		err := l.UnmarshalText([]byte(s))

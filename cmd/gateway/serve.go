@@ -14,6 +14,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/ingest"
 	"github.com/alarmgate/alarmgate/internal/node"
 	"github.com/alarmgate/alarmgate/internal/sse"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -135,7 +136,17 @@ func nodeConfig(cfg config) node.Config {
 		CloseSpread: cfg.CloseSpread,
 		ReadTimeout: cfg.ReadTimeout,
 		IdleTimeout: cfg.IdleTimeout,
+		Ingest:      ingestConfig(cfg),
 	}
+}
+
+// ingestConfig is the ingest consumer's config, nil when GATEWAY_INGEST
+// is off.
+func ingestConfig(cfg config) *ingest.Config {
+	if !cfg.Ingest {
+		return nil
+	}
+	return &ingest.Config{BatchSize: cfg.IngestBatch, ClaimIdle: cfg.IngestClaimIdle, PubSubChannel: cfg.IngestPubSub}
 }
 
 // fillDemoSecrets generates the secrets an embedded demo was not given.

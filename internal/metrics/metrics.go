@@ -32,6 +32,42 @@ type Metrics struct {
 	HTTPRequests   *prometheus.CounterVec // route, code
 	Limited        *prometheus.CounterVec // limit: connections, connect_rate, publish_rate
 	DeliveryLag    prometheus.Histogram
+	Ingest         Ingest
+}
+
+// Ingest holds the collectors of the ingest stream consumer.
+type Ingest struct {
+	Lag         prometheus.Gauge       // entries not yet delivered to the group
+	Pending     prometheus.Gauge       // entries delivered but not acknowledged
+	Leader      prometheus.Gauge       // 1 while this node holds the lease
+	Claimed     prometheus.Counter     // entries taken over from another consumer
+	DeadLetters *prometheus.CounterVec // reason
+	Alarms      *prometheus.CounterVec // result: created, replayed
+	PubSub      *prometheus.CounterVec // result: forwarded, dropped, error
+}
+
+// newIngest creates the ingest collectors.
+func newIngest() Ingest {
+	return Ingest{
+		Lag: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ingest_lag", Help: "Ingest stream entries not yet delivered to the gateways group (XINFO GROUPS lag), sampled every few seconds."}),
+		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ingest_pending", Help: "Ingest entries delivered to a gateway but not yet acknowledged."}),
+		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "alarmgate_ingest_leader", Help: "1 while this node holds the ingest lease and consumes the ingest stream."}),
+		Claimed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_ingest_claimed_total", Help: "Ingest entries claimed from another (dead or stuck) consumer."}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_ingest_dead_letters_total", Help: "Ingest entries moved to the dead-letter stream, by reason."}, []string{"reason"}),
+		Alarms: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_ingested_total", Help: "Ingest entries published, by result (created; replayed: already published before)."}, []string{"result"}),
+		PubSub: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_ingest_pubsub_total", Help: "Messages of the migration Pub/Sub channel, by result (forwarded, dropped: not the lease holder or malformed, error)."}, []string{"result"}),
+	}
+}
+
+func (i Ingest) collectors() []prometheus.Collector {
+	return []prometheus.Collector{i.Lag, i.Pending, i.Leader, i.Claimed, i.DeadLetters, i.Alarms, i.PubSub}
 }
 
 // Values of the Limited metric's limit label.
@@ -94,9 +130,11 @@ func New(reg prometheus.Registerer) *Metrics {
 		DeliveryLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "alarmgate_delivery_lag_seconds", Help: "Time from an alarm's ts (Redis accepted it) to the write of the WebSocket frame carrying it; observed once per frame, for its newest alarm.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
+		Ingest: newIngest(),
 	}
 	reg.MustRegister(m.Connections, m.Transport, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
 		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
 		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited, m.DeliveryLag)
+	reg.MustRegister(m.Ingest.collectors()...)
 	return m
 }

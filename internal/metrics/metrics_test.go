@@ -32,11 +32,18 @@ func TestEveryMetricDocumented(t *testing.T) {
 	m := New(nil)
 	v := reflect.ValueOf(m).Elem()
 	seen := map[string]bool{}
+	var all []prometheus.Collector
 	for i := range v.NumField() {
-		c, ok := v.Field(i).Interface().(prometheus.Collector)
-		if !ok {
+		switch f := v.Field(i).Interface().(type) {
+		case prometheus.Collector:
+			all = append(all, f)
+		case Ingest:
+			all = append(all, f.collectors()...)
+		default:
 			t.Fatalf("field %s is not a collector", v.Type().Field(i).Name)
 		}
+	}
+	for _, c := range all {
 		ch := make(chan *prometheus.Desc, 1)
 		c.Describe(ch)
 		d := (<-ch).String()

@@ -53,8 +53,9 @@ func (l *lifecycle) init(h http.Handler, read, idle time.Duration, log *slog.Log
 // once, and not after Shutdown.
 //
 // It starts the live feed (it subscribes, loads the window and keeps it
-// current), the publish pipeliner, the write watchdog and the readiness
-// gauge, each on a goroutine of its own that stops in Shutdown, then
+// current), the publish pipeliner, the write watchdog, the readiness
+// gauge and (when configured) the ingest consumer, each on a goroutine of
+// its own that stops in Shutdown, then
 // serves ln. The node reports ready (/readyz 200, hellos accepted) once
 // the feed is current; see WaitReady.
 //
@@ -96,13 +97,17 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 	n.life.serving = true
 	runCtx, stopRun := context.WithCancel(context.Background())
 	n.life.stopRun = stopRun
-	// The first four stop when Shutdown cancels runCtx (step 4), the HTTP
-	// server when Shutdown stops it (step 3). Shutdown waits for all five.
+	// The feed, pipeliner, history reader, watchdog, gauge and ingest
+	// consumer stop when Shutdown cancels runCtx (step 4), the HTTP server
+	// when Shutdown stops it (step 3). Shutdown waits for all of them.
 	n.life.wg.Go(func() { _ = n.feed.Run(runCtx) })
 	n.life.wg.Go(func() { n.pipe.Run(runCtx) })
 	n.life.wg.Go(func() { n.history.Run(runCtx) })
 	n.life.wg.Go(func() { n.ws.RunWriteWatchdog(runCtx) })
 	n.life.wg.Go(func() { n.readyGauge(runCtx) })
+	if n.ingest != nil {
+		n.life.wg.Go(func() { _ = n.ingest.Run(runCtx) })
+	}
 	served := make(chan error, 1)
 	n.life.wg.Go(func() { served <- n.life.http.Serve(ln) })
 	return served, nil
@@ -119,9 +124,10 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 //     at once. Shutdown waits for every session, stream and goroutine.
 //  3. The HTTP server stops accepting and waits for in-flight requests
 //     (publishes) to finish, and for the upgrades refused in step 2.
-//  4. The live feed, the publish pipeliner, the history reader, the write watchdog and the
-//     readiness gauge stop; Shutdown waits for every goroutine Serve
-//     started, and Serve returns.
+//  4. The live feed, the publish pipeliner, the history reader, the write
+//     watchdog, the readiness gauge and the ingest consumer stop (the
+//     consumer releases its lease, so a standby takes over at once);
+//     Shutdown waits for every goroutine Serve started, and Serve returns.
 //
 // When ctx ends, the waits of steps 1 to 3 are cut short: the remaining
 // sockets and HTTP connections are closed at once. Shutdown still waits

@@ -20,6 +20,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/ingest"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
 	"github.com/alarmgate/alarmgate/internal/sse"
@@ -66,6 +67,9 @@ type Config struct {
 	API api.Config
 	// Feed tunes the live feed (tip interval, probe timeout).
 	Feed pubsub.Config
+	// Ingest, when set, runs the ingest stream consumer (NodeID is filled
+	// in from the node's). nil: the node does not consume the ingest stream.
+	Ingest *ingest.Config
 	// DrainDelay is how long the node keeps serving after Shutdown starts,
 	// failing /readyz, before closing sockets. Default DefaultDrainDelay.
 	DrainDelay time.Duration
@@ -106,7 +110,8 @@ type Node struct {
 	api      *api.API
 	pipe     *stream.Pipeliner
 	history  *stream.HistoryReader
-	draining atomic.Bool // set when Shutdown starts; fails /readyz
+	ingest   *ingest.Consumer // nil when Config.Ingest is nil
+	draining atomic.Bool      // set when Shutdown starts; fails /readyz
 
 	life lifecycle // see Serve and Shutdown
 }
@@ -158,6 +163,14 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	n.pipe = n.store.NewPipeliner(0)
 	if n.api, err = api.New(cfg.API, pipelined{n.store, n.pipe}, keys, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
+	}
+	if cfg.Ingest != nil {
+		ic := *cfg.Ingest
+		ic.NodeID = cfg.NodeID
+		deps := ingest.Deps{Redis: rdb, Store: n.store, Metrics: n.m, Log: log}
+		if n.ingest, err = ingest.New(ic, deps); err != nil {
+			return nil, fmt.Errorf("node: %w", err)
+		}
 	}
 	n.life.init(n.Handler(), cfg.ReadTimeout, cfg.IdleTimeout, log)
 	return n, nil

@@ -1,5 +1,7 @@
 package stream
 
+import "time"
+
 // The Redis layout of one Prefix. Every key and channel name the gateway
 // uses is built here and nowhere else. All of them share the hash tag
 // {prefix}, so they sit in one Cluster slot and publish.lua stays atomic.
@@ -36,6 +38,16 @@ package stream
 //	                                       in the stream (publish.lua)
 //	{prefix}:live:probe:<node>    channel  a node's liveness probe, published and
 //	                                       received by that node only
+//	{prefix}:ingest               stream   alarms applications XADD (fields
+//	                                       channel, event, data, idempotency_key);
+//	                                       consumed by the group "gateways"
+//	                                       (internal/ingest), trimmed only behind
+//	                                       what the group acknowledged
+//	{prefix}:ingest:dead          stream   ingest entries refused: the original
+//	                                       fields plus reason and id (MAXLEN ~)
+//	{prefix}:ingest:lease         string   the node consuming the ingest stream
+//	                                       -> "<node>:<token>", SET NX PX and
+//	                                       renewed by its holder
 type keys struct {
 	stream     string // {prefix}:stream
 	epoch      string // {prefix}:epoch
@@ -44,6 +56,14 @@ type keys struct {
 	live       string // {prefix}:live
 	chanPrefix string // {prefix}:ch: (followed by the channel)
 	reqPrefix  string // {prefix}:req: (followed by a request token)
+	ingest     IngestKeys
+}
+
+// IngestKeys names the keys of the ingest stream (see keys).
+type IngestKeys struct {
+	Stream string // {prefix}:ingest
+	Dead   string // {prefix}:ingest:dead
+	Lease  string // {prefix}:ingest:lease
 }
 
 // newKeys names the layout of prefix (already validated).
@@ -57,6 +77,11 @@ func newKeys(prefix string) keys {
 		live:       tag + ":live",
 		chanPrefix: tag + ":ch:",
 		reqPrefix:  tag + ":req:",
+		ingest: IngestKeys{
+			Stream: tag + ":ingest",
+			Dead:   tag + ":ingest:dead",
+			Lease:  tag + ":ingest:lease",
+		},
 	}
 }
 
@@ -85,3 +110,11 @@ func (s *Store) StreamKey() string { return s.keys.stream }
 
 // EpochKey returns the key holding the epoch: "{prefix}:epoch".
 func (s *Store) EpochKey() string { return s.keys.epoch }
+
+// IngestKeys returns the keys of the ingest stream: "{prefix}:ingest",
+// "{prefix}:ingest:dead" and "{prefix}:ingest:lease".
+func (s *Store) IngestKeys() IngestKeys { return s.keys.ingest }
+
+// Timeout returns the bound of one Redis call (Config.Timeout after
+// defaults).
+func (s *Store) Timeout() time.Duration { return s.cfg.Timeout }

@@ -1,0 +1,231 @@
+package ingest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/stream"
+)
+
+// Fields of an ingest entry, and the two a dead letter adds.
+const (
+	FieldChannel = "channel"
+	FieldEvent   = "event"
+	FieldData    = "data"
+	FieldIdemKey = "idempotency_key"
+	FieldReason  = "reason"
+	FieldID      = "id"
+)
+
+// IdemPrefix starts the idempotency key of an entry that brings none of
+// its own: "ingest:<entry id>".
+const IdemPrefix = "ingest:"
+
+// Reasons of dead letters (the reason field and the metric label).
+const (
+	ReasonMissingField = "missing_field"
+	ReasonInvalidUTF8  = "invalid_utf8"
+	ReasonBadJSON      = "bad_json"
+	ReasonBadChannel   = "bad_channel"
+	ReasonBadEvent     = "bad_event"
+	ReasonBadIdemKey   = "bad_idempotency_key"
+	ReasonTooLarge     = "too_large"
+	ReasonIdemReused   = "idempotency_key_reused"
+)
+
+// input turns an entry into a publish, or names why it cannot be one.
+// data may be absent (null); channel and event are required.
+func input(m redis.XMessage) (stream.PublishInput, string) {
+	var in stream.PublishInput
+	var ok [2]bool
+	for k, v := range m.Values {
+		s, isStr := v.(string)
+		if !isStr {
+			return in, ReasonMissingField
+		}
+		switch k {
+		case FieldChannel:
+			in.Channel, ok[0] = s, true
+		case FieldEvent:
+			in.Event, ok[1] = s, true
+		case FieldData:
+			in.Data = json.RawMessage(s)
+		case FieldIdemKey:
+			in.IdempotencyKey = s
+		}
+	}
+	switch {
+	case !ok[0] || !ok[1]:
+		return in, ReasonMissingField
+	case !utf8.ValidString(in.Channel) || !utf8.ValidString(in.Event) || !utf8.Valid(in.Data):
+		return in, ReasonInvalidUTF8
+	case len(in.Data) > 0 && !json.Valid(in.Data):
+		return in, ReasonBadJSON
+	}
+	if in.IdempotencyKey == "" {
+		in.IdempotencyKey = IdemPrefix + m.ID
+	}
+	return in, ""
+}
+
+// rejectReason names a publish error that is the entry's fault (it would
+// fail again): "" for others (Redis failed; retry).
+func rejectReason(err error) string {
+	switch {
+	case errors.Is(err, alarm.ErrInvalidChannel):
+		return ReasonBadChannel
+	case errors.Is(err, alarm.ErrInvalidEvent):
+		return ReasonBadEvent
+	case errors.Is(err, alarm.ErrInvalidIdemKey):
+		return ReasonBadIdemKey
+	case errors.Is(err, alarm.ErrInvalidData):
+		return ReasonBadJSON
+	case errors.Is(err, stream.ErrTooLarge):
+		return ReasonTooLarge
+	case errors.Is(err, stream.ErrIdemKeyReused):
+		return ReasonIdemReused
+	}
+	return ""
+}
+
+// deadLetter is one refused entry.
+type deadLetter struct {
+	msg    redis.XMessage
+	reason string
+}
+
+// handle publishes msgs, moves the refused ones to the dead-letter stream
+// and acknowledges both. The alarms are split by channel into Parallel
+// pipelines that run at once (Redis stays busy while this process
+// prepares the others); a channel's alarms all go into one pipeline, in
+// id order. When Redis fails on an item, it and every later item of its
+// pipeline stay pending (on this node, which retries them, with the same
+// idempotency keys, before reading anything new), so on each channel the
+// entries acknowledged are a prefix and nothing overtakes.
+func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
+	parts := make([]part, c.cfg.Parallel)
+	reasons := make([]string, len(msgs))
+	for i, m := range msgs {
+		in, reason := input(m)
+		if reason != "" {
+			reasons[i] = reason
+			continue
+		}
+		p := &parts[channelPart(in.Channel, len(parts))]
+		p.ins = append(p.ins, in)
+		p.pos = append(p.pos, i)
+	}
+	pctx, cancel := c.leaseCtx(ctx, 0)
+	var wg sync.WaitGroup
+	for k := range parts {
+		if p := &parts[k]; len(p.ins) > 0 {
+			wg.Go(func() { p.results, p.errs = c.store.PublishBatch(pctx, p.ins) })
+		}
+	}
+	wg.Wait()
+	cancel()
+	settled := make([]redis.XMessage, 0, len(msgs))
+	keep := make([]bool, len(msgs))
+	var failure error
+	for _, p := range parts {
+		for j, err := range p.errs {
+			if err == nil {
+				c.m.Alarms.WithLabelValues(result(p.results[j])).Inc()
+				continue
+			}
+			if r := rejectReason(err); r != "" {
+				reasons[p.pos[j]] = r
+				continue
+			}
+			for _, i := range p.pos[j:] {
+				keep[i] = true
+			}
+			failure = err
+			break
+		}
+	}
+	settledReasons := make([]string, 0, len(msgs))
+	for i, m := range msgs {
+		if !keep[i] {
+			settled = append(settled, m)
+			settledReasons = append(settledReasons, reasons[i])
+		}
+	}
+	if err := c.settle(ctx, settled, settledReasons); err != nil {
+		return err
+	}
+	if failure != nil {
+		return fmt.Errorf("ingest: publish: %w", failure)
+	}
+	return nil
+}
+
+// part is the alarms of one pipeline of handle.
+type part struct {
+	ins     []stream.PublishInput
+	pos     []int // pos[j]: index in msgs of ins[j]
+	results []stream.PublishResult
+	errs    []error
+}
+
+// channelPart maps a channel to one of n pipelines (FNV-1a).
+func channelPart(channel string, n int) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(channel))
+	return int(h.Sum32() % uint32(n))
+}
+
+func result(r stream.PublishResult) string {
+	if r.Replayed {
+		return "replayed"
+	}
+	return "created"
+}
+
+// settle writes the dead letters among msgs (reasons[i] != "") and then
+// acknowledges every one of msgs, in one pipeline. A dead letter is
+// written before its ack: a crash between them writes it twice, never
+// loses it.
+func (c *Consumer) settle(ctx context.Context, msgs []redis.XMessage, reasons []string) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	cctx, cancel := c.callCtx(ctx, 0)
+	defer cancel()
+	pipe := c.rdb.Pipeline()
+	ids := make([]string, len(msgs))
+	var dead []deadLetter
+	for i, m := range msgs {
+		ids[i] = m.ID
+		if reasons[i] == "" {
+			continue
+		}
+		dead = append(dead, deadLetter{m, reasons[i]})
+		vals := make([]any, 0, 2*len(m.Values)+4)
+		for k, v := range m.Values {
+			if k != FieldReason && k != FieldID {
+				vals = append(vals, k, v)
+			}
+		}
+		vals = append(vals, FieldReason, reasons[i], FieldID, m.ID)
+		pipe.XAdd(cctx, &redis.XAddArgs{Stream: c.keys.Dead, MaxLen: c.cfg.DeadMaxLen, Approx: true, Values: vals})
+	}
+	pipe.XAck(cctx, c.keys.Stream, c.cfg.Group, ids...)
+	if _, err := pipe.Exec(cctx); err != nil {
+		return c.groupErr("dead letters and XACK", err)
+	}
+	for _, d := range dead {
+		c.m.DeadLetters.WithLabelValues(d.reason).Inc()
+		c.log.Warn("ingest: entry refused; moved to the dead-letter stream",
+			"id", d.msg.ID, "reason", d.reason, "dead_letters", c.keys.Dead)
+	}
+	return nil
+}

@@ -1,0 +1,269 @@
+// Package ingest consumes the ingest stream {prefix}:ingest: alarms that
+// applications append with XADD from their own Redis client, published by
+// the gateways through the same atomic script as the HTTP API.
+//
+// Every node runs a Consumer in the consumer group "gateways", but only
+// the holder of the lease {prefix}:ingest:lease reads: one reader at a
+// time is what keeps the alarms of a channel in their ingest order (two
+// nodes reading alternate batches would publish them interleaved). The
+// others stand by and take the lease over when it expires. The holder
+// first finishes the entries left pending by earlier holders, in id
+// order, then reads new ones. Each entry is published with the
+// idempotency key "ingest:<entry id>" (or the entry's own key), so an
+// entry published by a node that died before XACK is not appended again
+// when another node claims it: exactly once in the log.
+//
+// docs/ingest.md documents the stream for applications.
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/stream"
+)
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultGroup      = "gateways"
+	DefaultBatchSize  = 500
+	DefaultParallel   = 4
+	DefaultBlock      = time.Second
+	DefaultClaimIdle  = 15 * time.Second
+	DefaultLeaseTTL   = 10 * time.Second
+	DefaultDeadMaxLen = 10000
+	DefaultTrimEvery  = 5 * time.Second
+	DefaultStatsEvery = 2 * time.Second
+)
+
+// Config configures a Consumer. Zero fields take the defaults stated here.
+type Config struct {
+	// NodeID is the consumer name in the group and part of the lease
+	// value. Required.
+	NodeID string
+	// Group is the consumer group. Default DefaultGroup ("gateways").
+	Group string
+	// BatchSize is the COUNT of each XREADGROUP and the most entries
+	// published in one pipeline. Default DefaultBatchSize (500).
+	BatchSize int64
+	// Parallel is how many publish pipelines one batch is split into (by
+	// channel, so each channel keeps its order). Default DefaultParallel.
+	Parallel int
+	// Block is the BLOCK of XREADGROUP; it must stay below the store's
+	// call timeout. Default DefaultBlock (1s).
+	Block time.Duration
+	// ClaimIdle is how long an entry must have been pending on another
+	// consumer before the lease holder claims it. Default
+	// DefaultClaimIdle (15s).
+	ClaimIdle time.Duration
+	// LeaseTTL is the life of the lease; its holder renews it every third
+	// of it. Default DefaultLeaseTTL (10s).
+	LeaseTTL time.Duration
+	// DeadMaxLen caps the dead-letter stream (XADD MAXLEN ~). Default
+	// DefaultDeadMaxLen (10000).
+	DeadMaxLen int64
+	// TrimEvery is how often the lease holder trims the ingest stream
+	// behind the group's acknowledgements. Default DefaultTrimEvery (5s).
+	TrimEvery time.Duration
+	// StatsEvery is how often each node samples lag and pending into the
+	// metrics. Default DefaultStatsEvery (2s).
+	StatsEvery time.Duration
+	// PubSubChannel, when set, is a plain Pub/Sub channel whose messages
+	// (the JSON body of POST /v1/publish) the lease holder forwards into
+	// the ingest stream: at most once. Default empty (off).
+	PubSubChannel string
+}
+
+// Publisher publishes alarms; *stream.Store is one. PublishBatch must use
+// ctx's deadline as the script's deadline (refusing to write after it).
+type Publisher interface {
+	PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error)
+	IngestKeys() stream.IngestKeys
+	Timeout() time.Duration
+}
+
+// Deps are a Consumer's collaborators. Redis, Store and Metrics are
+// required; a nil Log discards, a nil Now is time.Now.
+type Deps struct {
+	Redis   redis.UniversalClient
+	Store   Publisher
+	Metrics *metrics.Metrics
+	Log     *slog.Logger
+	Now     func() time.Time
+}
+
+// Consumer consumes the ingest stream on behalf of one node. Run it once.
+type Consumer struct {
+	cfg   Config
+	rdb   redis.UniversalClient
+	store Publisher
+	m     metrics.Ingest
+	log   *slog.Logger
+	now   func() time.Time
+	keys  stream.IngestKeys
+	lease *lease
+
+	// Owned by Run's goroutine.
+	groupOK   bool      // the group is known to exist
+	failing   bool      // the last Redis step failed (later failures log at debug)
+	nextTrim  time.Time // when the holder trims next
+	nextStats time.Time // when the metrics are sampled next
+}
+
+// New validates cfg, applies defaults and returns a Consumer. It does not
+// contact Redis.
+func New(cfg Config, d Deps) (*Consumer, error) {
+	if cfg.NodeID == "" {
+		return nil, errors.New("ingest: NodeID is required")
+	}
+	if d.Redis == nil || d.Store == nil || d.Metrics == nil {
+		return nil, errors.New("ingest: Redis, Store and Metrics are required")
+	}
+	defaults.Set(&cfg.Group, DefaultGroup)
+	defaults.Set(&cfg.BatchSize, DefaultBatchSize)
+	defaults.Set(&cfg.Parallel, DefaultParallel)
+	defaults.Set(&cfg.Block, DefaultBlock)
+	defaults.Set(&cfg.ClaimIdle, DefaultClaimIdle)
+	defaults.Set(&cfg.LeaseTTL, DefaultLeaseTTL)
+	defaults.Set(&cfg.DeadMaxLen, DefaultDeadMaxLen)
+	defaults.Set(&cfg.TrimEvery, DefaultTrimEvery)
+	defaults.Set(&cfg.StatsEvery, DefaultStatsEvery)
+	switch {
+	case cfg.BatchSize < 0 || cfg.DeadMaxLen < 0 || cfg.Parallel < 0:
+		return nil, errors.New("ingest: BatchSize, Parallel and DeadMaxLen must be positive")
+	case cfg.Block < time.Millisecond || cfg.Block >= d.Store.Timeout():
+		return nil, fmt.Errorf("ingest: Block %v must be at least 1ms and below the call timeout %v", cfg.Block, d.Store.Timeout())
+	case cfg.ClaimIdle < time.Millisecond || cfg.LeaseTTL < 3*time.Millisecond:
+		return nil, errors.New("ingest: ClaimIdle and LeaseTTL out of range")
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	c := &Consumer{
+		cfg: cfg, rdb: d.Redis, store: d.Store, m: d.Metrics.Ingest, log: d.Log, now: d.Now,
+		keys: d.Store.IngestKeys(),
+	}
+	c.lease = newLease(c)
+	return c, nil
+}
+
+// errWait means the holder must wait: entries are pending on another
+// consumer and not yet idle for ClaimIdle, or Redis failed.
+var errWait = errors.New("ingest: waiting")
+
+// Run consumes until ctx ends, then releases the lease (if held) and
+// returns nil. It owns the Pub/Sub bridge's goroutine when PubSubChannel
+// is set and waits for it.
+func (c *Consumer) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	if c.cfg.PubSubChannel != "" {
+		wg.Go(func() { c.bridge(ctx) })
+	}
+	defer wg.Wait()
+	defer c.lease.release()
+	idle := min(c.cfg.LeaseTTL/3, time.Second)
+	for ctx.Err() == nil {
+		c.maintain(ctx)
+		if !c.lease.hold(ctx) {
+			sleep(ctx, idle)
+			continue
+		}
+		err := c.step(ctx)
+		switch {
+		case err == nil:
+			c.failing = false
+		case errors.Is(err, errWait):
+			sleep(ctx, idle)
+		default:
+			if ctx.Err() == nil {
+				c.failed("ingest: consuming failed; retrying", err)
+			}
+			sleep(ctx, idle)
+		}
+	}
+	return nil
+}
+
+// step claims the entries pending on earlier holders or, when none are
+// pending, reads new ones, and handles them. It returns errWait (or a
+// Redis error) when the loop should pause.
+func (c *Consumer) step(ctx context.Context) error {
+	if !c.groupOK {
+		return errWait
+	}
+	msgs, err := c.claimPending(ctx)
+	if err != nil {
+		return err
+	}
+	if msgs == nil {
+		if msgs, err = c.readNew(ctx); err != nil {
+			return err
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return c.handle(ctx, msgs)
+}
+
+// maintain creates the group until that succeeds, samples the metrics and,
+// on the holder, trims the stream, each at its own interval.
+func (c *Consumer) maintain(ctx context.Context) {
+	now := c.now()
+	if !c.groupOK {
+		if err := c.ensureGroup(ctx); err != nil {
+			c.failed("ingest: creating the consumer group failed; retrying", err)
+			return
+		}
+		c.groupOK = true
+	}
+	if !now.Before(c.nextStats) {
+		c.nextStats = now.Add(c.cfg.StatsEvery)
+		if err := c.sampleStats(ctx); err != nil {
+			c.log.Debug("ingest: sampling the group", "err", err)
+		}
+	}
+	if c.lease.valid() && !now.Before(c.nextTrim) {
+		c.nextTrim = now.Add(c.cfg.TrimEvery)
+		if err := c.trim(ctx); err != nil {
+			c.log.Debug("ingest: trimming", "err", err)
+		}
+	}
+}
+
+// failed logs a Redis failure: at warn level the first of a series, at
+// debug level the others (a Redis outage would log every second).
+func (c *Consumer) failed(msg string, err error) {
+	level := slog.LevelWarn
+	if c.failing {
+		level = slog.LevelDebug
+	}
+	c.failing = true
+	c.log.Log(context.Background(), level, msg, "err", err)
+}
+
+// callCtx bounds one Redis call by the store's timeout plus extra.
+func (c *Consumer) callCtx(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, c.store.Timeout()+extra)
+}
+
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
