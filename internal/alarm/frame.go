@@ -53,10 +53,7 @@ func splitType(tail []byte) (typ string, rest []byte) {
 // ValidTailType reports whether tail starts with ',' (an alarm) or with
 // the name of another message type this package knows, followed by ','.
 func ValidTailType(tail string) bool {
-	if strings.HasPrefix(tail, StateTailPrefix) {
-		tail = tail[len(StateTailPrefix):]
-	}
-	return strings.HasPrefix(tail, ",")
+	return strings.HasPrefix(strings.TrimPrefix(tail, StateTailPrefix), ",")
 }
 
 // EncodeTail encodes the part of an alarm frame that does not depend on its
