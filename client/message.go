@@ -23,7 +23,7 @@ type Alarm struct {
 	TS      int64           `json:"ts"` // ms since the Unix epoch, when Redis accepted it
 	// Counts are the inbox counts right after an inbox alarm (channel
 	// user:<sub>) arrived; nil on other channels.
-	Counts *protocol.Counts `json:"-"`
+	Counts *protocol.Counts `json:"counts,omitempty"`
 }
 
 // Welcome is the server's answer to hello (protocol.Welcome, flattened).

@@ -23,13 +23,13 @@ var ErrNotConnected = errors.New("client: not connected")
 // every inbox alarm with an id at or below UpTo. Counts are the inbox
 // counts after it.
 type State struct {
-	ID      string
-	Channel string
-	Op      string
-	IDs     []string
-	UpTo    string
-	Counts  protocol.Counts
-	TS      int64
+	ID              string   `json:"id"`
+	Channel         string   `json:"channel"`
+	Op              string   `json:"op"`
+	IDs             []string `json:"ids,omitempty"`
+	UpTo            string   `json:"up_to,omitempty"`
+	protocol.Counts          // unread, unseen
+	TS              int64    `json:"ts"`
 }
 
 // stateOf returns the State event for a state message.

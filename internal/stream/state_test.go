@@ -106,7 +106,13 @@ func checkInbox(t *testing.T, s *Store, ch string, m *inboxModel) Inbox {
 }
 
 func TestStateOps(t *testing.T) {
-	s, _ := newTestStore(t, realRedis, Config{})
+	for _, b := range backends { // miniredis: the demo's embedded Redis
+		t.Run(b.name, func(t *testing.T) { testStateOps(t, b) })
+	}
+}
+
+func testStateOps(t *testing.T, b backend) {
+	s, _ := newTestStore(t, b, Config{})
 	ch := "user:ann"
 	pubs := publishN(t, s, 4, ch)
 	ids := make([]string, len(pubs))
