@@ -107,7 +107,7 @@ func TestInboxTwoPages(t *testing.T) {
 	}
 
 	// A click on an alarm in tab 1 marks it read in tab 2.
-	if err := h.br.do(chromedp.Click(chromedp.CSS(`#alarms li[data-id="`+ids[0]+`"]`))); err != nil {
+	if err := h.br.do(chromedp.Click(chromedp.CSS(`#alarms li[data-id="` + ids[0] + `"]`))); err != nil {
 		t.Fatal(err)
 	}
 	took := waitInbox(t, tab2, "tab 2 sees the click", syncLimit, func(p inboxPage) bool {
@@ -129,7 +129,7 @@ func TestInboxTwoPages(t *testing.T) {
 	more := h.publish(h.a, 2)
 	waitInbox(t, tab2, "tab 2 shows 2 unread", waitLimit, func(p inboxPage) bool { return p.Badge == "2" && allRead(p, more, "false") })
 	h.b.Kill()
-	if err := h.br.do(chromedp.Click(chromedp.CSS(`#alarms li[data-id="`+more[1]+`"]`))); err != nil {
+	if err := h.br.do(chromedp.Click(chromedp.CSS(`#alarms li[data-id="` + more[1] + `"]`))); err != nil {
 		t.Fatal(err)
 	}
 	took = waitInbox(t, tab2, "tab 2 sees the click after B's SIGKILL", syncLimit, func(p inboxPage) bool {
@@ -137,7 +137,7 @@ func TestInboxTwoPages(t *testing.T) {
 	})
 	t.Logf("click in tab 1 -> tab 2 across the SIGKILL of its node: %v", took)
 	// And back: tab 2 (now on A) marks the last one read; tab 1 follows.
-	if err := tab2.do(chromedp.Click(chromedp.CSS(`#alarms li[data-id="`+more[0]+`"]`))); err != nil {
+	if err := tab2.do(chromedp.Click(chromedp.CSS(`#alarms li[data-id="` + more[0] + `"]`))); err != nil {
 		t.Fatal(err)
 	}
 	waitInbox(t, h.br, "tab 1 sees tab 2's click", syncLimit, func(p inboxPage) bool { return p.Badge == "0" && allRead(p, more, "true") })
