@@ -146,7 +146,7 @@ func TestStateFrameRoundTrip(t *testing.T) {
 	id := protocol.MustParseID("1732530000009-0")
 	e := NewEntry(id, "user:42", tail)
 	want := `{"type":"state","id":"1732530000009-0","ts":1732530000009,"channel":"user:42","op":"read","ids":["1-0"],"unread":0,"unseen":0}`
-	if string(e.Frame) != want || e.IsAlarm() {
+	if string(e.Frame) != want || e.IsAlarm() || !e.IsState() {
 		t.Fatalf("frame %s (alarm %v)", e.Frame, e.IsAlarm())
 	}
 	l, err := ParseLive(append([]byte("ep1\n1-0\n"), e.Frame...))

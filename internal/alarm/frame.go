@@ -113,6 +113,11 @@ func Frame(id protocol.ID, tail []byte) []byte {
 // IsAlarm reports whether e is an alarm (not a state event).
 func (e Entry) IsAlarm() bool { return bytes.HasPrefix(e.Frame, []byte(framePrefix)) }
 
+// IsState reports whether e is a state event.
+func (e Entry) IsState() bool {
+	return bytes.HasPrefix(e.Frame, []byte(typePrefix+protocol.TypeState+`"`))
+}
+
 // NewEntry builds the Entry for an alarm from its id, channel and tail.
 func NewEntry(id protocol.ID, channel string, tail []byte) Entry {
 	return Entry{ID: id, Channel: channel, Frame: Frame(id, tail)}

@@ -299,3 +299,20 @@ func TestInboxWSErrors(t *testing.T) {
 		t.Fatalf("binary frame: %v", err)
 	}
 }
+
+// TestHistoryListsNoStateEvents: GET /v1/alarms on an inbox channel lists
+// its alarms only, not the state events its history also holds.
+func TestHistoryListsNoStateEvents(t *testing.T) {
+	n := startNode(t, newPrefix(), "a", nil)
+	ids := []string{publish(t, n, "user:di", 0)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := n.publisher().ChangeState(ctx, "di", protocol.OpRead, ids, ""); err != nil {
+		t.Fatal(err)
+	}
+	ids = append(ids, publish(t, n, "user:di", 1))
+	h, err := n.publisher().History(ctx, "user:di", "", 10)
+	if err != nil || len(h.Alarms) != 2 || h.Alarms[0].ID != ids[0] || h.Alarms[1].ID != ids[1] {
+		t.Fatalf("history %+v %v", h, err)
+	}
+}
