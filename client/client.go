@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -39,8 +41,9 @@ type Client struct {
 	running atomic.Bool  // one Run at a time
 	dups    atomic.Int64 // alarms dropped as duplicates
 
-	mu  sync.Mutex // guards pos
-	pos position   // written only by Run's goroutine
+	mu   sync.Mutex      // guards pos and conn
+	pos  position        // written only by Run's goroutine
+	conn *websocket.Conn // the welcomed connection, for ChangeState; set by Run's goroutine
 }
 
 // position is the resume point: the last delivered alarm, or the position

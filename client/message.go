@@ -21,6 +21,9 @@ type Alarm struct {
 	Event   string          `json:"event"`
 	Data    json.RawMessage `json:"data"`
 	TS      int64           `json:"ts"` // ms since the Unix epoch, when Redis accepted it
+	// Counts are the inbox counts right after an inbox alarm (channel
+	// user:<sub>) arrived; nil on other channels.
+	Counts *protocol.Counts `json:"counts,omitempty"`
 }
 
 // Welcome is the server's answer to hello (protocol.Welcome, flattened).
@@ -34,6 +37,10 @@ type Welcome struct {
 	Status   protocol.Status
 	Channels []string // channels the token grants
 	Replayed int      // alarms replayed before live ones (protocol.StatusResumed)
+	// Inbox holds the inbox counts at the welcome (nil when the gateway
+	// keeps no inbox state). Each later inbox alarm and State carries
+	// newer counts: show the last ones received.
+	Inbox *protocol.Counts
 }
 
 // Disconnect describes the end of one connection attempt or connection.
@@ -51,6 +58,12 @@ type Disconnect struct {
 type Handler struct {
 	// Alarm receives each new alarm once, in id order.
 	Alarm func(Alarm)
+	// State receives each state event (read, seen, archived changes of
+	// the user's inbox alarms, from any device), once, in id order with
+	// the alarms.
+	State func(State)
+	// Error receives error messages: a state change the server refused.
+	Error func(protocol.Error)
 	// Welcome receives each connection's welcome.
 	Welcome func(Welcome)
 	// Disconnect is called after every failed attempt or ended connection,
@@ -96,10 +109,14 @@ func decodeMessage(line []byte) (protocol.Message, error) {
 // welcomeOf returns the Welcome event for a welcome message.
 func welcomeOf(w protocol.Welcome) Welcome {
 	return Welcome{Node: w.Node, Epoch: w.Epoch, Position: w.Position, Channels: w.Channels,
-		Status: w.Resume.Status, Replayed: w.Resume.Replayed}
+		Status: w.Resume.Status, Replayed: w.Resume.Replayed, Inbox: w.Inbox}
 }
 
 // alarmOf returns the Alarm event for an alarm message.
 func alarmOf(a protocol.Alarm) Alarm {
-	return Alarm{ID: a.ID, Channel: a.Channel, Event: a.Event, Data: a.Data, TS: a.TS}
+	out := Alarm{ID: a.ID, Channel: a.Channel, Event: a.Event, Data: a.Data, TS: a.TS}
+	if a.Unread != nil && a.Unseen != nil {
+		out.Counts = &protocol.Counts{Unread: *a.Unread, Unseen: *a.Unseen}
+	}
+	return out
 }

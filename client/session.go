@@ -90,6 +90,7 @@ func (s *session) run(ctx context.Context, out *outcome) {
 		s.read(readCtx)
 	}()
 	defer func() {
+		s.c.setConn(nil)
 		stopReader()
 		_ = s.conn.CloseNow()
 		<-readerDone
@@ -165,6 +166,12 @@ func (s *session) handleFrame(b []byte) error {
 			err = s.onWelcome(welcomeOf(m.Welcome()))
 		case protocol.TypeAlarm:
 			err = s.onAlarm(m.Alarm())
+		case protocol.TypeState:
+			err = s.onState(m.State())
+		case protocol.TypeError:
+			if s.h.Error != nil {
+				s.h.Error(protocol.Error{Type: m.Type, Error: m.Error, Message: m.Message})
+			}
 		}
 		if err != nil {
 			return err
@@ -182,6 +189,7 @@ func (s *session) onWelcome(w Welcome) error {
 		return err
 	}
 	s.welcomed, s.epoch, s.last = true, w.Epoch, last
+	s.c.setConn(s.conn)
 	s.c.cfg.Logger.Debug("client: welcome", "node", w.Node, "epoch", w.Epoch,
 		"position", w.Position, "status", w.Status, "replayed", w.Replayed)
 	if s.h.Welcome != nil {
@@ -191,22 +199,38 @@ func (s *session) onWelcome(w Welcome) error {
 }
 
 func (s *session) onAlarm(m protocol.Alarm) error {
+	return s.onEntry(m.ID, func() {
+		if s.h.Alarm != nil {
+			s.h.Alarm(alarmOf(m))
+		}
+	})
+}
+
+func (s *session) onState(m protocol.State) error {
+	return s.onEntry(m.ID, func() {
+		if s.h.State != nil {
+			s.h.State(stateOf(m))
+		}
+	})
+}
+
+// onEntry delivers a message of the log (alarm or state event) with
+// idStr once, in id order, and moves the position past it.
+func (s *session) onEntry(idStr string, deliver func()) error {
 	if !s.welcomed {
 		return fmt.Errorf("%w: alarm before welcome", ErrBadMessage)
 	}
-	id, err := protocol.ParseID(m.ID)
+	id, err := protocol.ParseID(idStr)
 	if err != nil {
-		return fmt.Errorf("%w: alarm id %q", ErrBadMessage, m.ID)
+		return fmt.Errorf("%w: alarm id %q", ErrBadMessage, idStr)
 	}
 	if !s.last.Less(id) {
 		s.c.dups.Add(1)
-		s.c.cfg.Logger.Debug("client: duplicate alarm dropped", "id", m.ID, "last", s.last)
+		s.c.cfg.Logger.Debug("client: duplicate alarm dropped", "id", idStr, "last", s.last)
 		return nil
 	}
 	s.last = id
-	if s.h.Alarm != nil {
-		s.h.Alarm(alarmOf(m))
-	}
-	s.c.delivered(m.ID, id, s.epoch)
+	deliver()
+	s.c.delivered(idStr, id, s.epoch)
 	return nil
 }

@@ -55,6 +55,9 @@ type Welcome struct {
 	Channels []string `json:"channels"`
 	Position string   `json:"position"` // an ID
 	Resume   Resume   `json:"resume"`
+	// Inbox holds the counts of the connection's inbox (user:<sub>) at
+	// the welcome; absent when the gateway keeps no inbox state.
+	Inbox *Counts `json:"inbox,omitempty"`
 }
 
 // Resume is the welcome's account of the hello's resume request.
@@ -73,6 +76,10 @@ type Alarm struct {
 	Channel string          `json:"channel"`
 	Event   string          `json:"event"`
 	Data    json.RawMessage `json:"data"`
+	// Unread and Unseen are the inbox counts right after this alarm
+	// joined it: present on inbox alarms (channel user:<sub>) only.
+	Unread *int `json:"unread,omitempty"`
+	Unseen *int `json:"unseen,omitempty"`
 }
 
 // Ping is sent after an idle interval, for clients (browsers) that cannot
@@ -101,6 +108,7 @@ type Message struct {
 	Channels []string `json:"channels"`
 	Position string   `json:"position"`
 	Resume   Resume   `json:"resume"`
+	Inbox    *Counts  `json:"inbox"`
 
 	// alarm
 	ID      string          `json:"id"`
@@ -108,18 +116,41 @@ type Message struct {
 	Channel string          `json:"channel"`
 	Event   string          `json:"event"`
 	Data    json.RawMessage `json:"data"`
+	Unread  *int            `json:"unread"` // alarm (inbox) and state
+	Unseen  *int            `json:"unseen"`
+
+	// state
+	Op   string   `json:"op"`
+	IDs  []string `json:"ids"`
+	UpTo string   `json:"up_to"`
 
 	// close (SSE)
 	Code   CloseCode `json:"code"`
 	Reason string    `json:"reason"`
+
+	// error
+	Error   string `json:"error"`
+	Message string `json:"message"`
 }
 
 // Welcome returns m's welcome fields.
 func (m *Message) Welcome() Welcome {
-	return Welcome{Type: m.Type, Node: m.Node, Epoch: m.Epoch, Channels: m.Channels, Position: m.Position, Resume: m.Resume}
+	return Welcome{Type: m.Type, Node: m.Node, Epoch: m.Epoch, Channels: m.Channels, Position: m.Position, Resume: m.Resume, Inbox: m.Inbox}
 }
 
 // Alarm returns m's alarm fields.
 func (m *Message) Alarm() Alarm {
-	return Alarm{Type: m.Type, ID: m.ID, TS: m.TS, Channel: m.Channel, Event: m.Event, Data: m.Data}
+	return Alarm{Type: m.Type, ID: m.ID, TS: m.TS, Channel: m.Channel, Event: m.Event, Data: m.Data, Unread: m.Unread, Unseen: m.Unseen}
+}
+
+// State returns m's state event fields.
+func (m *Message) State() State {
+	s := State{Type: m.Type, ID: m.ID, TS: m.TS, Channel: m.Channel, Op: m.Op, IDs: m.IDs, UpTo: m.UpTo}
+	if m.Unread != nil {
+		s.Unread = *m.Unread
+	}
+	if m.Unseen != nil {
+		s.Unseen = *m.Unseen
+	}
+	return s
 }

@@ -74,7 +74,7 @@ func TestClientJSMatchesProtocol(t *testing.T) {
 	checkSame(t, "STATUS", jsObject(t, src, "STATUS"), wantStatuses)
 
 	wantTypes := make(map[string]string)
-	for _, s := range []string{protocol.TypeHello, protocol.TypeWelcome, protocol.TypeAlarm, protocol.TypePing, protocol.TypeClose} {
+	for _, s := range []string{protocol.TypeHello, protocol.TypeWelcome, protocol.TypeAlarm, protocol.TypePing, protocol.TypeClose, protocol.TypeState, protocol.TypeError} {
 		wantTypes[strings.ToUpper(s)] = s
 	}
 	checkSame(t, "TYPE", jsObject(t, src, "TYPE"), wantTypes)

@@ -61,6 +61,7 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	enc := json.NewEncoder(stdout)
 	err = c.Run(ctx, client.Handler{
 		Alarm: func(a client.Alarm) { _ = enc.Encode(a) },
+		State: func(st client.State) { _ = enc.Encode(st) },
 		Welcome: func(w client.Welcome) {
 			fmt.Fprintf(stderr, "connected to %s: %s (replayed %d) position %s epoch %s\n",
 				w.Node, w.Status, w.Replayed, w.Position, w.Epoch)

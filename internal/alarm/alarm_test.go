@@ -164,3 +164,26 @@ func TestFrameTS(t *testing.T) {
 		t.Errorf("FrameTS allocates %v times", n)
 	}
 }
+
+// TestStateFrameRoundTrip: a tail that starts with "state" makes a state
+// event, which parses like an alarm (id, channel) but is no alarm.
+func TestStateFrameRoundTrip(t *testing.T) {
+	tail := []byte(`state,"channel":"user:42","op":"read","ids":["1-0"],"unread":0,"unseen":0}`)
+	if !ValidTailType(string(tail)) || ValidTailType(`other,"channel":"x"}`) || !ValidTailType(`,"channel":"x"}`) {
+		t.Fatal("ValidTailType")
+	}
+	id := protocol.MustParseID("1732530000009-0")
+	e := NewEntry(id, "user:42", tail)
+	want := `{"type":"state","id":"1732530000009-0","ts":1732530000009,"channel":"user:42","op":"read","ids":["1-0"],"unread":0,"unseen":0}`
+	if string(e.Frame) != want || e.IsAlarm() || !e.IsState() {
+		t.Fatalf("frame %s (alarm %v)", e.Frame, e.IsAlarm())
+	}
+	l, err := ParseLive(append([]byte("ep1\n1-0\n"), e.Frame...))
+	if err != nil || l.Entry.ID != id || l.Entry.Channel != "user:42" || l.Entry.IsAlarm() {
+		t.Fatalf("ParseLive = %+v %v", l, err)
+	}
+	a := NewEntry(id, "user:42", []byte(`,"channel":"user:42","event":"e","data":null}`))
+	if !a.IsAlarm() {
+		t.Fatal("alarm entry is no alarm")
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/protocol"
@@ -27,7 +28,33 @@ type Entry struct {
 	Frame   []byte
 }
 
-const framePrefix = `{"type":"` + protocol.TypeAlarm + `","id":"`
+const (
+	typePrefix  = `{"type":"`
+	framePrefix = typePrefix + protocol.TypeAlarm + `","id":"`
+)
+
+// StateTailPrefix starts the tail of a state event (stream's state.lua
+// writes it): a tail that does not start with ',' names its message type
+// first, so the log, the channel histories and the live channel carry
+// state events as they carry alarms.
+const StateTailPrefix = protocol.TypeState
+
+// splitType returns the message type a tail encodes and the tail without
+// it: an alarm tail starts with ',', another type's with its name.
+func splitType(tail []byte) (typ string, rest []byte) {
+	if len(tail) > 0 && tail[0] != ',' {
+		if r, ok := bytes.CutPrefix(tail, []byte(StateTailPrefix)); ok {
+			return protocol.TypeState, r
+		}
+	}
+	return protocol.TypeAlarm, tail
+}
+
+// ValidTailType reports whether tail starts with ',' (an alarm) or with
+// the name of another message type this package knows, followed by ','.
+func ValidTailType(tail string) bool {
+	return strings.HasPrefix(strings.TrimPrefix(tail, StateTailPrefix), ",")
+}
 
 // EncodeTail encodes the part of an alarm frame that does not depend on its
 // id: `,"channel":"C","event":E,"data":D}`. data is compacted; it must be
@@ -69,13 +96,26 @@ func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 // {"type":"alarm","id":"ID","ts":MS,...}. ts is the id's millisecond part:
 // the time Redis accepted the alarm. The publish script builds the very same
 // bytes (see stream's publish.lua).
+// A tail that starts with a type name (StateTailPrefix) makes a message
+// of that type: {"type":"state","id":"ID","ts":MS,...}.
 func Frame(id protocol.ID, tail []byte) []byte {
+	typ, tail := splitType(tail)
 	b := make([]byte, 0, len(framePrefix)+48+len(tail))
-	b = append(b, framePrefix...)
+	b = append(b, typePrefix...)
+	b = append(b, typ...)
+	b = append(b, `","id":"`...)
 	b = id.AppendTo(b)
 	b = append(b, `","ts":`...)
 	b = strconv.AppendUint(b, id.MS, 10)
 	return append(b, tail...)
+}
+
+// IsAlarm reports whether e is an alarm (not a state event).
+func (e Entry) IsAlarm() bool { return bytes.HasPrefix(e.Frame, []byte(framePrefix)) }
+
+// IsState reports whether e is a state event.
+func (e Entry) IsState() bool {
+	return bytes.HasPrefix(e.Frame, []byte(typePrefix+protocol.TypeState+`"`))
 }
 
 // NewEntry builds the Entry for an alarm from its id, channel and tail.
@@ -91,6 +131,9 @@ func ParseFrame(frame []byte) (Entry, error) {
 		return Entry{}, ErrInvalidFrame
 	}
 	rest, ok := bytes.CutPrefix(frame, []byte(framePrefix))
+	if !ok {
+		rest, ok = bytes.CutPrefix(frame, []byte(typePrefix+protocol.TypeState+`","id":"`))
+	}
 	if !ok {
 		return Entry{}, ErrInvalidFrame
 	}

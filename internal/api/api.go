@@ -75,6 +75,8 @@ type API struct {
 	m       *metrics.Metrics
 	log     *slog.Logger
 	pubRate *limit.Keyed[[sha256.Size]byte] // publish requests per API key digest
+	inbox   InboxStore                      // set by WithInbox; nil: no inbox routes
+	verify  *auth.Verifier                  // set by WithInbox; client tokens of the inbox routes
 }
 
 // New validates cfg, applies defaults and returns the API. store and keys
@@ -110,6 +112,10 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(RoutePublish, a.route(RoutePublish, a.cfg.MaxBodyBytes, a.publish))
 	mux.Handle(RouteBatch, a.route(RouteBatch, a.cfg.MaxBatchBytes, a.publishBatch))
 	mux.Handle(RouteHistory, a.route(RouteHistory, 0, a.history))
+	if a.inbox != nil {
+		mux.Handle(RouteInbox, a.route(RouteInbox, 0, a.readInbox))
+		mux.Handle(RouteInboxState, a.route(RouteInboxState, maxStateBody, a.changeState))
+	}
 }
 
 // handlerFunc serves an authenticated request. It returns the answer's
@@ -141,7 +147,16 @@ func (a *API) route(pattern string, maxBody int64, h handlerFunc) http.Handler {
 
 func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, h handlerFunc) (int, any, *apiError) {
 	key, ok := auth.BearerToken(r.Header.Get("Authorization"))
-	if !ok || !a.keys.Check(key) {
+	if r.URL.Path == "/v1/inbox" || r.URL.Path == "/v1/inbox/state" {
+		var aerr *apiError
+		if r, aerr = a.inboxAuth(r); aerr != nil {
+			closeUnread(w, r)
+			if aerr.status == http.StatusUnauthorized {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
+			}
+			return 0, nil, aerr
+		}
+	} else if !ok || !a.keys.Check(key) {
 		closeUnread(w, r)
 		w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
 		return 0, nil, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,

@@ -39,10 +39,12 @@ func (a *API) history(_ http.ResponseWriter, r *http.Request) (int, any, *apiErr
 	if err != nil {
 		return 0, nil, storeError(err)
 	}
-	ans := historyAnswer{Epoch: res.Epoch, Alarms: make([]json.RawMessage, len(res.Alarms)),
+	ans := historyAnswer{Epoch: res.Epoch, Alarms: make([]json.RawMessage, 0, len(res.Alarms)),
 		Complete: res.Complete}
-	for i, e := range res.Alarms {
-		ans.Alarms[i] = e.Frame
+	for _, e := range res.Alarms {
+		if !e.IsState() { // an inbox's state events are GET /v1/inbox's business
+			ans.Alarms = append(ans.Alarms, e.Frame)
+		}
 	}
 	if !res.Next.IsZero() {
 		ans.Next = res.Next.String()

@@ -18,6 +18,15 @@ type History interface {
 	ReadAfter(ctx context.Context, channels []string, after protocol.ID) (epoch string, alarms []alarm.Entry, complete bool, err error)
 }
 
+// InboxCounter is implemented by a History that also reads inbox counts
+// (*stream.HistoryReader): Resume then puts the counts of the
+// connection's Inbox channel in its welcome.
+type InboxCounter interface {
+	// Counts returns the counts of an inbox channel; ok is false when the
+	// channel keeps no inbox state.
+	Counts(ctx context.Context, channel string) (c protocol.Counts, ok bool, err error)
+}
+
 // ErrHistoryMoved reports that the epoch changed while a resume was read:
 // the connection must start again (the hub closes it with 1012 as part of
 // the reset, or the caller does).
@@ -30,21 +39,55 @@ var ErrHistoryMoved = errors.New("hub: history changed during the resume")
 // behind the replay: nothing is missed or repeated at the hand-over. On an
 // error the connection is unregistered and must be closed by the caller
 // (1013, or 1012 for ErrHistoryMoved).
+//
+// When hist is an InboxCounter and c has an Inbox, the welcome carries the
+// inbox counts read after registration (one more round trip, even on the
+// window path; a failed read leaves them out): every change after that read reaches c as an alarm or a
+// state event carrying newer counts, so the last counts c received are
+// always the current ones.
 func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, hist History) (Welcome, error) {
+	counter, _ := hist.(InboxCounter)
+	if c.Inbox == "" {
+		counter = nil
+	}
 	h.mu.Lock()
-	w, deep := h.registerLocked(c, r, hist != nil)
+	w, replay, deep := h.registerLocked(c, r, hist != nil, counter != nil)
 	h.mu.Unlock()
-	if !deep {
+	if !deep && counter == nil {
 		return w, nil
 	}
+	var err error
+	if deep {
+		w, replay, err = h.readDeep(ctx, c, r, hist, w)
+	}
+	if err == nil && counter != nil {
+		// A failed read leaves the counts out rather than failing a
+		// resume the window could answer: the next alarm or state event
+		// of the inbox carries them.
+		counts, ok, cerr := counter.Counts(ctx, c.Inbox)
+		if cerr != nil {
+			h.log.Warn("hub: reading inbox counts failed; welcome without them", "err", cerr)
+		} else if ok {
+			w.Inbox = &counts
+		}
+	}
+	if err != nil {
+		h.Unregister(c)
+		return w, err
+	}
+	h.queueWelcome(c, w, replay)
+	return w, nil
+}
+
+// readDeep reads the replay of a resume older than the window from hist.
+func (h *Hub) readDeep(ctx context.Context, c *Conn, r Resume, hist History, w Welcome) (Welcome, []alarm.Entry, error) {
 	h.m.ResumeSource.WithLabelValues("redis").Inc()
 	epoch, alarms, complete, err := hist.ReadAfter(ctx, c.Channels, r.LastID)
 	if err == nil && epoch != w.Epoch {
 		err = fmt.Errorf("%w: read %q, registered in %q", ErrHistoryMoved, epoch, w.Epoch)
 	}
 	if err != nil {
-		h.Unregister(c)
-		return w, err
+		return w, nil, err
 	}
 	var replay []alarm.Entry
 	if complete || r.LastID.IsZero() { // 0-0 asks for whatever is retained
@@ -58,6 +101,5 @@ func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, hist History) (Welc
 		}
 		w.Replayed = len(replay)
 	}
-	h.queueWelcome(c, w, replay)
-	return w, nil
+	return w, replay, nil
 }

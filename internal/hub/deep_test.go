@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
@@ -142,5 +143,71 @@ func TestQueueReplayOutsideLimit(t *testing.T) {
 	got, overflow := s.drain(t)
 	if overflow || len(got) != 11 || got[10] != "11-0" {
 		t.Fatalf("overflow %v got %v", overflow, got)
+	}
+}
+
+// countingHistory is a fakeHistory that also reads inbox counts.
+type countingHistory struct {
+	fakeHistory
+	counts protocol.Counts
+	err    error
+	asked  []string
+	live   func() // runs during the read
+}
+
+func (c *countingHistory) Counts(_ context.Context, channel string) (protocol.Counts, bool, error) {
+	c.asked = append(c.asked, channel)
+	if c.live != nil {
+		c.live()
+	}
+	return c.counts, c.err == nil, c.err
+}
+
+// TestResumeWelcomeCounts: a connection with an inbox gets the counts in
+// its welcome, on the window path and the deep path; a failed read leaves
+// them out without failing the resume; live alarms that arrive during the
+// read follow the welcome.
+func TestResumeWelcomeCounts(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		last   protocol.ID
+		err    error
+		inbox  string
+		status protocol.Status
+		want   *protocol.Counts
+	}{
+		{"window", protocol.ID{MS: 9}, nil, "a", protocol.StatusResumed, &protocol.Counts{Unread: 3, Unseen: 1}},
+		{"deep", protocol.ID{MS: 2}, nil, "a", protocol.StatusResumed, &protocol.Counts{Unread: 3, Unseen: 1}},
+		{"read fails", protocol.ID{MS: 9}, errors.New("down"), "a", protocol.StatusResumed, nil},
+		{"no inbox", protocol.ID{MS: 9}, nil, "", protocol.StatusResumed, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h, fh := deepHub(t)
+			hist := &countingHistory{fakeHistory: *fh, counts: protocol.Counts{Unread: 3, Unseen: 1}, err: tc.err}
+			c := h.NewConn([]string{"a"}, func() {}, func(protocol.CloseCode, string) {})
+			c.Inbox = tc.inbox
+			live := entry(t, 11, 0, "a")
+			hist.live = func() { h.Apply(live) }
+			w, err := h.Resume(context.Background(), c, Resume{LastID: tc.last, HasLastID: true}, hist)
+			if err != nil || w.Status != tc.status {
+				t.Fatalf("Resume = %+v, %v", w, err)
+			}
+			if (w.Inbox == nil) != (tc.want == nil) || (w.Inbox != nil && *w.Inbox != *tc.want) {
+				t.Fatalf("welcome inbox %+v, want %+v", w.Inbox, tc.want)
+			}
+			if tc.inbox != "" && (len(hist.asked) != 1 || hist.asked[0] != "a") {
+				t.Fatalf("counts asked for %v", hist.asked)
+			}
+			msgs, _, ok := c.Queue.Take()
+			if !ok || len(msgs) == 0 || !strings.Contains(string(msgs[0]), `"type":"welcome"`) {
+				t.Fatalf("queue %q", msgs)
+			}
+			if got := strings.Contains(string(msgs[0]), `"inbox":{"unread":3,"unseen":1}`); got != (tc.want != nil) {
+				t.Fatalf("welcome %s", msgs[0])
+			}
+			if tc.inbox != "" && (len(msgs) != 2+w.Replayed || string(msgs[len(msgs)-1]) != string(live.Frame)) {
+				t.Fatalf("the live alarm does not follow the welcome and replay: %q", msgs)
+			}
+		})
 	}
 }

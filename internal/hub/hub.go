@@ -85,7 +85,10 @@ func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
 // its queue, and how to close it. Build it with NewConn.
 type Conn struct {
 	Channels []string
-	Queue    *Queue
+	// Inbox is the connection's inbox channel (user:<sub>), "" for none;
+	// set before Resume, whose welcome then carries its counts.
+	Inbox string
+	Queue *Queue
 	// Close closes the connection with a close code; the hub calls it
 	// without holding its lock, at most once per Reset.
 	Close func(code protocol.CloseCode, reason string)

@@ -24,6 +24,8 @@ type Welcome struct {
 	Position protocol.ID
 	Status   protocol.Status
 	Replayed int
+	// Inbox holds the counts of the connection's inbox, when read.
+	Inbox *protocol.Counts
 }
 
 // decideResume returns the resume status for r on a node whose history is
@@ -56,19 +58,21 @@ func decideResume(r Resume, epoch string, applied, evicted protocol.ID) protocol
 func (h *Hub) Register(c *Conn, r Resume) Welcome {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	w, _ := h.registerLocked(c, r, false)
+	w, _, _ := h.registerLocked(c, r, false, false)
 	return w
 }
 
 // registerLocked registers c. When deep is set and r reaches back beyond
 // the window, c's queue is held instead (live alarms wait in it) and deep
-// is reported: the caller reads the rest and calls finishDeep. Otherwise
-// the welcome and the window's replay are queued.
-func (h *Hub) registerLocked(c *Conn, r Resume, deep bool) (Welcome, bool) {
+// is reported: the caller reads the rest and queues the welcome. When hold
+// is set, the welcome and the window's replay are returned, not queued,
+// and c's queue is held until the caller queues them. Otherwise they are
+// queued.
+func (h *Hub) registerLocked(c *Conn, r Resume, deep, hold bool) (Welcome, []alarm.Entry, bool) {
 	w := Welcome{Epoch: h.epoch, Position: h.applied}
 	w.Status = decideResume(r, h.epoch, h.applied, h.win.evicted)
 	deep = deep && w.Status == protocol.StatusExpired
-	if deep {
+	if deep || hold {
 		c.Queue.hold()
 	}
 	h.conns[c] = struct{}{}
@@ -82,7 +86,7 @@ func (h *Hub) registerLocked(c *Conn, r Resume, deep bool) (Welcome, bool) {
 	}
 	h.m.Connections.Set(float64(len(h.conns)))
 	if deep {
-		return w, true
+		return w, nil, true
 	}
 	var replay []alarm.Entry
 	if w.Status == protocol.StatusResumed {
@@ -93,8 +97,10 @@ func (h *Hub) registerLocked(c *Conn, r Resume, deep bool) (Welcome, bool) {
 	if r.HasLastID && (w.Status == protocol.StatusResumed || w.Status == protocol.StatusExpired) {
 		h.m.ResumeSource.WithLabelValues("window").Inc()
 	}
-	h.queueWelcome(c, w, replay)
-	return w, false
+	if !hold {
+		h.queueWelcome(c, w, replay)
+	}
+	return w, replay, false
 }
 
 // queueWelcome puts the welcome and the replay at the head of c's queue
@@ -114,6 +120,7 @@ func (h *Hub) encodeWelcome(c *Conn, w Welcome) []byte {
 	b, err := json.Marshal(protocol.Welcome{
 		Type: protocol.TypeWelcome, Node: h.cfg.NodeID, Epoch: w.Epoch, Channels: c.Channels,
 		Position: w.Position.String(), Resume: protocol.Resume{Status: w.Status, Replayed: w.Replayed},
+		Inbox: w.Inbox,
 	})
 	if err != nil { // cannot happen: every field is a plain string or int
 		h.log.Error("hub: encode welcome", "err", err)

@@ -146,7 +146,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.history = n.store.NewHistoryReader(0, func(int) { n.m.HistoryReads.Inc() })
-	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.history, n.m, log); err != nil {
+	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.history, n.store, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.JWTSecret, TTL: cfg.SSE.TicketTTL})
@@ -172,6 +172,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
+	n.api.WithInbox(n.store, verifier)
 	n.life.init(n.Handler(), cfg.ReadTimeout, cfg.IdleTimeout, log)
 	return n, nil
 }

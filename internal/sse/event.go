@@ -11,6 +11,9 @@ import (
 // alarmPrefix starts every alarm frame the hub queues (see internal/alarm).
 var alarmPrefix = []byte(`{"type":"` + protocol.TypeAlarm + `","id":"`)
 
+// statePrefix starts every state event (it goes through the log too).
+var statePrefix = []byte(`{"type":"` + protocol.TypeState + `","id":"`)
+
 // welcomePrefix starts every welcome the hub queues.
 var welcomePrefix = []byte(`{"type":"` + protocol.TypeWelcome + `"`)
 
@@ -26,7 +29,8 @@ type encoder struct {
 }
 
 // appendEvent appends msg as one event to b. An alarm becomes
-// `event: alarm` with id `<epoch>/<alarm id>`; the welcome `event: welcome`
+// `event: alarm` with id `<epoch>/<alarm id>`, a state event `event: state`
+// likewise; the welcome `event: welcome`
 // with id `<epoch>/<position>`; anything else an event named by its type,
 // without id.
 func (e *encoder) appendEvent(b *bytes.Buffer, msg []byte) {
@@ -35,6 +39,10 @@ func (e *encoder) appendEvent(b *bytes.Buffer, msg []byte) {
 		rest := msg[len(alarmPrefix):]
 		id := rest[:max(bytes.IndexByte(rest, '"'), 0)]
 		writeEvent(b, protocol.SSEEventAlarm, e.id(id), msg)
+	case bytes.HasPrefix(msg, statePrefix): // an id like an alarm's: a resume position
+		rest := msg[len(statePrefix):]
+		id := rest[:max(bytes.IndexByte(rest, '"'), 0)]
+		writeEvent(b, protocol.TypeState, e.id(id), msg)
 	case bytes.HasPrefix(msg, welcomePrefix):
 		var w protocol.Welcome
 		_ = json.Unmarshal(msg, &w) // the hub encoded it

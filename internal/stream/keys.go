@@ -33,6 +33,12 @@ import "time"
 //	                                       "<id>\n<tail>" for its newest
 //	                                       ChannelHistory alarms; expires after
 //	                                       Retention without a publish
+//	{prefix}:st:<channel>         hash     an inbox's state (channel user:<sub>):
+//	                                       "<alarm id>" -> state bits for each
+//	                                       inbox alarm in the channel's history,
+//	                                       and the counters "unread", "unseen";
+//	                                       written by publish.lua and state.lua
+//	                                       (inbox.lua), expires with the history
 //	{prefix}:live                 channel  every accepted alarm as
 //	                                       "<epoch>\n<p>\n<alarm message>", p as
 //	                                       in the stream (publish.lua)
@@ -49,14 +55,15 @@ import "time"
 //	                                       -> "<node>:<token>", SET NX PX and
 //	                                       renewed by its holder
 type keys struct {
-	stream     string // {prefix}:stream
-	epoch      string // {prefix}:epoch
-	idemPrefix string // {prefix}:idem: (followed by the idempotency key)
-	idemNone   string // {prefix}:idem
-	live       string // {prefix}:live
-	chanPrefix string // {prefix}:ch: (followed by the channel)
-	reqPrefix  string // {prefix}:req: (followed by a request token)
-	ingest     IngestKeys
+	stream      string // {prefix}:stream
+	epoch       string // {prefix}:epoch
+	idemPrefix  string // {prefix}:idem: (followed by the idempotency key)
+	idemNone    string // {prefix}:idem
+	live        string // {prefix}:live
+	chanPrefix  string // {prefix}:ch: (followed by the channel)
+	reqPrefix   string // {prefix}:req: (followed by a request token)
+	statePrefix string // {prefix}:st: (followed by an inbox channel)
+	ingest      IngestKeys
 }
 
 // IngestKeys names the keys of the ingest stream (see keys).
@@ -70,13 +77,14 @@ type IngestKeys struct {
 func newKeys(prefix string) keys {
 	tag := "{" + prefix + "}"
 	return keys{
-		stream:     tag + ":stream",
-		epoch:      tag + ":epoch",
-		idemPrefix: tag + ":idem:",
-		idemNone:   tag + ":idem",
-		live:       tag + ":live",
-		chanPrefix: tag + ":ch:",
-		reqPrefix:  tag + ":req:",
+		stream:      tag + ":stream",
+		epoch:       tag + ":epoch",
+		idemPrefix:  tag + ":idem:",
+		idemNone:    tag + ":idem",
+		live:        tag + ":live",
+		chanPrefix:  tag + ":ch:",
+		reqPrefix:   tag + ":req:",
+		statePrefix: tag + ":st:",
 		ingest: IngestKeys{
 			Stream: tag + ":ingest",
 			Dead:   tag + ":ingest:dead",

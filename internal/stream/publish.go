@@ -75,14 +75,18 @@ func (s *Store) prepare(in PublishInput, epochCandidate string, deadline time.Ti
 		tokenTTL += max(time.Until(deadline), 0)
 	}
 	sum := sha256.Sum256(tail)
+	inbox := "0"
+	if s.inboxEnabled(in.Channel) {
+		inbox = "1"
+	}
 	return prepared{
-		keys: []string{s.keys.stream, s.keys.epoch, idemKey, s.keys.channel(in.Channel), s.keys.request(newToken())},
+		keys: []string{s.keys.stream, s.keys.epoch, idemKey, s.keys.channel(in.Channel), s.keys.request(newToken()), s.keys.state(in.Channel)},
 		args: []any{
 			in.Channel, tail, epochCandidate,
 			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
 			s.keys.live, hasIdem, s.cfg.ChannelHistory,
 			deadlineMS, hex.EncodeToString(sum[:16]), tokenTTL.Milliseconds(),
-			boolArg(s.cfg.ShardedPubSub),
+			boolArg(s.cfg.ShardedPubSub), inbox,
 		},
 	}, nil
 }

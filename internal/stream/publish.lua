@@ -8,7 +8,9 @@
 -- idempotency record, ARGV[9] channel history depth, ARGV[10] the caller's
 -- deadline in unix ms (0 = none), ARGV[11] hash of the tail (kept in the
 -- idempotency record), ARGV[12] TTL of the token record in ms, ARGV[13]
--- "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of PUBLISH.
+-- "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of PUBLISH,
+-- ARGV[14] "1" for an inbox alarm (a user:* channel with a history): KEYS[6] is
+-- then its inbox state (inbox.lua), counted and shown in the frame.
 -- Returns {id, epoch, flag}: flag 0 appended, 1 replayed (idempotency
 -- key seen with the same alarm), 2 refused (key seen with another alarm,
 -- nothing written). A re-run of the same request (go-redis re-sends a
@@ -53,7 +55,17 @@ local pred = '0-0'
 if newest[1] then
   pred = newest[1][1]
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[1], 't', ARGV[2], 'p', pred)
+local tail = ARGV[2]
+if ARGV[14] == '1' then -- inbox: trim first, so the frame shows the counts after it
+  inbox_trim(KEYS[4], KEYS[6], tonumber(ARGV[9]))
+  inbox_count(KEYS[6], nil, 0)
+  tail = string.sub(tail, 1, -2) .. inbox_counts(KEYS[6]) .. '}'
+end
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[1], 't', tail, 'p', pred)
+if ARGV[14] == '1' then
+  redis.call('HSET', KEYS[6], id, 0)
+  if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[6], ARGV[5]) end
+end
 local ms = string.sub(id, 1, string.find(id, '-', 1, true) - 1)
 local retention = tonumber(ARGV[5])
 if retention > 0 then
@@ -70,7 +82,7 @@ redis.call('SET', KEYS[5], id, 'PX', ARGV[12])
 -- highest id that may be missing from it), then "<id>\n<tail>" oldest first.
 local depth = tonumber(ARGV[9])
 if depth > 0 then
-  local len = redis.call('RPUSH', KEYS[4], id .. '\n' .. ARGV[2])
+  local len = redis.call('RPUSH', KEYS[4], id .. '\n' .. tail)
   if len == 1 then
     -- A new list, or one that expired when idle: whatever it held was
     -- published more than the retention ago.
@@ -92,5 +104,5 @@ local pub = 'PUBLISH'
 if ARGV[13] == '1' then
   pub = 'SPUBLISH'
 end
-redis.call(pub, ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. ARGV[2])
+redis.call(pub, ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
 return {id, epoch, 0}

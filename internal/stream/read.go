@@ -181,10 +181,15 @@ func toEntry(m redis.XMessage) (alarm.Entry, bool) {
 	return alarm.NewEntry(id, c, []byte(t)), true
 }
 
-// validTail reports whether t looks like what EncodeTail makes for
-// channel: anything else (invalid UTF-8 included) would break the frames
-// clients parse.
+// validTail reports whether t looks like what EncodeTail (or state.lua,
+// after the type name that starts a state event's tail) makes for channel:
+// anything else (invalid UTF-8 included) would break the frames clients
+// parse.
 func validTail(t, channel string) bool {
+	if !alarm.ValidTailType(t) {
+		return false
+	}
+	t = t[strings.IndexByte(t, ','):]
 	return utf8.ValidString(t) && strings.HasPrefix(t, `,"channel":"`+channel+`"`) &&
 		strings.HasSuffix(t, "}") && strings.IndexByte(t, '\n') < 0
 }

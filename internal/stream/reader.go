@@ -149,3 +149,9 @@ func (r *HistoryReader) serve(batch []*readReq) {
 		close(q.done)
 	}
 }
+
+// Counts reads the counts of an inbox channel for a welcome (Store.Counts):
+// one HMGET round trip per call.
+func (r *HistoryReader) Counts(ctx context.Context, channel string) (protocol.Counts, bool, error) {
+	return r.s.Counts(ctx, channel)
+}

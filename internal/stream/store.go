@@ -86,6 +86,7 @@ type Store struct {
 	publish  *redis.Script
 	rotate   *redis.Script
 	chanRead *redis.Script
+	state    *redis.Script
 	keys     keys // every key and channel name (keys.go)
 }
 
@@ -105,7 +106,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 		cfg:      cfg,
 		rdb:      rdb,
 		log:      log,
-		publish:  redis.NewScript(publishLua),
+		publish:  redis.NewScript(inboxLua + publishLua),
+		state:    redis.NewScript(inboxLua + stateLua),
 		rotate:   redis.NewScript(rotateLua),
 		chanRead: redis.NewScript(chanhistLua),
 		keys:     newKeys(cfg.Prefix),

@@ -87,9 +87,11 @@ type Server struct {
 	// history reads the channel histories for resumes older than the
 	// window; nil answers them expired.
 	history hub.History
-	m       *metrics.Metrics
-	log     *slog.Logger
-	accept  *websocket.AcceptOptions
+	// states applies the state changes clients send; nil refuses them.
+	states States
+	m      *metrics.Metrics
+	log    *slog.Logger
+	accept *websocket.AcceptOptions
 
 	connects *limit.Keyed[string] // upgrade attempts per source address
 	open     atomic.Int64         // upgrades admitted and not yet ended; see admit
@@ -102,7 +104,8 @@ type Server struct {
 }
 
 // New validates cfg and returns a Server.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// states (may be nil) applies the inbox state changes clients send.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.History, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
@@ -122,7 +125,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.Hi
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		cfg: cfg, hub: h, verify: v, feed: feed, history: history, m: m, log: log,
+		cfg: cfg, hub: h, verify: v, feed: feed, history: history, states: states, m: m, log: log,
 		accept: &websocket.AcceptOptions{
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,

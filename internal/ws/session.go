@@ -86,6 +86,7 @@ func (s *session) start() bool {
 	s.hubConn = s.srv.hub.NewConn(claims.AllChannels(), func() { s.goroutines.Go(s.writeLoop) }, func(code protocol.CloseCode, reason string) {
 		s.goroutines.Go(func() { s.close(code, reason) })
 	})
+	s.hubConn.Inbox = "user:" + claims.Subject // the inbox: its counts go in the welcome
 	s.lastWrite.Store(time.Now().UnixNano())
 	w, ok := s.resume(resume)
 	if !ok {
@@ -122,16 +123,18 @@ func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
 	return w, err == nil
 }
 
-// readLoop is the socket's only reader once the session is live. Client
-// messages after hello carry nothing; reading keeps control frames (pong,
-// close) flowing and notices the end of the socket.
+// readLoop is the socket's only reader once the session is live. It
+// serves client messages (state changes, see handle) one at a time, keeps
+// control frames (pong, close) flowing and notices the end of the socket.
 func (s *session) readLoop() {
 	for {
 		// No context: closing the session closes the socket, which ends
 		// the read; a context would cost an AfterFunc per idle socket.
-		if _, _, err := s.wsConn.Read(context.Background()); err != nil {
+		typ, b, err := s.wsConn.Read(context.Background())
+		if err != nil {
 			return
 		}
+		s.handle(typ, b)
 	}
 }
 

@@ -48,6 +48,29 @@ export interface Alarm {
   ts: number;
   /** True for the alarms of a resume replay. */
   replayed: boolean;
+  /** Inbox alarms (channel user:<sub>): the counts right after this alarm. */
+  unread?: number;
+  unseen?: number;
+}
+
+/** Inbox counts: unarchived inbox alarms that are unread, unseen. */
+export interface Counts {
+  unread: number;
+  unseen: number;
+}
+
+export type StateOp = 'seen' | 'read' | 'unread' | 'archive' | 'unarchive';
+
+/** A state event: op applied to ids, or to every inbox alarm with an id at or below up_to. */
+export interface StateEvent extends Counts {
+  type: 'state';
+  id: string;
+  ts: number;
+  channel: string;
+  op: StateOp;
+  ids?: string[];
+  up_to?: string;
+  replayed: boolean;
 }
 
 export type ResumeStatus = 'new' | 'resumed' | 'expired' | 'epoch_changed' | 'invalid';
@@ -59,6 +82,8 @@ export interface Welcome {
   channels: string[];
   position: string;
   resume: { status: ResumeStatus; replayed: number };
+  /** The inbox counts at the welcome (absent when the gateway keeps no inbox state). */
+  inbox?: Counts;
 }
 
 export interface StatusDetail {
@@ -95,6 +120,12 @@ export interface AlarmClientEventMap {
   /** Close 4001 with a string token: call setToken. */
   tokenexpired: CustomEvent<CloseDetail>;
   error: CustomEvent<{ error: unknown; phase: 'token' | 'connect' }>;
+  /** A state event (from any device of the user), once per tab, in id order with the alarms. */
+  state: CustomEvent<StateEvent>;
+  /** New inbox counts (from a welcome, an inbox alarm or a state event). */
+  counts: CustomEvent<Counts>;
+  /** The server refused a state change sent over the WebSocket. */
+  stateerror: CustomEvent<{ type: 'error'; error: string; message: string }>;
   /** Shared mode: this tab became the leader or a follower. */
   role: CustomEvent<{ role: 'leader' | 'follower' }>;
 }
@@ -107,6 +138,13 @@ export class AlarmClient extends EventTarget {
   setToken(token: Token): void;
   /** 'leader' or 'follower' in shared mode while started, else null. */
   role(): 'leader' | 'follower' | null;
+  /** The last inbox counts received, or null before any. */
+  counts(): Counts | null;
+  /** Change the state of inbox alarms: over this tab's WebSocket when open, else over HTTP. */
+  changeState(op: StateOp, target: { ids?: string[]; upTo?: string }): Promise<void>;
+  markRead(ids: string[]): Promise<void>;
+  /** Mark every inbox alarm up to the last message received read. */
+  markAllRead(): Promise<void>;
   addEventListener<K extends keyof AlarmClientEventMap>(
     type: K,
     listener: (ev: AlarmClientEventMap[K]) => void,

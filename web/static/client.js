@@ -41,7 +41,15 @@ const DEFAULTS = { minBackoff: 100, maxBackoff: 10000, idleTimeout: 60000 };
 // The protocol's vocabulary (PROTOCOL.md). web's Go tests check these against package protocol.
 
 // Message types.
-const TYPE = Object.freeze({ HELLO: 'hello', WELCOME: 'welcome', ALARM: 'alarm', PING: 'ping', CLOSE: 'close' });
+const TYPE = Object.freeze({
+  HELLO: 'hello',
+  WELCOME: 'welcome',
+  ALARM: 'alarm',
+  PING: 'ping',
+  CLOSE: 'close',
+  STATE: 'state',
+  ERROR: 'error',
+});
 
 // Close codes the server sends.
 const CLOSE = Object.freeze({
@@ -189,6 +197,7 @@ export class AlarmClient extends EventTarget {
     this._bc = null; // shared mode: the BroadcastChannel while running
     this._unlock = null; // shared mode: ends the lock request or releases the held lock
     this._opened = null; // detail of the 'open' status of the current connection, from its welcome
+    this._counts = null; // the last inbox counts received
   }
 
   /** role returns 'leader' or 'follower' in shared mode while started, else null. */
@@ -252,6 +261,7 @@ export class AlarmClient extends EventTarget {
       this._status('open', m.detail);
     } else if (m.kind === 'msg' && m.msg?.type === TYPE.WELCOME) this._onWelcome(m.msg);
     else if (m.kind === 'msg' && m.msg?.type === TYPE.ALARM) this._onAlarm(m.msg);
+    else if (m.kind === 'msg' && m.msg?.type === TYPE.STATE) this._onState(m.msg);
     else if (m.kind === 'event' && RELAYED.has(m.type) && m.detail?.state !== 'open') this.dispatchEvent(new CustomEvent(m.type, { detail: m.detail }));
   }
 
@@ -372,7 +382,7 @@ export class AlarmClient extends EventTarget {
     this._epoch = null;
     this._replayLeft = 0;
     const data = (ev) => this._ws === es && this._onFrame(es, ev.data);
-    for (const type of [TYPE.WELCOME, TYPE.ALARM, TYPE.PING]) es.addEventListener(type, data);
+    for (const type of [TYPE.WELCOME, TYPE.ALARM, TYPE.PING, TYPE.STATE]) es.addEventListener(type, data);
     es.addEventListener(TYPE.CLOSE, (ev) => {
       if (this._ws !== es) return;
       let c = null;
@@ -443,9 +453,11 @@ export class AlarmClient extends EventTarget {
         continue; // not JSON: nothing a client can act on
       }
       if (!msg || typeof msg !== 'object') continue;
-      if (msg.type === TYPE.WELCOME || msg.type === TYPE.ALARM) this._post({ kind: 'msg', msg });
+      if (msg.type === TYPE.WELCOME || msg.type === TYPE.ALARM || msg.type === TYPE.STATE) this._post({ kind: 'msg', msg });
       if (msg.type === TYPE.WELCOME) this._onWelcome(msg);
       else if (msg.type === TYPE.ALARM) this._onAlarm(msg);
+      else if (msg.type === TYPE.STATE) this._onState(msg);
+      else if (msg.type === TYPE.ERROR) this._emit('stateerror', msg);
       // ping and unknown types are ignored
       if (this._ws !== ws) return; // a listener stopped or restarted the client
     }
@@ -465,6 +477,7 @@ export class AlarmClient extends EventTarget {
     this._opened = { node: this._node, epoch: this._epoch, channels: w.channels, endpoint, resume: status };
     this._status('open', { epoch: this._epoch, channels: w.channels, endpoint, resume: status });
     this._emit('welcome', w);
+    if (w.inbox) this._setCounts(w.inbox);
     if (status === STATUS.RESUMED) this._emit('resumed', w);
     else if (status !== STATUS.NEW) this._emit('stale', w);
   }
@@ -477,6 +490,72 @@ export class AlarmClient extends EventTarget {
     if (valid && sameEpoch && this._pos.last_id && compareIds(a.id, this._pos.last_id) <= 0) return;
     if (valid) this._save({ last_id: a.id, epoch: this._epoch ?? this._pos.epoch });
     this._emit('alarm', { ...a, replayed });
+    if (typeof a.unread === 'number') this._setCounts(a);
+  }
+
+  // ---- Inbox state (docs/protocol.md, "Inbox state") ----
+
+  // _onState delivers a state event once, in order with the alarms (it has a log id).
+  _onState(s) {
+    const replayed = this._replayLeft > 0;
+    if (replayed) this._replayLeft--;
+    const valid = parseId(s.id) !== null;
+    const sameEpoch = this._epoch !== null && this._epoch === this._pos.epoch;
+    if (valid && sameEpoch && this._pos.last_id && compareIds(s.id, this._pos.last_id) <= 0) return;
+    if (valid) this._save({ last_id: s.id, epoch: this._epoch ?? this._pos.epoch });
+    this._emit('state', { ...s, replayed });
+    this._setCounts(s);
+  }
+
+  _setCounts(c) {
+    this._counts = { unread: Number(c.unread) || 0, unseen: Number(c.unseen) || 0 };
+    this._emit('counts', { ...this._counts });
+  }
+
+  /** counts returns the last inbox counts received ({unread, unseen}), or null before any. */
+  counts() {
+    return this._counts ? { ...this._counts } : null;
+  }
+
+  /**
+   * changeState changes the state of inbox alarms: `op` ('seen', 'read', 'unread', 'archive',
+   * 'unarchive') on `ids`, or on every inbox alarm up to `upTo`. It goes over this tab's
+   * WebSocket when it has one open, else over HTTP (POST /v1/inbox/state with the token). The
+   * change comes back as a `state` event on every device of the user.
+   * @param {string} op
+   * @param {{ids?: string[], upTo?: string}} target
+   * @returns {Promise<void>}
+   */
+  async changeState(op, { ids, upTo } = {}) {
+    const body = { op };
+    if (ids && ids.length) body.ids = ids;
+    else if (upTo) body.up_to = upTo;
+    else throw new TypeError('AlarmClient: changeState needs ids or upTo');
+    const ws = this._ws;
+    if (!this._sse && ws && this._epoch !== null && ws.readyState === 1) {
+      ws.send(JSON.stringify({ type: TYPE.STATE, ...body }));
+      return;
+    }
+    const u = new URL(this._opts.endpoints[Math.max(this._endpoint, 0)]);
+    u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+    u.pathname = '/v1/inbox/state';
+    u.search = '';
+    const res = await this._fetch(u.toString(), {
+      method: 'POST',
+      headers: { Authorization: 'Bearer ' + (await this._getToken()), 'Content-Type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!res.ok) throw new Error('AlarmClient: state change: HTTP ' + res.status);
+  }
+
+  /** markRead marks alarms read. @param {string[]} ids */
+  markRead(ids) {
+    return this.changeState('read', { ids });
+  }
+
+  /** markAllRead marks every inbox alarm up to the last one received read. */
+  markAllRead() {
+    return this.changeState('read', { upTo: this._pos.last_id || '0-0' });
   }
 
   _onClose(code, reason) {

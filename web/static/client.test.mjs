@@ -529,3 +529,45 @@ test('shared: a tab that joins after the welcome learns the connection is open',
   assert.deepEqual(late.of('alarm').map((a) => a.id), ['6-0']);
   assert.equal(h.streams.length, 1, 'only the leader connects');
 });
+
+test('inbox: counts from welcome, alarms and state events; state events move the position', async (t) => {
+  const h = harness(t);
+  const counts = [];
+  const states = [];
+  h.client.addEventListener('counts', (e) => counts.push(e.detail));
+  h.client.addEventListener('state', (e) => states.push(e.detail));
+  const ws = await connect(h);
+  ws.receive({ ...welcome('1-0'), inbox: { unread: 2, unseen: 1 } });
+  ws.receive({ ...alarm('2-0'), unread: 3, unseen: 2 });
+  const st = { type: 'state', id: '3-0', ts: 3, channel: 'user:u', op: 'read', ids: ['2-0'], unread: 2, unseen: 1 };
+  ws.receive(st, st); // the second is a duplicate
+  assert.deepEqual(counts, [{ unread: 2, unseen: 1 }, { unread: 3, unseen: 2 }, { unread: 2, unseen: 1 }]);
+  assert.equal(states.length, 1);
+  assert.deepEqual(h.client.counts(), { unread: 2, unseen: 1 });
+  assert.equal(h.client.position().last_id, '3-0');
+});
+
+test('inbox: changeState goes over the open WebSocket, else over HTTP with the token', async (t) => {
+  const calls = [];
+  const fetchImpl = async (url, init) => {
+    calls.push({ url, init });
+    return { ok: true, status: 200, json: async () => ({}) };
+  };
+  const h = harness(t, { fetchImpl });
+  const ws = await connect(h);
+  ws.readyState = 1;
+  ws.receive(welcome('1-0'));
+  await h.client.markRead(['1-0']);
+  await h.client.markAllRead();
+  assert.deepEqual(ws.sent.slice(1), [
+    { type: 'state', op: 'read', ids: ['1-0'] },
+    { type: 'state', op: 'read', up_to: '1-0' },
+  ]);
+  ws.readyState = 3;
+  await h.client.changeState('archive', { ids: ['1-0'] });
+  assert.equal(calls.length, 1);
+  assert.equal(calls[0].url, 'http://a/v1/inbox/state');
+  assert.equal(calls[0].init.headers.Authorization, 'Bearer tok');
+  assert.deepEqual(JSON.parse(calls[0].init.body), { op: 'archive', ids: ['1-0'] });
+  await assert.rejects(h.client.changeState('read', {}), TypeError);
+});

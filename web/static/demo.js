@@ -1,6 +1,7 @@
 // demo.js: the demo page. Connects an AlarmClient and mirrors its state into the DOM
-// (#state, #node, #epoch, #last-id, #alarms li[data-id]) so people and browser tests can read it.
-import { AlarmClient } from './client.js';
+// (#state, #node, #epoch, #last-id, #alarms li[data-id], #unread-badge, li[data-read]) so people
+// and browser tests can read it.
+import { AlarmClient, compareIds } from './client.js';
 
 const $ = (sel) => document.querySelector(sel);
 const els = {
@@ -25,6 +26,7 @@ const els = {
   pubData: $('#pub-data'),
   pubIdem: $('#pub-idem'),
   pubResult: $('#publish-result'),
+  unread: $('#unread-badge'),
 };
 
 let client = null;
@@ -81,6 +83,9 @@ function connect() {
   client.addEventListener('status', (e) => onStatus(e.detail));
   client.addEventListener('welcome', () => showPosition());
   client.addEventListener('alarm', (e) => addAlarm(e.detail));
+  client.addEventListener('state', (e) => applyState(e.detail));
+  client.addEventListener('counts', (e) => showCounts(e.detail));
+  client.addEventListener('stateerror', (e) => log(`state change refused: ${e.detail.message}`));
   client.addEventListener('resumed', (e) => log(`resumed: ${e.detail.resume.replayed} replayed`));
   client.addEventListener('stale', (e) => showStale(e.detail.resume.status));
   client.addEventListener('disconnected', (e) => log(`disconnected: ${e.detail.code} ${e.detail.reason}`));
@@ -141,9 +146,35 @@ function addAlarm(a) {
   const pre = document.createElement('pre');
   pre.textContent = JSON.stringify(a.data);
   li.append(head, pre);
+  if (typeof a.unread === 'number') {
+    // An inbox alarm: unread until a state event says otherwise; a click marks it read.
+    li.dataset.read = 'false';
+    li.classList.add('unread');
+    li.addEventListener('click', () => {
+      if (li.dataset.read === 'false') client?.markRead([a.id]).catch((err) => log(`mark read: ${err.message}`));
+    });
+  }
   els.alarms.prepend(li);
   els.count.textContent = String(++received);
   showPosition();
+}
+
+// ---- Inbox state: badge and read styling, in sync with every device through state events ----
+
+function showCounts(c) {
+  els.unread.textContent = String(c.unread);
+  els.unread.dataset.unread = String(c.unread);
+}
+
+function applyState(s) {
+  const read = { read: 'true', unread: 'false' }[s.op];
+  if (read === undefined) return; // seen and archive do not change the styling
+  const hit = (id) => (s.ids ? s.ids.includes(id) : compareIds(id, s.up_to) <= 0);
+  for (const li of els.alarms.querySelectorAll('li[data-read]')) {
+    if (!hit(li.dataset.id)) continue;
+    li.dataset.read = read;
+    li.classList.toggle('unread', read === 'false');
+  }
 }
 
 function log(text) {
@@ -195,6 +226,9 @@ $('#forget').addEventListener('click', () => {
 $('#publish-form').addEventListener('submit', (e) => {
   e.preventDefault();
   publish();
+});
+$('#mark-all-read').addEventListener('click', () => {
+  client?.markAllRead().catch((err) => log(`mark all read: ${err.message}`));
 });
 $('#stale-dismiss').addEventListener('click', () => {
   els.stale.hidden = true;

@@ -1,0 +1,231 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// Inbox routes. Both take either a client token (the user is its subject)
+// or an API key with ?user=<sub> (the application's backend).
+const (
+	RouteInbox      = "GET /v1/inbox"
+	RouteInboxState = "POST /v1/inbox/state"
+)
+
+// Inbox page sizes of GET /v1/inbox.
+const (
+	DefaultInboxLimit = 50
+	MaxInboxLimit     = 1000
+	maxStateBody      = 64 << 10
+)
+
+// Error codes of the inbox routes.
+const (
+	CodeInvalidUser   = "invalid_user"
+	CodeInvalidChange = "invalid_change"
+	CodeInvalidFilter = "invalid_filter"
+	CodeNoInbox       = "no_inbox"
+)
+
+// InboxStore is the inbox state as the API uses it; *stream.Store
+// implements it.
+type InboxStore interface {
+	ChangeState(ctx context.Context, channel string, c protocol.StateChange) (stream.StateResult, error)
+	ReadInbox(ctx context.Context, channel string) (stream.Inbox, error)
+}
+
+var _ InboxStore = (*stream.Store)(nil)
+
+// WithInbox enables the inbox routes: store serves them and v checks the
+// client tokens they accept besides API keys. Call it before Register.
+func (a *API) WithInbox(store InboxStore, v *auth.Verifier) *API {
+	a.inbox, a.verify = store, v
+	return a
+}
+
+// inboxKey is the context key of the inbox channel an inbox request
+// authenticated for.
+type inboxKey struct{}
+
+// inboxAuth resolves the inbox of a request: a client token's subject, or
+// with an API key the user query parameter.
+func (a *API) inboxAuth(r *http.Request) (*http.Request, *apiError) {
+	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
+	unauthorized := &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
+		message: "missing or invalid API key or token"}
+	if !ok {
+		return r, unauthorized
+	}
+	user := r.URL.Query().Get("user")
+	switch {
+	case a.keys.Check(token):
+		if user == "" || !alarm.ValidChannel(stream.InboxPrefix+user) {
+			return r, badRequest(CodeInvalidUser, "with an API key, give the inbox's user as ?user=<sub>")
+		}
+	case a.verify == nil:
+		return r, unauthorized
+	default:
+		claims, err := a.verify.Verify(token)
+		if err != nil {
+			return r, unauthorized
+		}
+		if user != "" && user != claims.Subject {
+			return r, badRequest(CodeInvalidUser, "a client token reaches its own inbox only; leave out user")
+		}
+		user = claims.Subject
+	}
+	return r.WithContext(context.WithValue(r.Context(), inboxKey{}, stream.InboxPrefix+user)), nil
+}
+
+func inboxOf(r *http.Request) string {
+	s, _ := r.Context().Value(inboxKey{}).(string)
+	return s
+}
+
+// stateBody is the body of POST /v1/inbox/state.
+type stateBody struct {
+	Op   string   `json:"op"`
+	IDs  []string `json:"ids"`
+	UpTo string   `json:"up_to"`
+}
+
+// stateAnswer is the answer of POST /v1/inbox/state. ID is the state
+// event's id, absent when nothing changed (nothing was appended).
+type stateAnswer struct {
+	ID      string `json:"id,omitempty"`
+	Changed int    `json:"changed"`
+	Unread  int    `json:"unread"`
+	Unseen  int    `json:"unseen"`
+}
+
+// changeState serves POST /v1/inbox/state.
+func (a *API) changeState(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	b, aerr := readBody(r.Body)
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	if aerr := checkUTF8(b); aerr != nil {
+		return 0, nil, aerr
+	}
+	var body stateBody
+	if aerr := decodeObject(b, &body); aerr != nil {
+		return 0, nil, aerr
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	res, err := a.inbox.ChangeState(ctx, inboxOf(r), protocol.StateChange{Op: body.Op, IDs: body.IDs, UpTo: body.UpTo})
+	if err != nil {
+		return 0, nil, inboxError(err)
+	}
+	ans := stateAnswer{Changed: res.Changed, Unread: res.Counts.Unread, Unseen: res.Counts.Unseen}
+	if !res.ID.IsZero() {
+		ans.ID = res.ID.String()
+	}
+	return http.StatusOK, ans, nil
+}
+
+func inboxError(err error) *apiError {
+	switch {
+	case errors.Is(err, stream.ErrInvalidChange):
+		return badRequest(CodeInvalidChange, err.Error())
+	case errors.Is(err, stream.ErrNoInbox):
+		return badRequest(CodeNoInbox, "this inbox keeps no state")
+	}
+	return storeError(err)
+}
+
+// inboxItem is one alarm of a GET /v1/inbox answer: the alarm frame as
+// WebSocket clients received it, and its state now.
+type inboxItem struct {
+	Alarm    json.RawMessage `json:"alarm"`
+	Seen     bool            `json:"seen"`
+	Read     bool            `json:"read"`
+	Archived bool            `json:"archived"`
+	id       string          // the alarm's id, for Next
+}
+
+// inboxAnswer is the answer of GET /v1/inbox. Next, when set, is the
+// before of the next page.
+type inboxAnswer struct {
+	Epoch  string      `json:"epoch"`
+	Unread int         `json:"unread"`
+	Unseen int         `json:"unseen"`
+	Items  []inboxItem `json:"items"`
+	Next   string      `json:"next,omitempty"`
+}
+
+// inboxQuery is the parsed query of GET /v1/inbox.
+type inboxQuery struct {
+	before   protocol.ID // Zero: from the newest
+	limit    int
+	unread   *bool // only unread (true) or only read (false) alarms
+	archived *bool // only archived (true) or unarchived (false) alarms
+}
+
+// readInbox serves GET /v1/inbox.
+func (a *API) readInbox(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	q, aerr := parseInboxQuery(r.URL.Query())
+	if aerr != nil {
+		return 0, nil, aerr
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
+	defer cancel()
+	in, err := a.inbox.ReadInbox(ctx, inboxOf(r))
+	if err != nil {
+		return 0, nil, inboxError(err)
+	}
+	ans := inboxAnswer{Epoch: in.Epoch, Unread: in.Counts.Unread, Unseen: in.Counts.Unseen, Items: []inboxItem{}}
+	for _, it := range in.Items { // newest first
+		if !q.before.IsZero() && !it.Alarm.ID.Less(q.before) {
+			continue
+		}
+		read, archived := it.Bits&stream.BitRead != 0, it.Bits&stream.BitArchived != 0
+		if (q.unread != nil && *q.unread == read) || (q.archived != nil && *q.archived != archived) {
+			continue
+		}
+		if len(ans.Items) == q.limit {
+			ans.Next = ans.Items[len(ans.Items)-1].id
+			break
+		}
+		ans.Items = append(ans.Items, inboxItem{Alarm: it.Alarm.Frame, Seen: it.Bits&stream.BitSeen != 0,
+			Read: read, Archived: archived, id: it.Alarm.ID.String()})
+	}
+	return http.StatusOK, ans, nil
+}
+
+func parseInboxQuery(v url.Values) (inboxQuery, *apiError) {
+	q := inboxQuery{limit: DefaultInboxLimit}
+	if s := v.Get("before"); s != "" {
+		id, err := protocol.ParseID(s)
+		if err != nil {
+			return q, badRequest(CodeInvalidID, "before must be an id of the form <ms>-<seq>")
+		}
+		q.before = id
+	}
+	if s := v.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxInboxLimit {
+			return q, badRequest(CodeInvalidLimit, "limit must be an integer from 1 to "+strconv.Itoa(MaxInboxLimit))
+		}
+		q.limit = n
+	}
+	for name, dst := range map[string]**bool{"unread": &q.unread, "archived": &q.archived} {
+		if s := v.Get(name); s != "" {
+			b, err := strconv.ParseBool(s)
+			if err != nil {
+				return q, badRequest(CodeInvalidFilter, name+" must be true or false")
+			}
+			*dst = &b
+		}
+	}
+	return q, nil
+}

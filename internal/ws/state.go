@@ -1,0 +1,82 @@
+package ws
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"unicode/utf8"
+
+	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/strictjson"
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// States applies inbox state changes; *stream.Store implements it.
+type States interface {
+	// ChangeState applies c to the inbox channel and appends the state
+	// event to the log when anything changed.
+	ChangeState(ctx context.Context, channel string, c protocol.StateChange) (stream.StateResult, error)
+}
+
+var stateNames = strictjson.Names(protocol.StateChange{})
+
+// Error codes of protocol.Error messages sent over the WebSocket.
+const (
+	errCodeBadRequest  = "bad_request"
+	errCodeNoInbox     = "no_inbox"
+	errCodeUnavailable = "unavailable"
+)
+
+// handle serves one client message after the hello. Hostile input (a
+// binary frame, invalid UTF-8) closes the socket with 4000; a message of
+// an unknown type is ignored (newer clients keep working); anything else
+// that is wrong is answered with an error message. A state change's answer
+// is its state event, which comes back through the log like an alarm (a
+// change that changes nothing is not answered).
+func (s *session) handle(typ websocket.MessageType, b []byte) {
+	if typ != websocket.MessageText || !utf8.Valid(b) {
+		s.close(protocol.CloseProtocol, "client messages must be UTF-8 text")
+		return
+	}
+	var head struct {
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(bytes.TrimSpace(b), &head); err != nil {
+		s.sendError(errCodeBadRequest, "a client message must be a JSON object with a type")
+		return
+	}
+	if head.Type != protocol.TypeState {
+		return // unknown types are ignored, so newer clients keep working
+	}
+	var c protocol.StateChange
+	if err := json.Unmarshal(b, &c); err != nil || strictjson.CheckKeys(b, stateNames, false) != nil {
+		s.sendError(errCodeBadRequest, "a state message has op, and ids or up_to")
+		return
+	}
+	if s.srv.states == nil || s.hubConn.Inbox == "" {
+		s.sendError(errCodeNoInbox, "this gateway keeps no inbox state")
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
+	defer cancel()
+	_, err := s.srv.states.ChangeState(ctx, s.hubConn.Inbox, c)
+	switch {
+	case err == nil:
+	case errors.Is(err, stream.ErrInvalidChange):
+		s.sendError(errCodeBadRequest, err.Error())
+	case errors.Is(err, stream.ErrNoInbox):
+		s.sendError(errCodeNoInbox, "this connection has no inbox")
+	default:
+		s.srv.log.Warn("ws: state change failed", "remote", s.remote, "err", err)
+		s.sendError(errCodeUnavailable, "the state change failed; retry")
+	}
+}
+
+// sendError queues an error message.
+func (s *session) sendError(code, msg string) {
+	b, _ := json.Marshal(protocol.Error{Type: protocol.TypeError, Error: code, Message: msg})
+	s.hubConn.Queue.Push(b)
+}
