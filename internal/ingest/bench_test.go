@@ -19,7 +19,7 @@ import (
 // with BatchSize 500 (read, one publish pipeline, ack per batch). Reports
 // alarms/s.
 func BenchmarkIngest(b *testing.B) {
-	for _, par := range []int{1, 4} {
+	for _, par := range []int{1, 4, 8} {
 		b.Run("parallel="+strconv.Itoa(par), func(b *testing.B) { benchIngest(b, par) })
 	}
 }
