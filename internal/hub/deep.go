@@ -41,8 +41,9 @@ var ErrHistoryMoved = errors.New("hub: history changed during the resume")
 // (1013, or 1012 for ErrHistoryMoved).
 //
 // When hist is an InboxCounter and c has an Inbox, the welcome carries the
-// inbox counts read after registration (one more round trip, even on the
-// window path; a failed read leaves them out): every change after that read reaches c as an alarm or a
+// inbox counts read after registration (a read the counter shares with
+// other connections' welcomes, even on the window path; a failed read
+// leaves them out): every change after that read reaches c as an alarm or a
 // state event carrying newer counts, so the last counts c received are
 // always the current ones.
 func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, hist History) (Welcome, error) {

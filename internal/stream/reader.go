@@ -32,11 +32,14 @@ type HistoryReader struct {
 	done    chan struct{} // closed when Run returns
 }
 
+// readReq is one ReadAfter (reads set) or one Counts (inbox set).
 type readReq struct {
 	reads  []ChannelRead
+	inbox  string
 	epoch  string
 	alarms []alarm.Entry
-	ok     bool // complete
+	counts protocol.Counts
+	ok     bool // ReadAfter: complete; Counts: the channel keeps counts
 	err    error
 	done   chan struct{}
 }
@@ -62,18 +65,27 @@ func (r *HistoryReader) ReadAfter(ctx context.Context, channels []string, after 
 			req.reads = append(req.reads, ChannelRead{c, after})
 		}
 	}
+	if err := r.do(ctx, req); err != nil {
+		return "", nil, false, err
+	}
+	return req.epoch, req.alarms, req.ok, req.err
+}
+
+// do hands req to a worker (or serves it here when Run is not running)
+// and waits for it.
+func (r *HistoryReader) do(ctx context.Context, req *readReq) error {
 	select {
 	case r.reqs <- req:
 	case <-r.done:
 		r.serve([]*readReq{req})
 	case <-ctx.Done():
-		return "", nil, false, wrapErr("read channels", ctx.Err())
+		return wrapErr("read channels", ctx.Err())
 	}
 	select {
 	case <-req.done:
-		return req.epoch, req.alarms, req.ok, req.err
+		return nil
 	case <-ctx.Done():
-		return "", nil, false, wrapErr("read channels", ctx.Err())
+		return wrapErr("read channels", ctx.Err())
 	}
 }
 
@@ -103,13 +115,13 @@ func (r *HistoryReader) work(ctx context.Context) {
 		case q := <-r.reqs:
 			batch = append(batch[:0], q)
 		}
-		keys := len(batch[0].reads)
+		keys := len(batch[0].reads) + 1
 	fill:
 		for keys < r.maxKeys {
 			select {
 			case q := <-r.reqs:
 				batch = append(batch, q)
-				keys += len(q.reads)
+				keys += len(q.reads) + 1
 			default:
 				break fill
 			}
@@ -118,9 +130,27 @@ func (r *HistoryReader) work(ctx context.Context) {
 	}
 }
 
-// serve reads every distinct (channel, position) of batch once, without
-// the callers' contexts, and answers each request.
+// serve answers batch: every distinct (channel, position) is read once in
+// one script call, every distinct inbox's counts once in one pipeline;
+// without the callers' contexts.
 func (r *HistoryReader) serve(batch []*readReq) {
+	var reads, counts []*readReq
+	for _, q := range batch {
+		if q.inbox != "" {
+			counts = append(counts, q)
+		} else {
+			reads = append(reads, q)
+		}
+	}
+	if len(reads) > 0 {
+		r.serveReads(reads)
+	}
+	if len(counts) > 0 {
+		r.serveCounts(counts)
+	}
+}
+
+func (r *HistoryReader) serveReads(batch []*readReq) {
 	index := make(map[ChannelRead]int)
 	var reads []ChannelRead
 	for _, q := range batch {
@@ -150,8 +180,35 @@ func (r *HistoryReader) serve(batch []*readReq) {
 	}
 }
 
-// Counts reads the counts of an inbox channel for a welcome (Store.Counts):
-// one HMGET round trip per call.
+func (r *HistoryReader) serveCounts(batch []*readReq) {
+	index := make(map[string]int)
+	var inboxes []string
+	for _, q := range batch {
+		if _, ok := index[q.inbox]; !ok {
+			index[q.inbox] = len(inboxes)
+			inboxes = append(inboxes, q.inbox)
+		}
+	}
+	counts, err := r.s.countsOf(context.Background(), inboxes)
+	for _, q := range batch {
+		q.err, q.ok = err, err == nil
+		if err == nil {
+			q.counts = counts[index[q.inbox]]
+		}
+		close(q.done)
+	}
+}
+
+// Counts reads the counts of an inbox channel for a welcome, as
+// Store.Counts does; concurrent calls share one pipelined round trip, so a
+// reconnect storm costs a few round trips, not one per client.
 func (r *HistoryReader) Counts(ctx context.Context, channel string) (protocol.Counts, bool, error) {
-	return r.s.Counts(ctx, channel)
+	if !r.s.inboxEnabled(channel) {
+		return protocol.Counts{}, false, nil
+	}
+	req := &readReq{inbox: channel, done: make(chan struct{})}
+	if err := r.do(ctx, req); err != nil {
+		return protocol.Counts{}, false, err
+	}
+	return req.counts, req.ok, req.err
 }

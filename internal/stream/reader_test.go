@@ -2,6 +2,7 @@ package stream
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -55,5 +56,39 @@ func TestHistoryReader(t *testing.T) {
 	// Without Run, reads go straight to Redis.
 	if _, got, ok, err := r.ReadAfter(testCtx(t), []string{"user:0"}, pub[58].ID); err != nil || !ok || len(got) != 0 {
 		t.Fatalf("direct read: %v %v %v", got, ok, err)
+	}
+}
+
+// TestHistoryReaderCounts: concurrent welcome counts share pipelines and
+// each caller gets its own inbox's counts; a channel without an inbox has
+// none.
+func TestHistoryReaderCounts(t *testing.T) {
+	s, _ := newTestStore(t, backend{"redis", true}, Config{})
+	publishN(t, s, 9, "user:0", "user:1", "user:1", "broadcast")
+	r := s.NewHistoryReader(1, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	var run sync.WaitGroup
+	run.Go(func() { r.Run(ctx) })
+	var wg sync.WaitGroup
+	errs := make(chan string, 40)
+	for i := range 40 {
+		wg.Go(func() {
+			ch := []string{"user:0", "user:1", "broadcast", "user:9"}[i%4]
+			got, ok, err := r.Counts(testCtx(t), ch)
+			want, wantOK, werr := s.Counts(testCtx(t), ch)
+			if err != nil || werr != nil || ok != wantOK || got != want {
+				errs <- fmt.Sprintf("%s: %+v %v %v, want %+v %v %v", ch, got, ok, err, want, wantOK, werr)
+			}
+		})
+	}
+	wg.Wait()
+	cancel()
+	run.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+	if c, ok, err := s.Counts(testCtx(t), "user:1"); err != nil || !ok || c.Unread != 4 || c.Unseen != 4 {
+		t.Errorf("user:1 counts %+v %v %v, want 4 unread and unseen", c, ok, err)
 	}
 }

@@ -95,14 +95,32 @@ func (s *Store) Counts(ctx context.Context, channel string) (c protocol.Counts, 
 	if !s.inboxEnabled(channel) {
 		return protocol.Counts{}, false, nil
 	}
+	cs, err := s.countsOf(ctx, []string{channel})
+	if err != nil {
+		return protocol.Counts{}, false, err
+	}
+	return cs[0], true, nil
+}
+
+// countsOf reads the counts of several inbox channels in one pipeline.
+func (s *Store) countsOf(ctx context.Context, channels []string) ([]protocol.Counts, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	v, err := s.rdb.HMGet(ctx, s.keys.state(channel), "unread", "unseen").Result()
-	if err != nil {
-		return protocol.Counts{}, false, wrapErr("counts", err)
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.SliceCmd, len(channels))
+	for i, ch := range channels {
+		cmds[i] = pipe.HMGet(ctx, s.keys.state(ch), "unread", "unseen")
 	}
-	c.Unread, c.Unseen = atoiOr0(v[0]), atoiOr0(v[1])
-	return c, true, nil
+	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	out := make([]protocol.Counts, len(channels))
+	for i, cmd := range cmds {
+		v, err := cmd.Result()
+		if err != nil {
+			return nil, wrapErr("counts", err)
+		}
+		out[i] = protocol.Counts{Unread: atoiOr0(v[0]), Unseen: atoiOr0(v[1])}
+	}
+	return out, nil
 }
 
 func atoiOr0(v any) int {
