@@ -72,7 +72,7 @@ type Server struct {
 	mu      sync.Mutex
 	streams map[*stream]struct{} // guarded by mu; from add to remove
 	closing bool                 // guarded by mu; new streams are refused with 1012
-	changed chan struct{}        // guarded by mu; made by a waiter, closed when a stream ends
+	changed hub.Changes          // guarded by mu; notified when a stream ends
 }
 
 // New validates cfg and returns a Server. tickets are made with the same
@@ -171,31 +171,12 @@ func (s *Server) remove(st *stream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.streams, st)
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
+	s.changed.NotifyLocked()
 }
 
 // wait returns nil once no stream is open, or ctx.Err().
 func (s *Server) wait(ctx context.Context) error {
-	for {
-		s.mu.Lock()
-		if len(s.streams) == 0 {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return s.changed.Wait(ctx, &s.mu, func() bool { return len(s.streams) == 0 })
 }
 
 // Shutdown refuses new streams (they get a 1012 close event at once) and

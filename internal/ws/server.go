@@ -100,7 +100,7 @@ type Server struct {
 	sessions map[*session]struct{} // guarded by mu; from add to remove
 	closing  bool                  // guarded by mu; no new sessions
 	refused  int                   // guarded by mu; upgrades refused while closing, still closing
-	changed  chan struct{}         // guarded by mu; made by a waiter, closed when a session or refusal ends
+	changed  hub.Changes           // guarded by mu; notified when a session or refusal ends
 }
 
 // New validates cfg and returns a Server.
@@ -198,31 +198,12 @@ func (s *Server) remove(sess *session) {
 	} else {
 		s.refused--
 	}
-	if s.changed != nil {
-		close(s.changed)
-		s.changed = nil
-	}
+	s.changed.NotifyLocked()
 }
 
 // waitFor returns nil once done, called under mu, holds, or ctx.Err().
 func (s *Server) waitFor(ctx context.Context, done func() bool) error {
-	for {
-		s.mu.Lock()
-		if done() {
-			s.mu.Unlock()
-			return nil
-		}
-		if s.changed == nil {
-			s.changed = make(chan struct{})
-		}
-		ch := s.changed
-		s.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
+	return s.changed.Wait(ctx, &s.mu, done)
 }
 
 // Wait returns nil once every socket the server accepted has been handled
