@@ -20,6 +20,11 @@ import (
 //go:embed publish.lua
 var publishLua string
 
+// logLua holds what the scripts that write the log share.
+//
+//go:embed log.lua
+var logLua string
+
 // PublishInput is one alarm to publish. Data is any JSON value (empty means
 // null); IdempotencyKey is optional.
 type PublishInput struct {

@@ -21,12 +21,8 @@ local done = redis.call('GET', KEYS[5])
 if done then
   return {done, redis.call('GET', KEYS[2]) or '', 0}
 end
-local deadline = tonumber(ARGV[10])
-if deadline > 0 then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
-    return redis.error_reply('DEADLINE the publish reached Redis after its deadline; nothing was written')
-  end
+if past(ARGV[10]) then
+  return redis.error_reply('DEADLINE the publish reached Redis after its deadline; nothing was written')
 end
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
@@ -48,31 +44,17 @@ if idem then
     return {prev, epoch, 1}
   end
 end
--- Each entry names its predecessor (p), so a reader can prove the log it
--- follows is continuous: after a rollback the next entry names an older id.
-local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local pred = '0-0'
-if newest[1] then
-  pred = newest[1][1]
-end
 local tail = ARGV[2]
 if ARGV[14] == '1' then -- inbox: trim first, so the frame shows the counts after it
   inbox_trim(KEYS[4], KEYS[6], tonumber(ARGV[9]))
   inbox_count(KEYS[6], nil, 0)
   tail = string.sub(tail, 1, -2) .. inbox_counts(KEYS[6]) .. '}'
 end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[1], 't', tail, 'p', pred)
+local retention = tonumber(ARGV[5])
+local id, ms, pred = log_append(KEYS[1], ARGV[4], retention, ARGV[1], tail)
 if ARGV[14] == '1' then
   redis.call('HSET', KEYS[6], id, 0)
   if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[6], ARGV[5]) end
-end
-local ms = string.sub(id, 1, string.find(id, '-', 1, true) - 1)
-local retention = tonumber(ARGV[5])
-if retention > 0 then
-  local minid = tonumber(ms) - retention
-  if minid > 0 then
-    redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', minid))
-  end
 end
 if idem then
   redis.call('SET', KEYS[3], id .. '\n' .. ARGV[11], 'PX', ARGV[6])
@@ -100,9 +82,5 @@ if depth > 0 then
     redis.call('PEXPIRE', KEYS[4], retention)
   end
 end
-local pub = 'PUBLISH'
-if ARGV[13] == '1' then
-  pub = 'SPUBLISH'
-end
-redis.call(pub, ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
+broadcast(ARGV[13], ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
 return {id, epoch, 0}

@@ -17,12 +17,8 @@ if done then
   local c = redis.call('HMGET', KEYS[4], 'unread', 'unseen')
   return {done, redis.call('GET', KEYS[2]) or '', tonumber(c[1] or '0'), tonumber(c[2] or '0'), -1}
 end
-local deadline = tonumber(ARGV[8])
-if deadline > 0 then
-  local t = redis.call('TIME')
-  if tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline then
-    return redis.error_reply('DEADLINE the state change reached Redis after its deadline; nothing was written')
-  end
+if past(ARGV[8]) then
+  return redis.error_reply('DEADLINE the state change reached Redis after its deadline; nothing was written')
 end
 local epoch = redis.call('GET', KEYS[2]) or ''
 local op = ARGV[2]
@@ -82,30 +78,14 @@ else
   tail = tail .. ',"ids":["' .. table.concat(changed, '","') .. '"]'
 end
 tail = tail .. counts .. '}'
-local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-local pred = '0-0'
-if newest[1] then
-  pred = newest[1][1]
-end
-local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[4], '*', 'c', ARGV[1], 't', tail, 'p', pred)
-local ms = string.sub(id, 1, string.find(id, '-', 1, true) - 1)
 local retention = tonumber(ARGV[5])
-if retention > 0 then
-  local minid = tonumber(ms) - retention
-  if minid > 0 then
-    redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('%.0f', minid))
-  end
-end
+local id, ms, pred = log_append(KEYS[1], ARGV[4], retention, ARGV[1], tail)
 redis.call('SET', KEYS[5], id, 'PX', ARGV[9])
 redis.call('RPUSH', KEYS[3], id .. '\n' .. tail)
 if retention > 0 then
   redis.call('PEXPIRE', KEYS[3], retention)
   redis.call('PEXPIRE', KEYS[4], retention)
 end
-local pub = 'PUBLISH'
-if ARGV[10] == '1' then
-  pub = 'SPUBLISH'
-end
-redis.call(pub, ARGV[6], epoch .. '\n' .. pred .. '\n{"type":"state","id":"' .. id .. '","ts":' .. ms .. string.sub(tail, 6))
+broadcast(ARGV[10], ARGV[6], epoch .. '\n' .. pred .. '\n{"type":"state","id":"' .. id .. '","ts":' .. ms .. string.sub(tail, 6))
 local c = redis.call('HMGET', KEYS[4], 'unread', 'unseen')
 return {id, epoch, tonumber(c[1] or '0'), tonumber(c[2] or '0'), #changed}
