@@ -43,15 +43,22 @@ func NewKeys(keys []string) (*Keys, error) {
 // an early exit, so its timing depends on neither the key nor which
 // configured key matched.
 func (k *Keys) Check(presented string) bool {
+	_, ok := k.Match(presented)
+	return ok
+}
+
+// Match is Check that also returns the key's SHA-256 digest, which names
+// the key (for per-key limits) without keeping it.
+func (k *Keys) Match(presented string) (sum [sha256.Size]byte, ok bool) {
 	if k == nil {
-		return false
+		return sum, false
 	}
-	sum := sha256.Sum256([]byte(presented))
+	sum = sha256.Sum256([]byte(presented))
 	match := 0
 	for i := range k.sums {
 		match |= subtle.ConstantTimeCompare(sum[:], k.sums[i][:])
 	}
-	return match == 1 && presented != ""
+	return sum, match == 1 && presented != ""
 }
 
 // BearerToken extracts the token from an Authorization header value of the
