@@ -11,26 +11,62 @@ local function past(deadline)
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline
 end
 
--- log_append appends an entry for channel with tail to the log stream,
--- naming its predecessor (p), so a reader can prove the log it follows is
--- continuous: after a rollback the next entry names an older id. It caps
--- the log by count (MAXLEN ~ maxlen) and age (MINID ~, retention ms; 0 =
--- off) and returns the new id, its millisecond part and the predecessor.
-local function log_append(stream, maxlen, retention, channel, tail)
+-- log_newest returns the id of the log's newest entry ("0-0" when empty).
+local function log_newest(stream)
   local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)
-  local pred = '0-0'
   if newest[1] then
-    pred = newest[1][1]
+    return newest[1][1]
   end
+  return '0-0'
+end
+
+-- log_append appends an entry for channel with tail to the log stream,
+-- naming its predecessor pred (the log's newest id, log_newest), so a
+-- reader can prove the log it follows is continuous: after a rollback the
+-- next entry names an older id. It caps the log by count (MAXLEN ~ maxlen)
+-- and returns the new id and its millisecond part.
+local function log_append(stream, maxlen, channel, tail, pred)
   local id = redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'c', channel, 't', tail, 'p', pred)
-  local ms = string.sub(id, 1, string.find(id, '-', 1, true) - 1)
+  return id, string.sub(id, 1, string.find(id, '-', 1, true) - 1)
+end
+
+-- log_trim caps the log by age: entries older than retention ms before
+-- ms (the newest entry's millisecond part) go (MINID ~; 0 = off).
+local function log_trim(stream, retention, ms)
   if retention > 0 then
     local minid = tonumber(ms) - retention
     if minid > 0 then
       redis.call('XTRIM', stream, 'MINID', '~', string.format('%.0f', minid))
     end
   end
-  return id, ms, pred
+end
+
+-- chan_push appends "<id>\n<tail>" to a channel's history hist: a list
+-- whose first element is its floor (the highest id that may be missing
+-- from it), then its items oldest first, at most depth of them (0 = no
+-- history). It keeps the list for retention ms (0 = for ever) after the
+-- last push; ms is id's millisecond part.
+local function chan_push(hist, depth, retention, id, ms, tail)
+  if depth <= 0 then
+    return
+  end
+  local len = redis.call('RPUSH', hist, id .. '\n' .. tail)
+  if len == 1 then
+    -- A new list, or one that expired when idle: whatever it held was
+    -- published more than the retention ago.
+    local floor = '0-0'
+    if retention > 0 and tonumber(ms) > retention then
+      floor = string.format('%.0f', tonumber(ms) - retention) .. '-18446744073709551615'
+    end
+    redis.call('LPUSH', hist, floor)
+  elseif len > depth + 1 then
+    local dropped = redis.call('LPOP', hist, len - depth)
+    local last = dropped[#dropped]
+    redis.call('LPUSH', hist, string.sub(last, 1, string.find(last, '\n', 1, true) - 1))
+  end
+  if retention > 0 then
+    redis.call('PEXPIRE', hist, retention)
+  end
 end
 
 -- broadcast publishes msg on the live channel, with SPUBLISH when sharded

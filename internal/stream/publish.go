@@ -8,7 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -44,56 +44,91 @@ type PublishResult struct {
 	Replayed bool
 }
 
-// prepared is a validated PublishInput in script form.
-type prepared struct {
-	keys []string
-	args []any
+// item is a validated PublishInput in script form: its three keys and
+// six arguments (see publish.lua).
+type item struct {
+	keys [3]string
+	args [6]any
+	size int // bytes of its tail
 }
 
 // minTokenTTL is the least time a request token record lives: longer than
 // go-redis' retries of one call can take within its deadline.
 const minTokenTTL = time.Second
 
+// Script call limits: a batch larger than either is split into several
+// calls in one pipeline, so one call never holds Redis for long.
+const (
+	maxCallItems = 128
+	maxCallBytes = 512 << 10
+)
+
 // prepare validates in without touching Redis. Validation errors are the
 // alarm package's sentinels as is; an oversized tail is ErrTooLarge.
 // deadline (zero: none) is when the caller stops waiting: the script
 // refuses to write after it, so a failed call never stores the alarm.
-func (s *Store) prepare(in PublishInput, epochCandidate string, deadline time.Time) (prepared, error) {
+func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 	idemKey, hasIdem := s.keys.idemNone, "0"
 	if in.IdempotencyKey != "" {
 		if !alarm.ValidIdemKey(in.IdempotencyKey) {
-			return prepared{}, alarm.ErrInvalidIdemKey
+			return item{}, alarm.ErrInvalidIdemKey
 		}
 		idemKey, hasIdem = s.keys.idem(in.IdempotencyKey), "1"
 	}
 	tail, err := alarm.EncodeTail(in.Channel, in.Event, in.Data)
 	if err != nil {
-		return prepared{}, err
+		return item{}, err
 	}
 	if len(tail) > s.cfg.MaxAlarmBytes {
-		return prepared{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
+		return item{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
 	}
 	var deadlineMS int64
-	tokenTTL := minTokenTTL
 	if !deadline.IsZero() {
 		deadlineMS = deadline.UnixMilli()
-		tokenTTL += max(time.Until(deadline), 0)
 	}
 	sum := sha256.Sum256(tail)
-	inbox := "0"
-	if s.inboxEnabled(in.Channel) {
-		inbox = "1"
-	}
-	return prepared{
-		keys: []string{s.keys.stream, s.keys.epoch, idemKey, s.keys.channel(in.Channel), s.keys.request(newToken()), s.keys.state(in.Channel)},
-		args: []any{
-			in.Channel, tail, epochCandidate,
-			s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds(),
-			s.keys.live, hasIdem, s.cfg.ChannelHistory,
-			deadlineMS, hex.EncodeToString(sum[:16]), tokenTTL.Milliseconds(),
-			boolArg(s.cfg.ShardedPubSub), inbox,
-		},
+	return item{
+		keys: [3]string{idemKey, s.keys.channel(in.Channel), s.keys.state(in.Channel)},
+		args: [6]any{in.Channel, tail, hasIdem, hex.EncodeToString(sum[:16]), boolArg(s.inboxEnabled(in.Channel)), deadlineMS},
+		size: len(tail),
 	}, nil
+}
+
+// call is one run of publish.lua: the items it carries, in order.
+type call struct {
+	idx  []int // indexes into the batch
+	keys []string
+	args []any
+}
+
+// newCall starts a script call with room for n items and its own token.
+func (s *Store) newCall(n int) *call {
+	c := &call{
+		idx:  make([]int, 0, n),
+		keys: make([]string, 3, 3+3*n),
+		args: make([]any, 8, 8+6*n),
+	}
+	c.keys[0], c.keys[1], c.keys[2] = s.keys.stream, s.keys.epoch, s.keys.request(newToken())
+	c.args[0], c.args[1], c.args[2], c.args[3] = newEpoch(), s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds()
+	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelHistory, boolArg(s.cfg.ShardedPubSub)
+	return c
+}
+
+// add appends item it (index i of the batch) to c.
+func (c *call) add(i int, it item) {
+	c.idx = append(c.idx, i)
+	c.keys = append(c.keys, it.keys[:]...)
+	c.args = append(c.args, it.args[:]...)
+}
+
+// finish sets the token record's TTL: it outlives go-redis' retries
+// within the callers' deadlines (latest: the latest of them).
+func (c *call) finish(latest time.Time) {
+	ttl := minTokenTTL
+	if !latest.IsZero() {
+		ttl += max(time.Until(latest), 0)
+	}
+	c.args[6] = ttl.Milliseconds()
 }
 
 // boolArg is a script flag: "1" or "0".
@@ -127,29 +162,34 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, er
 		res, errs := s.publishBatch(ctx, []PublishInput{in}, nil)
 		return res[0], errs[0]
 	}
-	p, err := s.prepare(in, newEpoch(), deadlineOf(ctx))
+	deadline := deadlineOf(ctx)
+	it, err := s.prepare(in, deadline)
 	if err != nil {
 		return PublishResult{}, err
 	}
-	res, err := s.publish.Run(ctx, s.rdb, p.keys, p.args...).Result()
+	c := s.newCall(1)
+	c.add(0, it)
+	c.finish(deadline)
+	res, err := s.publish.Run(ctx, s.rdb, c.keys, c.args...).Text()
 	if err != nil {
 		return PublishResult{}, wrapErr("publish", err)
 	}
-	out, err := parsePublishReply(res, in.Channel)
-	if err != nil {
+	out := []PublishResult{{}}
+	errs := []error{nil}
+	if err := parsePublishReply(res, c, []PublishInput{in}, out, errs); err != nil {
 		return PublishResult{}, fmt.Errorf("stream: publish: %w", err)
 	}
-	return out, nil
+	return out[0], errs[0]
 }
 
 // PublishBatch publishes several alarms. Each item is validated on its own;
-// the valid ones run as one pipeline of EVALSHA calls (items that meet
-// NOSCRIPT are retried with EVAL in a second pipeline). results and errs
-// align with ins: errs[i] != nil means item i was not accepted. Items are
-// appended in order (ids ascending with the index), except when Redis lost
-// its script cache during the batch: then the retried items follow the
-// others. A repeated idempotency key within the batch replays the earlier
-// item's id.
+// the valid ones go to Redis in one pipeline of script calls, each call
+// carrying up to 128 alarms (calls that meet NOSCRIPT are retried with EVAL
+// in a second pipeline). results and errs align with ins: errs[i] != nil
+// means item i was not accepted. Items are appended in order (ids
+// ascending with the index), except when Redis lost its script cache
+// during the batch: then the retried calls follow the others. A repeated
+// idempotency key within the batch replays the earlier item's id.
 func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]PublishResult, []error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -160,64 +200,67 @@ func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]Publish
 // deadlines, when set, aligns with ins and holds each item's own deadline
 // (zero: ctx's); the script refuses an item after its deadline.
 func (s *Store) publishBatch(ctx context.Context, ins []PublishInput, deadlines []time.Time) ([]PublishResult, []error) {
-	b := &batch{
-		ins:     ins,
-		preps:   make([]prepared, len(ins)),
-		results: make([]PublishResult, len(ins)),
-		errs:    make([]error, len(ins)),
-	}
-	candidate := newEpoch()
-	var todo []int
+	results, errs := make([]PublishResult, len(ins)), make([]error, len(ins))
+	var calls []*call
+	var cur *call
+	var bytes int
+	var latest time.Time
 	for i, in := range ins {
 		deadline := deadlineOf(ctx)
 		if deadlines != nil && !deadlines[i].IsZero() && (deadline.IsZero() || deadlines[i].Before(deadline)) {
 			deadline = deadlines[i]
 		}
-		p, err := s.prepare(in, candidate, deadline)
+		it, err := s.prepare(in, deadline)
 		if err != nil {
-			b.errs[i] = err
+			errs[i] = err
 			continue
 		}
-		b.preps[i] = p
-		todo = append(todo, i)
+		if cur != nil && (len(cur.idx) == maxCallItems || bytes+it.size > maxCallBytes) {
+			cur.finish(latest)
+			cur = nil
+		}
+		if cur == nil {
+			cur, bytes, latest = s.newCall(min(len(ins)-i, maxCallItems)), 0, time.Time{}
+			calls = append(calls, cur)
+		}
+		cur.add(i, it)
+		bytes += it.size
+		if deadline.After(latest) {
+			latest = deadline
+		}
 	}
-	if len(todo) == 0 {
-		return b.results, b.errs
+	if cur == nil {
+		return results, errs
 	}
-	if retry := s.runBatch(ctx, b, todo, false); len(retry) > 0 {
-		s.log.Debug("stream: publish script not cached, retrying batch items with EVAL", "items", len(retry))
-		s.runBatch(ctx, b, retry, true)
+	cur.finish(latest)
+	if retry := s.runCalls(ctx, calls, ins, results, errs, false); len(retry) > 0 {
+		s.log.Debug("stream: publish script not cached, retrying with EVAL", "calls", len(retry))
+		s.runCalls(ctx, retry, ins, results, errs, true)
 	}
-	return b.results, b.errs
+	return results, errs
 }
 
-// batch is one PublishBatch call; all slices align with ins.
-type batch struct {
-	ins     []PublishInput
-	preps   []prepared
-	results []PublishResult
-	errs    []error
-}
-
-// runBatch runs the items idx of b in one pipeline, filling results and
-// errs. Unless eval is set, it returns the items that met NOSCRIPT (the
-// script did not run for them, so they are safe to run again).
-// With MinReplicas the pipeline ends with WAIT, and an item is accepted
-// only when enough replicas confirmed it.
-func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (noscript []int) {
+// runCalls runs calls in one pipeline, filling results and errs (aligned
+// with ins). Unless eval is set, it returns the calls that met NOSCRIPT
+// (the script did not run for them, so they are safe to run again). With
+// MinReplicas the pipeline ends with WAIT, and an item is accepted only
+// when enough replicas confirmed it.
+func (s *Store) runCalls(ctx context.Context, calls []*call, ins []PublishInput, results []PublishResult, errs []error, eval bool) (noscript []*call) {
 	pipe, err := s.primaryPipeline(ctx)
 	if err != nil {
-		for _, i := range idx {
-			b.errs[i] = wrapErr("publish batch", err)
+		for _, c := range calls {
+			for _, i := range c.idx {
+				errs[i] = wrapErr("publish batch", err)
+			}
 		}
 		return nil
 	}
-	cmds := make([]*redis.Cmd, len(idx))
-	for j, i := range idx {
+	cmds := make([]*redis.Cmd, len(calls))
+	for j, c := range calls {
 		if eval {
-			cmds[j] = s.publish.Eval(ctx, pipe, b.preps[i].keys, b.preps[i].args...)
+			cmds[j] = s.publish.Eval(ctx, pipe, c.keys, c.args...)
 		} else {
-			cmds[j] = s.publish.EvalSha(ctx, pipe, b.preps[i].keys, b.preps[i].args...)
+			cmds[j] = s.publish.EvalSha(ctx, pipe, c.keys, c.args...)
 		}
 	}
 	var wait *redis.Cmd
@@ -226,19 +269,25 @@ func (s *Store) runBatch(ctx context.Context, b *batch, idx []int, eval bool) (n
 	}
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	waitErr := s.checkWait(wait)
-	for j, i := range idx {
-		res, err := cmds[j].Result()
-		switch {
-		case err != nil && !eval && redis.HasErrorPrefix(err, "NOSCRIPT"):
-			noscript = append(noscript, i)
-		case err != nil:
-			b.errs[i] = wrapErr("publish batch", err)
-		default:
-			b.results[i], err = parsePublishReply(res, b.ins[i].Channel)
+	for j, c := range calls {
+		res, err := cmds[j].Text()
+		if err == nil {
+			err = parsePublishReply(res, c, ins, results, errs)
 			if err != nil {
-				b.errs[i] = fmt.Errorf("stream: publish batch: %w", err)
-			} else if waitErr != nil {
-				b.results[i], b.errs[i] = PublishResult{}, waitErr
+				err = fmt.Errorf("stream: publish batch: %w", err)
+			}
+		} else if !eval && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			noscript = append(noscript, c)
+			continue
+		} else {
+			err = wrapErr("publish batch", err)
+		}
+		for _, i := range c.idx {
+			switch {
+			case err != nil:
+				results[i], errs[i] = PublishResult{}, err
+			case waitErr != nil && errs[i] == nil:
+				results[i], errs[i] = PublishResult{}, waitErr
 			}
 		}
 	}
@@ -276,25 +325,40 @@ func (s *Store) checkWait(wait *redis.Cmd) error {
 	return nil
 }
 
-// parsePublishReply decodes the script's {id, epoch, flag} reply; flag 2
-// (the idempotency key was used for another alarm) is ErrIdemKeyReused.
-func parsePublishReply(res any, channel string) (PublishResult, error) {
-	arr, ok := res.([]any)
-	if !ok || len(arr) != 3 {
-		return PublishResult{}, fmt.Errorf("unexpected script reply %T %v", res, res)
+// ErrDeadline reports an alarm that reached Redis after its caller's
+// deadline: nothing was written. It wraps ErrUnavailable (503), and a
+// retry is safe.
+var ErrDeadline = fmt.Errorf("%w: DEADLINE the publish reached Redis after its deadline; nothing was written", ErrUnavailable)
+
+// parsePublishReply decodes the script's reply to call c, "<epoch>\n<id>
+// <flag>\n..." with one line per item, into results and errs (aligned
+// with ins). An item's flag 2 (its idempotency key was used for another
+// alarm) is ErrIdemKeyReused, flag 3 ErrDeadline. An error means the
+// reply itself is malformed.
+func parsePublishReply(reply string, c *call, ins []PublishInput, results []PublishResult, errs []error) error {
+	epoch, rest, ok := strings.Cut(reply, "\n")
+	if !ok || epoch == "" {
+		return fmt.Errorf("unexpected script reply %q", reply)
 	}
-	idStr, ok1 := arr[0].(string)
-	epoch, ok2 := arr[1].(string)
-	flag, ok3 := arr[2].(int64)
-	if !ok1 || !ok2 || !ok3 {
-		return PublishResult{}, fmt.Errorf("unexpected script reply %v", arr)
+	for _, i := range c.idx {
+		var line string
+		line, rest, _ = strings.Cut(rest, "\n")
+		idStr, flag, ok := strings.Cut(line, " ")
+		id, err := protocol.ParseID(idStr)
+		if !ok || err != nil || len(flag) != 1 || flag[0] < '0' || flag[0] > '3' {
+			return fmt.Errorf("unexpected script reply line %q", line)
+		}
+		switch flag[0] {
+		case '2':
+			errs[i] = fmt.Errorf("stream: publish: %w (first used for alarm %s)", ErrIdemKeyReused, id)
+		case '3':
+			errs[i] = fmt.Errorf("stream: publish: %w", ErrDeadline)
+		default:
+			results[i] = PublishResult{ID: id, Channel: ins[i].Channel, Epoch: epoch, Replayed: flag[0] == '1'}
+		}
 	}
-	id, err := protocol.ParseID(idStr)
-	if err != nil {
-		return PublishResult{}, fmt.Errorf("script returned id %s: %w", strconv.Quote(idStr), err)
+	if rest != "" {
+		return fmt.Errorf("unexpected script reply: %d items, more lines than that", len(c.idx))
 	}
-	if flag == 2 {
-		return PublishResult{}, fmt.Errorf("%w (first used for alarm %s)", ErrIdemKeyReused, id)
-	}
-	return PublishResult{ID: id, Channel: channel, Epoch: epoch, Replayed: flag == 1}, nil
+	return nil
 }

@@ -1,86 +1,94 @@
--- publish.lua: append one alarm to the log and broadcast it, atomically.
--- KEYS[1] stream, KEYS[2] epoch, KEYS[3] idempotency record (a never-written
---         placeholder in the same slot when there is no idempotency key),
--- KEYS[4] the channel's history, KEYS[5] this request's token record.
--- ARGV[1] channel, ARGV[2] frame tail, ARGV[3] epoch candidate,
--- ARGV[4] MAXLEN, ARGV[5] retention in ms (0 = off), ARGV[6] idempotency
--- TTL in ms, ARGV[7] live Pub/Sub channel, ARGV[8] "1" if KEYS[3] is a real
--- idempotency record, ARGV[9] channel history depth, ARGV[10] the caller's
--- deadline in unix ms (0 = none), ARGV[11] hash of the tail (kept in the
--- idempotency record), ARGV[12] TTL of the token record in ms, ARGV[13]
--- "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of PUBLISH,
--- ARGV[14] "1" for an inbox alarm (a user:* channel with a history): KEYS[6] is
--- then its inbox state (inbox.lua), counted and shown in the frame.
--- Returns {id, epoch, flag}: flag 0 appended, 1 replayed (idempotency
--- key seen with the same alarm), 2 refused (key seen with another alarm,
--- nothing written). A re-run of the same request (go-redis re-sends a
--- command whose reply was lost) finds its token record and returns the
--- first run's answer. Past its deadline it writes nothing and fails with
--- DEADLINE.
-local done = redis.call('GET', KEYS[5])
+-- publish.lua: append a batch of alarms to the log and broadcast them,
+-- atomically, in order. One call carries 1..n alarms, so what every call
+-- pays (the script call, the re-run check, the clock, the epoch, the
+-- log's newest id, the age trim) is paid once per batch.
+-- KEYS[1] stream, KEYS[2] epoch, KEYS[3] this call's token record; then
+-- three keys per alarm i (0-based), at 4+3i: its idempotency record (a
+-- never-written placeholder in the same slot when it has no idempotency
+-- key), its channel's history, and its channel's inbox state (inbox.lua;
+-- used only for an inbox alarm).
+-- ARGV[1] epoch candidate, ARGV[2] MAXLEN, ARGV[3] retention in ms (0 =
+-- off), ARGV[4] idempotency TTL in ms, ARGV[5] live Pub/Sub channel,
+-- ARGV[6] channel history depth, ARGV[7] TTL of the token record in ms,
+-- ARGV[8] "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of
+-- PUBLISH; then six per alarm, at 9+6i: channel, frame tail, "1" if it
+-- has an idempotency key, hash of the tail (kept in the idempotency
+-- record), "1" for an inbox alarm (a user:* channel with a history: its
+-- counts are kept and shown in the frame), and the caller's deadline in
+-- unix ms (0 = none).
+-- Returns "<epoch>\n<id> <flag>\n..." with one line per alarm: flag 0
+-- appended, 1 replayed (idempotency key seen with the same alarm; id is
+-- the earlier one), 2 refused (key seen with another alarm; id is the
+-- alarm it was first used for), 3 refused because the alarm reached Redis
+-- after its caller's deadline (id 0-0). Nothing is written for a refused
+-- alarm. A re-run of the same call (go-redis re-sends a command whose
+-- reply was lost) finds its token record and returns the first answer.
+local done = redis.call('GET', KEYS[3])
 if done then
-  return {done, redis.call('GET', KEYS[2]) or '', 0}
+  return done
 end
-if past(ARGV[10]) then
-  return redis.error_reply('DEADLINE the publish reached Redis after its deadline; nothing was written')
-end
+local n = (#ARGV - 8) / 6
+local now = nil -- Redis' clock in unix ms, read once, when a deadline asks
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
-  epoch = ARGV[3]
+  epoch = ARGV[1]
   redis.call('SET', KEYS[2], epoch)
 end
-local idem = ARGV[8] == '1'
-if idem then
-  local rec = redis.call('GET', KEYS[3])
-  if rec then
-    local nl = string.find(rec, '\n', 1, true)
-    if not nl then
-      return {rec, epoch, 1} -- a record from before hashes were kept
+local maxlen, retention, depth = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[6])
+local pred, ms = nil, nil
+local out = {epoch}
+for i = 0, n - 1 do
+  local k, a = 4 + 3 * i, 9 + 6 * i
+  local channel, tail, hash, deadline = ARGV[a], ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 5])
+  local idem, inbox = KEYS[k], ARGV[a + 4] == '1'
+  local line = nil
+  if deadline > 0 then
+    if not now then
+      local t = redis.call('TIME')
+      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
     end
-    local prev = string.sub(rec, 1, nl - 1)
-    if string.sub(rec, nl + 1) ~= ARGV[11] then
-      return {prev, epoch, 2}
+    if now > deadline then line = '0-0 3' end
+  end
+  if not line and ARGV[a + 2] == '1' then
+    local rec = redis.call('GET', idem)
+    if rec then
+      local nl = string.find(rec, '\n', 1, true)
+      if not nl then
+        line = rec .. ' 1' -- a record from before hashes were kept
+      elseif string.sub(rec, nl + 1) ~= hash then
+        line = string.sub(rec, 1, nl - 1) .. ' 2'
+      else
+        line = string.sub(rec, 1, nl - 1) .. ' 1'
+      end
     end
-    return {prev, epoch, 1}
   end
-end
-local tail = ARGV[2]
-if ARGV[14] == '1' then -- inbox: trim first, so the frame shows the counts after it
-  inbox_trim(KEYS[4], KEYS[6], tonumber(ARGV[9]))
-  inbox_count(KEYS[6], nil, 0)
-  tail = string.sub(tail, 1, -2) .. inbox_counts(KEYS[6]) .. '}'
-end
-local retention = tonumber(ARGV[5])
-local id, ms, pred = log_append(KEYS[1], ARGV[4], retention, ARGV[1], tail)
-if ARGV[14] == '1' then
-  redis.call('HSET', KEYS[6], id, 0)
-  if tonumber(ARGV[5]) > 0 then redis.call('PEXPIRE', KEYS[6], ARGV[5]) end
-end
-if idem then
-  redis.call('SET', KEYS[3], id .. '\n' .. ARGV[11], 'PX', ARGV[6])
-end
-redis.call('SET', KEYS[5], id, 'PX', ARGV[12])
--- The channel's history: a list whose first element is its floor (the
--- highest id that may be missing from it), then "<id>\n<tail>" oldest first.
-local depth = tonumber(ARGV[9])
-if depth > 0 then
-  local len = redis.call('RPUSH', KEYS[4], id .. '\n' .. tail)
-  if len == 1 then
-    -- A new list, or one that expired when idle: whatever it held was
-    -- published more than the retention ago.
-    local floor = '0-0'
-    if retention > 0 and tonumber(ms) > retention then
-      floor = string.format('%.0f', tonumber(ms) - retention) .. '-18446744073709551615'
+  if not line then
+    local hist, st = KEYS[k + 1], KEYS[k + 2]
+    if inbox then -- trim first, so the frame shows the counts after it
+      inbox_trim(hist, st, depth)
+      inbox_count(st, nil, 0)
+      tail = string.sub(tail, 1, -2) .. inbox_counts(st) .. '}'
     end
-    len = redis.call('LPUSH', KEYS[4], floor)
-  elseif len > depth + 1 then
-    local dropped = redis.call('LPOP', KEYS[4], len - depth)
-    local last = dropped[#dropped]
-    redis.call('LPUSH', KEYS[4], string.sub(last, 1, string.find(last, '\n', 1, true) - 1))
+    pred = pred or log_newest(KEYS[1])
+    local id
+    id, ms = log_append(KEYS[1], maxlen, channel, tail, pred)
+    if inbox then
+      redis.call('HSET', st, id, 0)
+      if retention > 0 then redis.call('PEXPIRE', st, retention) end
+    end
+    if ARGV[a + 2] == '1' then
+      redis.call('SET', idem, id .. '\n' .. hash, 'PX', ARGV[4])
+    end
+    chan_push(hist, depth, retention, id, ms, tail)
+    broadcast(ARGV[8], ARGV[5], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
+    pred = id
+    line = id .. ' 0'
   end
-  if retention > 0 then
-    redis.call('PEXPIRE', KEYS[4], retention)
-  end
+  out[#out + 1] = line
 end
-broadcast(ARGV[13], ARGV[7], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
-return {id, epoch, 0}
+if ms then
+  log_trim(KEYS[1], retention, ms)
+end
+local reply = table.concat(out, '\n')
+redis.call('SET', KEYS[3], reply, 'PX', ARGV[7])
+return reply

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -186,13 +188,25 @@ func TestPublishNoScript(t *testing.T) {
 }
 
 func TestParsePublishReply(t *testing.T) {
-	good := []any{"5-1", "ep", int64(1)}
-	if r, err := parsePublishReply(good, "c"); err != nil || r.ID != protocol.MustParseID("5-1") || !r.Replayed || r.Epoch != "ep" {
-		t.Fatalf("good reply: %+v %v", r, err)
+	ins := []PublishInput{{Channel: "a"}, {Channel: "b"}, {Channel: "c"}, {Channel: "d"}}
+	c := &call{idx: []int{0, 1, 2, 3}}
+	res, errs := make([]PublishResult, 4), make([]error, 4)
+	if err := parsePublishReply("ep\n5-1 0\n5-0 1\n4-0 2\n0-0 3", c, ins, res, errs); err != nil {
+		t.Fatalf("good reply: %v", err)
 	}
-	for _, bad := range []any{nil, "x", []any{"5-1", "ep"}, []any{"x", "ep", int64(0)}, []any{"5-1", int64(1), int64(0)}} {
-		if _, err := parsePublishReply(bad, "c"); err == nil {
-			t.Errorf("reply %v accepted", bad)
+	if res[0] != (PublishResult{ID: protocol.MustParseID("5-1"), Channel: "a", Epoch: "ep"}) || errs[0] != nil {
+		t.Errorf("appended: %+v %v", res[0], errs[0])
+	}
+	if !res[1].Replayed || res[1].ID != protocol.MustParseID("5-0") || errs[1] != nil {
+		t.Errorf("replayed: %+v %v", res[1], errs[1])
+	}
+	if !errors.Is(errs[2], ErrIdemKeyReused) || !errors.Is(errs[3], ErrDeadline) || !errors.Is(errs[3], ErrUnavailable) {
+		t.Errorf("refused: %v, %v", errs[2], errs[3])
+	}
+	one := &call{idx: []int{0}}
+	for _, bad := range []string{"", "ep", "\n5-1 0", "ep\nx 0", "ep\n5-1 4", "ep\n5-1", "ep\n5-1 0\n6-1 0", "ep\n5-1 00"} {
+		if err := parsePublishReply(bad, one, ins, make([]PublishResult, 4), make([]error, 4)); err == nil {
+			t.Errorf("reply %q accepted", bad)
 		}
 	}
 }
@@ -219,5 +233,57 @@ func TestPublishMinReplicas(t *testing.T) {
 	}
 	if _, err := New(Config{MinReplicas: 1, ReplicaTimeout: 3 * time.Second}, rdb, nil); err == nil {
 		t.Fatal("New accepted ReplicaTimeout >= Timeout")
+	}
+}
+
+// TestPublishBatchCalls: a batch larger than one script call carries is
+// split into calls in one pipeline; the log stays in order and each entry
+// names the one before it as its predecessor, across calls too.
+func TestPublishBatchCalls(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			ctx := testCtx(t)
+			s, rdb := newTestStore(t, b, Config{})
+			publishN(t, s, 1)
+			ins := make([]PublishInput, 2*maxCallItems+3)
+			for i := range ins {
+				ins[i] = PublishInput{Channel: fmt.Sprintf("user:%d", i%7), Event: strconv.Itoa(i)}
+			}
+			res, errs := s.PublishBatch(ctx, ins)
+			for i := range ins {
+				if errs[i] != nil || (i > 0 && !res[i-1].ID.Less(res[i].ID)) {
+					t.Fatalf("item %d: %+v %v (before: %+v)", i, res[i], errs[i], res[max(i-1, 0)])
+				}
+			}
+			entries, err := rdb.XRange(ctx, s.keys.stream, "-", "+").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != len(ins)+1 {
+				t.Fatalf("stream holds %d entries, want %d", len(entries), len(ins)+1)
+			}
+			for i := 1; i < len(entries); i++ {
+				if p := entries[i].Values["p"]; p != entries[i-1].ID {
+					t.Fatalf("entry %d (%s) names %v as predecessor, want %s", i, entries[i].ID, p, entries[i-1].ID)
+				}
+			}
+		})
+	}
+}
+
+// TestPublishBatchDeadlines: items share a script call but each keeps its
+// caller's deadline; one past it is refused (ErrDeadline, nothing
+// written) while the others are appended.
+func TestPublishBatchDeadlines(t *testing.T) {
+	ctx := testCtx(t)
+	s, rdb := newTestStore(t, backends[0], Config{})
+	past, future := time.Now().Add(-time.Second), time.Now().Add(time.Minute)
+	ins := []PublishInput{{Channel: "user:1", Event: "a"}, {Channel: "user:1", Event: "late"}, {Channel: "user:1", Event: "b"}}
+	res, errs := s.publishBatch(ctx, ins, []time.Time{future, past, {}})
+	if errs[0] != nil || errs[2] != nil || !errors.Is(errs[1], ErrDeadline) || !errors.Is(errs[1], ErrUnavailable) {
+		t.Fatalf("errors %v, want only item 1 refused with ErrDeadline", errs)
+	}
+	if ids := allIDs(t, rdb, s.keys.stream); len(ids) != 2 || ids[0] != res[0].ID || ids[1] != res[2].ID {
+		t.Fatalf("stream holds %v, want %v and %v", ids, res[0].ID, res[2].ID)
 	}
 }

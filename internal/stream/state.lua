@@ -79,7 +79,9 @@ else
 end
 tail = tail .. counts .. '}'
 local retention = tonumber(ARGV[5])
-local id, ms, pred = log_append(KEYS[1], ARGV[4], retention, ARGV[1], tail)
+local pred = log_newest(KEYS[1])
+local id, ms = log_append(KEYS[1], ARGV[4], ARGV[1], tail, pred)
+log_trim(KEYS[1], retention, ms)
 redis.call('SET', KEYS[5], id, 'PX', ARGV[9])
 redis.call('RPUSH', KEYS[3], id .. '\n' .. tail)
 if retention > 0 then
