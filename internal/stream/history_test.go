@@ -176,18 +176,39 @@ func TestReadChannelsChunks(t *testing.T) {
 						t.Fatal(err)
 					}
 					p := res.Pages[0]
-					from := max(k+1, 30)
+					oldest := 130 - retained(130, 100)
+					from := max(k+1, oldest)
 					want := idsOn(pub[from:], "a")
 					more := limit > 0 && len(want) > limit
 					if more {
 						want = want[:limit]
 					}
-					if !slices.Equal(entryIDs(p.Alarms), want) || p.Complete != (k >= 29) || p.More != more {
+					if !slices.Equal(entryIDs(p.Alarms), want) || p.Complete != (k >= oldest-1) || p.More != more {
 						t.Errorf("limit %d, after #%d: %d alarms complete %v more %v; want %d complete %v more %v",
-							limit, k, len(p.Alarms), p.Complete, p.More, len(want), k >= 29, more)
+							limit, k, len(p.Alarms), p.Complete, p.More, len(want), k >= oldest-1, more)
 					}
 				}
 			}
 		})
+	}
+}
+
+// retained models a channel history's trimming (log.lua's chan_push): how
+// many of n alarms published one by one a history of depth keeps.
+func retained(n, depth int) int {
+	items := 0
+	for range n {
+		if items++; items > depth+depth/8 {
+			items = depth
+		}
+	}
+	return items
+}
+
+func TestRetainedModel(t *testing.T) {
+	for _, tt := range []struct{ n, depth, want int }{{130, 100, 104}, {20, 5, 5}, {112, 100, 112}, {113, 100, 100}, {3, 0, 0}} {
+		if got := retained(tt.n, tt.depth); got != tt.want {
+			t.Errorf("retained(%d, %d) = %d, want %d", tt.n, tt.depth, got, tt.want)
+		}
 	}
 }

@@ -22,12 +22,12 @@ local function inbox_count(st, old, new)
   if du ~= 0 then redis.call('HINCRBY', st, 'unread', du) end
   if ds ~= 0 then redis.call('HINCRBY', st, 'unseen', ds) end
 end
--- inbox_trim drops the oldest items of history hist so that one more fits
--- in depth, as publish.lua's trim would after the push, forgetting the
--- state of dropped inbox alarms.
+-- inbox_trim drops the oldest items of history hist when one more would
+-- not fit in depth plus its slack, keeping depth-1, as log.lua's chan_push
+-- would after the push, and forgets the state of dropped inbox alarms.
 local function inbox_trim(hist, st, depth)
   local n = redis.call('LLEN', hist) -- the floor and n-1 items
-  if n <= depth then return end
+  if n <= depth + chan_slack(depth) then return end
   local dropped = redis.call('LPOP', hist, n - depth + 1)
   local last
   for i = 2, #dropped do

@@ -41,11 +41,20 @@ local function log_trim(stream, retention, ms)
   end
 end
 
+-- chan_slack is how far a channel history of depth items may grow past
+-- depth before it is trimmed back to depth: trimming in steps keeps the
+-- trim off the path of most publishes. inbox.lua's inbox_trim follows the
+-- same rule.
+local function chan_slack(depth)
+  return math.floor(depth / 8)
+end
+
 -- chan_push appends "<id>\n<tail>" to a channel's history hist: a list
 -- whose first element is its floor (the highest id that may be missing
--- from it), then its items oldest first, at most depth of them (0 = no
--- history). It keeps the list for retention ms (0 = for ever) after the
--- last push; ms is id's millisecond part.
+-- from it), then its items oldest first: the newest depth of them, and up
+-- to chan_slack(depth) older ones (0 = no history). retention (ms, 0 =
+-- none) makes the floor of a new list; ms is id's millisecond part. The
+-- caller sets the list's TTL.
 local function chan_push(hist, depth, retention, id, ms, tail)
   if depth <= 0 then
     return
@@ -59,13 +68,13 @@ local function chan_push(hist, depth, retention, id, ms, tail)
       floor = string.format('%.0f', tonumber(ms) - retention) .. '-18446744073709551615'
     end
     redis.call('LPUSH', hist, floor)
-  elseif len > depth + 1 then
-    local dropped = redis.call('LPOP', hist, len - depth)
-    local last = dropped[#dropped]
+  elseif len > depth + 1 + chan_slack(depth) then
+    -- Drop the floor and the oldest items, keeping depth; the last one
+    -- dropped is the new floor.
+    local cut = len - depth
+    local last = redis.call('LINDEX', hist, cut - 1)
+    redis.call('LTRIM', hist, cut, -1)
     redis.call('LPUSH', hist, string.sub(last, 1, string.find(last, '\n', 1, true) - 1))
-  end
-  if retention > 0 then
-    redis.call('PEXPIRE', hist, retention)
   end
 end
 

@@ -37,6 +37,7 @@ end
 local maxlen, retention, depth = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[6])
 local pred, ms = nil, nil
 local out = {epoch}
+local ttl = {} -- the histories and inbox states written: their TTL restarts
 for i = 0, n - 1 do
   local k, a = 4 + 3 * i, 9 + 6 * i
   local channel, tail, hash, deadline = ARGV[a], ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 5])
@@ -74,12 +75,13 @@ for i = 0, n - 1 do
     id, ms = log_append(KEYS[1], maxlen, channel, tail, pred)
     if inbox then
       redis.call('HSET', st, id, 0)
-      if retention > 0 then redis.call('PEXPIRE', st, retention) end
+      ttl[st] = true
     end
     if ARGV[a + 2] == '1' then
       redis.call('SET', idem, id .. '\n' .. hash, 'PX', ARGV[4])
     end
     chan_push(hist, depth, retention, id, ms, tail)
+    if depth > 0 then ttl[hist] = true end
     broadcast(ARGV[8], ARGV[5], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
     pred = id
     line = id .. ' 0'
@@ -88,6 +90,11 @@ for i = 0, n - 1 do
 end
 if ms then
   log_trim(KEYS[1], retention, ms)
+end
+if retention > 0 then
+  for key in pairs(ttl) do
+    redis.call('PEXPIRE', key, retention)
+  end
 end
 local reply = table.concat(out, '\n')
 redis.call('SET', KEYS[3], reply, 'PX', ARGV[7])

@@ -28,6 +28,9 @@ func newInboxModel(depth int) *inboxModel {
 
 func (m *inboxModel) push(id protocol.ID) {
 	m.items = append(m.items, id)
+	if len(m.items) <= m.depth+m.depth/8 { // trimmed in steps, as log.lua's chan_push does
+		return
+	}
 	for len(m.items) > m.depth {
 		delete(m.bits, m.items[0])
 		m.items = m.items[1:]
