@@ -1,6 +1,7 @@
 package alarm
 
 import (
+	"bytes"
 	"encoding/json"
 	"testing"
 	"unicode/utf8"
@@ -179,11 +180,62 @@ func TestStateFrameRoundTrip(t *testing.T) {
 		t.Fatalf("frame %s (alarm %v)", e.Frame, e.IsAlarm())
 	}
 	l, err := ParseLive(append([]byte("ep1\n1-0\n"), e.Frame...))
-	if err != nil || l.Entry.ID != id || l.Entry.Channel != "user:42" || l.Entry.IsAlarm() {
+	if err != nil || len(l.Entries) != 1 || l.Entries[0].ID != id || l.Entries[0].Channel != "user:42" || l.Entries[0].IsAlarm() {
 		t.Fatalf("ParseLive = %+v %v", l, err)
 	}
 	a := NewEntry(id, "user:42", []byte(`,"channel":"user:42","event":"e","data":null}`))
 	if !a.IsAlarm() {
 		t.Fatal("alarm entry is no alarm")
 	}
+}
+
+// TestParseLiveBatch: one message carries the consecutive entries of one
+// script call, ids ascending, after a predecessor.
+func TestParseLiveBatch(t *testing.T) {
+	tail, _ := EncodeTail("user:1", "e", json.RawMessage(`{"a":"b\nc"}`))
+	f1, f2 := Frame(protocol.MustParseID("5-0"), tail), Frame(protocol.MustParseID("5-1"), tail)
+	join := func(parts ...[]byte) []byte { return bytes.Join(parts, []byte{'\n'}) }
+	l, err := ParseLive(join([]byte("ep"), []byte("4-0"), f1, f2))
+	if err != nil || l.Epoch != "ep" || l.Pred != protocol.MustParseID("4-0") || len(l.Entries) != 2 ||
+		l.Entries[0].ID != protocol.MustParseID("5-0") || l.Entries[1].ID != protocol.MustParseID("5-1") {
+		t.Fatalf("ParseLive = %+v %v", l, err)
+	}
+	for name, b := range map[string][]byte{
+		"descending":       join([]byte("ep"), []byte("4-0"), f2, f1),
+		"repeated":         join([]byte("ep"), []byte("4-0"), f1, f1),
+		"no predecessor":   join([]byte("ep"), f1, f2),
+		"empty frame":      join([]byte("ep"), []byte("4-0"), f1, nil),
+		"trailing garbage": join([]byte("ep"), []byte("4-0"), f1, []byte("x")),
+	} {
+		if l, err := ParseLive(b); err == nil {
+			t.Errorf("%s: accepted as %+v", name, l)
+		}
+	}
+	if _, _, err := ParsePayload(join([]byte("ep"), []byte("4-0"), f1, f2)); err == nil {
+		t.Error("ParsePayload accepted two alarms")
+	}
+}
+
+func FuzzParseLive(f *testing.F) {
+	tail, _ := EncodeTail("user:1", "e", json.RawMessage(`{"a":1}`))
+	f1, f2 := Frame(protocol.MustParseID("1-1"), tail), Frame(protocol.MustParseID("2-0"), tail)
+	f.Add(append([]byte("ep\n1-0\n"), f1...))
+	f.Add(append(append(append([]byte("ep\n1-0\n"), f1...), '\n'), f2...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		l, err := ParseLive(b)
+		if err != nil {
+			return
+		}
+		if len(l.Entries) == 0 || (len(l.Entries) > 1 && !l.HasPred) {
+			t.Fatalf("accepted %d entries (pred %v)", len(l.Entries), l.HasPred)
+		}
+		for i, e := range l.Entries {
+			if !ValidChannel(e.Channel) || !utf8.Valid(e.Frame) || bytes.IndexByte(e.Frame, '\n') >= 0 {
+				t.Fatalf("accepted entry %d: %q", i, e.Frame)
+			}
+			if i > 0 && !l.Entries[i-1].ID.Less(e.ID) {
+				t.Fatalf("accepted ids out of order: %v", l.Entries)
+			}
+		}
+	})
 }

@@ -167,25 +167,33 @@ func ParseFrame(frame []byte) (Entry, error) {
 	return Entry{ID: id, Channel: string(rest[:q]), Frame: frame}, nil
 }
 
-// ParsePayload splits a Pub/Sub payload "<epoch>\n[<pred>\n]<frame>" as
-// the publish script sends it, and parses the frame.
+// ParsePayload parses a Pub/Sub payload of one alarm,
+// "<epoch>\n[<pred>\n]<frame>", as the publish script sends it.
 func ParsePayload(payload []byte) (epoch string, e Entry, err error) {
 	l, err := ParseLive(payload)
-	return l.Epoch, l.Entry, err
+	if err == nil && len(l.Entries) != 1 {
+		err = ErrInvalidFrame
+	}
+	if err != nil {
+		return "", Entry{}, err
+	}
+	return l.Epoch, l.Entries[0], nil
 }
 
-// Live is one message of the live channel.
+// Live is one message of the live channel: the entries one publish
+// script call appended, consecutive in the log.
 type Live struct {
 	Epoch string
-	// Pred is the id of the stream entry before Entry ("0-0" for none);
-	// HasPred is false for messages of versions that did not send it.
+	// Pred is the id of the log entry before the first of Entries ("0-0"
+	// for none); HasPred is false for messages of versions that did not
+	// send it. Each further entry follows the one before it.
 	Pred    protocol.ID
 	HasPred bool
-	Entry   Entry
+	Entries []Entry // at least one, ids ascending
 }
 
-// ParseLive parses a Pub/Sub payload "<epoch>\n<pred>\n<frame>" (or
-// "<epoch>\n<frame>" from older versions).
+// ParseLive parses a Pub/Sub payload "<epoch>\n<pred>\n<frame>[\n<frame>...]"
+// (or "<epoch>\n<frame>" from older versions). Frames hold no newline.
 func ParseLive(payload []byte) (Live, error) {
 	epoch, rest, ok := bytes.Cut(payload, []byte{'\n'})
 	if !ok || len(epoch) == 0 {
@@ -193,7 +201,7 @@ func ParseLive(payload []byte) (Live, error) {
 	}
 	l := Live{Epoch: string(epoch)}
 	if len(rest) > 0 && rest[0] != '{' {
-		pred, frame, ok := bytes.Cut(rest, []byte{'\n'})
+		pred, frames, ok := bytes.Cut(rest, []byte{'\n'})
 		if !ok {
 			return Live{}, ErrInvalidFrame
 		}
@@ -201,14 +209,27 @@ func ParseLive(payload []byte) (Live, error) {
 		if err != nil {
 			return Live{}, ErrInvalidFrame
 		}
-		l.Pred, l.HasPred, rest = id, true, frame
+		l.Pred, l.HasPred, rest = id, true, frames
 	}
-	e, err := ParseFrame(rest)
-	if err != nil {
-		return Live{}, err
+	l.Entries = make([]Entry, 0, bytes.Count(rest, []byte{'\n'})+1)
+	for {
+		frame, more, multi := bytes.Cut(rest, []byte{'\n'})
+		if multi && !l.HasPred {
+			return Live{}, ErrInvalidFrame
+		}
+		e, err := ParseFrame(frame)
+		if err != nil {
+			return Live{}, err
+		}
+		if n := len(l.Entries); n > 0 && !l.Entries[n-1].ID.Less(e.ID) {
+			return Live{}, ErrInvalidFrame
+		}
+		l.Entries = append(l.Entries, e)
+		if !multi {
+			return l, nil
+		}
+		rest = more
 	}
-	l.Entry = e
-	return l, nil
 }
 
 // FrameTS returns the ts of an alarm frame built by Frame (the id's

@@ -292,6 +292,17 @@ func (s *fakeSub) message(t *testing.T, epoch string, e alarm.Entry) {
 	s.send(t, received{ev: stream.Event{Kind: stream.EventMessage, Payload: epoch + "\n" + string(e.Frame)}})
 }
 
+// batch delivers es, consecutive in the log after pred, from epoch in one
+// live message, as a publish script call sends them.
+func (s *fakeSub) batch(t *testing.T, epoch string, pred protocol.ID, es ...alarm.Entry) {
+	t.Helper()
+	payload := epoch + "\n" + pred.String()
+	for _, e := range es {
+		payload += "\n" + string(e.Frame)
+	}
+	s.send(t, received{ev: stream.Event{Kind: stream.EventMessage, Payload: payload}})
+}
+
 // probe delivers the node's probe.
 func (s *fakeSub) probe(t *testing.T) {
 	t.Helper()

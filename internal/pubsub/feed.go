@@ -260,9 +260,12 @@ func (f *Feed) handle(ctx context.Context, r received) {
 	}
 }
 
+// apply applies a live message: the entries of one publish, consecutive
+// in the log. Anything that does not follow what the node applied is
+// resolved through the stream instead (sync), which covers the rest of
+// the message too.
 func (f *Feed) apply(ctx context.Context, payload string) {
 	l, err := alarm.ParseLive([]byte(payload))
-	epoch, e := l.Epoch, l.Entry
 	if err != nil {
 		f.log.Error("pubsub: drop malformed message", "err", err, "len", len(payload))
 		return
@@ -270,14 +273,15 @@ func (f *Feed) apply(ctx context.Context, payload string) {
 	if !f.loaded.Load() {
 		return // the load that follows subscription includes it
 	}
-	if cur, _ := f.hub.State(); epoch != cur {
+	if cur, _ := f.hub.State(); l.Epoch != cur {
 		f.sync(ctx) // history changed: resolve through the stream
 		return
 	}
 	if !f.caughtUp.Load() {
-		// A hole may lie before e (a failed gap fill): applying e would move
-		// the applied id past it for good. Fill first; if that fails too,
-		// drop e: it is in the stream, and the next successful sync reads it.
+		// A hole may lie before the entries (a failed gap fill): applying
+		// them would move the applied id past it for good. Fill first; if
+		// that fails too, drop them: they are in the stream, and the next
+		// successful sync reads them.
 		if f.cfg.Now().Sub(f.lastSync) >= f.cfg.RetrySync {
 			f.sync(ctx)
 		}
@@ -285,14 +289,19 @@ func (f *Feed) apply(ctx context.Context, payload string) {
 			return
 		}
 	}
-	if _, applied := f.hub.State(); l.HasPred && applied.Less(e.ID) && l.Pred != applied {
-		// e does not follow what the node applied: alarms were missed, or
-		// the log lost what the node applied (a rollback with new alarms
-		// on top). The sync reads e from the stream and proves which.
-		f.sync(ctx)
-		return
+	pred, hasPred := l.Pred, l.HasPred
+	for _, e := range l.Entries {
+		if _, applied := f.hub.State(); hasPred && applied.Less(e.ID) && pred != applied {
+			// e does not follow what the node applied: alarms were missed,
+			// or the log lost what the node applied (a rollback with new
+			// alarms on top). The sync reads e from the stream and proves
+			// which.
+			f.sync(ctx)
+			return
+		}
+		f.hub.Apply(e)
+		pred = e.ID
 	}
-	f.hub.Apply(e)
 }
 
 // tick publishes a probe, checks the last one came back, and syncs.

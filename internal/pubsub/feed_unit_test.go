@@ -456,3 +456,27 @@ func TestUnitSyncNowNeverBlocks(t *testing.T) {
 		u.feed.SyncNow() // not running: the request is buffered once, then dropped
 	}
 }
+
+// TestUnitLiveBatch: a message carrying several entries applies them in
+// order with no read of the stream; one whose first entry does not follow
+// what the node applied is resolved through the stream, all of it.
+func TestUnitLiveBatch(t *testing.T) {
+	store := newFakeStore("e1")
+	first := store.append(t, "user:1")
+	u := newUnit(t, store, Config{})
+	sub := u.start(t)
+	ranges := store.count("range")
+	a, b, c := store.append(t, "user:1"), store.append(t, "user:2"), store.append(t, "user:1")
+	sub.batch(t, "e1", first.ID, a, b, c)
+	u.flush(t, sub)
+	if want := []protocol.ID{first.ID, a.ID, b.ID, c.ID}; !idsEqual(u.windowIDs(), want) || store.count("range") != ranges {
+		t.Fatalf("window %v (%d range reads), want %v from the message alone", u.windowIDs(), store.count("range")-ranges, want)
+	}
+	missed := store.append(t, "user:3")
+	d, e := store.append(t, "user:1"), store.append(t, "user:2")
+	sub.batch(t, "e1", missed.ID, d, e)
+	eventually(t, "gap filled", func() bool { return u.applied() == e.ID })
+	if want := []protocol.ID{first.ID, a.ID, b.ID, c.ID, missed.ID, d.ID, e.ID}; !idsEqual(u.windowIDs(), want) {
+		t.Fatalf("window %v, want %v", u.windowIDs(), want)
+	}
+}

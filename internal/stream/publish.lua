@@ -1,7 +1,7 @@
 -- publish.lua: append a batch of alarms to the log and broadcast them,
 -- atomically, in order. One call carries 1..n alarms, so what every call
 -- pays (the script call, the re-run check, the clock, the epoch, the
--- log's newest id, the age trim) is paid once per batch.
+-- log's newest id, the age trim, the broadcast) is paid once per batch.
 -- KEYS[1] stream, KEYS[2] epoch, KEYS[3] this call's token record; then
 -- three keys per alarm i (0-based), at 4+3i: its idempotency record (a
 -- never-written placeholder in the same slot when it has no idempotency
@@ -36,6 +36,7 @@ if not epoch then
 end
 local maxlen, retention, depth = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[6])
 local pred, ms = nil, nil
+local first, frames = nil, {} -- the first alarm's predecessor, the alarms' frames
 local out = {epoch}
 local ttl = {} -- the histories and inbox states written: their TTL restarts
 for i = 0, n - 1 do
@@ -82,7 +83,8 @@ for i = 0, n - 1 do
     end
     chan_push(hist, depth, retention, id, ms, tail)
     if depth > 0 then ttl[hist] = true end
-    broadcast(ARGV[8], ARGV[5], epoch .. '\n' .. pred .. '\n{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail)
+    first = first or pred
+    frames[#frames + 1] = '{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail
     pred = id
     line = id .. ' 0'
   end
@@ -90,6 +92,9 @@ for i = 0, n - 1 do
 end
 if ms then
   log_trim(KEYS[1], retention, ms)
+  -- One message for the call: "<epoch>\n<predecessor>\n<frame>\n<frame>...";
+  -- frames hold no newline.
+  broadcast(ARGV[8], ARGV[5], epoch .. '\n' .. first .. '\n' .. table.concat(frames, '\n'))
 end
 if retention > 0 then
   for key in pairs(ttl) do

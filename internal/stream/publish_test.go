@@ -245,6 +245,11 @@ func TestPublishBatchCalls(t *testing.T) {
 			ctx := testCtx(t)
 			s, rdb := newTestStore(t, b, Config{})
 			publishN(t, s, 1)
+			sub := rdb.Subscribe(ctx, s.LiveChannel())
+			defer sub.Close()
+			if _, err := sub.Receive(ctx); err != nil { // subscription confirmed
+				t.Fatal(err)
+			}
 			ins := make([]PublishInput, 2*maxCallItems+3)
 			for i := range ins {
 				ins[i] = PublishInput{Channel: fmt.Sprintf("user:%d", i%7), Event: strconv.Itoa(i)}
@@ -265,6 +270,25 @@ func TestPublishBatchCalls(t *testing.T) {
 			for i := 1; i < len(entries); i++ {
 				if p := entries[i].Values["p"]; p != entries[i-1].ID {
 					t.Fatalf("entry %d (%s) names %v as predecessor, want %s", i, entries[i].ID, p, entries[i-1].ID)
+				}
+			}
+			// One live message per call, holding its alarms after the
+			// predecessor of the first.
+			next := 1
+			for _, size := range []int{maxCallItems, maxCallItems, 3} {
+				msg, err := sub.ReceiveMessage(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				l, err := alarm.ParseLive([]byte(msg.Payload))
+				if err != nil || len(l.Entries) != size || l.Pred.String() != entries[next-1].ID {
+					t.Fatalf("message of %d entries after %v (%v), want %d after %s", len(l.Entries), l.Pred, err, size, entries[next-1].ID)
+				}
+				for _, e := range l.Entries {
+					if e.ID.String() != entries[next].ID {
+						t.Fatalf("message holds %v, want %s", e.ID, entries[next].ID)
+					}
+					next++
 				}
 			}
 		})

@@ -185,12 +185,12 @@ func TestStateEventThroughTheLog(t *testing.T) {
 	if err != nil {
 		t.Fatalf("live payload %q: %v", msg.Payload, err)
 	}
-	if live.Pred != pubs[1].ID || live.Entry.ID != res.ID || live.Entry.IsAlarm() {
+	if live.Pred != pubs[1].ID || len(live.Entries) != 1 || live.Entries[0].ID != res.ID || live.Entries[0].IsAlarm() {
 		t.Fatalf("live %+v", live)
 	}
 	var st protocol.State
-	if err := json.Unmarshal(live.Entry.Frame, &st); err != nil {
-		t.Fatalf("frame %s: %v", live.Entry.Frame, err)
+	if err := json.Unmarshal(live.Entries[0].Frame, &st); err != nil {
+		t.Fatalf("frame %s: %v", live.Entries[0].Frame, err)
 	}
 	want := protocol.State{Type: protocol.TypeState, ID: res.ID.String(), TS: int64(res.ID.MS), Channel: ch,
 		Op: protocol.OpRead, UpTo: pubs[1].ID.String()}
@@ -199,11 +199,11 @@ func TestStateEventThroughTheLog(t *testing.T) {
 	}
 	// The same bytes from the stream and the channel history.
 	entries, err := s.Range(testCtx(t), pubs[1].ID, 10)
-	if err != nil || len(entries) != 1 || string(entries[0].Frame) != string(live.Entry.Frame) {
+	if err != nil || len(entries) != 1 || string(entries[0].Frame) != string(live.Entries[0].Frame) {
 		t.Fatalf("range %v %v", entries, err)
 	}
 	cr, err := s.ReadChannels(testCtx(t), []ChannelRead{{Channel: ch, After: pubs[0].ID}}, 0)
-	if err != nil || len(cr.Pages[0].Alarms) != 2 || string(cr.Pages[0].Alarms[1].Frame) != string(live.Entry.Frame) {
+	if err != nil || len(cr.Pages[0].Alarms) != 2 || string(cr.Pages[0].Alarms[1].Frame) != string(live.Entries[0].Frame) {
 		t.Fatalf("history %+v %v", cr, err)
 	}
 	// The inbox alarms carry the counts after them.
