@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -309,5 +312,36 @@ func TestPublishBatchDeadlines(t *testing.T) {
 	}
 	if ids := allIDs(t, rdb, s.keys.stream); len(ids) != 2 || ids[0] != res[0].ID || ids[1] != res[2].ID {
 		t.Fatalf("stream holds %v, want %v and %v", ids, res[0].ID, res[2].ID)
+	}
+}
+
+// TestPublishClockSkew: a Redis whose clock runs ahead of the node's would
+// find every deadline past and refuse every publish; once Tip has measured
+// the offset, deadlines are given in Redis' time.
+func TestPublishClockSkew(t *testing.T) {
+	m := miniredis.RunT(t)
+	m.SetTime(time.Now().Add(10 * time.Second))
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(Config{Prefix: "skew"}, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	in := PublishInput{Channel: "user:1", Event: "e"}
+	if _, err := s.Publish(ctx, in); !errors.Is(err, ErrDeadline) {
+		t.Fatalf("before the clock is measured: %v, want ErrDeadline", err)
+	}
+	if _, err := s.Tip(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if skew := time.Duration(s.skew.Load()); skew < 9*time.Second || skew > 11*time.Second {
+		t.Fatalf("measured skew %v, want about 10s", skew)
+	}
+	if _, err := s.Publish(ctx, in); err != nil {
+		t.Fatalf("after Tip: %v", err)
+	}
+	if _, errs := s.PublishBatch(ctx, []PublishInput{in, in}); errs[0] != nil || errs[1] != nil {
+		t.Fatalf("batch after Tip: %v", errs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/redis/go-redis/v9"
@@ -51,7 +52,12 @@ func (s *Store) Tip(ctx context.Context) (Tip, error) {
 	pipe := s.rdb.Pipeline()
 	last := pipe.XRevRangeN(ctx, s.keys.stream, "+", "-", 1)
 	ep := pipe.Get(ctx, s.keys.epoch)
+	clock := pipe.Time(ctx)
+	sent := time.Now()
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
+	if now, err := clock.Result(); err == nil {
+		s.observeClock(now, sent, time.Now())
+	}
 	msgs, err := last.Result()
 	if err != nil {
 		return Tip{}, wrapErr("tip", err)
@@ -209,4 +215,20 @@ func predField(m redis.XMessage) []string {
 		return []string{p}
 	}
 	return nil
+}
+
+// maxSkew is the clock offset between a node and Redis above which the
+// node warns: its publish deadlines are corrected by it either way.
+const maxSkew = time.Second
+
+// observeClock records Redis' clock, read as redisNow between sent and
+// got on this node's clock, as the offset publish deadlines are moved by,
+// and warns when it grows past maxSkew.
+func (s *Store) observeClock(redisNow, sent, got time.Time) {
+	skew := redisNow.Sub(sent.Add(got.Sub(sent) / 2))
+	old := time.Duration(s.skew.Swap(int64(skew)))
+	if skew.Abs() > maxSkew && old.Abs() <= maxSkew {
+		s.log.Warn("stream: Redis' clock differs from this node's; publish deadlines are corrected by the difference",
+			"skew", skew.Round(time.Millisecond))
+	}
 }

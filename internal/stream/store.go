@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -77,8 +78,8 @@ type Config struct {
 	ReplicaTimeout time.Duration
 }
 
-// Store is the alarm log of one prefix. It is safe for concurrent use and
-// holds no mutable state of its own.
+// Store is the alarm log of one prefix. It is safe for concurrent use; its
+// only mutable state is the clock offset Tip measures.
 type Store struct {
 	cfg      Config
 	rdb      redis.UniversalClient
@@ -88,6 +89,10 @@ type Store struct {
 	chanRead *redis.Script
 	state    *redis.Script
 	keys     keys // every key and channel name (keys.go)
+	// skew is Redis' clock minus this node's, in ns, as the latest Tip
+	// measured it (atomic: Tip writes, publishes read). It turns a
+	// caller's deadline into Redis' time for the publish script.
+	skew atomic.Int64
 }
 
 // New validates cfg, applies defaults and returns a Store. It does not
