@@ -37,6 +37,9 @@ type clusterConfig struct {
 	// PeerHistory is the peer's history size per channel (0: no history
 	// and no recovery).
 	PeerHistory int
+	// PprofBase, when above 0, serves pprof on gateway i at
+	// 127.0.0.1:PprofBase+i (GATEWAY_PPROF_ADDR), for docs/bench/profile.sh.
+	PprofBase int
 }
 
 // cluster is a Redis and gateway nodes, started by loadgen or given.
@@ -177,6 +180,9 @@ func (c *cluster) startGateway(ctx context.Context, i int) (*gwNode, error) {
 		"GATEWAY_CONNECT_RATE=-1", // every simulated client comes from one address
 		"GATEWAY_PUBLISH_RATE=-1", // measure the gateway, not its limit
 	}, c.cfg.Env...)
+	if c.cfg.PprofBase > 0 {
+		env = append(env, "GATEWAY_PPROF_ADDR=127.0.0.1:"+strconv.Itoa(c.cfg.PprofBase+i))
+	}
 	g, err := testproc.NewGateway(c.bin, "lg-"+strconv.Itoa(i+1), "", env)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)

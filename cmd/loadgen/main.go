@@ -194,6 +194,7 @@ type common struct {
 	peer        string // Centrifugo binary
 	peerRev     string // its module version
 	peerHistory int
+	pprofBase   int
 	binDir      string // where prepare built the gateway
 	kind        target // the target of the current run
 }
@@ -233,6 +234,7 @@ func (c *common) register(fs *flag.FlagSet) {
 	fs.Float64Var(&c.maxLoad, "max-load", 0, "with several runs, wait before each for the 1-minute load average to drop below this (0: do not wait)")
 	fs.DurationVar(&c.loadWait, "load-wait", 2*time.Minute, "longest wait for -max-load")
 	fs.StringVar(&c.peer, "centrifugo", "", "Centrifugo binary (default: $CENTRIFUGO_BIN, else ~/.cache/alarmgate-peer/bin/centrifugo from docs/bench/peer.sh)")
+	fs.IntVar(&c.pprofBase, "pprof-base", 0, "serve pprof on started gateway i at 127.0.0.1:<pprof-base + i> (0: off)")
 	fs.IntVar(&c.peerHistory, "peer-history", 1000, "the peer's history_size per channel, with force_recovery (0: no history, no recovery)")
 }
 
@@ -252,7 +254,8 @@ func (c *common) clusterConfig(nodes int, env ...string) (clusterConfig, error) 
 		env = append(env, strings.Split(c.env, ",")...)
 	}
 	cfg := clusterConfig{Gateway: c.gateway, Redis: c.redis, Nodes: nodes, APIKey: c.apiKey,
-		Secret: c.secret, Env: env, Verbose: c.verbose, Target: c.kind, Peer: c.peer, PeerHistory: c.peerHistory}
+		Secret: c.secret, Env: env, Verbose: c.verbose, Target: c.kind, Peer: c.peer, PeerHistory: c.peerHistory,
+		PprofBase: c.pprofBase}
 	if c.targets != "" {
 		cfg.Targets = strings.Split(c.targets, ",")
 		if len(cfg.Targets) < nodes {
