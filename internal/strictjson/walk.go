@@ -38,17 +38,9 @@ func Members(b []byte, fn func(name, value []byte) bool) bool {
 		if end <= i || !fn(name, b[i:end]) {
 			return false
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case '}':
-			return true
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return false
+		var done, ok bool
+		if i, done, ok = after(b, end, '}'); done || !ok {
+			return ok
 		}
 	}
 	return false
@@ -71,20 +63,28 @@ func Elements(b []byte, fn func(value []byte) bool) bool {
 		if end <= i || !fn(b[i:end]) {
 			return false
 		}
-		i = skipSpace(b, end)
-		if i >= len(b) {
-			return false
-		}
-		switch b[i] {
-		case ']':
-			return true
-		case ',':
-			i = skipSpace(b, i+1)
-		default:
-			return false
+		var done, ok bool
+		if i, done, ok = after(b, end, ']'); done || !ok {
+			return ok
 		}
 	}
 	return false
+}
+
+// after reads what follows a member or element that ends at b[i]: the
+// container's close (done) or a ',' (next is where the next one starts);
+// ok is false for anything else.
+func after(b []byte, i int, close byte) (next int, done, ok bool) {
+	i = skipSpace(b, i)
+	switch {
+	case i >= len(b):
+		return i, false, false
+	case b[i] == close:
+		return i + 1, true, true
+	case b[i] == ',':
+		return skipSpace(b, i+1), false, true
+	}
+	return i, false, false
 }
 
 // String returns the string that value, valid JSON, holds, as
