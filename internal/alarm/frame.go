@@ -8,6 +8,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -58,9 +59,10 @@ func ValidTailType(tail string) bool {
 
 // EncodeTail encodes the part of an alarm frame that does not depend on its
 // id: `,"channel":"C","event":E,"data":D}`. data is compacted; it must be
-// valid JSON in valid UTF-8 (json.Compact passes invalid bytes through, and
-// browsers drop a WebSocket on an invalid text frame). The stream stores this tail and the publish script joins it to
-// the id, so the frame is built once, in one place.
+// valid JSON in valid UTF-8 (compacting, like json.Compact, passes invalid
+// UTF-8 through, and browsers drop a WebSocket on an invalid text frame).
+// The stream stores this tail and the publish script joins it to the id,
+// so the frame is built once, in one place.
 func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 	if !ValidChannel(channel) {
 		return nil, ErrInvalidChannel
@@ -78,18 +80,17 @@ func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 	if err != nil {
 		return nil, ErrInvalidEvent
 	}
-	var b bytes.Buffer
-	b.Grow(len(channel) + len(ev) + len(data) + 32)
-	b.WriteString(`,"channel":"`)
-	b.WriteString(channel)
-	b.WriteString(`","event":`)
-	b.Write(ev)
-	b.WriteString(`,"data":`)
-	if err := json.Compact(&b, data); err != nil {
+	b := make([]byte, 0, len(channel)+len(ev)+len(data)+32)
+	b = append(b, `,"channel":"`...)
+	b = append(b, channel...)
+	b = append(b, `","event":`...)
+	b = append(b, ev...)
+	b = append(b, `,"data":`...)
+	b, ok := strictjson.AppendCompact(b, data)
+	if !ok {
 		return nil, ErrInvalidData
 	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+	return append(b, '}'), nil
 }
 
 // Frame joins an id and a tail into the complete wire message

@@ -83,12 +83,21 @@ func decodeBatch(b []byte, max int) ([]json.RawMessage, *apiError) {
 
 // decodeBatchItem decodes and validates one batch item.
 func decodeBatchItem(raw []byte) (stream.PublishInput, *apiError) {
+	return decodeItem(raw, false)
+}
+
+// decodeItem is decodeBatchItem; valid says raw is known to be valid JSON
+// (an element of an envelope decodeBatch accepted), so it is not checked
+// again.
+func decodeItem(raw []byte, valid bool) (stream.PublishInput, *apiError) {
 	var body batchItemBody
 	if aerr := checkUTF8(raw); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
-	if aerr := decodeObject(raw, &body); aerr != nil {
-		return stream.PublishInput{}, aerr
+	if !valid || !decodeFast(raw, &body) {
+		if aerr := decodeObject(raw, &body); aerr != nil {
+			return stream.PublishInput{}, aerr
+		}
 	}
 	in, aerr := body.input()
 	if aerr != nil {
@@ -145,7 +154,7 @@ var (
 // decodeObject decodes b, which must be exactly one JSON object with no
 // unknown, duplicate or mis-cased member names, into v.
 func decodeObject(b []byte, v any) *apiError {
-	if json.Valid(b) && decodeFast(b, v) {
+	if strictjson.Valid(b) && decodeFast(b, v) {
 		return nil
 	}
 	return decodeSlow(b, v)

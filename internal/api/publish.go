@@ -116,7 +116,7 @@ func (a *API) publishBatch(_ http.ResponseWriter, r *http.Request) (int, any, *a
 	ins := make([]stream.PublishInput, 0, len(raws))
 	idx := make([]int, 0, len(raws)) // idx[j] is the position of ins[j] in the batch
 	for i, raw := range raws {
-		in, aerr := decodeBatchItem(raw)
+		in, aerr := decodeItem(raw, true) // decodeBatch checked the envelope
 		if aerr != nil {
 			a.m.Published.WithLabelValues(resultError).Inc()
 			results[i].Error = new(aerr.body())

@@ -1,9 +1,15 @@
-// Package strictjson checks the member names of a JSON object that
-// encoding/json is about to decode. encoding/json matches names
-// case-insensitively and lets the last of two equal names win, so
-// {"channel":"c1","Channel":"user:alice"} decodes as user:alice; a caller
-// that decodes outside bytes runs CheckKeys first (or after) and refuses
-// what it reports.
+// Package strictjson reads outside JSON strictly and fast.
+//
+// CheckKeys checks the member names of a JSON object that encoding/json is
+// about to decode. encoding/json matches names case-insensitively and lets
+// the last of two equal names win, so {"channel":"c1","Channel":"user:alice"}
+// decodes as user:alice; a caller that decodes outside bytes runs CheckKeys
+// first (or after) and refuses what it reports.
+//
+// Valid and AppendCompact are json.Valid and json.Compact in one pass
+// without a state machine per byte; Members, Elements and String walk
+// valid JSON without decoding it, for decoders that take the common case
+// in one pass and leave the rest to encoding/json.
 package strictjson
 
 import (
