@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"sync"
@@ -29,6 +31,7 @@ type stormOpts struct {
 	quiet   time.Duration
 	timeout time.Duration
 	size    int
+	profile string // CPU profile of node B over the resume phase
 }
 
 func stormFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) error {
@@ -42,6 +45,7 @@ func stormFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) erro
 	fs.DurationVar(&o.quiet, "quiet", 3*time.Second, "idle time to measure Redis's background command rate")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "limit for the resume phase")
 	fs.IntVar(&o.size, "size", 256, "bytes of alarm data")
+	fs.StringVar(&o.profile, "profile", "", "with -pprof-base: write node B's CPU profile of the resume phase (2 s) to this file")
 	return func(ctx context.Context, co *common, out io.Writer) error { return runStorm(ctx, o, co, out) }
 }
 
@@ -260,6 +264,7 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 	conns := make([]*websocket.Conn, len(clients))
 	var readers sync.WaitGroup
 	var started atomic.Int64
+	profiled := profileNode(ctx, co, o.profile, 1, 2*time.Second)
 	start := time.Now()
 	failed, cerr := connectAll(ctx, len(clients), par, func(ctx context.Context, i int) error {
 		sc := clients[i]
@@ -286,6 +291,9 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 		}
 	}
 	readers.Wait()
+	if perr := <-profiled; perr != nil {
+		fmt.Fprintf(out, "storm: profile: %v\n", perr)
+	}
 	if err != nil {
 		return err
 	}
@@ -356,4 +364,44 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 	r.add("commands", formatDeltas(rep.deltas))
 	fmt.Fprintln(out, r)
 	return nil
+}
+
+// profileNode starts a CPU profile of started node i (served at
+// -pprof-base + i) for d, written to file, and returns once the profile
+// has begun; the channel reports how it ended. Without file it does
+// nothing.
+func profileNode(ctx context.Context, co *common, file string, i int, d time.Duration) <-chan error {
+	done := make(chan error, 1)
+	if file == "" {
+		done <- nil
+		return done
+	}
+	if co.pprofBase <= 0 {
+		done <- fmt.Errorf("-profile needs -pprof-base")
+		return done
+	}
+	url := fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/profile?seconds=%d", co.pprofBase+i, int(d.Seconds()))
+	go func() {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			done <- err
+			return
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		if err == nil && resp.StatusCode != http.StatusOK {
+			err = fmt.Errorf("%s: %s", url, resp.Status)
+		}
+		if err == nil {
+			err = os.WriteFile(file, b, 0o644)
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the profile begin
+	return done
 }

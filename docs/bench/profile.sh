@@ -5,10 +5,12 @@
 #   publish-batch:  `loadgen publish -mode batch -batch-workers 8 -batch 100`
 #   latency:        `loadgen latency -conns 2000 -nodes 2 -rate 500` (node 1)
 #   fanout:         `loadgen fanout -conns 5000 -rate 10` (50k deliveries/s)
-# Each profile covers 10 s in the middle of a 25 s run, at the default
+#   storm:          `loadgen storm -conns 2000 -per 20`: node B over the 2 s
+#                   from the first reconnect (the resume phase)
+# Each other profile covers 10 s in the middle of a 25 s run, at the default
 # configuration (pprof is served on its own loopback listener). Then:
 #   go tool pprof -top docs/bench/profiles/<name>-cpu.pprof
-# Usage: docs/bench/profile.sh [name ...]   (default: all four)
+# Usage: docs/bench/profile.sh [name ...]   (default: all five)
 set -eu
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-docs/bench/profiles}
@@ -33,13 +35,18 @@ one() { # name loadgen-args...
 	go tool pprof -top -nodecount=25 "$BIN/gateway" "$OUT/$name-cpu.pprof" 2>/dev/null | sed -n '4,30p'
 }
 
-set -- ${*:-publish-single publish-batch latency fanout}
+set -- ${*:-publish-single publish-batch latency fanout storm}
 for w in "$@"; do
 	case $w in
 	publish-single) DELAY=8 one "$w" publish -mode single -workers 16 -duration 25s ;;
 	publish-batch) DELAY=8 one "$w" publish -mode batch -batch-workers 8 -batch 100 -duration 25s ;;
 	latency) DELAY=15 one "$w" latency -conns 2000 -nodes 2 -rate 500 -duration 25s ;;
 	fanout) DELAY=15 one "$w" fanout -conns 5000 -rate 10 -step 25s ;;
+	storm)
+		"$BIN/loadgen" storm -conns 2000 -per 20 -gateway "$BIN/gateway" -pprof-base "$BASE" \
+			-profile "$OUT/storm-resume-cpu.pprof" 2>&1 | grep -E '^(RESULT|storm: profile)' || true
+		go tool pprof -top -nodecount=25 "$BIN/gateway" "$OUT/storm-resume-cpu.pprof" 2>/dev/null | sed -n '4,30p'
+		;;
 	*)
 		echo "profile.sh: unknown profile $w" >&2
 		exit 2
