@@ -1,6 +1,8 @@
 package ws
 
 import (
+	"encoding/json"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 
@@ -80,4 +82,36 @@ func TestFillCoalescesWithinLimit(t *testing.T) {
 	if rest = s.fill(rest); s.buf.String() != "dddddddddddd" || len(rest) != 0 {
 		t.Fatalf("an oversize message must go alone: %q", s.buf.String())
 	}
+}
+
+// FuzzFastHello: whatever fastHello accepts, the encoding/json path
+// accepts too, with the same hello.
+func FuzzFastHello(f *testing.F) {
+	for _, s := range []string{
+		`{"type":"hello","token":"t","last_id":"1-2","epoch":"e"}`,
+		` {"token":"t\u0041" , "type":"hello"} `,
+		`{"type":"hello","token":"t","last_id":null}`,
+		`{"type":"hello","token":"t","v":1}`,
+		`{"type":"hello","token":"t","token":"u"}`,
+		`{"type":"hello","Token":"t"}`,
+		`{"type":5}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var fast protocol.Hello
+		if !fastHello([]byte(s), &fast) {
+			return
+		}
+		var slow protocol.Hello
+		if err := json.Unmarshal([]byte(s), &slow); err != nil {
+			t.Fatalf("%q: fast path accepted, encoding/json refused: %v", s, err)
+		}
+		if err := strictjson.CheckKeys([]byte(s), helloNames, true); err != nil {
+			t.Fatalf("%q: fast path accepted, key check refused: %v", s, err)
+		}
+		if !reflect.DeepEqual(fast, slow) {
+			t.Fatalf("%q: fast path %+v, encoding/json %+v", s, fast, slow)
+		}
+	})
 }

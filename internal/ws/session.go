@@ -212,11 +212,13 @@ func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 		return protocol.Hello{}, errBadUTF8
 	}
 	var h protocol.Hello
-	if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {
-		return protocol.Hello{}, errBadHello
-	}
-	if strictjson.CheckKeys(b, helloNames, true) != nil {
-		return protocol.Hello{}, errHelloKeys
+	if !fastHello(b, &h) {
+		if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {
+			return protocol.Hello{}, errBadHello
+		}
+		if strictjson.CheckKeys(b, helloNames, true) != nil {
+			return protocol.Hello{}, errHelloKeys
+		}
 	}
 	if h.Type != protocol.TypeHello {
 		return protocol.Hello{}, errNotHello
