@@ -21,7 +21,7 @@ var ErrUnavailable = errors.New("stream: redis unavailable")
 var ErrTooLarge = errors.New("stream: alarm too large")
 
 // unavailablePrefixes are Redis error codes of a server that is (for now)
-// unable to serve, as opposed to a bad request. DEADLINE is publish.lua's
+// unable to serve, as opposed to a bad request. DEADLINE is state.lua's
 // refusal of a call that reached Redis after its deadline (nothing written).
 var unavailablePrefixes = []string{
 	"DEADLINE", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",

@@ -83,8 +83,8 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 		return item{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
 	}
 	var deadlineMS int64
-	if !deadline.IsZero() { // in Redis' time: the script compares it with TIME
-		deadlineMS = deadline.Add(time.Duration(s.skew.Load())).UnixMilli()
+	if !deadline.IsZero() {
+		deadlineMS = s.redisMS(deadline)
 	}
 	sum := sha256.Sum256(tail)
 	return item{

@@ -332,6 +332,10 @@ func TestPublishClockSkew(t *testing.T) {
 	if _, err := s.Publish(ctx, in); !errors.Is(err, ErrDeadline) {
 		t.Fatalf("before the clock is measured: %v, want ErrDeadline", err)
 	}
+	change := protocol.StateChange{Op: protocol.OpRead, IDs: []string{"1-0"}}
+	if _, err := s.ChangeState(ctx, "user:1", change); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("state change before the clock is measured: %v, want ErrUnavailable (DEADLINE)", err)
+	}
 	if _, err := s.Tip(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -343,5 +347,8 @@ func TestPublishClockSkew(t *testing.T) {
 	}
 	if _, errs := s.PublishBatch(ctx, []PublishInput{in, in}); errs[0] != nil || errs[1] != nil {
 		t.Fatalf("batch after Tip: %v", errs)
+	}
+	if _, err := s.ChangeState(ctx, "user:1", change); err != nil {
+		t.Fatalf("state change after Tip: %v", err)
 	}
 }

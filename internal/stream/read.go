@@ -217,18 +217,26 @@ func predField(m redis.XMessage) []string {
 	return nil
 }
 
+// redisMS returns t, a time on this node's clock, in unix ms on Redis'
+// clock (as the last Tip measured the offset): the scripts compare
+// deadlines with TIME.
+func (s *Store) redisMS(t time.Time) int64 {
+	return t.Add(time.Duration(s.skew.Load())).UnixMilli()
+}
+
 // maxSkew is the clock offset between a node and Redis above which the
-// node warns: its publish deadlines are corrected by it either way.
+// node warns: its publish and state-change deadlines are corrected by it
+// either way.
 const maxSkew = time.Second
 
 // observeClock records Redis' clock, read as redisNow between sent and
-// got on this node's clock, as the offset publish deadlines are moved by,
+// got on this node's clock, as the offset deadlines are moved by (redisMS),
 // and warns when it grows past maxSkew.
 func (s *Store) observeClock(redisNow, sent, got time.Time) {
 	skew := redisNow.Sub(sent.Add(got.Sub(sent) / 2))
 	old := time.Duration(s.skew.Swap(int64(skew)))
 	if skew.Abs() > maxSkew && old.Abs() <= maxSkew {
-		s.log.Warn("stream: Redis' clock differs from this node's; publish deadlines are corrected by the difference",
+		s.log.Warn("stream: Redis' clock differs from this node's; deadlines are corrected by the difference",
 			"skew", skew.Round(time.Millisecond))
 	}
 }

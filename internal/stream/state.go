@@ -43,7 +43,7 @@ func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.Stat
 	tokenTTL := minTokenTTL
 	var deadlineMS int64
 	if d := deadlineOf(ctx); !d.IsZero() {
-		deadlineMS = d.UnixMilli()
+		deadlineMS = s.redisMS(d)
 		tokenTTL += max(time.Until(d), 0)
 	}
 	keys := []string{s.keys.stream, s.keys.epoch, s.keys.channel(channel), s.keys.state(channel), s.keys.request(newToken())}
