@@ -68,12 +68,9 @@ const (
 // deadline (zero: none) is when the caller stops waiting: the script
 // refuses to write after it, so a failed call never stores the alarm.
 func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
-	idemKey, hasIdem := s.keys.idemNone, "0"
-	if in.IdempotencyKey != "" {
-		if !alarm.ValidIdemKey(in.IdempotencyKey) {
-			return item{}, alarm.ErrInvalidIdemKey
-		}
-		idemKey, hasIdem = s.keys.idem(in.IdempotencyKey), "1"
+	hasIdem := in.IdempotencyKey != ""
+	if hasIdem && !alarm.ValidIdemKey(in.IdempotencyKey) {
+		return item{}, alarm.ErrInvalidIdemKey
 	}
 	tail, err := alarm.EncodeTail(in.Channel, in.Event, in.Data)
 	if err != nil {
@@ -82,14 +79,20 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 	if len(tail) > s.cfg.MaxAlarmBytes {
 		return item{}, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(tail), s.cfg.MaxAlarmBytes)
 	}
+	// The hash is kept only in the idempotency record: without a key the
+	// script ignores it.
+	idemKey, hash := s.keys.idemNone, ""
+	if hasIdem {
+		sum := sha256.Sum256(tail)
+		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
+	}
 	var deadlineMS int64
 	if !deadline.IsZero() {
 		deadlineMS = s.redisMS(deadline)
 	}
-	sum := sha256.Sum256(tail)
 	return item{
 		keys: [3]string{idemKey, s.keys.channel(in.Channel), s.keys.state(in.Channel)},
-		args: [6]any{in.Channel, tail, hasIdem, hex.EncodeToString(sum[:16]), boolArg(s.inboxEnabled(in.Channel)), deadlineMS},
+		args: [6]any{in.Channel, tail, boolArg(hasIdem), hash, boolArg(s.inboxEnabled(in.Channel)), deadlineMS},
 		size: len(tail),
 	}, nil
 }
