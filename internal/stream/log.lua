@@ -1,14 +1,16 @@
 -- log.lua: what every script that writes the log shares (prepended to
 -- publish.lua and state.lua, with inbox.lua).
 
+-- redis_ms returns Redis' clock (TIME) in unix ms.
+local function redis_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
 -- past reports whether Redis' clock is past deadline (unix ms; 0 = none).
 local function past(deadline)
   deadline = tonumber(deadline)
-  if deadline <= 0 then
-    return false
-  end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) > deadline
+  return deadline > 0 and redis_ms() > deadline
 end
 
 -- log_newest returns the id of the log's newest entry ("0-0" when empty).

@@ -45,10 +45,7 @@ for i = 0, n - 1 do
   local idem, inbox = KEYS[k], ARGV[a + 4] == '1'
   local line = nil
   if deadline > 0 then
-    if not now then
-      local t = redis.call('TIME')
-      now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-    end
+    now = now or redis_ms()
     if now > deadline then line = '0-0 3' end
   end
   if not line and ARGV[a + 2] == '1' then
