@@ -124,14 +124,21 @@ func (c *call) add(i int, it item) {
 	c.args = append(c.args, it.args[:]...)
 }
 
-// finish sets the token record's TTL: it outlives go-redis' retries
-// within the callers' deadlines (latest: the latest of them).
+// finish sets the token record's TTL (tokenTTL of latest, the latest of
+// the callers' deadlines).
 func (c *call) finish(latest time.Time) {
+	c.args[6] = tokenTTL(latest).Milliseconds()
+}
+
+// tokenTTL is the life of a request token record for a call whose caller
+// waits until deadline (zero: none): it outlives go-redis' retries within
+// the deadline.
+func tokenTTL(deadline time.Time) time.Duration {
 	ttl := minTokenTTL
-	if !latest.IsZero() {
-		ttl += max(time.Until(latest), 0)
+	if !deadline.IsZero() {
+		ttl += max(time.Until(deadline), 0)
 	}
-	c.args[6] = ttl.Milliseconds()
+	return ttl
 }
 
 // boolArg is a script flag: "1" or "0".

@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -40,16 +39,15 @@ func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.Stat
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	tokenTTL := minTokenTTL
+	d := deadlineOf(ctx)
 	var deadlineMS int64
-	if d := deadlineOf(ctx); !d.IsZero() {
+	if !d.IsZero() {
 		deadlineMS = s.redisMS(d)
-		tokenTTL += max(time.Until(d), 0)
 	}
 	keys := []string{s.keys.stream, s.keys.epoch, s.keys.channel(channel), s.keys.state(channel), s.keys.request(newToken())}
 	args := make([]any, 0, 10+len(c.IDs))
 	args = append(args, channel, c.Op, c.UpTo, s.cfg.MaxLen, s.cfg.Retention.Milliseconds(),
-		s.keys.live, s.cfg.ChannelHistory, deadlineMS, tokenTTL.Milliseconds(), boolArg(s.cfg.ShardedPubSub))
+		s.keys.live, s.cfg.ChannelHistory, deadlineMS, tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub))
 	for _, id := range c.IDs {
 		args = append(args, id)
 	}
