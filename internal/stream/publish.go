@@ -86,13 +86,9 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 		sum := sha256.Sum256(tail)
 		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
 	}
-	var deadlineMS int64
-	if !deadline.IsZero() {
-		deadlineMS = s.redisMS(deadline)
-	}
 	return item{
 		keys: [3]string{idemKey, s.keys.channel(in.Channel), s.keys.state(in.Channel)},
-		args: [6]any{in.Channel, tail, boolArg(hasIdem), hash, boolArg(s.inboxEnabled(in.Channel)), deadlineMS},
+		args: [6]any{in.Channel, tail, boolArg(hasIdem), hash, boolArg(s.inboxEnabled(in.Channel)), s.redisMS(deadline)},
 		size: len(tail),
 	}, nil
 }

@@ -219,8 +219,11 @@ func predField(m redis.XMessage) []string {
 
 // redisMS returns t, a time on this node's clock, in unix ms on Redis'
 // clock (as the last Tip measured the offset): the scripts compare
-// deadlines with TIME.
+// deadlines with TIME. A zero t (no deadline) is 0, as the scripts take it.
 func (s *Store) redisMS(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
 	return t.Add(time.Duration(s.skew.Load())).UnixMilli()
 }
 

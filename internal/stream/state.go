@@ -40,14 +40,10 @@ func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.Stat
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	d := deadlineOf(ctx)
-	var deadlineMS int64
-	if !d.IsZero() {
-		deadlineMS = s.redisMS(d)
-	}
 	keys := []string{s.keys.stream, s.keys.epoch, s.keys.channel(channel), s.keys.state(channel), s.keys.request(newToken())}
 	args := make([]any, 0, 10+len(c.IDs))
 	args = append(args, channel, c.Op, c.UpTo, s.cfg.MaxLen, s.cfg.Retention.Milliseconds(),
-		s.keys.live, s.cfg.ChannelHistory, deadlineMS, tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub))
+		s.keys.live, s.cfg.ChannelHistory, s.redisMS(d), tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub))
 	for _, id := range c.IDs {
 		args = append(args, id)
 	}
