@@ -13,6 +13,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/strictjson"
 )
 
 // Fields of an ingest entry, and the two a dead letter adds.
@@ -67,7 +68,7 @@ func input(m redis.XMessage) (stream.PublishInput, string) {
 		return in, ReasonMissingField
 	case !utf8.ValidString(in.Channel) || !utf8.ValidString(in.Event) || !utf8.Valid(in.Data):
 		return in, ReasonInvalidUTF8
-	case len(in.Data) > 0 && !json.Valid(in.Data):
+	case len(in.Data) > 0 && !strictjson.Valid(in.Data):
 		return in, ReasonBadJSON
 	}
 	if in.IdempotencyKey == "" {
