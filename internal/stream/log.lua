@@ -80,9 +80,20 @@ local function chan_push(hist, depth, retention, id, ms, tail)
   end
 end
 
--- broadcast publishes msg on the live channel, with SPUBLISH when sharded
--- is "1" (Redis Cluster's sharded Pub/Sub).
-local function broadcast(sharded, live, msg)
+-- log_frame returns the wire frame of log entry id of type typ ("alarm",
+-- "state"): {"type":typ,"id":id,"ts":ms...}, rest being its tail without
+-- a type name (alarm.Frame builds the same bytes).
+local function log_frame(typ, id, ms, rest)
+  return '{"type":"' .. typ .. '","id":"' .. id .. '","ts":' .. ms .. rest
+end
+
+-- broadcast publishes frames (a list, oldest first; frames hold no
+-- newline) on the live channel as one message
+-- "<epoch>\n<pred>\n<frame>\n<frame>...", pred being the first frame's
+-- predecessor in the log; with SPUBLISH when sharded is "1" (Redis
+-- Cluster's sharded Pub/Sub).
+local function broadcast(sharded, live, epoch, pred, frames)
+  local msg = epoch .. '\n' .. pred .. '\n' .. table.concat(frames, '\n')
   if sharded == '1' then
     redis.call('SPUBLISH', live, msg)
   else

@@ -81,7 +81,7 @@ for i = 0, n - 1 do
     chan_push(hist, depth, retention, id, ms, tail)
     if depth > 0 then ttl[hist] = true end
     first = first or pred
-    frames[#frames + 1] = '{"type":"alarm","id":"' .. id .. '","ts":' .. ms .. tail
+    frames[#frames + 1] = log_frame('alarm', id, ms, tail)
     pred = id
     line = id .. ' 0'
   end
@@ -89,9 +89,7 @@ for i = 0, n - 1 do
 end
 if ms then
   log_trim(KEYS[1], retention, ms)
-  -- One message for the call: "<epoch>\n<predecessor>\n<frame>\n<frame>...";
-  -- frames hold no newline.
-  broadcast(ARGV[8], ARGV[5], epoch .. '\n' .. first .. '\n' .. table.concat(frames, '\n'))
+  broadcast(ARGV[8], ARGV[5], epoch, first, frames) -- one message for the call
 end
 if retention > 0 then
   for key in pairs(ttl) do

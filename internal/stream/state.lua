@@ -88,6 +88,6 @@ if retention > 0 then
   redis.call('PEXPIRE', KEYS[3], retention)
   redis.call('PEXPIRE', KEYS[4], retention)
 end
-broadcast(ARGV[10], ARGV[6], epoch .. '\n' .. pred .. '\n{"type":"state","id":"' .. id .. '","ts":' .. ms .. string.sub(tail, 6))
+broadcast(ARGV[10], ARGV[6], epoch, pred, {log_frame('state', id, ms, string.sub(tail, 6))})
 local c = redis.call('HMGET', KEYS[4], 'unread', 'unseen')
 return {id, epoch, tonumber(c[1] or '0'), tonumber(c[2] or '0'), #changed}
