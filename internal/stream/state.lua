@@ -69,7 +69,8 @@ end
 if epoch == '' then
   return redis.error_reply('NOEPOCH the log has no epoch; nothing was written')
 end
-inbox_trim(KEYS[3], KEYS[4], tonumber(ARGV[7]))
+local depth = tonumber(ARGV[7])
+inbox_trim(KEYS[3], KEYS[4], depth)
 local counts = inbox_counts(KEYS[4])
 local tail = 'state,"channel":"' .. ARGV[1] .. '","op":"' .. op .. '"'
 if upto then
@@ -83,7 +84,7 @@ local pred = log_newest(KEYS[1])
 local id, ms = log_append(KEYS[1], ARGV[4], ARGV[1], tail, pred)
 log_trim(KEYS[1], retention, ms)
 redis.call('SET', KEYS[5], id, 'PX', ARGV[9])
-redis.call('RPUSH', KEYS[3], id .. '\n' .. tail)
+chan_push(KEYS[3], depth, retention, id, ms, tail)
 if retention > 0 then
   redis.call('PEXPIRE', KEYS[3], retention)
   redis.call('PEXPIRE', KEYS[4], retention)
