@@ -41,8 +41,12 @@ local function inbox_trim(hist, st, depth)
   end
   redis.call('LPUSH', hist, last)
 end
--- inbox_counts returns the counters as a JSON fragment.
-local function inbox_counts(st)
+-- inbox_get returns the counters unread and unseen of state st.
+local function inbox_get(st)
   local c = redis.call('HMGET', st, 'unread', 'unseen')
-  return ',"unread":' .. (c[1] or '0') .. ',"unseen":' .. (c[2] or '0')
+  return tonumber(c[1] or '0'), tonumber(c[2] or '0')
+end
+-- inbox_counts returns the counters (inbox_get's) as a JSON fragment.
+local function inbox_counts(unread, unseen)
+  return ',"unread":' .. unread .. ',"unseen":' .. unseen
 end

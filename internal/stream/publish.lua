@@ -66,7 +66,7 @@ for i = 0, n - 1 do
     if inbox then -- trim first, so the frame shows the counts after it
       inbox_trim(hist, st, depth)
       inbox_count(st, nil, 0)
-      tail = string.sub(tail, 1, -2) .. inbox_counts(st) .. '}'
+      tail = string.sub(tail, 1, -2) .. inbox_counts(inbox_get(st)) .. '}'
     end
     pred = pred or log_newest(KEYS[1])
     local id

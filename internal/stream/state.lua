@@ -14,8 +14,8 @@
 -- same request finds its token record and answers as the first run did.
 local done = redis.call('GET', KEYS[5])
 if done then
-  local c = redis.call('HMGET', KEYS[4], 'unread', 'unseen')
-  return {done, redis.call('GET', KEYS[2]) or '', tonumber(c[1] or '0'), tonumber(c[2] or '0'), -1}
+  local unread, unseen = inbox_get(KEYS[4])
+  return {done, redis.call('GET', KEYS[2]) or '', unread, unseen, -1}
 end
 if past(ARGV[8]) then
   return redis.error_reply('DEADLINE the state change reached Redis after its deadline; nothing was written')
@@ -63,22 +63,22 @@ else
   end
 end
 if #changed == 0 then
-  local c = redis.call('HMGET', KEYS[4], 'unread', 'unseen')
-  return {'', epoch, tonumber(c[1] or '0'), tonumber(c[2] or '0'), 0}
+  local unread, unseen = inbox_get(KEYS[4])
+  return {'', epoch, unread, unseen, 0}
 end
 if epoch == '' then
   return redis.error_reply('NOEPOCH the log has no epoch; nothing was written')
 end
 local depth = tonumber(ARGV[7])
 inbox_trim(KEYS[3], KEYS[4], depth)
-local counts = inbox_counts(KEYS[4])
+local unread, unseen = inbox_get(KEYS[4])
 local tail = 'state,"channel":"' .. ARGV[1] .. '","op":"' .. op .. '"'
 if upto then
   tail = tail .. ',"up_to":"' .. upto .. '"'
 else
   tail = tail .. ',"ids":["' .. table.concat(changed, '","') .. '"]'
 end
-tail = tail .. counts .. '}'
+tail = tail .. inbox_counts(unread, unseen) .. '}'
 local retention = tonumber(ARGV[5])
 local pred = log_newest(KEYS[1])
 local id, ms = log_append(KEYS[1], ARGV[4], ARGV[1], tail, pred)
@@ -90,5 +90,4 @@ if retention > 0 then
   redis.call('PEXPIRE', KEYS[4], retention)
 end
 broadcast(ARGV[10], ARGV[6], epoch, pred, {log_frame('state', id, ms, string.sub(tail, 6))})
-local c = redis.call('HMGET', KEYS[4], 'unread', 'unseen')
-return {id, epoch, tonumber(c[1] or '0'), tonumber(c[2] or '0'), #changed}
+return {id, epoch, unread, unseen, #changed}
