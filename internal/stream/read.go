@@ -176,7 +176,7 @@ func (s *Store) toEntries(msgs []redis.XMessage, dst []alarm.Entry) []alarm.Entr
 
 func toEntry(m redis.XMessage) (alarm.Entry, bool) {
 	id, err := protocol.ParseID(m.ID)
-	if err != nil || len(m.Values) != 2+len(predField(m)) {
+	if err != nil || len(m.Values) != fieldCount(m) {
 		return alarm.Entry{}, false
 	}
 	c, ok1 := m.Values["c"].(string)
@@ -208,13 +208,14 @@ func readEpoch(cmd *redis.StringCmd) (string, error) {
 	return v, err
 }
 
-// predField returns the predecessor field p of m as a one-element slice,
-// or nil when m has none (entries written before p existed, or foreign).
-func predField(m redis.XMessage) []string {
-	if p, ok := m.Values["p"].(string); ok {
-		return []string{p}
+// fieldCount is how many fields an entry the scripts wrote has: c and t,
+// and the predecessor p unless m has none (entries written before p
+// existed).
+func fieldCount(m redis.XMessage) int {
+	if _, ok := m.Values["p"].(string); ok {
+		return 3
 	}
-	return nil
+	return 2
 }
 
 // redisMS returns t, a time on this node's clock, in unix ms on Redis'
