@@ -13,9 +13,9 @@
 -- ARGV[8] "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of
 -- PUBLISH; then six per alarm, at 9+6i: channel, frame tail, "1" if it
 -- has an idempotency key, hash of the tail (kept in the idempotency
--- record), "1" for an inbox alarm (a user:* channel with a history: its
--- counts are kept and shown in the frame), and the caller's deadline in
--- unix ms (0 = none).
+-- record; "" without a key), "1" for an inbox alarm (a user:* channel
+-- with a history: its counts are kept and shown in the frame), and the
+-- caller's deadline in unix ms (0 = none).
 -- Returns "<epoch>\n<id> <flag>\n..." with one line per alarm: flag 0
 -- appended, 1 replayed (idempotency key seen with the same alarm; id is
 -- the earlier one), 2 refused (key seen with another alarm; id is the
