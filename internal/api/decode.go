@@ -94,10 +94,8 @@ func decodeItem(raw []byte, valid bool) (stream.PublishInput, *apiError) {
 	if aerr := checkUTF8(raw); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
-	if !valid || !decodeFast(raw, &body) {
-		if aerr := decodeObject(raw, &body); aerr != nil {
-			return stream.PublishInput{}, aerr
-		}
+	if aerr := decodeChecked(raw, &body, valid || strictjson.Valid(raw)); aerr != nil {
+		return stream.PublishInput{}, aerr
 	}
 	in, aerr := body.input()
 	if aerr != nil {
@@ -154,7 +152,14 @@ var (
 // decodeObject decodes b, which must be exactly one JSON object with no
 // unknown, duplicate or mis-cased member names, into v.
 func decodeObject(b []byte, v any) *apiError {
-	if strictjson.Valid(b) && decodeFast(b, v) {
+	return decodeChecked(b, v, strictjson.Valid(b))
+}
+
+// decodeChecked is decodeObject once valid says whether b is valid JSON:
+// only valid JSON may take the fast path, and one that fails it is not
+// walked again before the slow one.
+func decodeChecked(b []byte, v any, valid bool) *apiError {
+	if valid && decodeFast(b, v) {
 		return nil
 	}
 	return decodeSlow(b, v)
