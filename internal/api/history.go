@@ -63,20 +63,36 @@ func parseHistoryQuery(v url.Values) (historyQuery, *apiError) {
 	case !alarm.ValidChannel(q.channel):
 		return q, storeError(alarm.ErrInvalidChannel)
 	}
-	if s := v.Get("after"); s != "" {
-		id, err := protocol.ParseID(s)
-		if err != nil {
-			return q, badRequest(CodeInvalidID, "after must be an id of the form <ms>-<seq>")
-		}
-		q.after = id
+	var aerr *apiError
+	if q.after, aerr = idParam(v, "after"); aerr != nil {
+		return q, aerr
 	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxHistoryLimit {
-			return q, badRequest(CodeInvalidLimit,
-				"limit must be an integer from 1 to "+strconv.Itoa(MaxHistoryLimit))
-		}
-		q.limit = n
+	q.limit, aerr = limitParam(v, DefaultHistoryLimit, MaxHistoryLimit)
+	return q, aerr
+}
+
+// idParam reads the optional id parameter name; zero when absent.
+func idParam(v url.Values, name string) (protocol.ID, *apiError) {
+	s := v.Get(name)
+	if s == "" {
+		return protocol.ID{}, nil
 	}
-	return q, nil
+	id, err := protocol.ParseID(s)
+	if err != nil {
+		return protocol.ID{}, badRequest(CodeInvalidID, name+" must be an id of the form <ms>-<seq>")
+	}
+	return id, nil
+}
+
+// limitParam reads the optional limit parameter: 1..max, def when absent.
+func limitParam(v url.Values, def, max int) (int, *apiError) {
+	s := v.Get("limit")
+	if s == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > max {
+		return def, badRequest(CodeInvalidLimit, "limit must be an integer from 1 to "+strconv.Itoa(max))
+	}
+	return n, nil
 }

@@ -203,20 +203,13 @@ func (a *API) readInbox(_ http.ResponseWriter, r *http.Request) (int, any, *apiE
 }
 
 func parseInboxQuery(v url.Values) (inboxQuery, *apiError) {
-	q := inboxQuery{limit: DefaultInboxLimit}
-	if s := v.Get("before"); s != "" {
-		id, err := protocol.ParseID(s)
-		if err != nil {
-			return q, badRequest(CodeInvalidID, "before must be an id of the form <ms>-<seq>")
-		}
-		q.before = id
+	var q inboxQuery
+	var aerr *apiError
+	if q.before, aerr = idParam(v, "before"); aerr != nil {
+		return q, aerr
 	}
-	if s := v.Get("limit"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > MaxInboxLimit {
-			return q, badRequest(CodeInvalidLimit, "limit must be an integer from 1 to "+strconv.Itoa(MaxInboxLimit))
-		}
-		q.limit = n
+	if q.limit, aerr = limitParam(v, DefaultInboxLimit, MaxInboxLimit); aerr != nil {
+		return q, aerr
 	}
 	for name, dst := range map[string]**bool{"unread": &q.unread, "archived": &q.archived} {
 		if s := v.Get(name); s != "" {
