@@ -147,6 +147,7 @@ var (
 	publishNames   = strictjson.Names(publishBody{})
 	batchItemNames = strictjson.Names(batchItemBody{})
 	batchNames     = strictjson.Names(batchBody{})
+	stateNames     = strictjson.Names(stateBody{})
 )
 
 // decodeObject decodes b, which must be exactly one JSON object with no
@@ -199,6 +200,8 @@ func checkKeys(b []byte, v any) *apiError {
 		known = batchItemNames
 	case *batchBody:
 		known = batchNames
+	case *stateBody:
+		known = stateNames
 	default:
 		known = strictjson.Names(v)
 	}
