@@ -109,13 +109,28 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 
 // Register adds the API's routes to mux.
 func (a *API) Register(mux *http.ServeMux) {
-	mux.Handle(RoutePublish, a.route(RoutePublish, a.cfg.MaxBodyBytes, a.publish))
-	mux.Handle(RouteBatch, a.route(RouteBatch, a.cfg.MaxBatchBytes, a.publishBatch))
-	mux.Handle(RouteHistory, a.route(RouteHistory, 0, a.history))
+	mux.Handle(RoutePublish, a.route(RoutePublish, a.cfg.MaxBodyBytes, a.keyAuth, a.publish))
+	mux.Handle(RouteBatch, a.route(RouteBatch, a.cfg.MaxBatchBytes, a.keyAuth, a.publishBatch))
+	mux.Handle(RouteHistory, a.route(RouteHistory, 0, a.keyAuth, a.history))
 	if a.inbox != nil {
-		mux.Handle(RouteInbox, a.route(RouteInbox, 0, a.readInbox))
-		mux.Handle(RouteInboxState, a.route(RouteInboxState, maxStateBody, a.changeState))
+		mux.Handle(RouteInbox, a.route(RouteInbox, 0, a.inboxAuth, a.readInbox))
+		mux.Handle(RouteInboxState, a.route(RouteInboxState, maxStateBody, a.inboxAuth, a.changeState))
 	}
+}
+
+// authFunc checks the caller of r, whose bearer token is key ("" when
+// there is none). It returns the request to serve (carrying what the check
+// learned) and the digest that names the caller for the publish limit.
+type authFunc func(r *http.Request, key string) (*http.Request, [sha256.Size]byte, *apiError)
+
+// keyAuth accepts an API key only.
+func (a *API) keyAuth(r *http.Request, key string) (*http.Request, [sha256.Size]byte, *apiError) {
+	digest, ok := a.keys.Match(key) // "" never matches a key
+	if !ok {
+		return r, digest, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
+			message: "missing or invalid API key"}
+	}
+	return r, digest, nil
 }
 
 // handlerFunc serves an authenticated request. It returns the answer's
@@ -125,9 +140,9 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request) (int, any, *apiErr
 // route wraps h: it checks the API key before anything else, then (when
 // maxBody > 0, i.e. for a POST) the content type and body size, and writes
 // the answer, logs 5xx answers and counts the request.
-func (a *API) route(pattern string, maxBody int64, h handlerFunc) http.Handler {
+func (a *API) route(pattern string, maxBody int64, authn authFunc, h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status, body, aerr := a.serve(w, r, maxBody, h)
+		status, body, aerr := a.serve(w, r, maxBody, authn, h)
 		var b []byte
 		if aerr == nil {
 			var err error
@@ -145,27 +160,15 @@ func (a *API) route(pattern string, maxBody int64, h handlerFunc) http.Handler {
 	})
 }
 
-func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, h handlerFunc) (int, any, *apiError) {
-	key, _ := auth.BearerToken(r.Header.Get("Authorization")) // "" never matches a key
-	var (
-		digest [sha256.Size]byte // names the caller for the publish limit
-		ok     bool
-	)
-	if r.URL.Path == "/v1/inbox" || r.URL.Path == "/v1/inbox/state" {
-		digest = sha256.Sum256([]byte(key))
-		var aerr *apiError
-		if r, aerr = a.inboxAuth(r); aerr != nil {
-			closeUnread(w, r)
-			if aerr.status == http.StatusUnauthorized {
-				w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
-			}
-			return 0, nil, aerr
-		}
-	} else if digest, ok = a.keys.Match(key); !ok {
+func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, authn authFunc, h handlerFunc) (int, any, *apiError) {
+	key, _ := auth.BearerToken(r.Header.Get("Authorization"))
+	r, digest, aerr := authn(r, key)
+	if aerr != nil {
 		closeUnread(w, r)
-		w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
-		return 0, nil, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
-			message: "missing or invalid API key"}
+		if aerr.status == http.StatusUnauthorized {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="alarmgate"`)
+		}
+		return 0, nil, aerr
 	}
 	if maxBody > 0 {
 		if ok, wait := a.pubRate.Allow(digest); !ok {

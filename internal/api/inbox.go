@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -57,12 +58,19 @@ func (a *API) WithInbox(store InboxStore, v *auth.Verifier) *API {
 type inboxKey struct{}
 
 // inboxAuth resolves the inbox of a request: a client token's subject, or
-// with an API key the user query parameter.
-func (a *API) inboxAuth(r *http.Request) (*http.Request, *apiError) {
-	token, ok := auth.BearerToken(r.Header.Get("Authorization"))
+// with an API key the user query parameter. The digest of the token names
+// the caller for the publish limit.
+func (a *API) inboxAuth(r *http.Request, token string) (*http.Request, [sha256.Size]byte, *apiError) {
+	digest := sha256.Sum256([]byte(token))
+	r, aerr := a.resolveInbox(r, token)
+	return r, digest, aerr
+}
+
+// resolveInbox is inboxAuth without the digest.
+func (a *API) resolveInbox(r *http.Request, token string) (*http.Request, *apiError) {
 	unauthorized := &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
 		message: "missing or invalid API key or token"}
-	if !ok {
+	if token == "" {
 		return r, unauthorized
 	}
 	user := r.URL.Query().Get("user")
