@@ -37,39 +37,27 @@ func decodeFast(b []byte, v any) bool {
 	return true
 }
 
-// Member bits for fastItem.
+// Indexes in itemFields of the members fastItem takes.
 const (
-	memberChannel = 1 << iota
-	memberEvent
-	memberData
-	memberIdem
+	fieldChannel = iota
+	fieldEvent
+	fieldData
+	fieldIdem // batch items only: the last
+)
+
+var (
+	itemFields  = []string{fieldChannel: "channel", fieldEvent: "event", fieldData: "data", fieldIdem: "idempotency_key"}
+	batchFields = []string{"alarms"}
 )
 
 // fastItem decodes a publish body, or a batch item when idem is not nil.
 func fastItem(b []byte, p *publishBody, idem **string) bool {
-	var seen int
-	return strictjson.Members(b, func(name, value []byte) bool {
-		var bit int
-		switch string(name) {
-		case "channel":
-			bit = memberChannel
-		case "event":
-			bit = memberEvent
-		case "data":
-			bit = memberData
-		case "idempotency_key":
-			if idem == nil {
-				return false
-			}
-			bit = memberIdem
-		default:
-			return false
-		}
-		if seen&bit != 0 {
-			return false
-		}
-		seen |= bit
-		if bit == memberData {
+	names := itemFields
+	if idem == nil {
+		names = names[:fieldIdem]
+	}
+	return strictjson.Fields(b, names, func(i int, value []byte) bool {
+		if i == fieldData {
 			p.Data = json.RawMessage(value)
 			return true
 		}
@@ -77,10 +65,10 @@ func fastItem(b []byte, p *publishBody, idem **string) bool {
 		if !ok {
 			return false
 		}
-		switch bit {
-		case memberChannel:
+		switch i {
+		case fieldChannel:
 			p.Channel = &s
-		case memberEvent:
+		case fieldEvent:
 			p.Event = &s
 		default:
 			*idem = &s
@@ -91,12 +79,7 @@ func fastItem(b []byte, p *publishBody, idem **string) bool {
 
 // fastBatch decodes a batch envelope: {"alarms":[...]}.
 func fastBatch(b []byte, p *batchBody) bool {
-	var seen bool
-	return strictjson.Members(b, func(name, value []byte) bool {
-		if string(name) != "alarms" || seen {
-			return false
-		}
-		seen = true
+	return strictjson.Fields(b, batchFields, func(_ int, value []byte) bool {
 		p.Alarms = make([]json.RawMessage, 0, 16)
 		return strictjson.Elements(value, func(item []byte) bool {
 			p.Alarms = append(p.Alarms, item)

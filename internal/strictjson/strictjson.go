@@ -7,7 +7,7 @@
 // first (or after) and refuses what it reports.
 //
 // Valid and AppendCompact are json.Valid and json.Compact in one pass
-// without a state machine per byte; Members, Elements and String walk
+// without a state machine per byte; Members, Fields, Elements and String walk
 // valid JSON without decoding it, for decoders that take the common case
 // in one pass and leave the rest to encoding/json.
 package strictjson

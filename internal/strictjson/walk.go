@@ -46,6 +46,30 @@ func Members(b []byte, fn func(name, value []byte) bool) bool {
 	return false
 }
 
+// Fields is Members for a decoder that knows every name it takes: it calls
+// fn with the index in names of each member's name and the member's raw
+// value. It reports false, calling fn no further, at a name that is not in
+// names exactly (case matters) or that appears a second time, and when fn
+// returns false. names holds at most 64 names.
+func Fields(b []byte, names []string, fn func(i int, value []byte) bool) bool {
+	if len(names) > 64 {
+		panic("strictjson: Fields takes at most 64 names")
+	}
+	var seen uint64
+	return Members(b, func(name, value []byte) bool {
+		for i, n := range names {
+			if string(name) == n {
+				if seen&(1<<i) != 0 {
+					return false
+				}
+				seen |= 1 << i
+				return fn(i, value)
+			}
+		}
+		return false
+	})
+}
+
 // Elements walks the top-level array of b, which must be valid JSON, and
 // calls fn with each element's raw value, in order, until fn returns false.
 // It reports whether b is an array and fn never returned false.

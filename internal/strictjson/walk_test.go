@@ -32,6 +32,36 @@ func TestMembers(t *testing.T) {
 	}
 }
 
+func TestFields(t *testing.T) {
+	names := []string{"a", "b"}
+	tests := []struct {
+		in   string
+		ok   bool
+		want []string // index=value pairs
+	}{
+		{`{"b":2,"a":{"b":1}}`, true, []string{`1=2`, `0={"b":1}`}},
+		{`{"\u0061":1}`, true, []string{`0=1`}},
+		{`{}`, true, nil},
+		{`{"a":1,"c":2}`, false, []string{`0=1`}},
+		{`{"A":1}`, false, nil},
+		{`{"a":1,"a":2}`, false, []string{`0=1`}},
+		{`[]`, false, nil},
+	}
+	for _, tt := range tests {
+		var got []string
+		ok := Fields([]byte(tt.in), names, func(i int, value []byte) bool {
+			got = append(got, string(rune('0'+i))+"="+string(value))
+			return true
+		})
+		if ok != tt.ok || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("Fields(%s) = %v %q, want %v %q", tt.in, ok, got, tt.ok, tt.want)
+		}
+	}
+	if Fields([]byte(`{"a":1,"b":2}`), names, func(i int, _ []byte) bool { return i != 1 }) {
+		t.Error("Fields reported true although fn stopped it")
+	}
+}
+
 func TestElements(t *testing.T) {
 	var got []string
 	ok := Elements([]byte(` [ 1, "a,]", {"b":[2]} ,[] ] `), func(v []byte) bool {
