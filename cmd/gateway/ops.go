@@ -48,10 +48,8 @@ func (c *config) validateOps() error {
 	if (c.RedisCAFile != "" || c.RedisCertFile != "") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return errors.New("config: GATEWAY_REDIS_CA_FILE and GATEWAY_REDIS_CERT_FILE need a rediss:// GATEWAY_REDIS_URL")
 	}
-	if c.JWKSURL != "" {
-		if _, err := auth.NewJWKS(auth.JWKSConfig{URL: c.JWKSURL}, nil); err != nil {
-			return fmt.Errorf("config: GATEWAY_JWKS_URL: %w", err)
-		}
+	if _, err := c.jwks(nil); err != nil {
+		return err
 	}
 	if c.AdminAddr == "" {
 		return nil
