@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
 )
 
 // DefaultTicketTTL is how long an SSE ticket is accepted.
@@ -62,9 +64,7 @@ func NewTickets(cfg TicketConfig) (*Tickets, error) {
 	if cfg.TTL < 0 {
 		return nil, errors.New("auth: negative ticket ttl")
 	}
-	if cfg.TTL == 0 {
-		cfg.TTL = DefaultTicketTTL
-	}
+	defaults.Set(&cfg.TTL, DefaultTicketTTL)
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
