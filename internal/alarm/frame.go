@@ -30,8 +30,9 @@ type Entry struct {
 }
 
 const (
-	typePrefix  = `{"type":"`
-	framePrefix = typePrefix + protocol.TypeAlarm + `","id":"`
+	typePrefix       = `{"type":"`
+	framePrefix      = typePrefix + protocol.TypeAlarm + `","id":"`
+	stateFramePrefix = typePrefix + protocol.TypeState + `","id":"`
 )
 
 // StateTailPrefix starts the tail of a state event (stream's state.lua
@@ -40,15 +41,16 @@ const (
 // state events as they carry alarms.
 const StateTailPrefix = protocol.TypeState
 
-// splitType returns the message type a tail encodes and the tail without
-// it: an alarm tail starts with ',', another type's with its name.
-func splitType(tail []byte) (typ string, rest []byte) {
+// splitType returns the frame prefix (up to the id) of the message type a
+// tail encodes and the tail without its type: an alarm tail starts with
+// ',', another type's with its name.
+func splitType(tail []byte) (prefix string, rest []byte) {
 	if len(tail) > 0 && tail[0] != ',' {
 		if r, ok := bytes.CutPrefix(tail, []byte(StateTailPrefix)); ok {
-			return protocol.TypeState, r
+			return stateFramePrefix, r
 		}
 	}
-	return protocol.TypeAlarm, tail
+	return framePrefix, tail
 }
 
 // ValidTailType reports whether tail starts with ',' (an alarm) or with
@@ -100,11 +102,9 @@ func EncodeTail(channel, event string, data json.RawMessage) ([]byte, error) {
 // A tail that starts with a type name (StateTailPrefix) makes a message
 // of that type: {"type":"state","id":"ID","ts":MS,...}.
 func Frame(id protocol.ID, tail []byte) []byte {
-	typ, tail := splitType(tail)
-	b := make([]byte, 0, len(framePrefix)+48+len(tail))
-	b = append(b, typePrefix...)
-	b = append(b, typ...)
-	b = append(b, `","id":"`...)
+	prefix, tail := splitType(tail)
+	b := make([]byte, 0, len(prefix)+48+len(tail))
+	b = append(b, prefix...)
 	b = id.AppendTo(b)
 	b = append(b, `","ts":`...)
 	b = strconv.AppendUint(b, id.MS, 10)
@@ -133,7 +133,7 @@ func ParseFrame(frame []byte) (Entry, error) {
 	}
 	rest, ok := bytes.CutPrefix(frame, []byte(framePrefix))
 	if !ok {
-		rest, ok = bytes.CutPrefix(frame, []byte(typePrefix+protocol.TypeState+`","id":"`))
+		rest, ok = bytes.CutPrefix(frame, []byte(stateFramePrefix))
 	}
 	if !ok {
 		return Entry{}, ErrInvalidFrame
