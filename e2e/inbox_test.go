@@ -10,31 +10,9 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/protocol"
 )
-
-// State bits as GET /v1/inbox reports them.
-const (
-	bitSeen     = 1
-	bitRead     = 2
-	bitArchived = 4
-)
-
-func applyOp(op string, b int) int {
-	switch op {
-	case protocol.OpSeen:
-		return b | bitSeen
-	case protocol.OpRead:
-		return b | bitSeen | bitRead
-	case protocol.OpUnread:
-		return b &^ bitRead
-	case protocol.OpArchive:
-		return b | bitArchived
-	case protocol.OpUnarchive:
-		return b &^ bitArchived
-	}
-	return b
-}
 
 // device is one client of a user that keeps an inbox view: the inbox
 // alarms it received, with the state that the state events it received
@@ -97,13 +75,13 @@ func (d *device) state(s client.State) {
 		upTo, _ := parseSID(s.UpTo)
 		for _, id := range d.order {
 			if p, _ := parseSID(id); p.compare(upTo) <= 0 {
-				d.bits[id] = applyOp(s.Op, d.bits[id])
+				d.bits[id] = stream.ApplyOp(s.Op, d.bits[id])
 			}
 		}
 	}
 	for _, id := range s.IDs {
 		if b, ok := d.bits[id]; ok {
-			d.bits[id] = applyOp(s.Op, b)
+			d.bits[id] = stream.ApplyOp(s.Op, b)
 		}
 	}
 }
@@ -132,13 +110,13 @@ func serverInbox(ctx context.Context, h *harness, user string) (map[string]int, 
 		for _, it := range in.Items {
 			b := 0
 			if it.Seen {
-				b |= bitSeen
+				b |= stream.BitSeen
 			}
 			if it.Read {
-				b |= bitRead
+				b |= stream.BitRead
 			}
 			if it.Archived {
-				b |= bitArchived
+				b |= stream.BitArchived
 			}
 			out[it.Alarm.ID] = b
 		}
@@ -163,15 +141,9 @@ func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
 func countsOf(bits map[string]int) protocol.Counts {
 	var c protocol.Counts
 	for _, b := range bits {
-		if b&bitArchived != 0 {
-			continue
-		}
-		if b&bitRead == 0 {
-			c.Unread++
-		}
-		if b&bitSeen == 0 {
-			c.Unseen++
-		}
+		one := stream.CountOf(b)
+		c.Unread += one.Unread
+		c.Unseen += one.Unseen
 	}
 	return c
 }
