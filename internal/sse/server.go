@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
@@ -58,7 +57,7 @@ type Config struct {
 // every event; nothing else writes to it. Shutdown waits for the streams
 // it ends.
 //
-// Locks: mu is a leaf; nothing is called under it.
+// Locks: the lock of streams is a leaf; nothing is called under it.
 type Server struct {
 	cfg     Config
 	hub     *hub.Hub
@@ -69,10 +68,7 @@ type Server struct {
 	m       *metrics.Metrics
 	log     *slog.Logger
 
-	mu      sync.Mutex
-	streams map[*stream]struct{} // guarded by mu; from add to remove
-	closing bool                 // guarded by mu; new streams are refused with 1012
-	changed hub.Changes          // guarded by mu; notified when a stream ends
+	streams hub.ConnSet[*stream] // from Add to Remove; refused with 1012 once closing
 }
 
 // New validates cfg and returns a Server. tickets are made with the same
@@ -93,7 +89,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed h
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, history: history,
-		m: m, log: log, streams: make(map[*stream]struct{})}, nil
+		m: m, log: log}, nil
 }
 
 // Register adds the SSE routes to mux.
@@ -149,34 +145,13 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	st := newStream(s, w, r, claims)
-	if !s.add(st) {
+	added := s.streams.Add(st)
+	defer s.streams.Remove(st)
+	if !added {
 		st.refuse(protocol.CloseRestart, "node draining")
 		return
 	}
-	defer s.remove(st)
 	st.run()
-}
-
-func (s *Server) add(st *stream) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		return false
-	}
-	s.streams[st] = struct{}{}
-	return true
-}
-
-func (s *Server) remove(st *stream) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.streams, st)
-	s.changed.NotifyLocked()
-}
-
-// wait returns nil once no stream is open, or ctx.Err().
-func (s *Server) wait(ctx context.Context) error {
-	return s.changed.Wait(ctx, &s.mu, func() bool { return len(s.streams) == 0 })
 }
 
 // Shutdown refuses new streams (they get a 1012 close event at once) and
@@ -185,25 +160,9 @@ func (s *Server) wait(ctx context.Context) error {
 // has ended, or ends the rest at once when ctx ends and returns ctx.Err()
 // once they have.
 func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
-	s.mu.Lock()
-	s.closing = true
-	all := make([]*stream, 0, len(s.streams))
-	for st := range s.streams {
-		all = append(all, st)
-	}
-	s.mu.Unlock()
-	hub.Spread(ctx, len(all), spread, func(i int) {
-		st := all[i]
-		st.close(protocol.CloseRestart, "node restarting")
-	})
-	if s.wait(ctx) == nil {
-		return nil
-	}
-	for _, st := range all {
-		st.abort()
-	}
-	_ = s.wait(context.Background())
-	return ctx.Err()
+	return s.streams.Drain(ctx, spread,
+		func(st *stream) { st.close(protocol.CloseRestart, "node restarting") },
+		(*stream).abort)
 }
 
 // writeError writes the API's error shape.

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -69,16 +68,17 @@ type Config struct {
 // Server accepts WebSocket sessions on /v1/ws. It is safe for concurrent
 // use.
 //
-// Goroutines: each session's reader is counted in sessions from add to
-// remove, and outlives the session's other goroutines (session.end waits
+// Goroutines: each session's reader is counted in sessions from Add to
+// Remove, and outlives the session's other goroutines (session.end waits
 // for them), so Shutdown, waiting for sessions to empty, waits for every
 // goroutine a session started. An upgrade refused while closing runs on
 // its HTTP handler's goroutine, which http.Server does not wait for once
-// the socket is hijacked: refused counts it for Wait. RunWriteWatchdog
-// runs on its caller's goroutine.
+// the socket is hijacked: sessions counts it as refused for Wait.
+// RunWriteWatchdog runs on its caller's goroutine.
 //
-// Locks: mu is taken alone; nothing under it takes hub.mu, a Queue's mu or
-// a session's group mu, and it is never taken under them (see hub.Hub).
+// Locks: the lock of sessions is taken alone; nothing under it takes
+// hub.mu, a Queue's mu or a session's group mu, and it is never taken
+// under them (see hub.Hub).
 type Server struct {
 	cfg    Config
 	hub    *hub.Hub
@@ -96,11 +96,7 @@ type Server struct {
 	connects *limit.Keyed[string] // upgrade attempts per source address
 	open     atomic.Int64         // upgrades admitted and not yet ended; see admit
 
-	mu       sync.Mutex
-	sessions map[*session]struct{} // guarded by mu; from add to remove
-	closing  bool                  // guarded by mu; no new sessions
-	refused  int                   // guarded by mu; upgrades refused while closing, still closing
-	changed  hub.Changes           // guarded by mu; notified when a session or refusal ends
+	sessions hub.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
 }
 
 // New validates cfg and returns a Server.
@@ -130,7 +126,6 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.Hi
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,
 		},
-		sessions: make(map[*session]struct{}),
 		connects: limit.NewKeyed[string](limit.Rate{PerSecond: cfg.ConnectRate, Burst: cfg.ConnectBurst}, nil),
 	}, nil
 }
@@ -154,56 +149,26 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.SetReadLimit(s.cfg.ReadLimit)
 	sess := newSession(s, c, r.RemoteAddr)
-	if !s.add(sess) {
+	if !s.sessions.Add(sess) {
 		sess.close(protocol.CloseRestart, "node draining")
 		sess.end()
-		s.remove(sess)
+		s.sessions.Remove(sess)
 		return
 	}
 	if !sess.start() {
 		sess.end()
-		s.remove(sess)
+		s.sessions.Remove(sess)
 		return
 	}
-	// Owned by s (in sessions from add to remove); it stops when the socket
+	// Owned by s (in sessions from Add to Remove); it stops when the socket
 	// closes: the peer leaves, or a close, the watchdog or Shutdown closes it.
 	handedOff = true
 	go func() {
 		defer s.open.Add(-1)
-		defer s.remove(sess)
+		defer s.sessions.Remove(sess)
 		defer sess.end()
 		sess.readLoop()
 	}()
-}
-
-// add registers sess and reports true, or, when the server is closing,
-// counts it as refused and reports false. Either way remove must follow.
-func (s *Server) add(sess *session) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closing {
-		s.refused++
-		return false
-	}
-	s.sessions[sess] = struct{}{}
-	return true
-}
-
-// remove ends what add began and wakes the waiters.
-func (s *Server) remove(sess *session) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.sessions[sess]; ok {
-		delete(s.sessions, sess)
-	} else {
-		s.refused--
-	}
-	s.changed.NotifyLocked()
-}
-
-// waitFor returns nil once done, called under mu, holds, or ctx.Err().
-func (s *Server) waitFor(ctx context.Context, done func() bool) error {
-	return s.changed.Wait(ctx, &s.mu, done)
 }
 
 // Wait returns nil once every socket the server accepted has been handled
@@ -211,7 +176,7 @@ func (s *Server) waitFor(ctx context.Context, done func() bool) error {
 // while closing. Call it after the listener is closed (later upgrades are
 // not waited for); it returns ctx.Err() if ctx ends first.
 func (s *Server) Wait(ctx context.Context) error {
-	return s.waitFor(ctx, func() bool { return len(s.sessions) == 0 && s.refused == 0 })
+	return s.sessions.Wait(ctx)
 }
 
 // Shutdown refuses new sessions (their upgrades are closed with 1012 at
@@ -220,28 +185,11 @@ func (s *Server) Wait(ctx context.Context) error {
 // every goroutine it started has ended, or force-closes the rest when ctx
 // ends and returns ctx.Err() once they have ended.
 func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
-	s.mu.Lock()
-	s.closing = true
-	all := make([]*session, 0, len(s.sessions))
-	for sess := range s.sessions {
-		all = append(all, sess)
-	}
-	s.mu.Unlock()
-	hub.Spread(ctx, len(all), spread, func(i int) {
-		sess := all[i]
+	return s.sessions.Drain(ctx, spread, func(sess *session) {
 		// Owned by the session's group; a session already ending needs no
 		// close, and its end waits for this one.
 		sess.goroutines.Go(func() { sess.close(protocol.CloseRestart, "node restarting") })
-	})
-	sessionsDone := func() bool { return len(s.sessions) == 0 }
-	if s.waitFor(ctx, sessionsDone) == nil {
-		return nil
-	}
-	for _, sess := range all {
-		_ = sess.wsConn.CloseNow()
-	}
-	_ = s.waitFor(context.Background(), sessionsDone)
-	return ctx.Err()
+	}, func(sess *session) { _ = sess.wsConn.CloseNow() })
 }
 
 func codeLabel(code protocol.CloseCode) string { return strconv.Itoa(int(code)) }

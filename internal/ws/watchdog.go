@@ -31,14 +31,9 @@ func (s *Server) RunWriteWatchdog(ctx context.Context) {
 // stuck returns the sessions whose write in progress began before
 // now - WriteTimeout.
 func (s *Server) stuck(now time.Time) []*session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []*session
 	limit := now.Add(-s.cfg.WriteTimeout).UnixNano()
-	for sess := range s.sessions {
-		if ws := sess.writeStart.Load(); ws != 0 && ws < limit {
-			out = append(out, sess)
-		}
-	}
-	return out
+	return s.sessions.Filter(func(sess *session) bool {
+		ws := sess.writeStart.Load()
+		return ws != 0 && ws < limit
+	})
 }
