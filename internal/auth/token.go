@@ -38,6 +38,9 @@ type Claims struct {
 	Expires  time.Time // zero if the token has no exp
 }
 
+// Inbox returns the client's own channel, its inbox: "user:"+Subject.
+func (c Claims) Inbox() string { return "user:" + c.Subject }
+
 // AllChannels returns the granted channels: "user:"+Subject, the extra
 // Channels and "broadcast", de-duplicated, in that order.
 func (c Claims) AllChannels() []string {
@@ -50,7 +53,7 @@ func (c Claims) AllChannels() []string {
 		seen[ch] = struct{}{}
 		out = append(out, ch)
 	}
-	add("user:" + c.Subject)
+	add(c.Inbox())
 	for _, ch := range c.Channels {
 		add(ch)
 	}

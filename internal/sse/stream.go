@@ -105,7 +105,7 @@ func (st *stream) run() {
 	}
 	req := st.request()
 	st.hubConn = st.srv.hub.NewConn(st.claims.AllChannels(), st.wakeUp, st.close)
-	st.hubConn.Inbox = "user:" + st.claims.Subject // the inbox: its counts go in the welcome
+	st.hubConn.Inbox = st.claims.Inbox() // the inbox: its counts go in the welcome
 	defer func() {
 		st.srv.hub.Unregister(st.hubConn)
 		st.hubConn.Queue.Close()

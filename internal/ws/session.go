@@ -86,7 +86,7 @@ func (s *session) start() bool {
 	s.hubConn = s.srv.hub.NewConn(claims.AllChannels(), func() { s.goroutines.Go(s.writeLoop) }, func(code protocol.CloseCode, reason string) {
 		s.goroutines.Go(func() { s.close(code, reason) })
 	})
-	s.hubConn.Inbox = "user:" + claims.Subject // the inbox: its counts go in the welcome
+	s.hubConn.Inbox = claims.Inbox() // the inbox: its counts go in the welcome
 	s.lastWrite.Store(time.Now().UnixNano())
 	w, ok := s.resume(resume)
 	if !ok {
