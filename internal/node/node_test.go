@@ -50,19 +50,24 @@ func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
 	r.mu.Unlock()
 }
 
-func TestResumeStatuses(t *testing.T) {
-	prefix := newPrefix()
-	// The window holds ids[3:], the channel's history ids[2:].
-	n := startNode(t, prefix, "a", func(c *Config) { c.Window = 5; c.Stream.ChannelHistory = 6 })
-	var ids []string
+// startResumeNode starts a node with 8 alarms applied on user:7, their
+// ids returned: the window holds ids[3:], the channel's history ids[2:].
+// It also returns the epoch and a token for user 7.
+func startResumeNode(t *testing.T) (n *testNode, ids []string, epoch, tok string) {
+	t.Helper()
+	n = startNode(t, newPrefix(), "a", func(c *Config) { c.Window = 5; c.Stream.ChannelHistory = 6 })
 	for i := 0; i < 8; i++ {
 		ids = append(ids, publish(t, n, "user:7", i))
 	}
 	if err := n.Hub().WaitApplied(context.Background(), protocol.MustParseID(ids[7])); err != nil {
 		t.Fatal(err)
 	}
-	epoch, _ := n.Hub().State()
-	tok := token(t, "7", nil, time.Hour)
+	epoch, _ = n.Hub().State()
+	return n, ids, epoch, token(t, "7", nil, time.Hour)
+}
+
+func TestResumeStatuses(t *testing.T) {
+	n, ids, epoch, tok := startResumeNode(t)
 	ahead := protocol.MustParseID(ids[7])
 	ahead.MS += 1e6
 	tests := []struct {

@@ -99,16 +99,7 @@ func decodeData(t *testing.T, e client.SSEEvent) protocol.Message {
 }
 
 func TestSSEResumeStatuses(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.Window = 5; c.Stream.ChannelHistory = 6 })
-	var ids []string
-	for i := 0; i < 8; i++ {
-		ids = append(ids, publish(t, n, "user:7", i))
-	}
-	if err := n.Hub().WaitApplied(context.Background(), protocol.MustParseID(ids[7])); err != nil {
-		t.Fatal(err)
-	}
-	epoch, _ := n.Hub().State()
-	tok := token(t, "7", nil, time.Hour)
+	n, ids, epoch, tok := startResumeNode(t)
 	tests := []struct {
 		name, lastEventID, status string
 		replayed                  int
