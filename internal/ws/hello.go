@@ -5,13 +5,9 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// Member bits for fastHello.
-const (
-	helloType = 1 << iota
-	helloToken
-	helloLastID
-	helloEpoch
-)
+// helloFields are the member names of protocol.Hello, in the order
+// fastHello's switch reads them.
+var helloFields = []string{"type", "token", "last_id", "epoch"}
 
 // fastHello decodes the common hello in one pass: valid JSON holding only
 // the four names of protocol.Hello, each once, each a string. It reports
@@ -24,32 +20,17 @@ func fastHello(b []byte, h *protocol.Hello) bool {
 		return false
 	}
 	var out protocol.Hello
-	var seen int
-	ok := strictjson.Members(b, func(name, value []byte) bool {
-		var bit int
-		switch string(name) {
-		case "type":
-			bit = helloType
-		case "token":
-			bit = helloToken
-		case "last_id":
-			bit = helloLastID
-		case "epoch":
-			bit = helloEpoch
-		default:
-			return false
-		}
+	ok := strictjson.Fields(b, helloFields, func(i int, value []byte) bool {
 		s, ok := strictjson.String(value)
-		if seen&bit != 0 || !ok {
+		if !ok {
 			return false
 		}
-		seen |= bit
-		switch bit {
-		case helloType:
+		switch i {
+		case 0:
 			out.Type = s
-		case helloToken:
+		case 1:
 			out.Token = s
-		case helloLastID:
+		case 2:
 			out.LastID = &s
 		default:
 			out.Epoch = s
