@@ -27,10 +27,15 @@ var unavailablePrefixes = []string{
 	"DEADLINE", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",
 }
 
-// wrapErr adds op context and, for availability failures, ErrUnavailable.
+// wrapErr adds op context and, for availability failures, ErrUnavailable
+// (ErrDeadline, which wraps it, for a script's DEADLINE refusal).
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	var rerr redis.Error
+	if errors.As(err, &rerr) && strings.HasPrefix(strings.TrimPrefix(rerr.Error(), "ERR "), "DEADLINE ") {
+		return fmt.Errorf("stream: %s: %w: %w", op, ErrDeadline, err) // a script's refusal
 	}
 	if isUnavailable(err) {
 		return fmt.Errorf("stream: %s: %w: %w", op, ErrUnavailable, err)

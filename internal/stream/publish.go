@@ -331,8 +331,8 @@ func (s *Store) checkWait(wait *redis.Cmd) error {
 	return nil
 }
 
-// ErrDeadline reports an alarm that reached Redis after its caller's
-// deadline: nothing was written. It wraps ErrUnavailable (503), and a
+// ErrDeadline reports an alarm or state change that reached Redis after
+// its caller's deadline: nothing was written. It wraps ErrUnavailable (503), and a
 // retry is safe.
 var ErrDeadline = fmt.Errorf("%w: DEADLINE the publish reached Redis after its deadline; nothing was written", ErrUnavailable)
 
