@@ -174,7 +174,7 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, authn
 		if ok, wait := a.pubRate.Allow(digest); !ok {
 			closeUnread(w, r)
 			a.m.Limited.WithLabelValues(metrics.LimitPublishRate).Inc()
-			w.Header().Set("Retry-After", strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second))))
+			w.Header().Set("Retry-After", limit.RetryAfter(wait))
 			return 0, nil, &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
 				message: "too many publish requests for this API key; retry later"}
 		}

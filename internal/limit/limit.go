@@ -6,6 +6,7 @@ package limit
 
 import (
 	"math"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -106,4 +107,10 @@ func (k *Keyed[K]) Len() int {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	return len(k.buckets)
+}
+
+// RetryAfter formats wait for a Retry-After header: whole seconds, rounded
+// up, at least 1.
+func RetryAfter(wait time.Duration) string {
+	return strconv.Itoa(max(1, int((wait+time.Second-1)/time.Second)))
 }

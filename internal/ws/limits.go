@@ -3,9 +3,9 @@ package ws
 import (
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 )
 
@@ -41,8 +41,7 @@ func sourceAddr(remote string) string {
 // refuse answers a request that is not upgraded, asking the client to wait
 // at least wait (rounded up to whole seconds) before it tries again.
 func refuse(w http.ResponseWriter, status int, wait time.Duration, msg string) {
-	secs := max(1, int((wait+time.Second-1)/time.Second))
-	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	w.Header().Set("Retry-After", limit.RetryAfter(wait))
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.WriteHeader(status)
 	_, _ = w.Write([]byte(msg + "\n"))
