@@ -99,3 +99,14 @@ func TestClockGoingBackwards(t *testing.T) {
 		t.Fatal("a clock step back refilled the bucket")
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	for _, tt := range []struct {
+		wait time.Duration
+		want string
+	}{{0, "1"}, {time.Millisecond, "1"}, {time.Second, "1"}, {time.Second + 1, "2"}, {90 * time.Second, "90"}} {
+		if got := RetryAfter(tt.wait); got != tt.want {
+			t.Errorf("RetryAfter(%v) = %s, want %s", tt.wait, got, tt.want)
+		}
+	}
+}
