@@ -109,12 +109,28 @@ func NewJWKS(cfg JWKSConfig, log *slog.Logger) (*JWKS, error) {
 		cfg.Now = time.Now
 	}
 	if cfg.Client == nil {
-		cfg.Client = &http.Client{Timeout: cfg.Timeout}
+		cfg.Client = &http.Client{Timeout: cfg.Timeout, CheckRedirect: sameHostRedirect}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &JWKS{cfg: cfg, log: log, keys: map[string]publicKey{}}, nil
+}
+
+// maxJWKSRedirects bounds the redirects a key set fetch follows.
+const maxJWKSRedirects = 3
+
+// sameHostRedirect lets the key set's URL redirect within its own host
+// (and port) only: a redirect must not turn the fetch toward another
+// server, which checkJWKSURL never approved.
+func sameHostRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= maxJWKSRedirects {
+		return fmt.Errorf("auth: jwks: more than %d redirects", maxJWKSRedirects)
+	}
+	if req.URL.Host != via[0].URL.Host || req.URL.Scheme != via[0].URL.Scheme {
+		return fmt.Errorf("auth: jwks: redirect to %s://%s refused (another host)", req.URL.Scheme, req.URL.Host)
+	}
+	return nil
 }
 
 // checkJWKSURL requires https, or http to a loopback host.

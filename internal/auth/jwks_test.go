@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -347,5 +348,37 @@ func TestParseJWKSSkipsUnusable(t *testing.T) {
 	}
 	if _, err := parseJWKS([]byte("{")); !errors.Is(err, ErrJWKSFetch) {
 		t.Fatalf("bad document: %v", err)
+	}
+}
+
+// TestJWKSRedirectStaysOnHost: the default client follows a redirect on
+// the key set's own host, and refuses one to another host.
+func TestJWKSRedirectStaysOnHost(t *testing.T) {
+	doc := []byte(`{"keys":[]}`)
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write(doc) }))
+	t.Cleanup(other.Close)
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/same":
+			http.Redirect(w, r, srv.URL+"/keys", http.StatusFound)
+		case "/other":
+			http.Redirect(w, r, other.URL+"/keys", http.StatusFound)
+		default:
+			_, _ = w.Write(doc)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	for _, tt := range []struct {
+		path string
+		ok   bool
+	}{{"/same", true}, {"/other", false}} {
+		j, err := NewJWKS(JWKSConfig{URL: srv.URL + tt.path}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := j.Refresh(context.Background()); (err == nil) != tt.ok {
+			t.Errorf("%s: refresh err = %v, want ok=%v", tt.path, err, tt.ok)
+		}
 	}
 }
