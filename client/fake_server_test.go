@@ -21,7 +21,7 @@ import (
 // how long anything takes.
 const waitFor = 10 * time.Second
 
-// fakeServer speaks the server side of PROTOCOL.md's WebSocket part. Each
+// fakeServer speaks the server side of docs/protocol.md's WebSocket part. Each
 // connection reads the hello, reports it on hellos and runs script with
 // its connection number (0-based, per server).
 type fakeServer struct {

@@ -38,7 +38,7 @@
 
 const DEFAULTS = { minBackoff: 100, maxBackoff: 10000, idleTimeout: 60000 };
 
-// The protocol's vocabulary (PROTOCOL.md). web's Go tests check these against package protocol.
+// The protocol's vocabulary (docs/protocol.md). web's Go tests check these against package protocol.
 
 // Message types.
 const TYPE = Object.freeze({
