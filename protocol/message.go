@@ -129,8 +129,8 @@ type Message struct {
 	Reason string    `json:"reason"`
 
 	// error
-	Error   string `json:"error"`
-	Message string `json:"message"`
+	Error   ErrorCode `json:"error"`
+	Message string    `json:"message"`
 }
 
 // Welcome returns m's welcome fields.

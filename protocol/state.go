@@ -65,11 +65,3 @@ type State struct {
 	Unread int `json:"unread"`
 	Unseen int `json:"unseen"`
 }
-
-// Error answers a client message the server refused, without closing the
-// connection.
-type Error struct {
-	Type    string `json:"type"`  // TypeError
-	Error   string `json:"error"` // a short code, e.g. "bad_request", "unavailable"
-	Message string `json:"message"`
-}

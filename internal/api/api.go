@@ -16,6 +16,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Route patterns, as registered on the mux and used as the route label of
@@ -127,7 +128,7 @@ type authFunc func(r *http.Request, key string) (*http.Request, [sha256.Size]byt
 func (a *API) keyAuth(r *http.Request, key string) (*http.Request, [sha256.Size]byte, *apiError) {
 	digest, ok := a.keys.Match(key) // "" never matches a key
 	if !ok {
-		return r, digest, &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
+		return r, digest, &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized,
 			message: "missing or invalid API key"}
 	}
 	return r, digest, nil
@@ -147,7 +148,7 @@ func (a *API) route(pattern string, maxBody int64, authn authFunc, h handlerFunc
 		if aerr == nil {
 			var err error
 			if b, err = json.Marshal(body); err != nil {
-				aerr = &apiError{status: http.StatusInternalServerError, code: CodeInternal,
+				aerr = &apiError{status: http.StatusInternalServerError, code: protocol.CodeInternal,
 					message: "internal error", cause: fmt.Errorf("api: encode answer: %w", err)}
 			}
 		}
@@ -175,12 +176,12 @@ func (a *API) serve(w http.ResponseWriter, r *http.Request, maxBody int64, authn
 			closeUnread(w, r)
 			a.m.Limited.WithLabelValues(metrics.LimitPublishRate).Inc()
 			w.Header().Set("Retry-After", limit.RetryAfter(wait))
-			return 0, nil, &apiError{status: http.StatusTooManyRequests, code: CodeRateLimited,
+			return 0, nil, &apiError{status: http.StatusTooManyRequests, code: protocol.CodeRateLimited,
 				message: "too many publish requests for this API key; retry later"}
 		}
 		if !isJSON(r.Header.Get("Content-Type")) {
 			closeUnread(w, r)
-			return 0, nil, &apiError{status: http.StatusUnsupportedMediaType, code: CodeUnsupportedMedia,
+			return 0, nil, &apiError{status: http.StatusUnsupportedMediaType, code: protocol.CodeUnsupportedMediaType,
 				message: "Content-Type must be application/json"}
 		}
 		if r.ContentLength > maxBody {
@@ -222,7 +223,7 @@ func (a *API) writeError(w http.ResponseWriter, r *http.Request, pattern string,
 	if e.status >= 500 {
 		a.log.LogAttrs(r.Context(), level(e), "api: request failed",
 			slog.String("route", pattern), slog.Int("status", e.status),
-			slog.String("code", e.code), slog.Any("err", e.cause))
+			slog.String("code", string(e.code)), slog.Any("err", e.cause))
 	}
 	b, _ := json.Marshal(struct {
 		Error errorBody `json:"error"`

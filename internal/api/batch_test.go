@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // batchResponse decodes a batch answer into one map per result.
@@ -57,9 +58,9 @@ func TestBatchOrderAndItemErrors(t *testing.T) {
 	if w.Code != http.StatusOK {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
-	want := []string{"1-0", CodeInvalidChannel, "2-0", CodeUnknownField, CodeMissingField, CodeInvalidJSON,
-		CodeInvalidIdemKey, CodeUnavailable, "3-0", CodeTooLarge, "3-0", CodeInvalidChannel, CodeInternal,
-		CodeInvalidEvent}
+	want := []string{"1-0", string(protocol.CodeInvalidChannel), "2-0", string(protocol.CodeUnknownField), string(protocol.CodeMissingField), string(protocol.CodeInvalidJSON),
+		string(protocol.CodeInvalidIdempotencyKey), string(protocol.CodeUnavailable), "3-0", string(protocol.CodeTooLarge), "3-0", string(protocol.CodeInvalidChannel), string(protocol.CodeInternal),
+		string(protocol.CodeInvalidEvent)}
 	results := batchResponse(t, w.Body.Bytes())
 	if len(results) != len(want) {
 		t.Fatalf("%d results for %d items: %s", len(results), len(want), w.Body)
@@ -101,25 +102,25 @@ func TestBatchErrors(t *testing.T) {
 		name    string
 		rq      req
 		status  int
-		code    string
+		code    protocol.ErrorCode
 		limited bool // use a small MaxBatchBytes
 	}{
-		{name: "no auth", rq: req{auth: "-", body: `{"alarms":[` + one + `]}`}, status: 401, code: CodeUnauthorized},
-		{name: "not json", rq: req{contentType: "text/plain", body: "x"}, status: 415, code: CodeUnsupportedMedia},
-		{name: "empty body", rq: req{body: ""}, status: 400, code: CodeInvalidJSON},
-		{name: "malformed", rq: req{body: `{"alarms":[`}, status: 400, code: CodeInvalidJSON},
-		{name: "trailing", rq: req{body: `{"alarms":[` + one + `]} {}`}, status: 400, code: CodeInvalidJSON},
-		{name: "array body", rq: req{body: `[` + one + `]`}, status: 400, code: CodeInvalidJSON},
-		{name: "unknown field", rq: req{body: `{"alarms":[` + one + `],"x":1}`}, status: 400, code: CodeUnknownField},
-		{name: "missing alarms", rq: req{body: `{}`}, status: 400, code: CodeInvalidBatch},
-		{name: "null alarms", rq: req{body: `{"alarms":null}`}, status: 400, code: CodeInvalidBatch},
-		{name: "empty alarms", rq: req{body: `{"alarms":[]}`}, status: 400, code: CodeInvalidBatch},
-		{name: "alarms object", rq: req{body: `{"alarms":{}}`}, status: 400, code: CodeInvalidBatch},
-		{name: "too many", rq: req{body: many}, status: 400, code: CodeInvalidBatch},
+		{name: "no auth", rq: req{auth: "-", body: `{"alarms":[` + one + `]}`}, status: 401, code: protocol.CodeUnauthorized},
+		{name: "not json", rq: req{contentType: "text/plain", body: "x"}, status: 415, code: protocol.CodeUnsupportedMediaType},
+		{name: "empty body", rq: req{body: ""}, status: 400, code: protocol.CodeInvalidJSON},
+		{name: "malformed", rq: req{body: `{"alarms":[`}, status: 400, code: protocol.CodeInvalidJSON},
+		{name: "trailing", rq: req{body: `{"alarms":[` + one + `]} {}`}, status: 400, code: protocol.CodeInvalidJSON},
+		{name: "array body", rq: req{body: `[` + one + `]`}, status: 400, code: protocol.CodeInvalidJSON},
+		{name: "unknown field", rq: req{body: `{"alarms":[` + one + `],"x":1}`}, status: 400, code: protocol.CodeUnknownField},
+		{name: "missing alarms", rq: req{body: `{}`}, status: 400, code: protocol.CodeInvalidBatch},
+		{name: "null alarms", rq: req{body: `{"alarms":null}`}, status: 400, code: protocol.CodeInvalidBatch},
+		{name: "empty alarms", rq: req{body: `{"alarms":[]}`}, status: 400, code: protocol.CodeInvalidBatch},
+		{name: "alarms object", rq: req{body: `{"alarms":{}}`}, status: 400, code: protocol.CodeInvalidBatch},
+		{name: "too many", rq: req{body: many}, status: 400, code: protocol.CodeInvalidBatch},
 		{name: "idempotency header", rq: req{body: `{"alarms":[` + one + `]}`,
-			headers: map[string]string{"Idempotency-Key": "k"}}, status: 400, code: CodeInvalidIdemKey},
-		{name: "too large", rq: req{body: many}, status: 413, code: CodeTooLarge, limited: true},
-		{name: "too large chunked", rq: req{body: many, chunked: true}, status: 413, code: CodeTooLarge, limited: true},
+			headers: map[string]string{"Idempotency-Key": "k"}}, status: 400, code: protocol.CodeInvalidIdempotencyKey},
+		{name: "too large", rq: req{body: many}, status: 413, code: protocol.CodeTooLarge, limited: true},
+		{name: "too large chunked", rq: req{body: many, chunked: true}, status: 413, code: protocol.CodeTooLarge, limited: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -166,7 +167,7 @@ func TestBatchShortStoreAnswer(t *testing.T) {
 	if len(results) != 2 || results[0]["id"] != "1-0" {
 		t.Fatalf("results = %v", results)
 	}
-	if errObj, _ := results[1]["error"].(map[string]any); errObj["code"] != CodeInternal {
+	if errObj, _ := results[1]["error"].(map[string]any); errObj["code"] != string(protocol.CodeInternal) {
 		t.Fatalf("result 1 = %v, want internal error", results[1])
 	}
 }
@@ -189,7 +190,7 @@ func TestBatchMaxItems(t *testing.T) {
 	}
 	over := `{"alarms":[` + strings.Join(items, ",") + "," + items[0] + `]}`
 	w = e.do(t, req{method: http.MethodPost, path: "/v1/alarms/batch", body: over})
-	if w.Code != http.StatusBadRequest || errorCode(t, w) != CodeInvalidBatch {
+	if w.Code != http.StatusBadRequest || errorCode(t, w) != protocol.CodeInvalidBatch {
 		t.Fatalf("1001 items: status = %d; body %s", w.Code, w.Body)
 	}
 }

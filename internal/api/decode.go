@@ -14,6 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/strictjson"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // publishBody is the body of POST /v1/alarms. Pointers tell an absent
@@ -47,7 +48,7 @@ func readBody(r io.Reader) ([]byte, *apiError) {
 	case errors.As(err, &mbe):
 		return nil, tooLarge(fmt.Sprintf("request body exceeds %d bytes", mbe.Limit))
 	case err != nil:
-		return nil, badRequest(CodeInvalidJSON, "could not read the request body")
+		return nil, badRequest(protocol.CodeInvalidJSON, "could not read the request body")
 	}
 	return b, nil
 }
@@ -74,9 +75,9 @@ func decodeBatch(b []byte, max int) ([]json.RawMessage, *apiError) {
 	}
 	switch {
 	case len(body.Alarms) == 0:
-		return nil, badRequest(CodeInvalidBatch, "alarms must be a non-empty array")
+		return nil, badRequest(protocol.CodeInvalidBatch, "alarms must be a non-empty array")
 	case len(body.Alarms) > max:
-		return nil, badRequest(CodeInvalidBatch, fmt.Sprintf("a batch holds at most %d alarms", max))
+		return nil, badRequest(protocol.CodeInvalidBatch, fmt.Sprintf("a batch holds at most %d alarms", max))
 	}
 	return body.Alarms, nil
 }
@@ -115,11 +116,11 @@ func decodeItem(raw []byte, valid bool) (stream.PublishInput, *apiError) {
 func (p *publishBody) input() (stream.PublishInput, *apiError) {
 	switch {
 	case p.Channel == nil:
-		return stream.PublishInput{}, badRequest(CodeMissingField, "channel is required")
+		return stream.PublishInput{}, badRequest(protocol.CodeMissingField, "channel is required")
 	case !alarm.ValidChannel(*p.Channel):
 		return stream.PublishInput{}, storeError(alarm.ErrInvalidChannel)
 	case p.Event == nil:
-		return stream.PublishInput{}, badRequest(CodeMissingField, "event is required")
+		return stream.PublishInput{}, badRequest(protocol.CodeMissingField, "event is required")
 	case !alarm.ValidEvent(*p.Event):
 		return stream.PublishInput{}, storeError(alarm.ErrInvalidEvent)
 	}
@@ -137,7 +138,7 @@ func (p *publishBody) input() (stream.PublishInput, *apiError) {
 // is not checked as a whole: each item is, so one bad item fails alone.
 func checkUTF8(b []byte) *apiError {
 	if !utf8.Valid(b) {
-		return badRequest(CodeInvalidUTF8, "the JSON text must be valid UTF-8")
+		return badRequest(protocol.CodeInvalidUTF8, "the JSON text must be valid UTF-8")
 	}
 	return nil
 }
@@ -172,10 +173,10 @@ func decodeChecked(b []byte, v any, valid bool) *apiError {
 func decodeSlow(b []byte, v any) *apiError {
 	trimmed := bytes.TrimLeft(b, " \t\r\n")
 	if len(trimmed) == 0 {
-		return badRequest(CodeInvalidJSON, "the body is empty")
+		return badRequest(protocol.CodeInvalidJSON, "the body is empty")
 	}
 	if trimmed[0] != '{' {
-		return badRequest(CodeInvalidJSON, "the body must be a JSON object")
+		return badRequest(protocol.CodeInvalidJSON, "the body must be a JSON object")
 	}
 	dec := json.NewDecoder(bytes.NewReader(trimmed))
 	dec.DisallowUnknownFields()
@@ -183,7 +184,7 @@ func decodeSlow(b []byte, v any) *apiError {
 		return decodeError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return badRequest(CodeInvalidJSON, "unexpected data after the JSON object")
+		return badRequest(protocol.CodeInvalidJSON, "unexpected data after the JSON object")
 	}
 	return checkKeys(trimmed, v)
 }
@@ -211,13 +212,13 @@ func checkKeys(b []byte, v any) *apiError {
 	case err == nil:
 		return nil
 	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrDuplicate):
-		return badRequest(CodeDuplicateField, "field "+quoteName(ke.Key)+" appears more than once")
+		return badRequest(protocol.CodeDuplicateField, "field "+quoteName(ke.Key)+" appears more than once")
 	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrCase):
-		return badRequest(CodeUnknownField, "unknown field "+quoteName(ke.Key)+" (field names are case-sensitive)")
+		return badRequest(protocol.CodeUnknownField, "unknown field "+quoteName(ke.Key)+" (field names are case-sensitive)")
 	case errors.As(err, &ke):
-		return badRequest(CodeUnknownField, "unknown field "+quoteName(ke.Key))
+		return badRequest(protocol.CodeUnknownField, "unknown field "+quoteName(ke.Key))
 	}
-	return badRequest(CodeInvalidJSON, "invalid JSON")
+	return badRequest(protocol.CodeInvalidJSON, "invalid JSON")
 }
 
 // quoteName quotes a caller's member name for an error message.
@@ -231,16 +232,16 @@ func decodeError(err error) *apiError {
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &synErr):
-		return badRequest(CodeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", synErr.Offset))
+		return badRequest(protocol.CodeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", synErr.Offset))
 	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return badRequest(CodeInvalidJSON, "truncated JSON")
+		return badRequest(protocol.CodeInvalidJSON, "truncated JSON")
 	case errors.As(err, &typeErr):
 		return fieldTypeError(typeErr.Field)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return badRequest(CodeUnknownField, "unknown field "+truncate(name, maxEchoLen))
+		return badRequest(protocol.CodeUnknownField, "unknown field "+truncate(name, maxEchoLen))
 	}
-	return badRequest(CodeInvalidJSON, "invalid JSON")
+	return badRequest(protocol.CodeInvalidJSON, "invalid JSON")
 }
 
 // fieldTypeError answers a JSON value of the wrong type for a field. The
@@ -252,15 +253,15 @@ func fieldTypeError(field string) *apiError {
 	}
 	switch field {
 	case "channel":
-		return badRequest(CodeInvalidChannel, "channel must be a string")
+		return badRequest(protocol.CodeInvalidChannel, "channel must be a string")
 	case "event":
-		return badRequest(CodeInvalidEvent, "event must be a string")
+		return badRequest(protocol.CodeInvalidEvent, "event must be a string")
 	case "idempotency_key":
-		return badRequest(CodeInvalidIdemKey, "idempotency_key must be a string")
+		return badRequest(protocol.CodeInvalidIdempotencyKey, "idempotency_key must be a string")
 	case "alarms":
-		return badRequest(CodeInvalidBatch, "alarms must be an array of objects")
+		return badRequest(protocol.CodeInvalidBatch, "alarms must be an array of objects")
 	}
-	return badRequest(CodeInvalidJSON, "a field has the wrong JSON type")
+	return badRequest(protocol.CodeInvalidJSON, "a field has the wrong JSON type")
 }
 
 // truncate shortens s to at most n bytes (plus an ellipsis), keeping UTF-8

@@ -184,12 +184,12 @@ func (e *env) do(t *testing.T, rq req) *httptest.ResponseRecorder {
 }
 
 // errorCode decodes an error answer and returns its code.
-func errorCode(t *testing.T, w *httptest.ResponseRecorder) string {
+func errorCode(t *testing.T, w *httptest.ResponseRecorder) protocol.ErrorCode {
 	t.Helper()
 	var body struct {
 		Error struct {
-			Code    string `json:"code"`
-			Message string `json:"message"`
+			Code    protocol.ErrorCode `json:"code"`
+			Message string             `json:"message"`
 		} `json:"error"`
 	}
 	if err := json.Unmarshal(w.Body.Bytes(), &body); err != nil {

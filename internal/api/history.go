@@ -59,7 +59,7 @@ func parseHistoryQuery(v url.Values) (historyQuery, *apiError) {
 	q := historyQuery{channel: v.Get("channel"), limit: DefaultHistoryLimit}
 	switch {
 	case !v.Has("channel"):
-		return q, badRequest(CodeMissingField, "channel is required")
+		return q, badRequest(protocol.CodeMissingField, "channel is required")
 	case !alarm.ValidChannel(q.channel):
 		return q, storeError(alarm.ErrInvalidChannel)
 	}
@@ -79,7 +79,7 @@ func idParam(v url.Values, name string) (protocol.ID, *apiError) {
 	}
 	id, err := protocol.ParseID(s)
 	if err != nil {
-		return protocol.ID{}, badRequest(CodeInvalidID, name+" must be an id of the form <ms>-<seq>")
+		return protocol.ID{}, badRequest(protocol.CodeInvalidID, name+" must be an id of the form <ms>-<seq>")
 	}
 	return id, nil
 }
@@ -92,7 +92,7 @@ func limitParam(v url.Values, def, max int) (int, *apiError) {
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 1 || n > max {
-		return def, badRequest(CodeInvalidLimit, "limit must be an integer from 1 to "+strconv.Itoa(max))
+		return def, badRequest(protocol.CodeInvalidLimit, "limit must be an integer from 1 to "+strconv.Itoa(max))
 	}
 	return n, nil
 }

@@ -71,21 +71,21 @@ func TestHistoryErrors(t *testing.T) {
 		auth     string
 		storeErr error
 		status   int
-		code     string
+		code     protocol.ErrorCode
 	}{
-		{"no auth", "channel=a", "-", nil, 401, CodeUnauthorized},
-		{"wrong key", "channel=a", "Bearer x", nil, 401, CodeUnauthorized},
-		{"missing channel", "", "", nil, 400, CodeMissingField},
-		{"empty channel", "channel=", "", nil, 400, CodeInvalidChannel},
-		{"invalid channel", "channel=a%20b", "", nil, 400, CodeInvalidChannel},
-		{"bad after", "channel=a&after=12", "", nil, 400, CodeInvalidID},
-		{"negative after", "channel=a&after=-1-0", "", nil, 400, CodeInvalidID},
-		{"limit zero", "channel=a&limit=0", "", nil, 400, CodeInvalidLimit},
-		{"limit too big", "channel=a&limit=1001", "", nil, 400, CodeInvalidLimit},
-		{"limit text", "channel=a&limit=ten", "", nil, 400, CodeInvalidLimit},
-		{"limit negative", "channel=a&limit=-5", "", nil, 400, CodeInvalidLimit},
-		{"store unavailable", "channel=a", "", fmt.Errorf("x: %w", stream.ErrUnavailable), 503, CodeUnavailable},
-		{"store internal", "channel=a", "", errors.New("boom"), 500, CodeInternal},
+		{"no auth", "channel=a", "-", nil, 401, protocol.CodeUnauthorized},
+		{"wrong key", "channel=a", "Bearer x", nil, 401, protocol.CodeUnauthorized},
+		{"missing channel", "", "", nil, 400, protocol.CodeMissingField},
+		{"empty channel", "channel=", "", nil, 400, protocol.CodeInvalidChannel},
+		{"invalid channel", "channel=a%20b", "", nil, 400, protocol.CodeInvalidChannel},
+		{"bad after", "channel=a&after=12", "", nil, 400, protocol.CodeInvalidID},
+		{"negative after", "channel=a&after=-1-0", "", nil, 400, protocol.CodeInvalidID},
+		{"limit zero", "channel=a&limit=0", "", nil, 400, protocol.CodeInvalidLimit},
+		{"limit too big", "channel=a&limit=1001", "", nil, 400, protocol.CodeInvalidLimit},
+		{"limit text", "channel=a&limit=ten", "", nil, 400, protocol.CodeInvalidLimit},
+		{"limit negative", "channel=a&limit=-5", "", nil, 400, protocol.CodeInvalidLimit},
+		{"store unavailable", "channel=a", "", fmt.Errorf("x: %w", stream.ErrUnavailable), 503, protocol.CodeUnavailable},
+		{"store internal", "channel=a", "", errors.New("boom"), 500, protocol.CodeInternal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -118,7 +118,7 @@ func TestHistoryCorruptFrame(t *testing.T) {
 		return stream.HistoryResult{Alarms: []alarm.Entry{{Frame: []byte("{broken")}}}, nil
 	}
 	w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a", contentType: "-"})
-	if w.Code != http.StatusInternalServerError || errorCode(t, w) != CodeInternal {
+	if w.Code != http.StatusInternalServerError || errorCode(t, w) != protocol.CodeInternal {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
 	if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteHistory, "500")); got != 1 {

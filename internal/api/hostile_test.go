@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // TestInvalidUTF8Rejected: a body that is not valid UTF-8 must never reach
@@ -25,8 +26,8 @@ func TestInvalidUTF8Rejected(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, Config{})
 			w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms", body: tt.body})
-			if w.Code != http.StatusBadRequest || errorCode(t, w) != CodeInvalidUTF8 {
-				t.Fatalf("status %d body %s, want 400 %s", w.Code, w.Body, CodeInvalidUTF8)
+			if w.Code != http.StatusBadRequest || errorCode(t, w) != protocol.CodeInvalidUTF8 {
+				t.Fatalf("status %d body %s, want 400 %s", w.Code, w.Body, protocol.CodeInvalidUTF8)
 			}
 			if n := len(e.store.publishedInputs()); n != 0 {
 				t.Fatalf("store got %d alarms", n)
@@ -49,8 +50,8 @@ func TestBatchInvalidUTF8PerItem(t *testing.T) {
 		t.Fatalf("results %v", results)
 	}
 	errObj, _ := results[1]["error"].(map[string]any)
-	if errObj["code"] != CodeInvalidUTF8 {
-		t.Fatalf("item 1 = %v, want %s", results[1], CodeInvalidUTF8)
+	if errObj["code"] != string(protocol.CodeInvalidUTF8) {
+		t.Fatalf("item 1 = %v, want %s", results[1], protocol.CodeInvalidUTF8)
 	}
 	if ins := e.store.publishedInputs(); len(ins) != 1 || ins[0].Event != "ok" {
 		t.Fatalf("store got %+v", ins)
@@ -61,15 +62,16 @@ func TestBatchInvalidUTF8PerItem(t *testing.T) {
 // lets a duplicate win; the API refuses both (issue 11, hole 3).
 func TestStrictFieldNames(t *testing.T) {
 	tests := []struct {
-		name, path, body, code string
+		name, path, body string
+		code             protocol.ErrorCode
 	}{
-		{"case shadows channel", "/v1/alarms", `{"channel":"c1","Channel":"user:alice","event":"e"}`, CodeUnknownField},
-		{"case only", "/v1/alarms", `{"CHANNEL":"user:alice","event":"e"}`, CodeUnknownField},
-		{"duplicate channel", "/v1/alarms", `{"channel":"c1","event":"e","channel":"user:alice"}`, CodeDuplicateField},
-		{"escaped duplicate", "/v1/alarms", `{"channel":"c1","event":"e","\u0063hannel":"user:alice"}`, CodeDuplicateField},
-		{"duplicate data", "/v1/alarms", `{"channel":"c1","event":"e","data":1,"data":2}`, CodeDuplicateField},
-		{"batch envelope case", "/v1/alarms/batch", `{"Alarms":[{"channel":"a","event":"e"}]}`, CodeUnknownField},
-		{"batch envelope duplicate", "/v1/alarms/batch", `{"alarms":[],"alarms":[{"channel":"a","event":"e"}]}`, CodeDuplicateField},
+		{"case shadows channel", "/v1/alarms", `{"channel":"c1","Channel":"user:alice","event":"e"}`, protocol.CodeUnknownField},
+		{"case only", "/v1/alarms", `{"CHANNEL":"user:alice","event":"e"}`, protocol.CodeUnknownField},
+		{"duplicate channel", "/v1/alarms", `{"channel":"c1","event":"e","channel":"user:alice"}`, protocol.CodeDuplicateField},
+		{"escaped duplicate", "/v1/alarms", `{"channel":"c1","event":"e","\u0063hannel":"user:alice"}`, protocol.CodeDuplicateField},
+		{"duplicate data", "/v1/alarms", `{"channel":"c1","event":"e","data":1,"data":2}`, protocol.CodeDuplicateField},
+		{"batch envelope case", "/v1/alarms/batch", `{"Alarms":[{"channel":"a","event":"e"}]}`, protocol.CodeUnknownField},
+		{"batch envelope duplicate", "/v1/alarms/batch", `{"alarms":[],"alarms":[{"channel":"a","event":"e"}]}`, protocol.CodeDuplicateField},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -87,9 +89,9 @@ func TestStrictFieldNames(t *testing.T) {
 	body := `{"alarms":[{"channel":"c1","Channel":"user:alice","event":"e"},{"channel":"a","event":"e","idempotency_key":"k","idempotency_key":"j"}]}`
 	w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms/batch", body: body})
 	results := batchResponse(t, w.Body.Bytes())
-	for i, want := range []string{CodeUnknownField, CodeDuplicateField} {
+	for i, want := range []protocol.ErrorCode{protocol.CodeUnknownField, protocol.CodeDuplicateField} {
 		errObj, _ := results[i]["error"].(map[string]any)
-		if errObj["code"] != want {
+		if errObj["code"] != string(want) {
 			t.Errorf("batch item %d = %v, want %s", i, results[i], want)
 		}
 	}
@@ -109,8 +111,8 @@ func TestPublishRateLimitPerKey(t *testing.T) {
 		}
 	}
 	w := post(testKey)
-	if w.Code != http.StatusTooManyRequests || errorCode(t, w) != CodeRateLimited {
-		t.Fatalf("over the rate: %d %s, want 429 %s", w.Code, w.Body, CodeRateLimited)
+	if w.Code != http.StatusTooManyRequests || errorCode(t, w) != protocol.CodeRateLimited {
+		t.Fatalf("over the rate: %d %s, want 429 %s", w.Code, w.Body, protocol.CodeRateLimited)
 	}
 	if ra := w.Header().Get("Retry-After"); ra != "2" {
 		t.Errorf("Retry-After %q, want 2 (one token at 0.5/s)", ra)

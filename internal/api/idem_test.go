@@ -11,6 +11,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Item 3 of issue 10, against a real Redis: an Idempotency-Key reused for
@@ -56,8 +57,8 @@ func TestIdempotencyKeyReusedRefused(t *testing.T) {
 		alarmBody("user:1", "shipped", `{"n":2}`),
 	} {
 		w := e.do(t, req{method: "POST", path: "/v1/alarms", body: other, headers: key})
-		if w.Code != http.StatusConflict || errorCode(t, w) != CodeIdemKeyReused {
-			t.Errorf("%s: %d %s, want 409 %s", other, w.Code, w.Body, CodeIdemKeyReused)
+		if w.Code != http.StatusConflict || errorCode(t, w) != protocol.CodeIdempotencyKeyReused {
+			t.Errorf("%s: %d %s, want 409 %s", other, w.Code, w.Body, protocol.CodeIdempotencyKeyReused)
 		}
 	}
 	batch := `{"alarms":[
@@ -66,7 +67,7 @@ func TestIdempotencyKeyReusedRefused(t *testing.T) {
 	w = e.do(t, req{method: "POST", path: "/v1/alarms/batch", body: batch})
 	res := batchResponse(t, w.Body.Bytes())
 	if len(res) != 2 || res[0]["replayed"] != true || res[1]["error"] == nil ||
-		res[1]["error"].(map[string]any)["code"] != CodeIdemKeyReused {
+		res[1]["error"].(map[string]any)["code"] != string(protocol.CodeIdempotencyKeyReused) {
 		t.Fatalf("batch: %d %s", w.Code, w.Body)
 	}
 }

@@ -29,14 +29,6 @@ const (
 	maxStateBody      = 64 << 10
 )
 
-// Error codes of the inbox routes.
-const (
-	CodeInvalidUser   = "invalid_user"
-	CodeInvalidChange = "invalid_change"
-	CodeInvalidFilter = "invalid_filter"
-	CodeNoInbox       = "no_inbox"
-)
-
 // InboxStore is the inbox state as the API uses it; *stream.Store
 // implements it.
 type InboxStore interface {
@@ -68,7 +60,7 @@ func (a *API) inboxAuth(r *http.Request, token string) (*http.Request, [sha256.S
 
 // resolveInbox is inboxAuth without the digest.
 func (a *API) resolveInbox(r *http.Request, token string) (*http.Request, *apiError) {
-	unauthorized := &apiError{status: http.StatusUnauthorized, code: CodeUnauthorized,
+	unauthorized := &apiError{status: http.StatusUnauthorized, code: protocol.CodeUnauthorized,
 		message: "missing or invalid API key or token"}
 	if token == "" {
 		return r, unauthorized
@@ -77,7 +69,7 @@ func (a *API) resolveInbox(r *http.Request, token string) (*http.Request, *apiEr
 	switch {
 	case a.keys.Check(token):
 		if user == "" || !alarm.ValidChannel(stream.InboxPrefix+user) {
-			return r, badRequest(CodeInvalidUser, "with an API key, give the inbox's user as ?user=<sub>")
+			return r, badRequest(protocol.CodeInvalidUser, "with an API key, give the inbox's user as ?user=<sub>")
 		}
 	case a.verify == nil:
 		return r, unauthorized
@@ -87,7 +79,7 @@ func (a *API) resolveInbox(r *http.Request, token string) (*http.Request, *apiEr
 			return r, unauthorized
 		}
 		if user != "" && user != claims.Subject {
-			return r, badRequest(CodeInvalidUser, "a client token reaches its own inbox only; leave out user")
+			return r, badRequest(protocol.CodeInvalidUser, "a client token reaches its own inbox only; leave out user")
 		}
 		user = claims.Subject
 	}
@@ -144,9 +136,9 @@ func (a *API) changeState(_ http.ResponseWriter, r *http.Request) (int, any, *ap
 func inboxError(err error) *apiError {
 	switch {
 	case errors.Is(err, stream.ErrInvalidChange):
-		return badRequest(CodeInvalidChange, err.Error())
+		return badRequest(protocol.CodeInvalidChange, err.Error())
 	case errors.Is(err, stream.ErrNoInbox):
-		return badRequest(CodeNoInbox, "this inbox keeps no state")
+		return badRequest(protocol.CodeNoInbox, "this inbox keeps no state")
 	}
 	return storeError(err)
 }
@@ -223,7 +215,7 @@ func parseInboxQuery(v url.Values) (inboxQuery, *apiError) {
 		if s := v.Get(name); s != "" {
 			b, err := strconv.ParseBool(s)
 			if err != nil {
-				return q, badRequest(CodeInvalidFilter, name+" must be true or false")
+				return q, badRequest(protocol.CodeInvalidFilter, name+" must be true or false")
 			}
 			*dst = &b
 		}

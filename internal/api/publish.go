@@ -9,6 +9,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Values of the Published metric's result label.
@@ -101,7 +102,7 @@ func idemKeyHeader(h http.Header) (string, *apiError) {
 // get their own error result; the others go to the store in one call.
 func (a *API) publishBatch(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	if len(r.Header.Values("Idempotency-Key")) > 0 {
-		return 0, nil, badRequest(CodeInvalidIdemKey,
+		return 0, nil, badRequest(protocol.CodeInvalidIdempotencyKey,
 			"a batch takes no Idempotency-Key header; set idempotency_key on each item")
 	}
 	b, aerr := readBody(r.Body)
@@ -167,7 +168,7 @@ func (a *API) runBatch(r *http.Request, ins []stream.PublishInput, idx []int, re
 	if failed > 0 {
 		a.log.LogAttrs(r.Context(), level(first), "api: batch items failed",
 			slog.String("route", RouteBatch), slog.Int("failed", failed), slog.Int("items", len(ins)),
-			slog.String("code", first.code), slog.Any("err", first.cause))
+			slog.String("code", string(first.code)), slog.Any("err", first.cause))
 	}
 }
 

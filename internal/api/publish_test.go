@@ -11,6 +11,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestNew(t *testing.T) {
@@ -52,52 +53,52 @@ func TestPublishErrors(t *testing.T) {
 		rq       req
 		storeErr error
 		status   int
-		code     string
+		code     protocol.ErrorCode
 	}{
-		{"no auth", req{auth: "-", body: valid}, nil, 401, CodeUnauthorized},
-		{"wrong key", req{auth: "Bearer nope", body: valid}, nil, 401, CodeUnauthorized},
-		{"basic scheme", req{auth: "Basic " + testKey, body: valid}, nil, 401, CodeUnauthorized},
-		{"no auth, not json", req{auth: "-", contentType: "text/plain", body: "x"}, nil, 401, CodeUnauthorized},
-		{"no content type", req{contentType: "-", body: valid}, nil, 415, CodeUnsupportedMedia},
-		{"text/plain", req{contentType: "text/plain", body: valid}, nil, 415, CodeUnsupportedMedia},
-		{"json suffix", req{contentType: "application/problem+json", body: valid}, nil, 415, CodeUnsupportedMedia},
-		{"bad media type", req{contentType: "application/json; =", body: valid}, nil, 415, CodeUnsupportedMedia},
-		{"empty body", req{body: ""}, nil, 400, CodeInvalidJSON},
-		{"malformed", req{body: `{"channel":`}, nil, 400, CodeInvalidJSON},
-		{"syntax error", req{body: `{"channel" "a"}`}, nil, 400, CodeInvalidJSON},
-		{"array", req{body: `[` + valid + `]`}, nil, 400, CodeInvalidJSON},
-		{"null", req{body: `null`}, nil, 400, CodeInvalidJSON},
-		{"string", req{body: `"x"`}, nil, 400, CodeInvalidJSON},
-		{"two objects", req{body: valid + valid}, nil, 400, CodeInvalidJSON},
-		{"trailing garbage", req{body: valid + " x"}, nil, 400, CodeInvalidJSON},
-		{"trailing bracket", req{body: valid + "]"}, nil, 400, CodeInvalidJSON},
-		{"unknown field", req{body: `{"channel":"a","event":"e","extra":1}`}, nil, 400, CodeUnknownField},
+		{"no auth", req{auth: "-", body: valid}, nil, 401, protocol.CodeUnauthorized},
+		{"wrong key", req{auth: "Bearer nope", body: valid}, nil, 401, protocol.CodeUnauthorized},
+		{"basic scheme", req{auth: "Basic " + testKey, body: valid}, nil, 401, protocol.CodeUnauthorized},
+		{"no auth, not json", req{auth: "-", contentType: "text/plain", body: "x"}, nil, 401, protocol.CodeUnauthorized},
+		{"no content type", req{contentType: "-", body: valid}, nil, 415, protocol.CodeUnsupportedMediaType},
+		{"text/plain", req{contentType: "text/plain", body: valid}, nil, 415, protocol.CodeUnsupportedMediaType},
+		{"json suffix", req{contentType: "application/problem+json", body: valid}, nil, 415, protocol.CodeUnsupportedMediaType},
+		{"bad media type", req{contentType: "application/json; =", body: valid}, nil, 415, protocol.CodeUnsupportedMediaType},
+		{"empty body", req{body: ""}, nil, 400, protocol.CodeInvalidJSON},
+		{"malformed", req{body: `{"channel":`}, nil, 400, protocol.CodeInvalidJSON},
+		{"syntax error", req{body: `{"channel" "a"}`}, nil, 400, protocol.CodeInvalidJSON},
+		{"array", req{body: `[` + valid + `]`}, nil, 400, protocol.CodeInvalidJSON},
+		{"null", req{body: `null`}, nil, 400, protocol.CodeInvalidJSON},
+		{"string", req{body: `"x"`}, nil, 400, protocol.CodeInvalidJSON},
+		{"two objects", req{body: valid + valid}, nil, 400, protocol.CodeInvalidJSON},
+		{"trailing garbage", req{body: valid + " x"}, nil, 400, protocol.CodeInvalidJSON},
+		{"trailing bracket", req{body: valid + "]"}, nil, 400, protocol.CodeInvalidJSON},
+		{"unknown field", req{body: `{"channel":"a","event":"e","extra":1}`}, nil, 400, protocol.CodeUnknownField},
 		{"idempotency_key in body", req{body: `{"channel":"a","event":"e","idempotency_key":"k"}`},
-			nil, 400, CodeUnknownField},
-		{"missing channel", req{body: `{"event":"e"}`}, nil, 400, CodeMissingField},
-		{"null channel", req{body: `{"channel":null,"event":"e"}`}, nil, 400, CodeMissingField},
-		{"missing event", req{body: `{"channel":"a"}`}, nil, 400, CodeMissingField},
-		{"invalid channel", req{body: alarmBody("a b", "e", "")}, nil, 400, CodeInvalidChannel},
-		{"empty channel", req{body: alarmBody("", "e", "")}, nil, 400, CodeInvalidChannel},
-		{"channel number", req{body: `{"channel":42,"event":"e"}`}, nil, 400, CodeInvalidChannel},
-		{"invalid event", req{body: alarmBody("a", "", "")}, nil, 400, CodeInvalidEvent},
-		{"event too long", req{body: alarmBody("a", strings.Repeat("é", 129), "")}, nil, 400, CodeInvalidEvent},
-		{"event object", req{body: `{"channel":"a","event":{}}`}, nil, 400, CodeInvalidEvent},
+			nil, 400, protocol.CodeUnknownField},
+		{"missing channel", req{body: `{"event":"e"}`}, nil, 400, protocol.CodeMissingField},
+		{"null channel", req{body: `{"channel":null,"event":"e"}`}, nil, 400, protocol.CodeMissingField},
+		{"missing event", req{body: `{"channel":"a"}`}, nil, 400, protocol.CodeMissingField},
+		{"invalid channel", req{body: alarmBody("a b", "e", "")}, nil, 400, protocol.CodeInvalidChannel},
+		{"empty channel", req{body: alarmBody("", "e", "")}, nil, 400, protocol.CodeInvalidChannel},
+		{"channel number", req{body: `{"channel":42,"event":"e"}`}, nil, 400, protocol.CodeInvalidChannel},
+		{"invalid event", req{body: alarmBody("a", "", "")}, nil, 400, protocol.CodeInvalidEvent},
+		{"event too long", req{body: alarmBody("a", strings.Repeat("é", 129), "")}, nil, 400, protocol.CodeInvalidEvent},
+		{"event object", req{body: `{"channel":"a","event":{}}`}, nil, 400, protocol.CodeInvalidEvent},
 		{"idem key too long", req{body: valid, headers: map[string]string{
-			"Idempotency-Key": strings.Repeat("k", 129)}}, nil, 400, CodeInvalidIdemKey},
+			"Idempotency-Key": strings.Repeat("k", 129)}}, nil, 400, protocol.CodeInvalidIdempotencyKey},
 		{"idem key not ascii", req{body: valid, headers: map[string]string{
-			"Idempotency-Key": "clé"}}, nil, 400, CodeInvalidIdemKey},
+			"Idempotency-Key": "clé"}}, nil, 400, protocol.CodeInvalidIdempotencyKey},
 		{"idem key empty", req{body: valid, headers: map[string]string{"Idempotency-Key": ""}},
-			nil, 400, CodeInvalidIdemKey},
-		{"store invalid data", req{body: valid}, alarm.ErrInvalidData, 400, CodeInvalidData},
-		{"store invalid channel", req{body: valid}, alarm.ErrInvalidChannel, 400, CodeInvalidChannel},
+			nil, 400, protocol.CodeInvalidIdempotencyKey},
+		{"store invalid data", req{body: valid}, alarm.ErrInvalidData, 400, protocol.CodeInvalidData},
+		{"store invalid channel", req{body: valid}, alarm.ErrInvalidChannel, 400, protocol.CodeInvalidChannel},
 		{"body over limit", req{body: alarmBody("a", "e", `"`+strings.Repeat("x", 500)+`"`)},
-			nil, 413, CodeTooLarge},
+			nil, 413, protocol.CodeTooLarge},
 		{"chunked body over limit", req{chunked: true, body: alarmBody("a", "e", `"`+strings.Repeat("x", 500)+`"`)},
-			nil, 413, CodeTooLarge},
-		{"store too large", req{body: valid}, fmt.Errorf("stream: publish: %w", stream.ErrTooLarge), 413, CodeTooLarge},
-		{"store unavailable", req{body: valid}, fmt.Errorf("x: %w", stream.ErrUnavailable), 503, CodeUnavailable},
-		{"store internal", req{body: valid}, errors.New("boom"), 500, CodeInternal},
+			nil, 413, protocol.CodeTooLarge},
+		{"store too large", req{body: valid}, fmt.Errorf("stream: publish: %w", stream.ErrTooLarge), 413, protocol.CodeTooLarge},
+		{"store unavailable", req{body: valid}, fmt.Errorf("x: %w", stream.ErrUnavailable), 503, protocol.CodeUnavailable},
+		{"store internal", req{body: valid}, errors.New("boom"), 500, protocol.CodeInternal},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

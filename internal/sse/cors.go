@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // corsMaxAge is how long (seconds) a browser may cache a preflight answer.
@@ -52,7 +54,7 @@ func (s *Server) allowOrigin(w http.ResponseWriter, r *http.Request) bool {
 	w.Header().Add("Vary", "Origin")
 	if !s.originAllowed(r) {
 		s.log.Debug("sse: origin refused", "origin", r.Header.Get("Origin"), "host", r.Host)
-		writeError(w, http.StatusForbidden, "forbidden", "origin not allowed")
+		writeError(w, http.StatusForbidden, protocol.CodeForbidden, "origin not allowed")
 		return false
 	}
 	if o := r.Header.Get("Origin"); o != "" {

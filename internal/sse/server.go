@@ -113,18 +113,18 @@ func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
 	}
 	token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || token == "" {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing bearer token")
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing bearer token")
 		return
 	}
 	claims, err := s.verify.Verify(token)
 	if err != nil {
-		writeError(w, http.StatusUnauthorized, "unauthorized", "invalid or expired token")
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "invalid or expired token")
 		return
 	}
 	t, exp, err := s.tickets.Issue(claims)
 	if err != nil {
 		s.log.Error("sse: issue ticket", "err", err)
-		writeError(w, http.StatusInternalServerError, "internal", "cannot issue ticket")
+		writeError(w, http.StatusInternalServerError, protocol.CodeInternal, "cannot issue ticket")
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -141,7 +141,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	claims, err := s.tickets.Verify(r.URL.Query().Get("ticket"))
 	if err != nil {
 		s.log.Debug("sse: ticket rejected", "remote", r.RemoteAddr, "err", err)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing, invalid or expired ticket")
+		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing, invalid or expired ticket")
 		return
 	}
 	st := newStream(s, w, r, claims)
@@ -166,9 +166,9 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 }
 
 // writeError writes the API's error shape.
-func writeError(w http.ResponseWriter, status int, code, msg string) {
+func writeError(w http.ResponseWriter, status int, code protocol.ErrorCode, msg string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": code, "message": msg}})
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": map[string]any{"code": code, "message": msg}})
 }

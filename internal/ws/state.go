@@ -23,13 +23,6 @@ type States interface {
 
 var stateNames = strictjson.Names(protocol.StateChange{})
 
-// Error codes of protocol.Error messages sent over the WebSocket.
-const (
-	errCodeBadRequest  = "bad_request"
-	errCodeNoInbox     = "no_inbox"
-	errCodeUnavailable = "unavailable"
-)
-
 // handle serves one client message after the hello. Hostile input (a
 // binary frame, invalid UTF-8) closes the socket with 4000; a message of
 // an unknown type is ignored (newer clients keep working); anything else
@@ -45,7 +38,7 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(b), &head); err != nil {
-		s.sendError(errCodeBadRequest, "a client message must be a JSON object with a type")
+		s.sendError(protocol.CodeBadRequest, "a client message must be a JSON object with a type")
 		return
 	}
 	if head.Type != protocol.TypeState {
@@ -53,11 +46,11 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	}
 	var c protocol.StateChange
 	if err := json.Unmarshal(b, &c); err != nil || strictjson.CheckKeys(b, stateNames, false) != nil {
-		s.sendError(errCodeBadRequest, "a state message has op, and ids or up_to")
+		s.sendError(protocol.CodeBadRequest, "a state message has op, and ids or up_to")
 		return
 	}
 	if s.srv.states == nil || s.hubConn.Inbox == "" {
-		s.sendError(errCodeNoInbox, "this gateway keeps no inbox state")
+		s.sendError(protocol.CodeNoInbox, "this gateway keeps no inbox state")
 		return
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
@@ -66,17 +59,17 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	switch {
 	case err == nil:
 	case errors.Is(err, stream.ErrInvalidChange):
-		s.sendError(errCodeBadRequest, err.Error())
+		s.sendError(protocol.CodeBadRequest, err.Error())
 	case errors.Is(err, stream.ErrNoInbox):
-		s.sendError(errCodeNoInbox, "this connection has no inbox")
+		s.sendError(protocol.CodeNoInbox, "this connection has no inbox")
 	default:
 		s.srv.log.Warn("ws: state change failed", "remote", s.remote, "err", err)
-		s.sendError(errCodeUnavailable, "the state change failed; retry")
+		s.sendError(protocol.CodeUnavailable, "the state change failed; retry")
 	}
 }
 
 // sendError queues an error message.
-func (s *session) sendError(code, msg string) {
+func (s *session) sendError(code protocol.ErrorCode, msg string) {
 	b, _ := json.Marshal(protocol.Error{Type: protocol.TypeError, Error: code, Message: msg})
 	s.hubConn.Queue.Push(b)
 }
