@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -93,7 +94,10 @@ func ExamplePublisher_Publish() {
 	p.APIKey = "wrong"
 	_, err = p.Publish(context.Background(), "user:42", "order.shipped", nil, "")
 	fmt.Println(err)
+	var apiErr *client.APIError
+	fmt.Println(errors.As(err, &apiErr) && apiErr.Code == protocol.CodeUnauthorized)
 	// Output:
 	// 1732530000001-0 user:42 e7f false <nil>
 	// gateway: 401 unauthorized: missing or wrong key
+	// true
 }

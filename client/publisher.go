@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // Publisher publishes alarms and reads history over the gateway's HTTP API.
@@ -40,8 +42,11 @@ type Published struct {
 // A non-2xx answer means the alarm was not accepted; retrying with the same
 // idempotency key is safe.
 type APIError struct {
-	Status     int    // HTTP status; 0 for a batch item
-	Code       string // e.g. "invalid_channel", "unauthorized"
+	Status int // HTTP status; 0 for a batch item
+	// Code is the gateway's error code (protocol.CodeInvalidChannel,
+	// protocol.CodeRateLimited, ...), or "http_<status>" for an answer
+	// without the gateway's error body (a proxy's error page, say).
+	Code       protocol.ErrorCode
 	Message    string
 	RetryAfter time.Duration // from Retry-After (503), else 0
 }
@@ -53,7 +58,7 @@ func (e *APIError) Error() string {
 	if e.Status != 0 {
 		fmt.Fprintf(&b, "%d ", e.Status)
 	}
-	b.WriteString(e.Code)
+	b.WriteString(string(e.Code))
 	if e.Message != "" {
 		b.WriteString(": ")
 		b.WriteString(e.Message)
@@ -89,8 +94,8 @@ type History struct {
 
 type errorBody struct {
 	Error *struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
+		Code    protocol.ErrorCode `json:"code"`
+		Message string             `json:"message"`
 	} `json:"error"`
 }
 
@@ -260,7 +265,7 @@ func readAPIError(resp *http.Response) *APIError {
 		e = eb.apiError(resp.StatusCode)
 	}
 	if e == nil {
-		e = &APIError{Status: resp.StatusCode, Code: "http_" + strconv.Itoa(resp.StatusCode),
+		e = &APIError{Status: resp.StatusCode, Code: protocol.ErrorCode("http_" + strconv.Itoa(resp.StatusCode)),
 			Message: strings.TrimSpace(string(b))}
 	}
 	e.RetryAfter = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
