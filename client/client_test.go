@@ -7,14 +7,12 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"go.uber.org/goleak"
-
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestFrameSplittingAndCleanClose(t *testing.T) {
-	ignore := goleak.IgnoreCurrent()
-	t.Cleanup(func() { goleak.VerifyNone(t, ignore) }) // runs after the server's cleanup
+	before := goroutines()
+	t.Cleanup(func() { verifyNoLeaks(t, before) }) // runs after the server's cleanup
 	closed := make(chan protocol.CloseCode, 1)
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		fc.send(welcomeMsg("e1", "0-0", protocol.StatusNew, 0), alarmMsg("1-0"), alarmMsg("1-1"), `{"type":"ping"}`, "")
