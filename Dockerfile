@@ -5,7 +5,13 @@
 
 FROM golang:1.26 AS build
 WORKDIR /src
+# The gateway's module alone, without the go.work of the repository: its
+# go.mod points the client and protocol modules at their directories (see
+# README, "Layout").
+ENV GOWORK=off
 COPY go.mod go.sum ./
+COPY protocol/go.mod protocol/
+COPY client/go.mod client/
 RUN go mod download
 COPY . .
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/gateway ./cmd/gateway

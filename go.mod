@@ -3,6 +3,8 @@ module github.com/alarmgate/alarmgate
 go 1.26.8
 
 require (
+	github.com/alarmgate/alarmgate/client v0.0.0-00010101000000-000000000000
+	github.com/alarmgate/alarmgate/protocol v0.0.0-00010101000000-000000000000
 	github.com/alicebob/miniredis/v2 v2.40.0
 	github.com/caarlos0/env/v11 v11.4.2
 	github.com/chromedp/cdproto v0.159.0
@@ -36,4 +38,11 @@ require (
 	golang.org/x/sys v0.48.0 // indirect
 	golang.org/x/text v0.42.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
+)
+
+// client and protocol are modules of their own (see README, "Layout");
+// until they are released, the gateway builds them from here.
+replace (
+	github.com/alarmgate/alarmgate/client => ./client
+	github.com/alarmgate/alarmgate/protocol => ./protocol
 )

@@ -132,8 +132,9 @@ func markedGoBlocks(t *testing.T, path string) []string {
 }
 
 // buildDocsProgram writes src as main.go of a new module in a temporary
-// directory that requires this repository's module (and the client's, when
-// client/ is a module of its own) through replace directives, and builds it.
+// directory that requires this repository's modules (the root's, and the
+// client's and protocol's, which are modules of their own) through replace
+// directives, and builds it.
 func buildDocsProgram(t *testing.T, root, src string) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -147,7 +148,7 @@ func buildDocsProgram(t *testing.T, root, src string) string {
 	}
 	mod := fmt.Sprintf("module docsexample\n\ngo %s\n", goVersion[1])
 	var sums []byte
-	for _, d := range []string{root, filepath.Join(root, "client")} {
+	for _, d := range []string{root, filepath.Join(root, "client"), filepath.Join(root, "protocol")} {
 		m, err := os.ReadFile(filepath.Join(d, "go.mod"))
 		if os.IsNotExist(err) && d != root {
 			continue

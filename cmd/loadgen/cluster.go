@@ -160,7 +160,7 @@ func sourceRev(ctx context.Context, root string) string {
 	}
 	rev := strings.TrimSpace(string(head))
 	dirty, err := exec.CommandContext(ctx, "git", "-C", root, "status", "--porcelain", "--untracked-files=no", "--",
-		"cmd/gateway", "internal", "web", "go.mod").Output()
+		"cmd/gateway", "internal", "web", "protocol", "client", "go.mod", "go.work").Output()
 	if err != nil || len(bytes.TrimSpace(dirty)) > 0 {
 		rev += "+dirty"
 	}

@@ -1,0 +1,3 @@
+module github.com/alarmgate/alarmgate/protocol
+
+go 1.26
