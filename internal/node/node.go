@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
-	"strings"
 	"sync/atomic"
 	"time"
 
@@ -194,7 +192,9 @@ func (n *Node) Handler() http.Handler {
 	if n.cfg.Demo {
 		mux.Handle("GET /", static)
 		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, r *http.Request) {
-			if !loopbackHost(r.Host) {
+			// A page on another site that rebinds its own name to this
+			// node's address (DNS rebinding) sends its own Host: refused.
+			if !auth.IsLoopbackHost(r.Host) {
 				http.NotFound(w, r)
 				return
 			}
@@ -204,23 +204,6 @@ func (n *Node) Handler() http.Handler {
 		})
 	}
 	return mux
-}
-
-// loopbackHost reports whether a request's Host (name or IP, with or
-// without port) is localhost or a loopback address. /demo/config hands out
-// an API key and a token: a page on another site that rebinds its own name
-// to this node's address (DNS rebinding) sends its own Host and is refused.
-func loopbackHost(hostport string) bool {
-	host := hostport
-	if h, _, err := net.SplitHostPort(hostport); err == nil {
-		host = h
-	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // Ready reports whether the node is current and not draining.
