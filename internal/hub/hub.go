@@ -56,16 +56,23 @@ type Hub struct {
 	advanced chan struct{}                 // guarded by mu; closed and replaced when applied moves
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c Config) Validate() error {
+	return errors.Join(
+		defaults.Required("NodeID", c.NodeID != ""),
+		defaults.Min("Window", c.Window, 1),
+		defaults.Min("QueueLen", c.QueueLen, 1),
+	)
+}
+
 // New validates cfg and returns an empty Hub (epoch "", applied 0-0).
 func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
-	if cfg.NodeID == "" {
-		return nil, errors.New("hub: NodeID is required")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("hub: invalid config: %w", err)
 	}
 	defaults.Set(&cfg.Window, DefaultWindow)
 	defaults.Set(&cfg.QueueLen, DefaultQueueLen)
-	if cfg.Window < 1 || cfg.QueueLen < 1 {
-		return nil, fmt.Errorf("hub: Window %d and QueueLen %d must be positive", cfg.Window, cfg.QueueLen)
-	}
 	if m == nil {
 		m = metrics.New(nil)
 	}
@@ -80,6 +87,10 @@ func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
 		advanced: make(chan struct{}),
 	}, nil
 }
+
+// WindowSize is how many recent alarms the hub keeps (Config.Window with
+// its default applied): what a feed loads into it.
+func (h *Hub) WindowSize() int { return h.cfg.Window }
 
 // Conn is one local connection as the hub sees it: its granted channels,
 // its queue, and how to close it. Build it with NewConn.

@@ -1,11 +1,15 @@
 package stream
 
 import (
+	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -40,5 +44,29 @@ func TestNewConfig(t *testing.T) {
 	}
 	if s, err := New(Config{Prefix: "A.b:c_d-9"}, rdb, nil); err != nil || s.StreamKey() != "{A.b:c_d-9}:stream" {
 		t.Errorf("custom prefix: %v", err)
+	}
+}
+
+// TestConfigValidateNamesFields: Validate reports every refused field,
+// each by its Go name.
+func TestConfigValidateNamesFields(t *testing.T) {
+	err := Config{Prefix: "a b", MaxLen: -1, Timeout: -time.Second, MinReplicas: -1}.Validate()
+	var got []string
+	for _, e := range defaults.Problems(err) {
+		var fe *defaults.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("%v is not a FieldError", e)
+		}
+		got = append(got, fe.Field)
+	}
+	if want := []string{"MaxLen", "Timeout", "MinReplicas", "Prefix"}; !slices.Equal(got, want) {
+		t.Fatalf("fields %v, want %v (%v)", got, want, err)
+	}
+	err = Config{MinReplicas: 2, ReplicaTimeout: 5 * time.Second}.Validate()
+	if err == nil || !strings.HasPrefix(err.Error(), "ReplicaTimeout: must be below the Redis call timeout 3s") {
+		t.Fatalf("err %v", err)
+	}
+	if err := (Config{MinReplicas: 2}).Validate(); err != nil {
+		t.Fatal(err)
 	}
 }

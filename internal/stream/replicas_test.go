@@ -53,6 +53,11 @@ func TestMinReplicasSentinel(t *testing.T) {
 		t.Fatalf("batch with a replica: %+v %v", res, err)
 	}
 
+	// What a node checks at start: the master it writes to has a replica.
+	if r, err := durable.Replication(ctx); err != nil || r.Role != "master" || r.ConnectedReplicas < 1 {
+		t.Fatalf("Replication through the sentinels = %+v, %v; want a master with a replica", r, err)
+	}
+
 	replica := topo.Redis[1]
 	if err := replica.Signal(syscall.SIGSTOP); err != nil {
 		t.Fatal(err)

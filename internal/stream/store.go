@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"regexp"
@@ -101,9 +102,10 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 	if rdb == nil {
 		return nil, fmt.Errorf("stream: nil redis client")
 	}
-	if err := cfg.withDefaults(); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("stream: invalid config: %w", err)
 	}
+	cfg.applyDefaults()
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -119,30 +121,34 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 	}, nil
 }
 
-func (c *Config) withDefaults() error {
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c Config) Validate() error {
+	errs := []error{
+		defaults.NonNegative("MaxLen", c.MaxLen),
+		defaults.Min("Retention", c.Retention, time.Millisecond),
+		defaults.Min("IdemTTL", c.IdemTTL, time.Millisecond),
+		defaults.NonNegative("MaxAlarmBytes", c.MaxAlarmBytes),
+		defaults.Min("Timeout", c.Timeout, time.Millisecond),
+		defaults.NonNegative("PageSize", c.PageSize),
+		defaults.NonNegative("ChannelHistory", c.ChannelHistory),
+		defaults.NonNegative("MinReplicas", c.MinReplicas),
+		defaults.Min("ReplicaTimeout", c.ReplicaTimeout, time.Millisecond),
+	}
+	if c.Prefix != "" && !prefixRE.MatchString(c.Prefix) {
+		errs = append(errs, defaults.Errorf("Prefix", "%q must match %s", c.Prefix, prefixRE))
+	}
+	eff := c
+	eff.applyDefaults()
+	if c.MinReplicas > 0 && c.ReplicaTimeout >= 0 && c.Timeout >= 0 && eff.ReplicaTimeout >= eff.Timeout {
+		errs = append(errs, defaults.Errorf("ReplicaTimeout", "must be below the Redis call timeout %v when replicas are required (got %v)",
+			eff.Timeout, eff.ReplicaTimeout))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Config) applyDefaults() {
 	defaults.Set(&c.Prefix, DefaultPrefix)
-	if !prefixRE.MatchString(c.Prefix) {
-		return fmt.Errorf("stream: invalid prefix %q: must match %s", c.Prefix, prefixRE)
-	}
-	type check struct {
-		bad  bool
-		name string
-	}
-	for _, ch := range []check{
-		{c.MaxLen < 0, "MaxLen"},
-		{c.Retention < 0 || (c.Retention > 0 && c.Retention < time.Millisecond), "Retention"},
-		{c.IdemTTL < 0 || (c.IdemTTL > 0 && c.IdemTTL < time.Millisecond), "IdemTTL"},
-		{c.MaxAlarmBytes < 0, "MaxAlarmBytes"},
-		{c.Timeout < 0, "Timeout"},
-		{c.PageSize < 0, "PageSize"},
-		{c.ChannelHistory < 0, "ChannelHistory"},
-		{c.MinReplicas < 0, "MinReplicas"},
-		{c.ReplicaTimeout < 0 || (c.ReplicaTimeout > 0 && c.ReplicaTimeout < time.Millisecond), "ReplicaTimeout"},
-	} {
-		if ch.bad {
-			return fmt.Errorf("stream: invalid config: %s out of range", ch.name)
-		}
-	}
 	defaults.Set(&c.MaxLen, DefaultMaxLen)
 	defaults.Set(&c.Retention, DefaultRetention)
 	defaults.Set(&c.IdemTTL, DefaultIdemTTL)
@@ -151,11 +157,11 @@ func (c *Config) withDefaults() error {
 	defaults.Set(&c.PageSize, DefaultPageSize)
 	defaults.Set(&c.ChannelHistory, DefaultChannelHistory)
 	defaults.Set(&c.ReplicaTimeout, DefaultReplicaTimeout)
-	if c.MinReplicas > 0 && c.ReplicaTimeout >= c.Timeout {
-		return fmt.Errorf("stream: invalid config: ReplicaTimeout %v must be below Timeout %v", c.ReplicaTimeout, c.Timeout)
-	}
-	return nil
 }
+
+// PageSize is the COUNT of the store's bulk reads (Config.PageSize with
+// its default applied); a feed's gap fill pages by it too.
+func (s *Store) PageSize() int64 { return s.cfg.PageSize }
 
 // callCtx bounds one Redis call by the configured Timeout (or ctx's own
 // earlier deadline).
