@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/url"
 	"os"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -22,7 +21,9 @@ import (
 )
 
 // config is the gateway's environment. Every field is documented in the
-// table of docs/configuration.md. An envDefault must equal the Default…
+// table of docs/configuration.md, and checked by loadConfigFrom: by
+// validate (what cmd/gateway owns) and by node.Config.Validate, whose
+// field paths nodeFields maps back to these fields (validate.go). An envDefault must equal the Default…
 // constant of the package that owns the setting (stream.DefaultMaxLen,
 // hub.DefaultWindow, node.DefaultDrainDelay, ws.DefaultHelloTimeout, ...):
 // TestConfigDefaults checks both.
@@ -66,25 +67,43 @@ type config struct {
 	IngestBatch     int64         `env:"GATEWAY_INGEST_BATCH" envDefault:"500"`
 	IngestClaimIdle time.Duration `env:"GATEWAY_INGEST_CLAIM_IDLE" envDefault:"15s"`
 	IngestPubSub    string        `env:"GATEWAY_INGEST_PUBSUB_CHANNEL"`
+
+	set map[string]bool // the variables given in the environment (not defaulted)
 }
 
-func loadConfig() (config, error) {
-	var c config
-	if err := env.Parse(&c); err != nil {
-		return c, explainEnvError(err)
+// loadConfig reads the process environment; see loadConfigFrom.
+func loadConfig() (config, error) { return loadConfigFrom(env.ToMap(os.Environ())) }
+
+// loadConfigFrom parses environ (GATEWAY_* variables) and validates the
+// whole configuration, the node's packages included, without starting
+// anything. The error is a *configError listing every problem, each
+// naming its variable.
+func loadConfigFrom(environ map[string]string) (config, error) {
+	c := config{set: map[string]bool{}}
+	var probs problems
+	err := env.ParseWithOptions(&c, env.Options{Environment: environ,
+		OnSet: func(key string, _ any, isDefault bool) { c.set[key] = c.set[key] || !isDefault }})
+	if err != nil {
+		probs.addEnvError(err)
 	}
-	var err error
-	if c.APIKeys, err = cleanList("GATEWAY_API_KEYS", c.APIKeys); err != nil {
-		return c, err
+	var lerr error
+	if c.APIKeys, lerr = cleanList("GATEWAY_API_KEYS", c.APIKeys); lerr != nil {
+		probs.add(lerr)
 	}
-	if c.AllowedOrigins, err = cleanList("GATEWAY_ALLOWED_ORIGINS", c.AllowedOrigins); err != nil {
-		return c, err
+	if c.AllowedOrigins, lerr = cleanList("GATEWAY_ALLOWED_ORIGINS", c.AllowedOrigins); lerr != nil {
+		probs.add(lerr)
 	}
 	if c.NodeID == "" {
 		host, _ := os.Hostname()
 		c.NodeID = host + "-" + randomHex(3)
 	}
-	return c, c.validate()
+	for _, err := range c.validate() {
+		probs.add(err)
+	}
+	for _, err := range c.validateNode() {
+		probs.addOnce(err)
+	}
+	return c, probs.err()
 }
 
 func (c *config) embedded() bool { return c.RedisURL == "" }
@@ -103,7 +122,7 @@ func cleanList(name string, list []string) ([]string, error) {
 	for i, v := range list {
 		v = strings.TrimSpace(v)
 		if v == "" {
-			return nil, fmt.Errorf("config: %s: entry %d of %d is empty (a stray comma?)", name, i+1, len(list))
+			return nil, fmt.Errorf("%s: entry %d of %d is empty (a stray comma?)", name, i+1, len(list))
 		}
 		out = append(out, v)
 	}
@@ -113,81 +132,78 @@ func cleanList(name string, list []string) ([]string, error) {
 	return out, nil
 }
 
-// isLoopbackHost reports whether host (a name or IP, without port) is
-// localhost or a loopback address.
-func isLoopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
-}
-
-// validate refuses to run a real deployment without its secrets, an
-// embedded one anywhere but loopback, and pprof off loopback unless forced.
-func (c *config) validate() error {
+// validate checks what cmd/gateway itself owns: which variables go
+// together, the secrets a real deployment needs, the embedded demo and
+// the side listeners on loopback. Each error names its variable.
+func (c *config) validate() []error {
+	errs := c.validateOps()
 	if err := c.validatePprof(); err != nil {
-		return err
+		errs = append(errs, err)
 	}
-	if err := c.validateOps(); err != nil {
-		return err
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("GATEWAY_ADDR: %q: %w", c.Addr, err))
+	} else if c.embedded() && !auth.IsLoopbackHost(c.Addr) {
+		errs = append(errs, fmt.Errorf("GATEWAY_ADDR: the embedded Redis (no GATEWAY_REDIS_URL) is a demo and listens on loopback only; %q is not loopback", c.Addr))
+	}
+	switch c.RedisMode {
+	case "single", "cluster", "sentinel":
+	default:
+		errs = append(errs, fmt.Errorf("GATEWAY_REDIS_MODE: %q: want single, cluster or sentinel", c.RedisMode))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("GATEWAY_LOG_FORMAT: %q: want text or json", c.LogFormat))
 	}
 	if c.embedded() {
-		host, _, err := net.SplitHostPort(c.Addr)
-		if err != nil {
-			return fmt.Errorf("config: GATEWAY_ADDR %q: %w", c.Addr, err)
+		if c.MinReplicas > 0 {
+			errs = append(errs, errors.New("GATEWAY_MIN_REPLICAS: the embedded Redis (no GATEWAY_REDIS_URL) has no replicas; leave it 0"))
 		}
-		if !isLoopbackHost(host) {
-			return fmt.Errorf("config: the embedded Redis (no GATEWAY_REDIS_URL) is a demo and listens on loopback only; GATEWAY_ADDR %q is not loopback", c.Addr)
-		}
-		return nil
+		return errs
 	}
-	var missing []string
+	return append(errs, c.validateSecrets()...)
+}
+
+// validateSecrets refuses a deployment with a real Redis that lacks its
+// secrets or has weak ones.
+func (c *config) validateSecrets() []error {
+	var errs, missing []string
 	if c.JWTSecret == "" && c.JWKSURL == "" {
 		missing = append(missing, "GATEWAY_JWT_SECRET")
 	} else if c.JWTSecret != "" && len(c.JWTSecret) < auth.MinSecretLen {
-		return fmt.Errorf("config: GATEWAY_JWT_SECRET must be at least %d bytes", auth.MinSecretLen)
+		errs = append(errs, fmt.Sprintf("GATEWAY_JWT_SECRET: must be at least %d bytes (got %d)", auth.MinSecretLen, len(c.JWTSecret)))
 	}
 	if len(c.APIKeys) == 0 {
 		missing = append(missing, "GATEWAY_API_KEYS")
 	}
 	if len(missing) > 0 {
-		return fmt.Errorf("config: GATEWAY_REDIS_URL is set, so %s must be set too (refusing to start without secrets)", strings.Join(missing, " and "))
-	}
-	switch c.RedisMode {
-	case "single", "cluster", "sentinel":
-	default:
-		return fmt.Errorf("config: GATEWAY_REDIS_MODE %q: want single, cluster or sentinel", c.RedisMode)
+		errs = append(errs, fmt.Sprintf("GATEWAY_REDIS_URL is set, so %s must be set too (refusing to start without secrets)",
+			strings.Join(missing, " and ")))
 	}
 	for i, k := range c.APIKeys {
 		if len(k) < auth.MinAPIKeyLen {
-			return fmt.Errorf("config: GATEWAY_API_KEYS: key %d of %d is %d characters; at least %d are required", i+1, len(c.APIKeys), len(k), auth.MinAPIKeyLen)
+			errs = append(errs, fmt.Sprintf("GATEWAY_API_KEYS: key %d of %d is %d characters; at least %d are required", i+1, len(c.APIKeys), len(k), auth.MinAPIKeyLen))
 		}
 	}
-	return nil
+	out := make([]error, len(errs))
+	for i, e := range errs {
+		out[i] = errors.New(e)
+	}
+	return out
 }
 
 // validatePprof refuses GATEWAY_PPROF_ADDR off loopback (profiles reveal
 // internals and /debug/pprof/profile costs CPU) unless
 // GATEWAY_PPROF_ALLOW_REMOTE is set.
 func (c *config) validatePprof() error {
-	if c.PprofAddr == "" || c.PprofRemote {
+	if c.PprofAddr == "" {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(c.PprofAddr)
-	if err != nil {
-		return fmt.Errorf("config: GATEWAY_PPROF_ADDR %q: %w", c.PprofAddr, err)
-	}
-	if !isLoopbackHost(host) {
-		return fmt.Errorf("config: GATEWAY_PPROF_ADDR %q is not a loopback address; set GATEWAY_PPROF_ALLOW_REMOTE=true to serve profiles beyond this host", c.PprofAddr)
-	}
-	return nil
+	return checkLoopbackAddr("GATEWAY_PPROF_ADDR", c.PprofAddr, c.PprofRemote, "GATEWAY_PPROF_ALLOW_REMOTE")
 }
 
 // errReplicaReads refuses a Redis URL that routes reads to replicas: a
 // lagging replica would look like a rollback, and the feed's continuity
 // checks must read what the primary wrote.
-var errReplicaReads = errors.New("config: GATEWAY_REDIS_URL: read_only, replica_only, route_by_latency and route_randomly are not supported: every read must go to the primary")
+var errReplicaReads = errors.New("GATEWAY_REDIS_URL: read_only, replica_only, route_by_latency and route_randomly are not supported: every read must go to the primary")
 
 // redisClient builds the client for GATEWAY_REDIS_URL in GATEWAY_REDIS_MODE.
 // Its errors never show the URL's password.
@@ -204,7 +220,7 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 	case "cluster":
 		o, err := redis.ParseClusterURL(c.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
+			return nil, fmt.Errorf("GATEWAY_REDIS_URL: %w", err)
 		}
 		if o.ReadOnly || o.RouteByLatency || o.RouteRandomly {
 			return nil, errReplicaReads
@@ -223,7 +239,7 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 	case "sentinel":
 		o, err := redis.ParseFailoverURL(c.RedisURL)
 		if err != nil {
-			return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
+			return nil, fmt.Errorf("GATEWAY_REDIS_URL: %w", err)
 		}
 		if o.ReplicaOnly || o.RouteByLatency || o.RouteRandomly {
 			return nil, errReplicaReads
@@ -236,7 +252,7 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 	}
 	o, err := redis.ParseURL(c.RedisURL)
 	if err != nil {
-		return nil, fmt.Errorf("config: GATEWAY_REDIS_URL: %w", err)
+		return nil, fmt.Errorf("GATEWAY_REDIS_URL: %w", err)
 	}
 	if o.TLSConfig, err = c.redisTLS(o.TLSConfig); err != nil {
 		return nil, err
@@ -288,25 +304,4 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// explainEnvError names the variable a parse error is about (caarlos0/env
-// names the struct field).
-func explainEnvError(err error) error {
-	var agg env.AggregateError
-	if !errors.As(err, &agg) {
-		return fmt.Errorf("config: %w", err)
-	}
-	var msgs []string
-	for _, e := range agg.Errors {
-		var pe env.ParseError
-		if errors.As(e, &pe) {
-			if f, ok := reflect.TypeOf(config{}).FieldByName(pe.Name); ok {
-				msgs = append(msgs, fmt.Sprintf("%s: %v", f.Tag.Get("env"), pe.Err))
-				continue
-			}
-		}
-		msgs = append(msgs, e.Error())
-	}
-	return fmt.Errorf("config: %s", strings.Join(msgs, "; "))
 }

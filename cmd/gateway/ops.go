@@ -37,37 +37,52 @@ type OpsConfig struct {
 
 // validateOps checks the pairs that go together and keeps the admin
 // listener on loopback unless forced.
-func (c *config) validateOps() error {
+func (c *config) validateOps() []error {
+	var errs []error
 	pairs := [][2]string{{c.RedisCertFile, c.RedisKeyFile}, {c.TLSCertFile, c.TLSKeyFile}}
 	names := [][2]string{{"GATEWAY_REDIS_CERT_FILE", "GATEWAY_REDIS_KEY_FILE"}, {"GATEWAY_TLS_CERT_FILE", "GATEWAY_TLS_KEY_FILE"}}
 	for i, p := range pairs {
 		if (p[0] == "") != (p[1] == "") {
-			return fmt.Errorf("config: %s and %s go together: set both or neither", names[i][0], names[i][1])
+			errs = append(errs, fmt.Errorf("%s and %s go together: set both or neither", names[i][0], names[i][1]))
 		}
 	}
 	if (c.RedisCAFile != "" || c.RedisCertFile != "") && !strings.HasPrefix(c.RedisURL, "rediss://") {
-		return errors.New("config: GATEWAY_REDIS_CA_FILE and GATEWAY_REDIS_CERT_FILE need a rediss:// GATEWAY_REDIS_URL")
+		errs = append(errs, errors.New("GATEWAY_REDIS_CA_FILE and GATEWAY_REDIS_CERT_FILE need a rediss:// GATEWAY_REDIS_URL"))
 	}
 	if _, err := c.jwks(nil); err != nil {
-		return err
+		errs = append(errs, err)
+	}
+	if c.TLSCertFile != "" && c.TLSKeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile); err != nil {
+			errs = append(errs, fmt.Errorf("GATEWAY_TLS_CERT_FILE/KEY_FILE: %w", err))
+		}
+	}
+	if c.RedisURL != "" { // parse it (and its TLS files) now; nothing is dialed
+		if rdb, err := c.redisClient(); err != nil {
+			errs = append(errs, err)
+		} else {
+			_ = rdb.Close()
+		}
 	}
 	if c.AdminAddr == "" {
-		return nil
+		return errs
 	}
 	if c.PprofAddr != "" {
-		return errors.New("config: GATEWAY_PPROF_ADDR is deprecated and the admin listener serves pprof: set only GATEWAY_ADMIN_ADDR")
+		errs = append(errs, errors.New("GATEWAY_PPROF_ADDR is deprecated and the admin listener serves pprof: set only GATEWAY_ADMIN_ADDR"))
 	}
-	return checkLoopbackAddr("GATEWAY_ADMIN_ADDR", c.AdminAddr, c.AdminRemote, "GATEWAY_ADMIN_ALLOW_REMOTE")
+	if err := checkLoopbackAddr("GATEWAY_ADMIN_ADDR", c.AdminAddr, c.AdminRemote, "GATEWAY_ADMIN_ALLOW_REMOTE"); err != nil {
+		errs = append(errs, err)
+	}
+	return errs
 }
 
 // checkLoopbackAddr refuses a listen address off loopback unless forced.
 func checkLoopbackAddr(name, addr string, forced bool, force string) error {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return fmt.Errorf("config: %s %q: %w", name, addr, err)
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		return fmt.Errorf("%s: %q: %w", name, addr, err)
 	}
-	if !forced && !isLoopbackHost(host) {
-		return fmt.Errorf("config: %s %q is not a loopback address; set %s=true to serve it beyond this host", name, addr, force)
+	if !forced && !auth.IsLoopbackHost(addr) {
+		return fmt.Errorf("%s: %q is not a loopback address; set %s=true to serve it beyond this host", name, addr, force)
 	}
 	return nil
 }
@@ -79,7 +94,7 @@ func (c *config) jwks(log *slog.Logger) (*auth.JWKS, error) {
 	}
 	set, err := auth.NewJWKS(auth.JWKSConfig{URL: c.JWKSURL}, log)
 	if err != nil {
-		return nil, fmt.Errorf("config: GATEWAY_JWKS_URL: %w", err)
+		return nil, fmt.Errorf("GATEWAY_JWKS_URL: %w", err)
 	}
 	return set, nil
 }
@@ -95,14 +110,14 @@ func (c *config) redisTLS(base *tls.Config) (*tls.Config, error) {
 	if c.RedisCAFile != "" {
 		pool, err := loadCAFile(c.RedisCAFile)
 		if err != nil {
-			return nil, fmt.Errorf("config: GATEWAY_REDIS_CA_FILE: %w", err)
+			return nil, fmt.Errorf("GATEWAY_REDIS_CA_FILE: %w", err)
 		}
 		tc.RootCAs = pool
 	}
 	if c.RedisCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.RedisCertFile, c.RedisKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("config: GATEWAY_REDIS_CERT_FILE/KEY_FILE: %w", err)
+			return nil, fmt.Errorf("GATEWAY_REDIS_CERT_FILE/KEY_FILE: %w", err)
 		}
 		tc.Certificates = []tls.Certificate{cert}
 	}
@@ -128,7 +143,7 @@ func (c *config) listen() (net.Listener, error) {
 	if c.TLSCertFile != "" {
 		cert, err := tls.LoadX509KeyPair(c.TLSCertFile, c.TLSKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("config: GATEWAY_TLS_CERT_FILE/KEY_FILE: %w", err)
+			return nil, fmt.Errorf("GATEWAY_TLS_CERT_FILE/KEY_FILE: %w", err)
 		}
 		tc = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"http/1.1"}}
 	}

@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+
+	"github.com/caarlos0/env/v11"
 )
 
 const usage = `usage: gateway [command] [flags]
@@ -16,6 +19,8 @@ commands:
   tail      connect as a client and print alarms, resuming across reconnects
   token     mint a client token signed with GATEWAY_JWT_SECRET
   healthcheck  GET the node's /healthz; exit 1 unless 200 (for container health checks)
+  check-config  validate the GATEWAY_* variables (and Redis, with a URL) as serve would; print OK or every problem
+  version   print the build's version, commit and Go version
 
 Run "gateway <command> -h" for a command's flags.
 `
@@ -28,7 +33,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, stdout, stderr)
+		return serve(ctx, env.ToMap(os.Environ()), stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(ctx, env.ToMap(os.Environ()), args, stdout, stderr)
+	case "version", "-version", "--version":
+		return cmdVersion(stdout)
 	case "publish":
 		return cmdPublish(ctx, args, stdout, stderr)
 	case "tail":

@@ -14,6 +14,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/ingest"
 	"github.com/alarmgate/alarmgate/internal/node"
 	"github.com/alarmgate/alarmgate/internal/sse"
@@ -30,13 +31,18 @@ type demoSettings struct {
 }
 
 // serve runs a node until ctx ends, then drains and exits cleanly
-// (node.Node.Shutdown has the sequence).
-func serve(ctx context.Context, stdout, stderr io.Writer) error {
-	cfg, err := loadConfig()
+// (node.Node.Shutdown has the sequence). It validates the whole
+// configuration first, and checks Redis, before it starts anything.
+func serve(ctx context.Context, environ map[string]string, stdout, stderr io.Writer) error {
+	cfg, err := loadConfigFrom(environ)
+	unknown := unknownVariables(environ)
 	if err != nil {
-		return err
+		return withNotes(err, unknown)
 	}
 	log := cfg.logger(stderr).With("node", cfg.NodeID)
+	for _, u := range unknown {
+		log.Warn("gateway: " + u)
+	}
 	rdb, closeRedis, err := openRedis(&cfg, log)
 	if err != nil {
 		return err
@@ -61,7 +67,9 @@ func serve(ctx context.Context, stdout, stderr io.Writer) error {
 		return err
 	}
 	if !cfg.embedded() {
-		checkRedis(ctx, n.Store(), log)
+		if err := preflight(ctx, n.Store(), cfg, log); err != nil {
+			return err
+		}
 	}
 	if ncfg.JWKS != nil {
 		if err := ncfg.JWKS.Refresh(ctx); err != nil {
@@ -109,7 +117,18 @@ func openRedis(cfg *config, log *slog.Logger) (redis.UniversalClient, func(), er
 	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
 }
 
+// nodeConfig is the node's configuration from the environment's. With the
+// embedded Redis there is no other node to drain to: unless
+// GATEWAY_DRAIN_DELAY or GATEWAY_CLOSE_SPREAD is set, the node stops at
+// once.
 func nodeConfig(cfg config) node.Config {
+	drain, spread := cfg.DrainDelay, cfg.CloseSpread
+	if cfg.embedded() && !cfg.set["GATEWAY_DRAIN_DELAY"] {
+		drain = node.NoDelay
+	}
+	if cfg.embedded() && !cfg.set["GATEWAY_CLOSE_SPREAD"] {
+		spread = node.NoDelay
+	}
 	return node.Config{
 		NodeID:    cfg.NodeID,
 		JWTSecret: []byte(cfg.JWTSecret), JWTAudience: cfg.JWTAudience, JWTIssuer: cfg.JWTIssuer,
@@ -123,8 +142,7 @@ func nodeConfig(cfg config) node.Config {
 			ShardedPubSub: cfg.RedisMode == "cluster",
 			MinReplicas:   cfg.MinReplicas, ReplicaTimeout: cfg.ReplicaTimeout,
 		},
-		Window:   cfg.Window,
-		QueueLen: cfg.QueueLen,
+		Hub: hub.Config{Window: cfg.Window, QueueLen: cfg.QueueLen},
 		WS: ws.Config{
 			HelloTimeout: cfg.HelloTimeout, PingInterval: cfg.PingInterval, AllowedOrigins: cfg.AllowedOrigins,
 			MaxConnections: cfg.MaxConnections, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
@@ -132,13 +150,18 @@ func nodeConfig(cfg config) node.Config {
 		SSE: sse.Config{AllowedOrigins: cfg.AllowedOrigins},
 		API: api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead,
 			PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst},
-		DrainDelay:  cfg.DrainDelay,
-		CloseSpread: cfg.CloseSpread,
+		DrainDelay:  drain,
+		CloseSpread: spread,
 		ReadTimeout: cfg.ReadTimeout,
 		IdleTimeout: cfg.IdleTimeout,
 		Ingest:      ingestConfig(cfg),
 	}
 }
+
+// demoIngestBlock is the ingest consumer's XREADGROUP BLOCK with the
+// embedded Redis: a blocked read is not cut short by the stop, so it
+// bounds how long Ctrl-C on the demo takes.
+const demoIngestBlock = 100 * time.Millisecond
 
 // ingestConfig is the ingest consumer's config, nil when GATEWAY_INGEST
 // is off.
@@ -146,7 +169,11 @@ func ingestConfig(cfg config) *ingest.Config {
 	if !cfg.Ingest {
 		return nil
 	}
-	return &ingest.Config{BatchSize: cfg.IngestBatch, ClaimIdle: cfg.IngestClaimIdle, PubSubChannel: cfg.IngestPubSub}
+	ic := &ingest.Config{BatchSize: cfg.IngestBatch, ClaimIdle: cfg.IngestClaimIdle, PubSubChannel: cfg.IngestPubSub}
+	if cfg.embedded() {
+		ic.Block = demoIngestBlock
+	}
+	return ic
 }
 
 // fillDemoSecrets generates the secrets an embedded demo was not given.
@@ -202,18 +229,4 @@ func serveSideListeners(cfg config, n *node.Node, log *slog.Logger) (func(), err
 		return serveSide("pprof", cfg.PprofAddr, mux, log)
 	}
 	return func() {}, nil
-}
-
-// checkRedis logs, once at start, a Redis setting that breaks the
-// guarantees: an evicting maxmemory-policy can drop the epoch or an
-// idempotency record. It does not refuse to start (a managed Redis may
-// hide CONFIG), but says so loudly.
-func checkRedis(ctx context.Context, s *stream.Store, log *slog.Logger) {
-	err := s.CheckServer(ctx)
-	switch {
-	case errors.Is(err, stream.ErrEvicting):
-		log.Error("gateway: REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new history, duplicate alarms)", "err", err)
-	case err != nil:
-		log.Warn("gateway: could not check Redis maxmemory-policy; it must be noeviction", "err", err)
-	}
 }

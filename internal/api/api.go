@@ -80,6 +80,20 @@ type API struct {
 	verify  *auth.Verifier                  // set by WithInbox; client tokens of the inbox routes
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c Config) Validate() error {
+	rate := limit.Rate{PerSecond: c.PublishRate, Burst: c.PublishBurst}.Validate()
+	rate = defaults.Rename(defaults.Rename(rate, "PerSecond", "PublishRate"), "Burst", "PublishBurst")
+	return errors.Join(
+		defaults.NonNegative("MaxBodyBytes", c.MaxBodyBytes),
+		defaults.NonNegative("MaxBatchBytes", c.MaxBatchBytes),
+		defaults.NonNegative("MaxBatch", c.MaxBatch),
+		defaults.Min("Timeout", c.Timeout, time.Millisecond),
+		rate,
+	)
+}
+
 // New validates cfg, applies defaults and returns the API. store and keys
 // are required; a nil m gets private metrics and a nil log discards.
 func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog.Logger) (*API, error) {
@@ -89,8 +103,8 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 	if keys == nil {
 		return nil, errors.New("api: nil keys")
 	}
-	if cfg.MaxBodyBytes < 0 || cfg.MaxBatchBytes < 0 || cfg.MaxBatch < 0 || cfg.Timeout < 0 {
-		return nil, errors.New("api: negative config value")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("api: invalid config: %w", err)
 	}
 	defaults.Set(&cfg.MaxBodyBytes, DefaultMaxBodyBytes)
 	defaults.Set(&cfg.MaxBatchBytes, DefaultMaxBatchBytes)

@@ -95,11 +95,25 @@ type JWKS struct {
 	attempted time.Time            // guarded by mu; time of the last fetch attempt
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c JWKSConfig) Validate() error {
+	var u error
+	if err := checkJWKSURL(c.URL); err != nil {
+		u = defaults.Errorf("URL", "%v", err)
+	}
+	return errors.Join(u,
+		defaults.Min("Timeout", c.Timeout, time.Millisecond),
+		defaults.NonNegative("MinRefresh", c.MinRefresh),
+		defaults.Min("MaxAge", c.MaxAge, time.Second),
+	)
+}
+
 // NewJWKS validates cfg. It does not fetch; the first Key does (or call
 // Refresh at start).
 func NewJWKS(cfg JWKSConfig, log *slog.Logger) (*JWKS, error) {
-	if err := checkJWKSURL(cfg.URL); err != nil {
-		return nil, err
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("auth: invalid key set config: %w", err)
 	}
 	defaults.Set(&cfg.Timeout, DefaultJWKSTimeout)
 	defaults.Set(&cfg.MinRefresh, DefaultJWKSMinRefresh)
@@ -136,7 +150,7 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 func checkJWKSURL(raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
-		return fmt.Errorf("auth: JWKS URL %q is not an absolute URL", raw)
+		return fmt.Errorf("%q is not an absolute URL", raw)
 	}
 	switch u.Scheme {
 	case "https":
@@ -146,7 +160,7 @@ func checkJWKSURL(raw string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("auth: JWKS URL %q must use https (plain http only to a loopback host)", raw)
+	return fmt.Errorf("%q must use https (plain http only to a loopback host)", raw)
 }
 
 // Key returns the key for kid that verifies alg. An unknown kid, or a set

@@ -56,13 +56,20 @@ type ticketClaims struct {
 	jwt.RegisteredClaims
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined. A ticket's
+// exp has second precision, so a TTL under a second is refused.
+func (c TicketConfig) Validate() error {
+	return errors.Join(
+		checkSecret("Secret", c.Secret),
+		defaults.Min("TTL", c.TTL, time.Second),
+	)
+}
+
 // NewTickets validates cfg and applies its defaults.
 func NewTickets(cfg TicketConfig) (*Tickets, error) {
-	if len(cfg.Secret) < MinSecretLen {
-		return nil, fmt.Errorf("auth: JWT secret must be at least %d bytes", MinSecretLen)
-	}
-	if cfg.TTL < 0 {
-		return nil, errors.New("auth: negative ticket ttl")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("auth: invalid ticket config: %w", err)
 	}
 	defaults.Set(&cfg.TTL, DefaultTicketTTL)
 	if cfg.Now == nil {

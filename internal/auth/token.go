@@ -103,13 +103,31 @@ type tokenClaims struct {
 	jwt.RegisteredClaims
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c VerifierConfig) Validate() error {
+	var secret error
+	if c.JWKS == nil || len(c.Secret) > 0 {
+		secret = checkSecret("Secret", c.Secret)
+	}
+	return errors.Join(secret,
+		defaults.NonNegative("Leeway", c.Leeway),
+		defaults.NonNegative("IssuedAtLeeway", c.IssuedAtLeeway),
+	)
+}
+
+// checkSecret refuses an HS256 secret shorter than MinSecretLen.
+func checkSecret(field string, secret []byte) error {
+	if len(secret) >= MinSecretLen {
+		return nil
+	}
+	return defaults.Errorf(field, "must be at least %d bytes (got %d)", MinSecretLen, len(secret))
+}
+
 // NewVerifier validates cfg and applies its defaults.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
-	if (cfg.JWKS == nil || len(cfg.Secret) > 0) && len(cfg.Secret) < MinSecretLen {
-		return nil, fmt.Errorf("auth: JWT secret must be at least %d bytes", MinSecretLen)
-	}
-	if cfg.Leeway < 0 || cfg.IssuedAtLeeway < 0 {
-		return nil, errors.New("auth: negative leeway")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("auth: invalid verifier config: %w", err)
 	}
 	defaults.Set(&cfg.IssuedAtLeeway, DefaultIssuedAtLeeway)
 	if cfg.Now == nil {

@@ -95,6 +95,20 @@ func Within(parent string, err error) error {
 	return err
 }
 
+// Rename renames the FieldErrors about field from in err (a Validate
+// result) to to: for a Config whose field is another package's Config
+// field under another name.
+func Rename(err error, from, to string) error {
+	var out []error
+	for _, e := range Problems(err) {
+		if fe, ok := e.(*FieldError); ok && fe.Field == from {
+			e = &FieldError{Field: to, Msg: fe.Msg}
+		}
+		out = append(out, e)
+	}
+	return errors.Join(out...)
+}
+
 // Problems flattens err (a tree joined with errors.Join) into its leaves,
 // in order: one per refused field.
 func Problems(err error) []error {

@@ -118,14 +118,31 @@ type Consumer struct {
 	nextStats time.Time // when the metrics are sampled next
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined. New also
+// refuses a Block not below its store's call timeout.
+func (c Config) Validate() error {
+	return errors.Join(
+		defaults.Required("NodeID", c.NodeID != ""),
+		defaults.NonNegative("BatchSize", c.BatchSize),
+		defaults.NonNegative("Parallel", c.Parallel),
+		defaults.Min("Block", c.Block, time.Millisecond),
+		defaults.Min("ClaimIdle", c.ClaimIdle, time.Millisecond),
+		defaults.Min("LeaseTTL", c.LeaseTTL, 3*time.Millisecond),
+		defaults.NonNegative("DeadMaxLen", c.DeadMaxLen),
+		defaults.Min("TrimEvery", c.TrimEvery, time.Millisecond),
+		defaults.Min("StatsEvery", c.StatsEvery, time.Millisecond),
+	)
+}
+
 // New validates cfg, applies defaults and returns a Consumer. It does not
 // contact Redis.
 func New(cfg Config, d Deps) (*Consumer, error) {
-	if cfg.NodeID == "" {
-		return nil, errors.New("ingest: NodeID is required")
-	}
 	if d.Redis == nil || d.Store == nil || d.Metrics == nil {
 		return nil, errors.New("ingest: Redis, Store and Metrics are required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ingest: invalid config: %w", err)
 	}
 	defaults.Set(&cfg.Group, DefaultGroup)
 	defaults.Set(&cfg.BatchSize, DefaultBatchSize)
@@ -136,13 +153,9 @@ func New(cfg Config, d Deps) (*Consumer, error) {
 	defaults.Set(&cfg.DeadMaxLen, DefaultDeadMaxLen)
 	defaults.Set(&cfg.TrimEvery, DefaultTrimEvery)
 	defaults.Set(&cfg.StatsEvery, DefaultStatsEvery)
-	switch {
-	case cfg.BatchSize < 0 || cfg.DeadMaxLen < 0 || cfg.Parallel < 0:
-		return nil, errors.New("ingest: BatchSize, Parallel and DeadMaxLen must be positive")
-	case cfg.Block < time.Millisecond || cfg.Block >= d.Store.Timeout():
-		return nil, fmt.Errorf("ingest: Block %v must be at least 1ms and below the call timeout %v", cfg.Block, d.Store.Timeout())
-	case cfg.ClaimIdle < time.Millisecond || cfg.LeaseTTL < 3*time.Millisecond:
-		return nil, errors.New("ingest: ClaimIdle and LeaseTTL out of range")
+	if cfg.Block >= d.Store.Timeout() {
+		return nil, fmt.Errorf("ingest: invalid config: %w", defaults.Errorf("Block",
+			"must be below the store's call timeout %v (got %v)", d.Store.Timeout(), cfg.Block))
 	}
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)

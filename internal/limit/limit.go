@@ -5,10 +5,13 @@
 package limit
 
 import (
+	"errors"
 	"math"
 	"strconv"
 	"sync"
 	"time"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
 )
 
 // Rate is a bucket's refill rate and size. A Rate with PerSecond <= 0 is
@@ -18,6 +21,16 @@ type Rate struct {
 	PerSecond float64
 	// Burst is how many tokens the bucket holds; at least 1 when limited.
 	Burst int
+}
+
+// Validate refuses a rate that is not a finite number and a negative
+// burst, returning one *defaults.FieldError per refused field, joined.
+// (NewKeyed raises a burst below 1 to 1.)
+func (r Rate) Validate() error {
+	return errors.Join(
+		defaults.Finite("PerSecond", r.PerSecond),
+		defaults.NonNegative("Burst", r.Burst),
+	)
 }
 
 // Unlimited reports whether r allows everything.

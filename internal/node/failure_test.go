@@ -79,7 +79,7 @@ func TestPubSubKillLosesNothing(t *testing.T) {
 
 func TestSlowConsumerClosedThenResumes(t *testing.T) {
 	prefix := newPrefix()
-	n := startNode(t, prefix, "a", func(c *Config) { c.QueueLen = 8; c.Window = 5000 })
+	n := startNode(t, prefix, "a", func(c *Config) { c.Hub.QueueLen = 8; c.Hub.Window = 5000 })
 	tok := token(t, "slow", nil, time.Hour)
 	c := rawHelloOpts(t, n, map[string]any{"type": "hello", "token": tok}, smallBuffers)
 	msgs, err := readMessages(t, c)
@@ -182,7 +182,7 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 // by the write watchdog once a frame write has been stuck for WriteTimeout.
 func TestStuckWriteIsCut(t *testing.T) {
 	n := startNode(t, newPrefix(), "a", func(c *Config) {
-		c.QueueLen = 1 << 20
+		c.Hub.QueueLen = 1 << 20
 		c.WS.WriteTimeout = 200 * time.Millisecond
 	})
 	c := rawHelloOpts(t, n, map[string]any{"type": "hello", "token": token(t, "stuck", nil, time.Hour)}, smallBuffers)

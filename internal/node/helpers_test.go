@@ -18,6 +18,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
@@ -71,7 +72,7 @@ func startNode(t *testing.T, prefix, id string, tune func(*Config)) *testNode {
 	cfg := Config{
 		NodeID: id, JWTSecret: []byte(testSecret), APIKeys: []string{testKey},
 		Stream:      stream.Config{Prefix: prefix},
-		Window:      1000,
+		Hub:         hub.Config{Window: 1000},
 		WS:          ws.Config{CatchUpTimeout: 500 * time.Millisecond},
 		Feed:        pubsub.Config{TipInterval: 200 * time.Millisecond},
 		DrainDelay:  time.Millisecond,

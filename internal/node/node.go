@@ -40,8 +40,9 @@ const (
 type Config struct {
 	// NodeID names the node in welcome.node and logs. Required.
 	NodeID string
-	// JWTSecret signs client tokens (HS256). Required unless JWKS is set;
-	// at least auth.MinSecretLen bytes.
+	// JWTSecret signs client tokens (HS256) and, derived, SSE tickets.
+	// Required unless JWKS is set; at least auth.MinSecretLen bytes.
+	// Without it the tickets' key is derived from APIKeys.
 	JWTSecret []byte
 	// JWKS verifies RS256, ES256 and EdDSA tokens of an identity provider.
 	// Optional.
@@ -52,11 +53,10 @@ type Config struct {
 	APIKeys []string
 	// Stream configures the log in Redis (prefix, caps, sizes).
 	Stream stream.Config
-	// Window is how many recent alarms the node keeps for resumes.
-	// Default hub.DefaultWindow.
-	Window int
-	// QueueLen bounds each connection's queue. Default hub.DefaultQueueLen.
-	QueueLen int
+	// Hub configures the in-memory state: the window of recent alarms kept
+	// for resumes (which the feed loads) and each connection's queue
+	// (NodeID is filled in from the node's).
+	Hub hub.Config
 	// WS configures WebSocket sessions.
 	WS ws.Config
 	// SSE configures Server-Sent Events streams and their tickets.
@@ -116,6 +116,9 @@ type Node struct {
 
 // New wires a node on rdb. It does not touch Redis until Serve.
 func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("node: invalid config: %w", err)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -130,12 +133,10 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.store, err = stream.New(cfg.Stream, rdb, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.hub, err = hub.New(hub.Config{NodeID: cfg.NodeID, Window: cfg.Window, QueueLen: cfg.QueueLen}, n.m, log); err != nil {
+	if n.hub, err = hub.New(cfg.hub(), n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	fc := cfg.Feed
-	fc.NodeID, fc.Window = cfg.NodeID, cfg.Window
-	if n.feed, err = pubsub.New(fc, n.store, n.hub, n.m, log); err != nil {
+	if n.feed, err = pubsub.New(cfg.feed(), n.store, n.hub, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret, JWKS: cfg.JWKS,
@@ -147,7 +148,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.history, n.store, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.JWTSecret, TTL: cfg.SSE.TicketTTL})
+	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.ticketSecret(), TTL: cfg.SSE.TicketTTL})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
@@ -163,8 +164,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if cfg.Ingest != nil {
-		ic := *cfg.Ingest
-		ic.NodeID = cfg.NodeID
+		ic := cfg.ingest()
 		deps := ingest.Deps{Redis: rdb, Store: n.store, Metrics: n.m, Log: log}
 		if n.ingest, err = ingest.New(ic, deps); err != nil {
 			return nil, fmt.Errorf("node: %w", err)

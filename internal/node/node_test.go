@@ -55,7 +55,7 @@ func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
 // It also returns the epoch and a token for user 7.
 func startResumeNode(t *testing.T) (n *testNode, ids []string, epoch, tok string) {
 	t.Helper()
-	n = startNode(t, newPrefix(), "a", func(c *Config) { c.Window = 5; c.Stream.ChannelHistory = 6 })
+	n = startNode(t, newPrefix(), "a", func(c *Config) { c.Hub.Window = 5; c.Stream.ChannelHistory = 6 })
 	for i := 0; i < 8; i++ {
 		ids = append(ids, publish(t, n, "user:7", i))
 	}

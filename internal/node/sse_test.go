@@ -333,7 +333,7 @@ func transportGauge(t *testing.T, n *testNode, transport string) float64 {
 
 func TestSSESlowConsumerClosed4029(t *testing.T) {
 	n := startNode(t, newPrefix(), "a", func(c *Config) {
-		c.QueueLen = 8
+		c.Hub.QueueLen = 8
 		c.SSE = sse.Config{WriteTimeout: 30 * time.Second}
 	})
 	tok := token(t, "slow", nil, time.Hour)

@@ -31,6 +31,7 @@ type fakeStore struct {
 	fail     map[string]bool // call name -> fail it with errFake
 	subs     []*fakeSub      // every subscription opened, oldest first
 	probes   []string        // payloads of published probes
+	pageSize int64           // PageSize; 0: stream.DefaultPageSize
 }
 
 func newFakeStore(epoch string) *fakeStore {
@@ -175,6 +176,17 @@ func (s *fakeStore) Follow(_ context.Context, after protocol.ID, count int64) (s
 		page.Entries, page.Read, page.Last = nil, 0, protocol.Zero
 	}
 	return page, nil
+}
+
+func (s *fakeStore) Timeout() time.Duration { return stream.DefaultTimeout }
+
+func (s *fakeStore) PageSize() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pageSize == 0 {
+		return stream.DefaultPageSize
+	}
+	return s.pageSize
 }
 
 func (s *fakeStore) Tip(context.Context) (stream.Tip, error) {

@@ -31,25 +31,26 @@ type Store interface {
 	LoadWindow(ctx context.Context, n int) ([]alarm.Entry, protocol.ID, stream.Tip, error)
 	EnsureEpoch(ctx context.Context) (string, error)
 	RotateEpoch(ctx context.Context, old string) (string, error)
+	// Timeout bounds each Redis call of the feed (the store's call
+	// timeout; a reload gets four).
+	Timeout() time.Duration
+	// PageSize is the COUNT of each Follow page in a gap fill.
+	PageSize() int64
 }
 
-// Defaults applied by New to zero Config fields (Window defaults to
-// hub.DefaultWindow).
+// Defaults applied by New to zero Config fields.
 const (
 	DefaultTipInterval  = time.Second
 	DefaultProbeTimeout = 5 * time.Second
-	DefaultTimeout      = 3 * time.Second
-	DefaultPageSize     = 1000
 	DefaultRetrySync    = 100 * time.Millisecond
 )
 
-// Config configures a Feed.
+// Config configures a Feed. The window it loads is the hub's
+// (hub.Hub.WindowSize), its Redis call timeout and gap-fill page the
+// store's (Store.Timeout, Store.PageSize): each has one home.
 type Config struct {
 	// NodeID names the node's probe channel. Required.
 	NodeID string
-	// Window is how many alarms are loaded at start. Default
-	// hub.DefaultWindow; use the hub's window size.
-	Window int
 	// TipInterval is how often the stream's newest id is compared with the
 	// applied id (and a probe is published). Default 1s.
 	TipInterval time.Duration
@@ -57,10 +58,6 @@ type Config struct {
 	// the node's own probe before it is torn down and recreated, and the
 	// node reports not ready. Default 5s.
 	ProbeTimeout time.Duration
-	// Timeout bounds each Redis call. Default 3s.
-	Timeout time.Duration
-	// PageSize is the stream page read during gap fills. Default 1000.
-	PageSize int64
 	// RetrySync is the least time between sync attempts prompted by live
 	// messages while the node is not caught up. Default 100ms.
 	RetrySync time.Duration
@@ -88,17 +85,32 @@ type Feed struct {
 	lastSync time.Time // start of the last sync attempt
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c Config) Validate() error {
+	return errors.Join(
+		defaults.Required("NodeID", c.NodeID != ""),
+		defaults.Min("TipInterval", c.TipInterval, time.Millisecond),
+		defaults.Min("ProbeTimeout", c.ProbeTimeout, time.Millisecond),
+		defaults.NonNegative("RetrySync", c.RetrySync),
+	)
+}
+
+func (c *Config) applyDefaults() {
+	defaults.Set(&c.TipInterval, DefaultTipInterval)
+	defaults.Set(&c.ProbeTimeout, DefaultProbeTimeout)
+	defaults.Set(&c.RetrySync, DefaultRetrySync)
+}
+
 // New validates cfg and returns a Feed for hub.
 func New(cfg Config, store Store, h *hub.Hub, m *metrics.Metrics, log *slog.Logger) (*Feed, error) {
-	if cfg.NodeID == "" || store == nil || h == nil {
-		return nil, errors.New("pubsub: NodeID, store and hub are required")
+	if store == nil || h == nil {
+		return nil, errors.New("pubsub: store and hub are required")
 	}
-	defaults.Set(&cfg.Window, hub.DefaultWindow)
-	defaults.Set(&cfg.TipInterval, DefaultTipInterval)
-	defaults.Set(&cfg.ProbeTimeout, DefaultProbeTimeout)
-	defaults.Set(&cfg.Timeout, DefaultTimeout)
-	defaults.Set(&cfg.PageSize, DefaultPageSize)
-	defaults.Set(&cfg.RetrySync, DefaultRetrySync)
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pubsub: invalid config: %w", err)
+	}
+	cfg.applyDefaults()
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -312,7 +324,7 @@ func (f *Feed) tick(ctx context.Context) error {
 			return fmt.Errorf("%w (last %s ago)", errProbeLost, age.Round(time.Millisecond))
 		}
 	}
-	pctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	pctx, cancel := context.WithTimeout(ctx, f.store.Timeout())
 	f.probeSeq++
 	err := f.store.Probe(pctx, f.cfg.NodeID, fmt.Sprint(f.probeSeq))
 	cancel()

@@ -51,7 +51,7 @@ func start(t *testing.T, tip time.Duration, prefix string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(Config{NodeID: "n-" + prefix, Window: 100, TipInterval: tip}, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n-" + prefix, TipInterval: tip}, store, h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func (b blockRange) Follow(ctx context.Context, after protocol.ID, n int64) (str
 func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
 	fx := start(t, time.Hour, "")
 	var blocked atomic.Bool
-	f, err := New(Config{NodeID: "nb-" + fx.store.LiveChannel(), Window: 100, TipInterval: 50 * time.Millisecond},
+	f, err := New(Config{NodeID: "nb-" + fx.store.LiveChannel(), TipInterval: 50 * time.Millisecond},
 		blockRange{fx.store, blocked.Load}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)

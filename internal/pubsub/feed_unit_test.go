@@ -29,13 +29,18 @@ type unit struct {
 
 func newUnit(t *testing.T, store *fakeStore, cfg Config) *unit {
 	t.Helper()
+	return newUnitWindow(t, store, cfg, 100)
+}
+
+// newUnitWindow is newUnit with a hub of window alarms.
+func newUnitWindow(t *testing.T, store *fakeStore, cfg Config, window int) *unit {
+	t.Helper()
 	u := &unit{store: store, clock: newFakeClock(), m: metrics.New(nil)}
 	var err error
-	if u.hub, err = hub.New(hub.Config{NodeID: "n", Window: 100}, u.m, nil); err != nil {
+	if u.hub, err = hub.New(hub.Config{NodeID: "n", Window: window}, u.m, nil); err != nil {
 		t.Fatal(err)
 	}
 	cfg.NodeID = "n"
-	defaults.Set(&cfg.Window, 100)
 	defaults.Set(&cfg.TipInterval, time.Hour)
 	cfg.Now = u.clock.Now
 	if u.feed, err = New(cfg, store, u.hub, u.m, nil); err != nil {
@@ -143,7 +148,7 @@ func TestUnitStartUp(t *testing.T) {
 			for range tt.alarms {
 				all = append(all, store.append(t, "user:1"))
 			}
-			u := newUnit(t, store, Config{Window: tt.window})
+			u := newUnitWindow(t, store, Config{}, tt.window)
 			u.run(t)
 			sub := store.sub(t, 0)
 			u.flush(t, sub)
@@ -226,7 +231,8 @@ func TestUnitGapFillPages(t *testing.T) {
 		t.Run(fmt.Sprintf("%d missing", tt.missing), func(t *testing.T) {
 			store := newFakeStore("e1")
 			first := store.append(t, "user:1")
-			u := newUnit(t, store, Config{PageSize: 3})
+			store.pageSize = 3
+			u := newUnit(t, store, Config{})
 			u.start(t)
 			want := []protocol.ID{first.ID}
 			for range tt.missing {
@@ -366,7 +372,8 @@ func TestUnitFailedSyncThenLive(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			store := newFakeStore("e1")
 			a := store.append(t, "user:1")
-			u := newUnit(t, store, Config{RetrySync: 100 * time.Millisecond, PageSize: 10})
+			store.pageSize = 10
+			u := newUnit(t, store, Config{RetrySync: 100 * time.Millisecond})
 			sub := u.start(t)
 			store.setFail("range", true)
 			hole := store.append(t, "user:1") // lost on Pub/Sub, and the stream cannot be read

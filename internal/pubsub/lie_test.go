@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -66,11 +67,19 @@ func TestForeignEntryAtTipKeepsEpoch(t *testing.T) {
 	}
 }
 
+// pagedStore is a store whose gap fills read pages of n entries.
+type pagedStore struct {
+	*stream.Store
+	n int64
+}
+
+func (p pagedStore) PageSize() int64 { return p.n }
+
 // Item 5 of issue 10: malformed entries inside a gap do not end the fill.
 func TestGapFillPagesPastMalformedEntries(t *testing.T) {
 	fx := start(t, time.Hour, "")
-	f, err := New(Config{NodeID: "np-" + fx.store.LiveChannel(), Window: 100, TipInterval: time.Hour, PageSize: 2},
-		fx.store, fx.hub, nil, nil)
+	f, err := New(Config{NodeID: "np-" + fx.store.LiveChannel(), TipInterval: time.Hour},
+		pagedStore{fx.store, 2}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

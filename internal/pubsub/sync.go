@@ -28,7 +28,7 @@ func (f *Feed) syncOnce(ctx context.Context) error {
 		}
 		f.loaded.Store(true)
 	}
-	tctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
+	tctx, cancel := context.WithTimeout(ctx, f.store.Timeout())
 	tip, err := f.store.Tip(tctx)
 	cancel()
 	if err != nil {
@@ -60,7 +60,7 @@ var errDiverged = errors.New("pubsub: history diverged")
 // whose history is gone ("" at start): it is rotated (compare-and-set, so
 // every node lands on the same new epoch) before the load.
 func (f *Feed) reload(ctx context.Context, lost string) error {
-	ctx, cancel := context.WithTimeout(ctx, 4*f.cfg.Timeout)
+	ctx, cancel := context.WithTimeout(ctx, 4*f.store.Timeout())
 	defer cancel()
 	epoch := ""
 	if lost != "" {
@@ -70,7 +70,7 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 		}
 		epoch = e
 	}
-	entries, evicted, tip, err := f.store.LoadWindow(ctx, f.cfg.Window)
+	entries, evicted, tip, err := f.store.LoadWindow(ctx, f.hub.WindowSize())
 	if err != nil {
 		return fmt.Errorf("pubsub: load window: %w", err)
 	}
@@ -97,8 +97,8 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 func (f *Feed) fill(ctx context.Context, applied protocol.ID) error {
 	total := 0
 	for {
-		rctx, cancel := context.WithTimeout(ctx, f.cfg.Timeout)
-		page, err := f.store.Follow(rctx, applied, f.cfg.PageSize)
+		rctx, cancel := context.WithTimeout(ctx, f.store.Timeout())
+		page, err := f.store.Follow(rctx, applied, f.store.PageSize())
 		cancel()
 		if err != nil {
 			return fmt.Errorf("pubsub: gap fill: %w", err)
@@ -107,7 +107,7 @@ func (f *Feed) fill(ctx context.Context, applied protocol.ID) error {
 			return errDiverged
 		}
 		total += f.hub.ApplyBatch(page.Entries)
-		if int64(page.Read) < f.cfg.PageSize {
+		if int64(page.Read) < f.store.PageSize() {
 			break
 		}
 		applied = page.Last

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -71,11 +72,28 @@ type Server struct {
 	streams hub.ConnSet[*stream] // from Add to Remove; refused with 1012 once closing
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c Config) Validate() error {
+	return errors.Join(
+		defaults.Min("WriteTimeout", c.WriteTimeout, time.Millisecond),
+		defaults.Min("Heartbeat", c.Heartbeat, time.Millisecond),
+		defaults.Min("Retry", c.Retry, time.Millisecond),
+		defaults.Min("CatchUpTimeout", c.CatchUpTimeout, time.Millisecond),
+		defaults.Min("MaxWriteBytes", c.MaxWriteBytes, 1024),
+		defaults.Rename(auth.TicketConfig{TTL: c.TicketTTL, Secret: make([]byte, auth.MinSecretLen)}.Validate(), "TTL", "TicketTTL"),
+		defaults.Patterns("AllowedOrigins", c.AllowedOrigins),
+	)
+}
+
 // New validates cfg and returns a Server. tickets are made with the same
 // secret as v's tokens (see auth.NewTickets).
 func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed hub.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || tickets == nil || feed == nil {
 		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("sse: invalid config: %w", err)
 	}
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.Heartbeat, DefaultHeartbeat)

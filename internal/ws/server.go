@@ -3,6 +3,7 @@ package ws
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -99,11 +100,31 @@ type Server struct {
 	sessions hub.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
 }
 
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c Config) Validate() error {
+	rate := limit.Rate{PerSecond: c.ConnectRate, Burst: c.ConnectBurst}.Validate()
+	rate = defaults.Rename(defaults.Rename(rate, "PerSecond", "ConnectRate"), "Burst", "ConnectBurst")
+	return errors.Join(
+		defaults.Min("HelloTimeout", c.HelloTimeout, time.Millisecond),
+		defaults.Min("WriteTimeout", c.WriteTimeout, time.Millisecond),
+		defaults.Min("PingInterval", c.PingInterval, time.Millisecond),
+		defaults.Min("CatchUpTimeout", c.CatchUpTimeout, time.Millisecond),
+		defaults.Min("ReadLimit", c.ReadLimit, 512),
+		defaults.Min("MaxFrameBytes", c.MaxFrameBytes, 1024),
+		defaults.Patterns("AllowedOrigins", c.AllowedOrigins),
+		rate,
+	)
+}
+
 // New validates cfg and returns a Server.
 // states (may be nil) applies the inbox state changes clients send.
 func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.History, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("ws: invalid config: %w", err)
 	}
 	defaults.Set(&cfg.HelloTimeout, DefaultHelloTimeout)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/stream"
+)
+
+// preflightTimeout bounds the Redis checks at start.
+const preflightTimeout = 5 * time.Second
+
+// redisReport is what the start checks found out about Redis.
+type redisReport struct {
+	// problems refuse the start, each naming its variable.
+	problems []error
+	// warnings do not: the node starts and logs them.
+	warnings []string
+	// unreachable is set when Redis did not answer; the node starts
+	// anyway (not ready until it does), check-config fails.
+	unreachable error
+}
+
+// checkRedis checks what the configuration promises against the Redis the
+// store writes to:
+//
+//   - GATEWAY_MIN_REPLICAS: fewer replicas connected to the primary
+//     (INFO replication) than required refuses the start, since every
+//     publish would be answered 503. A rolling restart of the gateways
+//     does not change the count; a restart while a replica is down waits
+//     for it (the replaced nodes keep serving until then).
+//   - the server must be a primary: a replica refuses every write.
+//   - maxmemory-policy must be noeviction; another policy is a loud
+//     warning (docs/operations.md), as a managed Redis may not let it be
+//     changed or read.
+func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisReport {
+	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+	defer cancel()
+	var r redisReport
+	rep, err := s.Replication(ctx)
+	switch {
+	case errors.Is(err, stream.ErrUnavailable):
+		r.unreachable = err
+		return r
+	case err != nil && minReplicas > 0:
+		r.warnings = append(r.warnings, fmt.Sprintf("could not read INFO replication (%v): GATEWAY_MIN_REPLICAS=%d is not checked", err, minReplicas))
+	case err != nil:
+	case rep.Role != "master":
+		r.problems = append(r.problems, fmt.Errorf("GATEWAY_REDIS_URL: the server is a replica (role:%s) and refuses writes; point it at the primary", rep.Role))
+	case rep.ConnectedReplicas < minReplicas:
+		r.problems = append(r.problems, fmt.Errorf("GATEWAY_MIN_REPLICAS: %d replicas required, but the primary has %d connected (INFO replication): every publish would be answered 503; attach replicas or lower GATEWAY_MIN_REPLICAS",
+			minReplicas, rep.ConnectedReplicas))
+	}
+	err = s.CheckServer(ctx)
+	switch {
+	case errors.Is(err, stream.ErrEvicting):
+		r.warnings = append(r.warnings, fmt.Sprintf("REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new history, duplicate alarms): %v", err))
+	case errors.Is(err, stream.ErrUnavailable):
+		r.unreachable = err
+	case err != nil:
+		r.warnings = append(r.warnings, fmt.Sprintf("could not check Redis maxmemory-policy (it must be noeviction): %v", err))
+	}
+	return r
+}
+
+// preflight runs checkRedis at start: it refuses to start on a problem,
+// logs each warning, and lets a node whose Redis is not reachable yet
+// start (it reports not ready until Redis answers).
+func preflight(ctx context.Context, s *stream.Store, cfg config, log *slog.Logger) error {
+	r := checkRedis(ctx, s, cfg.MinReplicas)
+	for _, w := range r.warnings {
+		log.Error("gateway: " + w)
+	}
+	if r.unreachable != nil {
+		log.Warn("gateway: Redis did not answer the start checks; starting anyway (not ready until it does)", "err", r.unreachable)
+	}
+	if len(r.problems) > 0 {
+		return &configError{problems: r.problems}
+	}
+	return nil
+}
