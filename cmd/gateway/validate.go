@@ -66,8 +66,10 @@ func (c *config) validateNode() []error {
 	if cc.embedded() {
 		fillDemoSecrets(&cc)
 	}
+	ncfg := nodeConfig(cc)
+	ncfg.JWKS, _ = cc.jwks(nil) // its error is validateOps'
 	var out []error
-	for _, e := range defaults.Problems(nodeConfig(cc).Validate()) {
+	for _, e := range defaults.Problems(ncfg.Validate()) {
 		var fe *defaults.FieldError
 		if errors.As(e, &fe) {
 			if name := envName(nodeFields[fe.Field]); name != "" {
