@@ -11,7 +11,15 @@ import (
 	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) { goleak.VerifyTestMain(cleanupM{m}) }
+
+// cleanupM runs the tests, then removes the binary the process tests built.
+type cleanupM struct{ m *testing.M }
+
+func (c cleanupM) Run() int {
+	defer removeBinary()
+	return c.m.Run()
+}
 
 func TestConfigRefusesToStartWithoutSecrets(t *testing.T) {
 	tests := []struct {
