@@ -124,3 +124,16 @@ func Problems(err error) []error {
 	}
 	return []error{err}
 }
+
+// Fields returns the Field of each FieldError among err's problems, in
+// order (for tests and callers that map fields to their sources).
+func Fields(err error) []string {
+	var out []string
+	for _, e := range Problems(err) {
+		var fe *FieldError
+		if errors.As(e, &fe) {
+			out = append(out, fe.Field)
+		}
+	}
+	return out
+}

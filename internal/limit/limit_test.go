@@ -1,6 +1,7 @@
 package limit
 
 import (
+	"math"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,21 @@ func TestRetryAfter(t *testing.T) {
 	}{{0, "1"}, {time.Millisecond, "1"}, {time.Second, "1"}, {time.Second + 1, "2"}, {90 * time.Second, "90"}} {
 		if got := RetryAfter(tt.wait); got != tt.want {
 			t.Errorf("RetryAfter(%v) = %s, want %s", tt.wait, got, tt.want)
+		}
+	}
+}
+
+func TestRateValidate(t *testing.T) {
+	tests := []struct {
+		r  Rate
+		ok bool
+	}{
+		{Rate{}, true}, {Rate{PerSecond: -1}, true}, {Rate{PerSecond: 5, Burst: 10}, true},
+		{Rate{PerSecond: math.NaN()}, false}, {Rate{PerSecond: math.Inf(-1)}, false}, {Rate{PerSecond: 1, Burst: -1}, false},
+	}
+	for _, tt := range tests {
+		if err := tt.r.Validate(); (err == nil) != tt.ok {
+			t.Errorf("%+v: %v, want ok=%v", tt.r, err, tt.ok)
 		}
 	}
 }

@@ -25,13 +25,17 @@ const NoDelay = time.Nanosecond
 // their defaults. New calls it; so can a caller that wants every problem
 // before it starts anything.
 func (c Config) Validate() error {
+	nested := c // the packages get the node's NodeID: a missing one is reported once, here
+	if nested.NodeID == "" {
+		nested.NodeID = "node"
+	}
 	errs := []error{
 		defaults.Required("NodeID", c.NodeID != ""),
 		defaults.Rename(auth.VerifierConfig{Secret: c.JWTSecret, JWKS: c.JWKS}.Validate(), "Secret", "JWTSecret"),
 		defaults.Required("APIKeys", len(c.APIKeys) > 0),
 		defaults.Within("Stream", c.Stream.Validate()),
-		defaults.Within("Hub", c.hub().Validate()),
-		defaults.Within("Feed", c.feed().Validate()),
+		defaults.Within("Hub", nested.hub().Validate()),
+		defaults.Within("Feed", nested.feed().Validate()),
 		defaults.Within("WS", c.WS.Validate()),
 		defaults.Within("SSE", c.SSE.Validate()),
 		defaults.Within("API", c.API.Validate()),
@@ -44,7 +48,7 @@ func (c Config) Validate() error {
 		errs = append(errs, defaults.Errorf("APIKeys", "an empty key is not a key"))
 	}
 	if c.Ingest != nil {
-		errs = append(errs, defaults.Within("Ingest", c.ingest().Validate()))
+		errs = append(errs, defaults.Within("Ingest", nested.ingest().Validate()))
 	}
 	return errors.Join(errs...)
 }

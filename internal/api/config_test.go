@@ -1,0 +1,26 @@
+package api
+
+import (
+	"math"
+	"slices"
+	"testing"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want []string // refused fields
+	}{
+		{Config{}, nil},
+		{Config{PublishRate: -1}, nil},
+		{Config{MaxBodyBytes: -1, MaxBatchBytes: -1, MaxBatch: -1, Timeout: -1, PublishRate: math.NaN(), PublishBurst: -1},
+			[]string{"MaxBodyBytes", "MaxBatchBytes", "MaxBatch", "Timeout", "PublishRate", "PublishBurst"}},
+	}
+	for _, tt := range tests {
+		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
+		}
+	}
+}

@@ -1,0 +1,27 @@
+package pubsub
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want []string // refused fields
+	}{
+		{Config{NodeID: "n"}, nil},
+		{Config{NodeID: "n", TipInterval: time.Millisecond, ProbeTimeout: time.Second, RetrySync: 0}, nil},
+		{Config{}, []string{"NodeID"}},
+		{Config{NodeID: "n", TipInterval: -1, ProbeTimeout: time.Microsecond, RetrySync: -1},
+			[]string{"TipInterval", "ProbeTimeout", "RetrySync"}},
+	}
+	for _, tt := range tests {
+		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
+		}
+	}
+}

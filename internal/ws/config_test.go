@@ -1,0 +1,30 @@
+package ws
+
+import (
+	"math"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/defaults"
+)
+
+func TestConfigValidate(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want []string // refused fields
+	}{
+		{Config{}, nil},
+		{Config{MaxConnections: -1, ConnectRate: -1, AllowedOrigins: []string{"*.example.com"}}, nil},
+		{Config{HelloTimeout: -time.Second}, []string{"HelloTimeout"}},
+		{Config{HelloTimeout: time.Microsecond, WriteTimeout: -1, PingInterval: -1, CatchUpTimeout: -1,
+			ReadLimit: 10, MaxFrameBytes: -1, AllowedOrigins: []string{"["}, ConnectRate: math.Inf(1), ConnectBurst: -1},
+			[]string{"HelloTimeout", "WriteTimeout", "PingInterval", "CatchUpTimeout", "ReadLimit", "MaxFrameBytes",
+				"AllowedOrigins", "ConnectRate", "ConnectBurst"}},
+	}
+	for _, tt := range tests {
+		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
+			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
+		}
+	}
+}
