@@ -51,7 +51,7 @@ func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisRepo
 	case rep.Role != "master":
 		r.problems = append(r.problems, fmt.Errorf("GATEWAY_REDIS_URL: the server is a replica (role:%s) and refuses writes; point it at the primary", rep.Role))
 	case rep.ConnectedReplicas < minReplicas:
-		r.problems = append(r.problems, fmt.Errorf("GATEWAY_MIN_REPLICAS: %d replicas required, but the primary has %d connected (INFO replication): every publish would be answered 503; attach replicas or lower GATEWAY_MIN_REPLICAS",
+		r.problems = append(r.problems, fmt.Errorf("GATEWAY_MIN_REPLICAS: %d required, but the primary has %d replicas connected (INFO replication): every publish would be answered 503; attach replicas or lower GATEWAY_MIN_REPLICAS",
 			minReplicas, rep.ConnectedReplicas))
 	}
 	err = s.CheckServer(ctx)

@@ -113,7 +113,7 @@ func TestMinReplicasWithoutReplica(t *testing.T) {
 	addr := freeAddr(t)
 	environ := realEnv(map[string]string{"GATEWAY_MIN_REPLICAS": "1", "GATEWAY_ADDR": addr,
 		"GATEWAY_REDIS_PREFIX": "t-minreplicas-" + randomHex(4), "GATEWAY_INGEST": "false"})
-	const want = "GATEWAY_MIN_REPLICAS: 1 replicas required, but the primary has 0 connected"
+	const want = "GATEWAY_MIN_REPLICAS: 1 required, but the primary has 0 replicas connected"
 	var stderr bytes.Buffer
 	err := serve(t.Context(), environ, &bytes.Buffer{}, &stderr)
 	if err == nil || !strings.HasPrefix(err.Error(), want) {
