@@ -60,7 +60,10 @@ func checkRedisConfig(ctx context.Context, cfg config) (problems, warnings []str
 	if r.unreachable != nil {
 		problems = append(problems, fmt.Sprintf("GATEWAY_REDIS_URL: Redis did not answer: %v", r.unreachable))
 	}
-	return append(problems, problemLines(&configError{problems: r.problems})...), r.warnings
+	for _, w := range r.warnings {
+		warnings = append(warnings, w.msg)
+	}
+	return append(problems, problemLines(&configError{problems: r.problems})...), warnings
 }
 
 // problemLines returns the lines of a configuration error.

@@ -18,10 +18,16 @@ type redisReport struct {
 	// problems refuse the start, each naming its variable.
 	problems []error
 	// warnings do not: the node starts and logs them.
-	warnings []string
+	warnings []warning
 	// unreachable is set when Redis did not answer; the node starts
 	// anyway (not ready until it does), check-config fails.
 	unreachable error
+}
+
+// warning is a start check's finding that does not refuse the start.
+type warning struct {
+	msg  string
+	loud bool // logged as an error: the guarantees are at risk
 }
 
 // checkRedis checks what the configuration promises against the Redis the
@@ -46,7 +52,7 @@ func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisRepo
 		r.unreachable = err
 		return r
 	case err != nil && minReplicas > 0:
-		r.warnings = append(r.warnings, fmt.Sprintf("could not read INFO replication (%v): GATEWAY_MIN_REPLICAS=%d is not checked", err, minReplicas))
+		r.warnings = append(r.warnings, warning{msg: fmt.Sprintf("could not read INFO replication (%v): GATEWAY_MIN_REPLICAS=%d is not checked", err, minReplicas)})
 	case err != nil:
 	case rep.Role != "master":
 		r.problems = append(r.problems, fmt.Errorf("GATEWAY_REDIS_URL: the server is a replica (role:%s) and refuses writes; point it at the primary", rep.Role))
@@ -57,11 +63,11 @@ func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisRepo
 	err = s.CheckServer(ctx)
 	switch {
 	case errors.Is(err, stream.ErrEvicting):
-		r.warnings = append(r.warnings, fmt.Sprintf("REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new history, duplicate alarms): %v", err))
+		r.warnings = append(r.warnings, warning{loud: true, msg: fmt.Sprintf("REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new history, duplicate alarms): %v", err)})
 	case errors.Is(err, stream.ErrUnavailable):
 		r.unreachable = err
 	case err != nil:
-		r.warnings = append(r.warnings, fmt.Sprintf("could not check Redis maxmemory-policy (it must be noeviction): %v", err))
+		r.warnings = append(r.warnings, warning{msg: fmt.Sprintf("could not check Redis maxmemory-policy (it must be noeviction): %v", err)})
 	}
 	return r
 }
@@ -72,7 +78,11 @@ func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisRepo
 func preflight(ctx context.Context, s *stream.Store, cfg config, log *slog.Logger) error {
 	r := checkRedis(ctx, s, cfg.MinReplicas)
 	for _, w := range r.warnings {
-		log.Error("gateway: " + w)
+		if w.loud {
+			log.Error("gateway: " + w.msg)
+		} else {
+			log.Warn("gateway: " + w.msg)
+		}
 	}
 	if r.unreachable != nil {
 		log.Warn("gateway: Redis did not answer the start checks; starting anyway (not ready until it does)", "err", r.unreachable)
