@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"strings"
 	"unicode/utf8"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
@@ -31,12 +30,6 @@ type batchItemBody struct {
 	IdempotencyKey *string `json:"idempotency_key"`
 }
 
-// batchBody is the body of POST /v1/alarms/batch. Items stay raw so that
-// each one is decoded, and fails, on its own.
-type batchBody struct {
-	Alarms []json.RawMessage `json:"alarms"`
-}
-
 // maxEchoLen bounds how much of a caller's input an error message quotes.
 const maxEchoLen = 64
 
@@ -56,57 +49,106 @@ func readBody(r io.Reader) ([]byte, *apiError) {
 // decodePublish decodes and validates the body of POST /v1/alarms. The
 // idempotency key comes from the header, not from here.
 func decodePublish(b []byte) (stream.PublishInput, *apiError) {
-	var body publishBody
 	if aerr := checkUTF8(b); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
-	if aerr := decodeObject(b, &body); aerr != nil {
+	var body publishBody
+	if aerr := decodeObject(b, body.fields()); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
 	return body.input()
 }
 
-// decodeBatch decodes the envelope of POST /v1/alarms/batch and checks it
-// holds 1..max items. The items are decoded by decodeBatchItem.
-func decodeBatch(b []byte, max int) ([]json.RawMessage, *apiError) {
-	var body batchBody
-	if aerr := decodeObject(b, &body); aerr != nil {
+// batchItem is one item of a batch as decodeBatch read it: its input, or
+// the error it fails with alone.
+type batchItem struct {
+	in   stream.PublishInput
+	aerr *apiError
+	raw  []byte // the item's JSON text, in the body
+}
+
+// decodeBatch decodes POST /v1/alarms/batch: an envelope holding 1..max
+// items, each decoded in the same pass. What is wrong with the envelope
+// (malformed JSON anywhere, an unknown member, too many items) fails the
+// batch; what is wrong with an item fails that item alone.
+func decodeBatch(b []byte, max int) ([]batchItem, *apiError) {
+	items := make([]batchItem, 0, 16)
+	alarms := func(dec *json.Decoder) error { return readItems(dec, b, &items) }
+	if aerr := decodeObject(b, []strictjson.Field{{Name: "alarms", Decode: alarms}}); aerr != nil {
 		return nil, aerr
 	}
 	switch {
-	case len(body.Alarms) == 0:
+	case len(items) == 0:
 		return nil, badRequest(protocol.CodeInvalidBatch, "alarms must be a non-empty array")
-	case len(body.Alarms) > max:
+	case len(items) > max:
 		return nil, badRequest(protocol.CodeInvalidBatch, fmt.Sprintf("a batch holds at most %d alarms", max))
 	}
-	return body.Alarms, nil
+	return items, nil
 }
 
-// decodeBatchItem decodes and validates one batch item.
-func decodeBatchItem(raw []byte) (stream.PublishInput, *apiError) {
-	return decodeItem(raw, false)
+// readItems reads the value of "alarms", an array of items (or null for
+// none), and appends each item to items. b is the whole body, which dec
+// reads: an item's text is checked for UTF-8 only when b is not valid.
+func readItems(dec *json.Decoder, b []byte, items *[]batchItem) error {
+	validUTF8 := utf8.Valid(b)
+	return strictjson.DecodeArray(dec, func(dec *json.Decoder) error {
+		start := dec.InputOffset()
+		it, err := readItem(dec)
+		if err != nil {
+			return err
+		}
+		it.raw = bytes.TrimLeft(b[start:dec.InputOffset()], ", \t\r\n")
+		if !validUTF8 {
+			if aerr := checkUTF8(it.raw); aerr != nil {
+				it = batchItem{aerr: aerr, raw: it.raw}
+			}
+		}
+		*items = append(*items, it)
+		return nil
+	})
 }
 
-// decodeItem is decodeBatchItem; valid says raw is known to be valid JSON
-// (an element of an envelope decodeBatch accepted), so it is not checked
-// again.
-func decodeItem(raw []byte, valid bool) (stream.PublishInput, *apiError) {
+// readItem reads one batch item from dec. Its error is what makes the
+// body malformed; what is wrong with the item alone is in its aerr.
+func readItem(dec *json.Decoder) (batchItem, error) {
 	var body batchItemBody
-	if aerr := checkUTF8(raw); aerr != nil {
-		return stream.PublishInput{}, aerr
-	}
-	if aerr := decodeChecked(raw, &body, valid || strictjson.Valid(raw)); aerr != nil {
-		return stream.PublishInput{}, aerr
+	if err := strictjson.DecodeObject(dec, body.fields(), false); err != nil {
+		var ke *strictjson.KeyError
+		if !errors.As(err, &ke) && !errors.Is(err, strictjson.ErrNotObject) {
+			return batchItem{}, err
+		}
+		return batchItem{aerr: objectError(err)}, nil
 	}
 	in, aerr := body.input()
+	return batchItem{in: in, aerr: aerr}, nil
+}
+
+// fields lists the members of a publish body.
+func (p *publishBody) fields() []strictjson.Field {
+	return []strictjson.Field{{Name: "channel", Dst: &p.Channel}, {Name: "event", Dst: &p.Event}, {Name: "data", Dst: &p.Data}}
+}
+
+// fields lists the members of a batch item.
+func (p *batchItemBody) fields() []strictjson.Field {
+	return append(p.publishBody.fields(), strictjson.Field{Name: "idempotency_key", Dst: &p.IdempotencyKey})
+}
+
+// fields lists the members of a state change.
+func (p *stateBody) fields() []strictjson.Field {
+	return []strictjson.Field{{Name: "op", Dst: &p.Op}, {Name: "ids", Dst: &p.IDs}, {Name: "up_to", Dst: &p.UpTo}}
+}
+
+// input validates a batch item's fields, its idempotency key too.
+func (p *batchItemBody) input() (stream.PublishInput, *apiError) {
+	in, aerr := p.publishBody.input()
 	if aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
-	if body.IdempotencyKey != nil {
-		if !alarm.ValidIdemKey(*body.IdempotencyKey) {
+	if p.IdempotencyKey != nil {
+		if !alarm.ValidIdemKey(*p.IdempotencyKey) {
 			return stream.PublishInput{}, storeError(alarm.ErrInvalidIdemKey)
 		}
-		in.IdempotencyKey = *body.IdempotencyKey
+		in.IdempotencyKey = *p.IdempotencyKey
 	}
 	return in, nil
 }
@@ -143,82 +185,44 @@ func checkUTF8(b []byte) *apiError {
 	return nil
 }
 
-// Member names of each body, checked by strictjson.CheckKeys.
-var (
-	publishNames   = strictjson.Names(publishBody{})
-	batchItemNames = strictjson.Names(batchItemBody{})
-	batchNames     = strictjson.Names(batchBody{})
-	stateNames     = strictjson.Names(stateBody{})
-)
-
 // decodeObject decodes b, which must be exactly one JSON object with no
-// unknown, duplicate or mis-cased member names, into v.
-func decodeObject(b []byte, v any) *apiError {
-	return decodeChecked(b, v, strictjson.Valid(b))
-}
-
-// decodeChecked is decodeObject once valid says whether b is valid JSON:
-// only valid JSON may take the fast path, and one that fails it is not
-// walked again before the slow one.
-func decodeChecked(b []byte, v any, valid bool) *apiError {
-	if valid && decodeFast(b, v) {
-		return nil
-	}
-	return decodeSlow(b, v)
-}
-
-// decodeSlow is decodeObject through encoding/json and strictjson: it
-// names what is wrong with b. decodeFast gives the same result for what
-// it accepts, in one pass over b.
-func decodeSlow(b []byte, v any) *apiError {
-	trimmed := bytes.TrimLeft(b, " \t\r\n")
-	if len(trimmed) == 0 {
+// unknown, duplicate or mis-cased member names, into fields, in one pass
+// of encoding/json's Decoder.
+func decodeObject(b []byte, fields []strictjson.Field) *apiError {
+	if len(bytes.TrimLeft(b, " \t\r\n")) == 0 {
 		return badRequest(protocol.CodeInvalidJSON, "the body is empty")
 	}
-	if trimmed[0] != '{' {
-		return badRequest(protocol.CodeInvalidJSON, "the body must be a JSON object")
-	}
-	dec := json.NewDecoder(bytes.NewReader(trimmed))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return decodeError(err)
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := strictjson.DecodeObject(dec, fields, false); err != nil {
+		return objectError(err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		return badRequest(protocol.CodeInvalidJSON, "unexpected data after the JSON object")
 	}
-	return checkKeys(trimmed, v)
+	return nil
 }
 
-// checkKeys refuses what encoding/json lets through: a name given twice,
-// or in another case than the field's ({"channel":"a","Channel":"b"}
-// would publish to b).
-func checkKeys(b []byte, v any) *apiError {
-	var known []string
-	switch v.(type) {
-	case *publishBody:
-		known = publishNames
-	case *batchItemBody:
-		known = batchItemNames
-	case *batchBody:
-		known = batchNames
-	case *stateBody:
-		known = stateNames
-	default:
-		known = strictjson.Names(v)
-	}
-	err := strictjson.CheckKeys(b, known, false)
+// objectError maps an error of strictjson.DecodeObject to an answer.
+func objectError(err error) *apiError {
+	var synErr *json.SyntaxError
 	var ke *strictjson.KeyError
 	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrDuplicate):
+	case errors.As(err, &synErr):
+		return badRequest(protocol.CodeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", synErr.Offset))
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return badRequest(protocol.CodeInvalidJSON, "truncated JSON")
+	case errors.Is(err, strictjson.ErrNotObject):
+		return badRequest(protocol.CodeInvalidJSON, "the body must be a JSON object")
+	case !errors.As(err, &ke):
+		return badRequest(protocol.CodeInvalidJSON, "invalid JSON")
+	case errors.Is(err, strictjson.ErrDuplicate):
 		return badRequest(protocol.CodeDuplicateField, "field "+quoteName(ke.Key)+" appears more than once")
-	case errors.As(err, &ke) && errors.Is(err, strictjson.ErrCase):
+	case errors.Is(err, strictjson.ErrCase):
 		return badRequest(protocol.CodeUnknownField, "unknown field "+quoteName(ke.Key)+" (field names are case-sensitive)")
-	case errors.As(err, &ke):
+	case errors.Is(err, strictjson.ErrUnknown):
 		return badRequest(protocol.CodeUnknownField, "unknown field "+quoteName(ke.Key))
 	}
-	return badRequest(protocol.CodeInvalidJSON, "invalid JSON")
+	return fieldTypeError(ke.Key)
 }
 
 // quoteName quotes a caller's member name for an error message.
@@ -226,32 +230,10 @@ func quoteName(s string) string {
 	return strconv.Quote(truncate(s, maxEchoLen))
 }
 
-// decodeError maps an encoding/json error to an answer.
-func decodeError(err error) *apiError {
-	var synErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	switch {
-	case errors.As(err, &synErr):
-		return badRequest(protocol.CodeInvalidJSON, fmt.Sprintf("malformed JSON at byte %d", synErr.Offset))
-	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
-		return badRequest(protocol.CodeInvalidJSON, "truncated JSON")
-	case errors.As(err, &typeErr):
-		return fieldTypeError(typeErr.Field)
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return badRequest(protocol.CodeUnknownField, "unknown field "+truncate(name, maxEchoLen))
-	}
-	return badRequest(protocol.CodeInvalidJSON, "invalid JSON")
-}
-
-// fieldTypeError answers a JSON value of the wrong type for a field. The
-// field is a path ("publishBody.channel" for an embedded struct); its last
-// element names it.
-func fieldTypeError(field string) *apiError {
-	if i := strings.LastIndexByte(field, '.'); i >= 0 {
-		field = field[i+1:]
-	}
-	switch field {
+// fieldTypeError answers a JSON value of the wrong type for the member
+// called name.
+func fieldTypeError(name string) *apiError {
+	switch name {
 	case "channel":
 		return badRequest(protocol.CodeInvalidChannel, "channel must be a string")
 	case "event":

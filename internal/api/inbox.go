@@ -117,7 +117,7 @@ func (a *API) changeState(_ http.ResponseWriter, r *http.Request) (int, any, *ap
 		return 0, nil, aerr
 	}
 	var body stateBody
-	if aerr := decodeObject(b, &body); aerr != nil {
+	if aerr := decodeObject(b, body.fields()); aerr != nil {
 		return 0, nil, aerr
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)

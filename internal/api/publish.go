@@ -109,21 +109,20 @@ func (a *API) publishBatch(_ http.ResponseWriter, r *http.Request) (int, any, *a
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	raws, aerr := decodeBatch(b, a.cfg.MaxBatch)
+	items, aerr := decodeBatch(b, a.cfg.MaxBatch)
 	if aerr != nil {
 		return 0, nil, aerr
 	}
-	results := make([]batchResult, len(raws))
-	ins := make([]stream.PublishInput, 0, len(raws))
-	idx := make([]int, 0, len(raws)) // idx[j] is the position of ins[j] in the batch
-	for i, raw := range raws {
-		in, aerr := decodeItem(raw, true) // decodeBatch checked the envelope
-		if aerr != nil {
+	results := make([]batchResult, len(items))
+	ins := make([]stream.PublishInput, 0, len(items))
+	idx := make([]int, 0, len(items)) // idx[j] is the position of ins[j] in the batch
+	for i, it := range items {
+		if it.aerr != nil {
 			a.m.Published.WithLabelValues(resultError).Inc()
-			results[i].Error = new(aerr.body())
+			results[i].Error = new(it.aerr.body())
 			continue
 		}
-		ins = append(ins, in)
+		ins = append(ins, it.in)
 		idx = append(idx, i)
 	}
 	if len(ins) > 0 {

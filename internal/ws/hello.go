@@ -1,44 +1,39 @@
 package ws
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+
 	"github.com/alarmgate/alarmgate/internal/strictjson"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// helloFields are the member names of protocol.Hello, in the order
-// fastHello's switch reads them.
-var helloFields = []string{"type", "token", "last_id", "epoch"}
-
-// fastHello decodes the common hello in one pass: valid JSON holding only
-// the four names of protocol.Hello, each once, each a string. It reports
-// false, leaving h as it was, for anything else (an unknown or mis-cased
-// name, a repeat, another type, a null): decodeHello's encoding/json path
-// then decides, and names the error. What it accepts, that path decodes
-// the same way (FuzzFastHello).
-func fastHello(b []byte, h *protocol.Hello) bool {
-	if !strictjson.Valid(b) {
-		return false
+// readHelloJSON decodes a hello, valid UTF-8, in one pass. Unknown fields
+// are ignored so newer clients keep working; a known field given twice or
+// in another case, and an unknown one given twice, are refused
+// (errHelloKeys): encoding/json would let the last, or the mis-cased, one
+// win. Anything else that is not one object of protocol.Hello's fields is
+// errBadHello.
+func readHelloJSON(b []byte) (protocol.Hello, error) {
+	var h protocol.Hello
+	fields := []strictjson.Field{
+		{Name: "type", Dst: &h.Type},
+		{Name: "token", Dst: &h.Token},
+		{Name: "last_id", Dst: &h.LastID},
+		{Name: "epoch", Dst: &h.Epoch},
 	}
-	var out protocol.Hello
-	ok := strictjson.Fields(b, helloFields, func(i int, value []byte) bool {
-		s, ok := strictjson.String(value)
-		if !ok {
-			return false
-		}
-		switch i {
-		case 0:
-			out.Type = s
-		case 1:
-			out.Token = s
-		case 2:
-			out.LastID = &s
-		default:
-			out.Epoch = s
-		}
-		return true
-	})
-	if ok {
-		*h = out
+	dec := json.NewDecoder(bytes.NewReader(b))
+	err := strictjson.DecodeObject(dec, fields, true)
+	switch {
+	case errors.Is(err, strictjson.ErrDuplicate), errors.Is(err, strictjson.ErrCase):
+		return protocol.Hello{}, errHelloKeys
+	case err != nil:
+		return protocol.Hello{}, errBadHello
 	}
-	return ok
+	if _, err := dec.Token(); err != io.EOF {
+		return protocol.Hello{}, errBadHello
+	}
+	return h, nil
 }

@@ -3,7 +3,6 @@ package ws
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -17,7 +16,6 @@ import (
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
-	"github.com/alarmgate/alarmgate/internal/strictjson"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -197,13 +195,9 @@ var (
 	errNoToken   = errors.New("hello needs a token")
 	errBadUTF8   = errors.New("hello must be valid UTF-8")
 	errHelloKeys = errors.New("hello has a duplicate or mis-cased field")
-
-	helloNames = strictjson.Names(protocol.Hello{})
 )
 
-// decodeHello parses the hello frame. Unknown fields are ignored so newer
-// clients keep working; a known field given twice or in another case is
-// refused (encoding/json would let the last, or the mis-cased, one win).
+// decodeHello parses the hello frame (see readHelloJSON).
 func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 	if typ != websocket.MessageText {
 		return protocol.Hello{}, errNotText
@@ -211,14 +205,9 @@ func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 	if !utf8.Valid(b) {
 		return protocol.Hello{}, errBadUTF8
 	}
-	var h protocol.Hello
-	if !fastHello(b, &h) {
-		if err := json.Unmarshal(bytes.TrimSpace(b), &h); err != nil {
-			return protocol.Hello{}, errBadHello
-		}
-		if strictjson.CheckKeys(b, helloNames, true) != nil {
-			return protocol.Hello{}, errHelloKeys
-		}
+	h, err := readHelloJSON(b)
+	if err != nil {
+		return protocol.Hello{}, err
 	}
 	if h.Type != protocol.TypeHello {
 		return protocol.Hello{}, errNotHello

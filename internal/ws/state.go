@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -20,8 +21,6 @@ type States interface {
 	// event to the log when anything changed.
 	ChangeState(ctx context.Context, channel string, c protocol.StateChange) (stream.StateResult, error)
 }
-
-var stateNames = strictjson.Names(protocol.StateChange{})
 
 // handle serves one client message after the hello. Hostile input (a
 // binary frame, invalid UTF-8) closes the socket with 4000; a message of
@@ -44,8 +43,8 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	if head.Type != protocol.TypeState {
 		return // unknown types are ignored, so newer clients keep working
 	}
-	var c protocol.StateChange
-	if err := json.Unmarshal(b, &c); err != nil || strictjson.CheckKeys(b, stateNames, false) != nil {
+	c, err := decodeStateChange(b)
+	if err != nil {
 		s.sendError(protocol.CodeBadRequest, "a state message has op, and ids or up_to")
 		return
 	}
@@ -55,7 +54,7 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
 	defer cancel()
-	_, err := s.srv.states.ChangeState(ctx, s.hubConn.Inbox, c)
+	_, err = s.srv.states.ChangeState(ctx, s.hubConn.Inbox, c)
 	switch {
 	case err == nil:
 	case errors.Is(err, stream.ErrInvalidChange):
@@ -66,6 +65,29 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 		s.srv.log.Warn("ws: state change failed", "remote", s.remote, "err", err)
 		s.sendError(protocol.CodeUnavailable, "the state change failed; retry")
 	}
+}
+
+// errTrailing: a client message holds more than one JSON value.
+var errTrailing = errors.New("unexpected data after the JSON object")
+
+// decodeStateChange decodes a state message: one object of
+// protocol.StateChange's fields, each named exactly and given once.
+func decodeStateChange(b []byte) (protocol.StateChange, error) {
+	var c protocol.StateChange
+	fields := []strictjson.Field{
+		{Name: "type", Dst: &c.Type},
+		{Name: "op", Dst: &c.Op},
+		{Name: "ids", Dst: &c.IDs},
+		{Name: "up_to", Dst: &c.UpTo},
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if err := strictjson.DecodeObject(dec, fields, false); err != nil {
+		return protocol.StateChange{}, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return protocol.StateChange{}, errTrailing
+	}
+	return c, nil
 }
 
 // sendError queues an error message.
