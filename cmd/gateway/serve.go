@@ -40,6 +40,7 @@ func serve(ctx context.Context, environ map[string]string, stdout, stderr io.Wri
 		return withNotes(err, unknown)
 	}
 	log := cfg.logger(stderr).With("node", cfg.NodeID)
+	routeRedisLogs(log, cfg.RedisURL)
 	for _, u := range unknown {
 		log.Warn("gateway: " + u)
 	}
