@@ -46,13 +46,18 @@ func readBody(r io.Reader) ([]byte, *apiError) {
 	return b, nil
 }
 
-// decodePublish decodes and validates the body of POST /v1/alarms. The
-// idempotency key comes from the header, not from here.
+// decodePublish decodes and validates the body of POST /v1/alarms, in one
+// pass (decodeFast, or else decodeObject). The idempotency key comes from
+// the header, not from here.
 func decodePublish(b []byte) (stream.PublishInput, *apiError) {
 	if aerr := checkUTF8(b); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
 	var body publishBody
+	if decodeFast(b, &body, nil) {
+		return body.input()
+	}
+	body = publishBody{}
 	if aerr := decodeObject(b, body.fields()); aerr != nil {
 		return stream.PublishInput{}, aerr
 	}
@@ -68,20 +73,34 @@ type batchItem struct {
 }
 
 // decodeBatch decodes POST /v1/alarms/batch: an envelope holding 1..max
-// items, each decoded in the same pass. What is wrong with the envelope
+// items, each decoded in the same pass (decodeBatchFast, or else
+// decodeBatchItems). What is wrong with the envelope
 // (malformed JSON anywhere, an unknown member, too many items) fails the
 // batch; what is wrong with an item fails that item alone.
 func decodeBatch(b []byte, max int) ([]batchItem, *apiError) {
-	items := make([]batchItem, 0, 16)
-	alarms := func(dec *json.Decoder) error { return readItems(dec, b, &items) }
-	if aerr := decodeObject(b, []strictjson.Field{{Name: "alarms", Decode: alarms}}); aerr != nil {
-		return nil, aerr
+	items, ok := decodeBatchFast(b)
+	if !ok {
+		var aerr *apiError
+		if items, aerr = decodeBatchItems(b); aerr != nil {
+			return nil, aerr
+		}
 	}
 	switch {
 	case len(items) == 0:
 		return nil, badRequest(protocol.CodeInvalidBatch, "alarms must be a non-empty array")
 	case len(items) > max:
 		return nil, badRequest(protocol.CodeInvalidBatch, fmt.Sprintf("a batch holds at most %d alarms", max))
+	}
+	return items, nil
+}
+
+// decodeBatchItems decodes a batch envelope and its items with
+// encoding/json's Decoder, in one pass.
+func decodeBatchItems(b []byte) ([]batchItem, *apiError) {
+	items := make([]batchItem, 0, 16)
+	alarms := func(dec *json.Decoder) error { return readItems(dec, b, &items) }
+	if aerr := decodeObject(b, []strictjson.Field{{Name: "alarms", Decode: alarms}}); aerr != nil {
+		return nil, aerr
 	}
 	return items, nil
 }

@@ -221,32 +221,59 @@ func benchBatch(n int) []byte {
 }
 
 // BenchmarkDecodePublish measures decoding and validating one publish
-// body.
+// body: as decodePublish does (decodeFast), and through encoding/json
+// alone (decodeObject), the path of anything but the common case.
 func BenchmarkDecodePublish(b *testing.B) {
+	slow := func(body []byte) (stream.PublishInput, *apiError) {
+		if aerr := checkUTF8(body); aerr != nil {
+			return stream.PublishInput{}, aerr
+		}
+		var p publishBody
+		if aerr := decodeObject(body, p.fields()); aerr != nil {
+			return stream.PublishInput{}, aerr
+		}
+		return p.input()
+	}
 	for _, bb := range benchBodies {
-		b.Run(bb.name, func(b *testing.B) {
-			body := []byte(bb.body)
-			b.SetBytes(int64(len(body)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if _, aerr := decodePublish(body); aerr != nil {
-					b.Fatal(aerr.message)
+		for _, path := range []struct {
+			name   string
+			decode func([]byte) (stream.PublishInput, *apiError)
+		}{{"fast", decodePublish}, {"encoding-json", slow}} {
+			b.Run(bb.name+"/"+path.name, func(b *testing.B) {
+				body := []byte(bb.body)
+				b.SetBytes(int64(len(body)))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, aerr := path.decode(body); aerr != nil {
+						b.Fatal(aerr.message)
+					}
 				}
-			}
-		})
+			})
+		}
 	}
 }
 
 // BenchmarkDecodeBatch measures decoding a batch of 100 alarms, items
-// included, as publishBatch does.
+// included: as decodeBatch does (decodeBatchFast), and through
+// encoding/json alone (decodeBatchItems).
 func BenchmarkDecodeBatch(b *testing.B) {
-	body := benchBatch(100)
-	b.SetBytes(int64(len(body)))
-	b.ReportAllocs()
-	for b.Loop() {
-		items, aerr := decodeBatch(body, 128)
-		if aerr != nil || len(items) != 100 || items[99].aerr != nil {
-			b.Fatal("batch refused")
-		}
+	for _, path := range []struct {
+		name   string
+		decode func([]byte) ([]batchItem, *apiError)
+	}{
+		{"fast", func(body []byte) ([]batchItem, *apiError) { return decodeBatch(body, 128) }},
+		{"encoding-json", decodeBatchItems},
+	} {
+		b.Run(path.name, func(b *testing.B) {
+			body := benchBatch(100)
+			b.SetBytes(int64(len(body)))
+			b.ReportAllocs()
+			for b.Loop() {
+				items, aerr := path.decode(body)
+				if aerr != nil || len(items) != 100 || items[99].aerr != nil {
+					b.Fatal("batch refused")
+				}
+			}
+		})
 	}
 }
