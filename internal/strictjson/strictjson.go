@@ -8,7 +8,9 @@
 // lets the last one win), and unknown names are refused unless allowed.
 //
 // Valid and AppendCompact are json.Valid and json.Compact in one pass
-// without a state machine per byte.
+// without a state machine per byte; Members and Elements walk an object or
+// an array while checking it as Valid does, for a decoder that takes the
+// common case in that one pass and leaves the rest to DecodeObject.
 package strictjson
 
 import (
