@@ -136,7 +136,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.hub, err = hub.New(cfg.hub(), n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.feed, err = pubsub.New(cfg.feed(), n.store, n.hub, n.m, log); err != nil {
+	if n.feed, err = pubsub.New(cfg.feed(), pubsub.NewRedis(n.store, rdb), n.hub, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret, JWKS: cfg.JWKS,

@@ -132,7 +132,7 @@ func (s *fakeStore) sub(t *testing.T, i int) *fakeSub {
 	return sub
 }
 
-func (s *fakeStore) Subscribe(_ context.Context, nodeID string) stream.Subscription {
+func (s *fakeStore) Subscribe(_ context.Context, nodeID string) Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.logLocked("subscribe")
@@ -258,14 +258,14 @@ type fakeSub struct {
 	closeOnce sync.Once
 }
 
-func (s *fakeSub) Receive(ctx context.Context) (stream.Event, error) {
+func (s *fakeSub) Receive(ctx context.Context) (Event, error) {
 	select {
 	case r := <-s.events:
 		return r.ev, r.err
 	case <-s.closed:
-		return stream.Event{}, errors.New("fake: subscription closed")
+		return Event{}, errors.New("fake: subscription closed")
 	case <-ctx.Done():
-		return stream.Event{}, ctx.Err()
+		return Event{}, ctx.Err()
 	}
 }
 
@@ -295,13 +295,13 @@ func (s *fakeSub) send(t *testing.T, r received) {
 // subscribed delivers the confirmation of both channels.
 func (s *fakeSub) subscribed(t *testing.T) {
 	t.Helper()
-	s.send(t, received{ev: stream.Event{Kind: stream.EventSubscribed}})
+	s.send(t, received{ev: Event{Kind: EventSubscribed}})
 }
 
 // message delivers e from epoch on the live channel.
 func (s *fakeSub) message(t *testing.T, epoch string, e alarm.Entry) {
 	t.Helper()
-	s.send(t, received{ev: stream.Event{Kind: stream.EventMessage, Payload: epoch + "\n" + string(e.Frame)}})
+	s.send(t, received{ev: Event{Kind: EventMessage, Payload: epoch + "\n" + string(e.Frame)}})
 }
 
 // batch delivers es, consecutive in the log after pred, from epoch in one
@@ -312,13 +312,13 @@ func (s *fakeSub) batch(t *testing.T, epoch string, pred protocol.ID, es ...alar
 	for _, e := range es {
 		payload += "\n" + string(e.Frame)
 	}
-	s.send(t, received{ev: stream.Event{Kind: stream.EventMessage, Payload: payload}})
+	s.send(t, received{ev: Event{Kind: EventMessage, Payload: payload}})
 }
 
 // probe delivers the node's probe.
 func (s *fakeSub) probe(t *testing.T) {
 	t.Helper()
-	s.send(t, received{ev: stream.Event{Kind: stream.EventProbe, Payload: "1"}})
+	s.send(t, received{ev: Event{Kind: EventProbe, Payload: "1"}})
 }
 
 // fail delivers a receive error (a dropped connection).

@@ -17,11 +17,12 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// Store is the part of the stream store the feed uses: every Redis call
-// and every key and channel name is behind it. *stream.Store implements it.
+// Store is what the feed reads and subscribes to: the log reads of the
+// stream store (every key and channel name is built there) and the live
+// subscription with its probes. *Redis implements it.
 type Store interface {
 	// Subscribe subscribes to the live channel and nodeID's probe channel.
-	Subscribe(ctx context.Context, nodeID string) stream.Subscription
+	Subscribe(ctx context.Context, nodeID string) Subscription
 	// Probe publishes payload on nodeID's probe channel.
 	Probe(ctx context.Context, nodeID, payload string) error
 	// Follow reads a page of the log after an id and says whether the
@@ -226,13 +227,13 @@ func (f *Feed) session(ctx context.Context) error {
 
 // received is one result of Subscription.Receive.
 type received struct {
-	ev  stream.Event
+	ev  Event
 	err error
 }
 
 // receive is the only reader of sub. After an error the next Receive
 // reconnects and resubscribes; the new confirmation triggers a gap fill.
-func (f *Feed) receive(ctx context.Context, sub stream.Subscription, out chan<- received) {
+func (f *Feed) receive(ctx context.Context, sub Subscription, out chan<- received) {
 	for {
 		ev, err := sub.Receive(ctx)
 		if ctx.Err() != nil {
@@ -261,13 +262,13 @@ func (f *Feed) handle(ctx context.Context, r received) {
 		return
 	}
 	switch r.ev.Kind {
-	case stream.EventSubscribed:
+	case EventSubscribed:
 		f.subscribed.Store(true)
 		f.m.Resubscribes.Inc()
 		f.sync(ctx) // subscribe first, then read: nothing slips through
-	case stream.EventProbe:
+	case EventProbe:
 		f.lastProbe.Store(f.cfg.Now().UnixNano())
-	case stream.EventMessage:
+	case EventMessage:
 		f.apply(ctx, r.ev.Payload)
 	}
 }

@@ -51,7 +51,7 @@ func start(t *testing.T, tip time.Duration, prefix string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(Config{NodeID: "n-" + prefix, TipInterval: tip}, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n-" + prefix, TipInterval: tip}, NewRedis(store, rdb), h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +162,7 @@ func TestNotReadyWithoutRedis(t *testing.T) {
 	defer rdb.Close()
 	store, _ := stream.New(stream.Config{Prefix: "t-none"}, rdb, nil)
 	h, _ := hub.New(hub.Config{NodeID: "n"}, nil, nil)
-	f, err := New(Config{NodeID: "n", TipInterval: 20 * time.Millisecond}, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n", TipInterval: 20 * time.Millisecond}, NewRedis(store, rdb), h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +197,7 @@ func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
 	fx := start(t, time.Hour, "")
 	var blocked atomic.Bool
 	f, err := New(Config{NodeID: "nb-" + fx.store.LiveChannel(), TipInterval: 50 * time.Millisecond},
-		blockRange{fx.store, blocked.Load}, fx.hub, nil, nil)
+		blockRange{NewRedis(fx.store, fx.rdb), blocked.Load}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

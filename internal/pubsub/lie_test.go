@@ -7,7 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -69,7 +68,7 @@ func TestForeignEntryAtTipKeepsEpoch(t *testing.T) {
 
 // pagedStore is a store whose gap fills read pages of n entries.
 type pagedStore struct {
-	*stream.Store
+	*Redis
 	n int64
 }
 
@@ -79,7 +78,7 @@ func (p pagedStore) PageSize() int64 { return p.n }
 func TestGapFillPagesPastMalformedEntries(t *testing.T) {
 	fx := start(t, time.Hour, "")
 	f, err := New(Config{NodeID: "np-" + fx.store.LiveChannel(), TipInterval: time.Hour},
-		pagedStore{fx.store, 2}, fx.hub, nil, nil)
+		pagedStore{NewRedis(fx.store, fx.rdb), 2}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,6 +43,24 @@ func wrapErr(op string, err error) error {
 	return fmt.Errorf("stream: %s: %w", op, err)
 }
 
+// MarkUnavailable returns err marked with ErrUnavailable when it means
+// Redis cannot serve right now (see ErrUnavailable), else err itself. The
+// mark leaves err's text as it is. For callers outside this package that
+// make Redis calls of their own (the Pub/Sub subscription).
+func MarkUnavailable(err error) error {
+	if err == nil || !isUnavailable(err) || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return marked{ErrUnavailable, err}
+}
+
+// marked is err tagged with a sentinel that errors.Is finds but the text
+// does not repeat.
+type marked struct{ sentinel, err error }
+
+func (m marked) Error() string   { return m.err.Error() }
+func (m marked) Unwrap() []error { return []error{m.sentinel, m.err} }
+
 func isUnavailable(err error) bool {
 	switch {
 	case errors.Is(err, context.DeadlineExceeded),

@@ -93,13 +93,6 @@ func TestUnavailable(t *testing.T) {
 			_, err := s.RotateEpoch(ctx, "x")
 			return err
 		},
-		"Probe": func(ctx context.Context) error { return s.Probe(ctx, "n", "p") },
-		"Subscribe": func(ctx context.Context) error {
-			sub := s.Subscribe(ctx, "n")
-			defer sub.Close()
-			_, err := sub.Receive(ctx)
-			return err
-		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {

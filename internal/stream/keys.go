@@ -113,6 +113,10 @@ func (s *Store) LiveChannel() string { return s.keys.live }
 // "{prefix}:live:probe:<nodeID>".
 func (s *Store) ProbeChannel(nodeID string) string { return s.keys.probe(nodeID) }
 
+// ShardedPubSub reports whether the live and probe channels use sharded
+// Pub/Sub (SPUBLISH, SSUBSCRIBE): Config.ShardedPubSub.
+func (s *Store) ShardedPubSub() bool { return s.cfg.ShardedPubSub }
+
 // StreamKey returns the key of the alarm stream: "{prefix}:stream".
 func (s *Store) StreamKey() string { return s.keys.stream }
 
