@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/pubsub"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
 )
@@ -76,7 +77,7 @@ func (e *env) consumer(id string, cfg Config) (*Consumer, *metrics.Metrics) {
 		cfg.StatsEvery = 50 * time.Millisecond
 	}
 	m := metrics.New(nil)
-	c, err := New(cfg, Deps{Redis: e.rdb, Store: e.store, Metrics: m})
+	c, err := New(cfg, Deps{Store: e.store, PubSub: pubsub.NewRedis(e.store, e.rdb), Metrics: m})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ func TestNewValidates(t *testing.T) {
 		{"negative batch", Config{NodeID: "n", BatchSize: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := New(tc.cfg, Deps{Redis: e.rdb, Store: e.store, Metrics: metrics.New(nil)}); err == nil {
+			if _, err := New(tc.cfg, Deps{Store: e.store, Metrics: metrics.New(nil)}); err == nil {
 				t.Fatal("New accepted it")
 			}
 		})
@@ -321,7 +321,7 @@ func TestRedisFailureMidBatchKeepsOrder(t *testing.T) {
 	e := newEnv(t, stream.Config{})
 	e.addSeqFrom(200, 3)
 	c, err := New(Config{NodeID: "n1", Block: 100 * time.Millisecond, Parallel: 1},
-		Deps{Redis: e.rdb, Store: &flaky{Store: e.store}, Metrics: metrics.New(nil)})
+		Deps{Store: &flaky{Store: e.store}, Metrics: metrics.New(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -136,7 +136,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.hub, err = hub.New(cfg.hub(), n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.feed, err = pubsub.New(cfg.feed(), pubsub.NewRedis(n.store, rdb), n.hub, n.m, log); err != nil {
+	live := pubsub.NewRedis(n.store, rdb)
+	if n.feed, err = pubsub.New(cfg.feed(), live, n.hub, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret, JWKS: cfg.JWKS,
@@ -165,7 +166,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	}
 	if cfg.Ingest != nil {
 		ic := cfg.ingest()
-		deps := ingest.Deps{Redis: rdb, Store: n.store, Metrics: n.m, Log: log}
+		deps := ingest.Deps{Store: n.store, PubSub: live, Metrics: n.m, Log: log}
 		if n.ingest, err = ingest.New(ic, deps); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}
