@@ -39,7 +39,7 @@ type fakeStore struct {
 	histArgs  []any
 
 	publishErr func(in stream.PublishInput) error // per-alarm failure, nil = accept
-	history    func(channel string, after protocol.ID, limit int) (stream.HistoryResult, error)
+	listAlarms func(channel string, after protocol.ID, limit int) (stream.Listing, error)
 	shortBatch bool // PublishBatch drops its last result
 }
 
@@ -87,14 +87,14 @@ func (f *fakeStore) PublishBatch(_ context.Context, ins []stream.PublishInput) (
 	return res, errs
 }
 
-func (f *fakeStore) History(_ context.Context, channel string, after protocol.ID, limit int) (stream.HistoryResult, error) {
+func (f *fakeStore) ListAlarms(_ context.Context, channel string, after protocol.ID, limit int) (stream.Listing, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.histArgs = []any{channel, after, limit}
-	if f.history != nil {
-		return f.history(channel, after, limit)
+	if f.listAlarms != nil {
+		return f.listAlarms(channel, after, limit)
 	}
-	return stream.HistoryResult{Epoch: testEpoch, Complete: true}, nil
+	return stream.Listing{Epoch: testEpoch, Complete: true}, nil
 }
 
 func (f *fakeStore) publishedInputs() []stream.PublishInput {

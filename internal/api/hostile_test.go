@@ -127,7 +127,7 @@ func TestPublishRateLimitPerKey(t *testing.T) {
 		t.Errorf("another key was limited: %d %s", w.Code, w.Body)
 	}
 	if w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a"}); w.Code != http.StatusOK {
-		t.Errorf("history was limited: %d", w.Code)
+		t.Errorf("the listing was limited: %d", w.Code)
 	}
 	if w := post("wrong-key-0123456789"); w.Code != http.StatusUnauthorized {
 		t.Errorf("a wrong key: %d, want 401 before any limit", w.Code)

@@ -142,7 +142,7 @@ func closedCount(n *testNode) int {
 	return 0
 }
 
-func TestLostHistoryChangesEpoch(t *testing.T) {
+func TestLostLogChangesEpoch(t *testing.T) {
 	prefix := newPrefix()
 	a := startNode(t, prefix, "a", nil)
 	b := startNode(t, prefix, "b", nil)
@@ -153,7 +153,7 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 	_, w := r.snapshot()
 	oldEpoch := w[0].Epoch
 
-	// Lose the history of this prefix, as a flushed Redis would.
+	// Lose the log of this prefix, as a flushed Redis would.
 	ctx := context.Background()
 	if err := a.rdb.Del(ctx, a.Store().StreamKey(), a.Store().EpochKey()).Err(); err != nil {
 		t.Fatal(err)

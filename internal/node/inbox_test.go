@@ -300,9 +300,9 @@ func TestInboxWSErrors(t *testing.T) {
 	}
 }
 
-// TestHistoryListsNoStateEvents: GET /v1/alarms on an inbox channel lists
-// its alarms only, not the state events its history also holds.
-func TestHistoryListsNoStateEvents(t *testing.T) {
+// TestAlarmListingHasNoStateEvents: GET /v1/alarms on an inbox channel lists
+// its alarms only, not the state events its backlog also holds.
+func TestAlarmListingHasNoStateEvents(t *testing.T) {
 	n := startNode(t, newPrefix(), "a", nil)
 	ids := []string{publish(t, n, "user:di", 0)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -313,6 +313,6 @@ func TestHistoryListsNoStateEvents(t *testing.T) {
 	ids = append(ids, publish(t, n, "user:di", 1))
 	h, err := n.publisher().History(ctx, "user:di", "", 10)
 	if err != nil || len(h.Alarms) != 2 || h.Alarms[0].ID != ids[0] || h.Alarms[1].ID != ids[1] {
-		t.Fatalf("history %+v %v", h, err)
+		t.Fatalf("listing %+v %v", h, err)
 	}
 }

@@ -51,11 +51,11 @@ func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
 }
 
 // startResumeNode starts a node with 8 alarms applied on user:7, their
-// ids returned: the window holds ids[3:], the channel's history ids[2:].
+// ids returned: the window holds ids[3:], the channel's backlog ids[2:].
 // It also returns the epoch and a token for user 7.
 func startResumeNode(t *testing.T) (n *testNode, ids []string, epoch, tok string) {
 	t.Helper()
-	n = startNode(t, newPrefix(), "a", func(c *Config) { c.Hub.Window = 5; c.Stream.ChannelHistory = 6 })
+	n = startNode(t, newPrefix(), "a", func(c *Config) { c.Hub.Window = 5; c.Stream.ChannelBacklog = 6 })
 	for i := 0; i < 8; i++ {
 		ids = append(ids, publish(t, n, "user:7", i))
 	}
@@ -76,17 +76,17 @@ func TestResumeStatuses(t *testing.T) {
 		status   string
 		replayed int
 		position string
-		reads    float64 // Redis reads of channel histories
+		reads    float64 // Redis reads of channel backlogs
 	}{
 		{"new", map[string]any{}, "new", 0, ids[7], 0},
 		{"resumed", map[string]any{"last_id": ids[4], "epoch": epoch}, "resumed", 3, ids[4], 0},
 		{"resumed without epoch", map[string]any{"last_id": ids[6]}, "resumed", 1, ids[6], 0},
 		{"resumed at tip", map[string]any{"last_id": ids[7], "epoch": epoch}, "resumed", 0, ids[7], 0},
 		{"resumed beyond the window", map[string]any{"last_id": ids[1], "epoch": epoch}, "resumed", 6, ids[1], 1},
-		{"expired: the channel's history is trimmed", map[string]any{"last_id": ids[0], "epoch": epoch}, "expired", 0, ids[7], 1},
+		{"expired: the channel's backlog is trimmed", map[string]any{"last_id": ids[0], "epoch": epoch}, "expired", 0, ids[7], 1},
 		{"everything retained", map[string]any{"last_id": "0-0"}, "resumed", 6, "0-0", 1},
 		{"epoch changed", map[string]any{"last_id": ids[6], "epoch": "not-" + epoch}, "epoch_changed", 0, ids[7], 0},
-		{"ahead of history", map[string]any{"last_id": ahead.String(), "epoch": epoch}, "epoch_changed", 0, ids[7], 0},
+		{"ahead of the log", map[string]any{"last_id": ahead.String(), "epoch": epoch}, "epoch_changed", 0, ids[7], 0},
 		{"invalid", map[string]any{"last_id": "12-x"}, "invalid", 0, ids[7], 0},
 	}
 	for _, tt := range tests {
@@ -95,7 +95,7 @@ func TestResumeStatuses(t *testing.T) {
 			for k, v := range tt.hello {
 				hello[k] = v
 			}
-			reads := counterValue(n.m.HistoryReads)
+			reads := counterValue(n.m.BacklogReads)
 			c := rawHello(t, n, hello)
 			var msgs []map[string]any
 			for len(msgs) < 1+tt.replayed {
@@ -116,8 +116,8 @@ func TestResumeStatuses(t *testing.T) {
 					t.Fatalf("replay %d = %v, want %s", i, m["id"], want)
 				}
 			}
-			if got := counterValue(n.m.HistoryReads) - reads; got != tt.reads {
-				t.Fatalf("%v history reads, want %v", got, tt.reads)
+			if got := counterValue(n.m.BacklogReads) - reads; got != tt.reads {
+				t.Fatalf("%v backlog reads, want %v", got, tt.reads)
 			}
 		})
 	}

@@ -109,9 +109,9 @@ func (s *fakeStore) dropNewest() {
 	s.entries = s.entries[:len(s.entries)-1]
 }
 
-// replaceHistory installs a new epoch over an empty stream, as another
-// node that rotated after losing the history.
-func (s *fakeStore) replaceHistory(epoch string) {
+// replaceLog installs a new epoch over an empty stream, as another
+// node that rotated after losing the log.
+func (s *fakeStore) replaceLog(epoch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.epoch, s.entries = epoch, nil

@@ -287,7 +287,7 @@ func (f *Feed) apply(ctx context.Context, payload string) {
 		return // the load that follows subscription includes it
 	}
 	if cur, _ := f.hub.State(); l.Epoch != cur {
-		f.sync(ctx) // history changed: resolve through the stream
+		f.sync(ctx) // log epoch changed: resolve through the stream
 		return
 	}
 	if !f.caughtUp.Load() {

@@ -138,7 +138,7 @@ func TestUnitStartUp(t *testing.T) {
 		wantLen   int
 	}{
 		{"empty, no epoch", "", 0, 100, "subscribe load ensure tip", "e0", 0},
-		{"existing history", "e1", 3, 100, "subscribe load tip", "e1", 3},
+		{"existing log", "e1", 3, 100, "subscribe load tip", "e1", 3},
 		{"longer than the window", "e1", 5, 2, "subscribe load tip", "e1", 2},
 	}
 	for _, tt := range tests {
@@ -255,8 +255,8 @@ func TestUnitGapFillPages(t *testing.T) {
 }
 
 // TestUnitRollback: a stream whose newest id is below the applied id lost
-// history; the feed rotates the epoch and resets the hub, kicking every
-// connection so clients resume into the new history.
+// log; the feed rotates the epoch and resets the hub, kicking every
+// connection so clients resume into the new log epoch.
 func TestUnitRollback(t *testing.T) {
 	store := newFakeStore("e1")
 	store.append(t, "user:1")
@@ -294,7 +294,7 @@ func TestUnitEpochChangeInTip(t *testing.T) {
 	store.append(t, "user:1")
 	u := newUnit(t, store, Config{})
 	u.start(t)
-	store.replaceHistory("e2")
+	store.replaceLog("e2")
 	e := store.append(t, "user:1")
 	u.feed.SyncNow()
 	eventually(t, "epoch e2", func() bool { return u.epoch() == "e2" })
@@ -331,7 +331,7 @@ func TestUnitLiveMessageEpoch(t *testing.T) {
 			sub := u.start(t)
 			before, tips := u.applied(), store.count("tip")
 			if tt.newEpoch != "" {
-				store.replaceHistory(tt.newEpoch)
+				store.replaceLog(tt.newEpoch)
 			}
 			e := store.append(t, "user:1")
 			if !tt.inStream {

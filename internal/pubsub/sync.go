@@ -9,7 +9,7 @@ import (
 )
 
 // sync compares the stream with the hub and repairs any difference: loads
-// the window the first time, backfills a gap, or reloads a history whose
+// the window the first time, backfills a gap, or reloads a log whose
 // epoch changed or that rolled back behind the applied id. It records
 // whether the node is caught up.
 func (f *Feed) sync(ctx context.Context) {
@@ -54,10 +54,10 @@ func (f *Feed) syncOnce(ctx context.Context) error {
 }
 
 // errDiverged reports that the log no longer continues from the applied id.
-var errDiverged = errors.New("pubsub: history diverged")
+var errDiverged = errors.New("pubsub: log diverged")
 
 // reload loads the window and installs it in the hub. lost is the epoch
-// whose history is gone ("" at start): it is rotated (compare-and-set, so
+// whose log is gone ("" at start): it is rotated (compare-and-set, so
 // every node lands on the same new epoch) before the load.
 func (f *Feed) reload(ctx context.Context, lost string) error {
 	ctx, cancel := context.WithTimeout(ctx, 4*f.store.Timeout())

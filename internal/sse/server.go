@@ -37,7 +37,7 @@ type Config struct {
 	// to the same again as jitter. Default 1s.
 	Retry time.Duration
 	// CatchUpTimeout bounds the wait for a last id ahead of the node, and
-	// the read of the channel histories for one older than the window.
+	// the read of the channel backlogs for one older than the window.
 	// Default 3s.
 	CatchUpTimeout time.Duration
 	// MaxWriteBytes caps the events coalesced into one write. Default
@@ -88,10 +88,10 @@ func (c Config) Validate() error {
 }
 
 // New validates cfg and returns a Server. tickets are made with the same
-// secret as v's tokens (see auth.NewTickets); history (may be nil:
+// secret as v's tokens (see auth.NewTickets); backfill (may be nil:
 // resumes older than the window are answered expired) reads the channel
-// histories.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed transport.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// backlogs.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed transport.Feed, backfill hub.Backfill, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || tickets == nil || feed == nil {
 		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
 	}
@@ -109,7 +109,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed t
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	resume := transport.Resumer{Hub: h, Feed: feed, History: history, CatchUpTimeout: cfg.CatchUpTimeout}
+	resume := transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout}
 	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, resume: resume, m: m, log: log}, nil
 }
 

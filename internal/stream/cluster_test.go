@@ -35,9 +35,9 @@ func TestCluster(t *testing.T) {
 	if err != nil || len(es) != 3 || !ev.IsZero() || tip.Newest != res[1].ID || tip.Epoch != r1.Epoch {
 		t.Fatalf("LoadWindow: %v %v %+v %v", entryIDs(es), ev, tip, err)
 	}
-	h, err := s.History(ctx, "a", r1.ID.Prev(), 10)
+	h, err := s.ListAlarms(ctx, "a", r1.ID.Prev(), 10)
 	if err != nil || len(h.Alarms) != 2 || !h.Complete {
-		t.Fatalf("History: %+v %v", h, err)
+		t.Fatalf("ListAlarms: %+v %v", h, err)
 	}
 	e, err := s.RotateEpoch(ctx, r1.Epoch)
 	if err != nil || e == r1.Epoch {
@@ -48,7 +48,7 @@ func TestCluster(t *testing.T) {
 	}
 	// The placeholder idempotency key shares the slot of the stream key.
 	slot := func(k string) int64 { return rdb.ClusterKeySlot(ctx, k).Val() }
-	for _, k := range []string{s.EpochKey(), s.keys.idemNone, s.keys.idem("x"), s.keys.channel("user:1")} {
+	for _, k := range []string{s.EpochKey(), s.keys.idemNone, s.keys.idem("x"), s.keys.backlog("user:1")} {
 		if slot(k) != slot(s.StreamKey()) {
 			t.Fatalf("key %s in slot %d, stream in %d", k, slot(k), slot(s.StreamKey()))
 		}

@@ -84,7 +84,7 @@ func TestUnavailable(t *testing.T) {
 		"Range":      func(ctx context.Context) error { _, err := s.Range(ctx, protocol.Zero, 10); return err },
 		"Tip":        func(ctx context.Context) error { _, err := s.Tip(ctx); return err },
 		"LoadWindow": func(ctx context.Context) error { _, _, _, err := s.LoadWindow(ctx, 10); return err },
-		"History":    func(ctx context.Context) error { _, err := s.History(ctx, "c", protocol.Zero, 10); return err },
+		"ListAlarms": func(ctx context.Context) error { _, err := s.ListAlarms(ctx, "c", protocol.Zero, 10); return err },
 		"EnsureEpoch": func(ctx context.Context) error {
 			_, err := s.EnsureEpoch(ctx)
 			return err

@@ -87,7 +87,7 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
 	}
 	return item{
-		keys: [3]string{idemKey, s.keys.channel(in.Channel), s.keys.state(in.Channel)},
+		keys: [3]string{idemKey, s.keys.backlog(in.Channel), s.keys.state(in.Channel)},
 		args: [6]any{in.Channel, tail, boolArg(hasIdem), hash, boolArg(s.inboxEnabled(in.Channel)), s.redisMS(deadline)},
 		size: len(tail),
 	}, nil
@@ -109,7 +109,7 @@ func (s *Store) newCall(n int) *call {
 	}
 	c.keys[0], c.keys[1], c.keys[2] = s.keys.stream, s.keys.epoch, s.keys.request(newToken())
 	c.args[0], c.args[1], c.args[2], c.args[3] = newEpoch(), s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds()
-	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelHistory, boolArg(s.cfg.ShardedPubSub)
+	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelBacklog, boolArg(s.cfg.ShardedPubSub)
 	return c
 }
 

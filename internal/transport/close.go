@@ -9,10 +9,11 @@ import (
 )
 
 // ResumeClose returns the close code and reason for a failed Resume:
-// 1012 when the history changed meanwhile (resume again at once), else
-// 1013 (the history could not be read; retry with backoff).
+// 1012 when the log epoch changed meanwhile (resume again at once), else
+// 1013 (the backlogs could not be read; retry with backoff). The reasons
+// are the protocol's ("history changed", "history unavailable").
 func ResumeClose(err error) (protocol.CloseCode, string) {
-	if errors.Is(err, hub.ErrHistoryMoved) {
+	if errors.Is(err, hub.ErrEpochChanged) {
 		return protocol.CloseRestart, "history changed"
 	}
 	return protocol.CloseTryLater, "history unavailable"

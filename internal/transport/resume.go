@@ -9,7 +9,7 @@ import (
 )
 
 // DefaultCatchUpTimeout bounds, for every transport, the wait for a
-// last_id ahead of the node and the read of the channel histories for one
+// last_id ahead of the node and the read of the channel backlogs for one
 // older than the window.
 const DefaultCatchUpTimeout = 3 * time.Second
 
@@ -23,13 +23,13 @@ type Feed interface {
 
 // Resumer resumes a transport's connections through the hub. Both
 // transports resume through one, so the statuses, the catch-up and the
-// reads from Redis are the same over either.
+// backfill from Redis are the same over either.
 type Resumer struct {
 	Hub  *hub.Hub
 	Feed Feed
-	// History reads the channel histories for resumes older than the
+	// Backfill reads the channel backlogs for resumes older than the
 	// window; nil answers them expired.
-	History hub.History
+	Backfill hub.Backfill
 	// CatchUpTimeout bounds the wait of Request and the read of Resume.
 	CatchUpTimeout time.Duration
 }
@@ -66,5 +66,5 @@ func (r Resumer) Request(ctx context.Context, lastID *string, epoch string) hub.
 func (r Resumer) Resume(ctx context.Context, c *hub.Conn, req hub.Resume) (hub.Welcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.CatchUpTimeout)
 	defer cancel()
-	return r.Hub.Resume(ctx, c, req, r.History)
+	return r.Hub.Resume(ctx, c, req, r.Backfill)
 }

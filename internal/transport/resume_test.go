@@ -76,7 +76,7 @@ func TestResumerRequest(t *testing.T) {
 }
 
 func TestResumeClose(t *testing.T) {
-	if code, _ := ResumeClose(fmt.Errorf("x: %w", hub.ErrHistoryMoved)); code != protocol.CloseRestart {
+	if code, _ := ResumeClose(fmt.Errorf("x: %w", hub.ErrEpochChanged)); code != protocol.CloseRestart {
 		t.Errorf("moved: %d, want 1012", code)
 	}
 	if code, _ := ResumeClose(errors.New("redis down")); code != protocol.CloseTryLater {

@@ -42,7 +42,7 @@ type Config struct {
 	// {"type":"ping"} and a WebSocket ping. Default 25s.
 	PingInterval time.Duration
 	// CatchUpTimeout bounds the wait for a last_id ahead of the node, and
-	// the read of the channel histories for a last_id older than the window.
+	// the read of the channel backlogs for a last_id older than the window.
 	// Default 3s.
 	CatchUpTimeout time.Duration
 	// ReadLimit is the largest client message accepted. Default 16 KiB.
@@ -115,11 +115,11 @@ func (c Config) Validate() error {
 	)
 }
 
-// New validates cfg and returns a Server. history (may be nil: resumes
+// New validates cfg and returns a Server. backfill (may be nil: resumes
 // older than the window are answered expired) reads the channel
-// histories; states (may be nil) applies the inbox state changes clients
+// backlogs; states (may be nil) applies the inbox state changes clients
 // send.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, history hub.History, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill hub.Backfill, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
@@ -143,7 +143,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, history 
 	}
 	return &Server{
 		cfg: cfg, hub: h, verify: v, feed: feed, states: states, m: m, log: log,
-		resume: transport.Resumer{Hub: h, Feed: feed, History: history, CatchUpTimeout: cfg.CatchUpTimeout},
+		resume: transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout},
 		accept: &websocket.AcceptOptions{
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,

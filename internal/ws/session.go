@@ -106,12 +106,12 @@ func (s *session) start() bool {
 }
 
 // resume registers the session with the hub, reading from the channel
-// histories in Redis when last_id is older than the window. A failed read
-// closes the session: 1012 when the history changed meanwhile, else 1013.
+// backlogs in Redis when last_id is older than the window. A failed read
+// closes the session: 1012 when the log epoch changed meanwhile, else 1013.
 func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
 	w, err := s.srv.resume.Resume(s.ctx, s.hubConn, r)
 	if err != nil {
-		if !errors.Is(err, hub.ErrHistoryMoved) {
+		if !errors.Is(err, hub.ErrEpochChanged) {
 			s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
 		}
 		s.close(transport.ResumeClose(err))
