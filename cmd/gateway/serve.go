@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -101,6 +102,7 @@ func serve(ctx context.Context, environ map[string]string, stdout, stderr io.Wri
 // openRedis connects to GATEWAY_REDIS_URL, or starts the embedded
 // miniredis when it is empty.
 func openRedis(cfg *config, log *slog.Logger) (redis.UniversalClient, func(), error) {
+	redis.SetLogger(redisLog{log}) // go-redis has one logger per process
 	if !cfg.embedded() {
 		rdb, err := cfg.redisClient()
 		if err != nil {
@@ -115,6 +117,17 @@ func openRedis(cfg *config, log *slog.Logger) (redis.UniversalClient, func(), er
 	log.Warn("gateway: using the embedded in-memory Redis (demo only: nothing survives a restart)", "addr", mr.Addr())
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
 	return rdb, func() { _ = rdb.Close(); mr.Close() }, nil
+}
+
+// redisLog routes go-redis' own log lines (a failed dial, a discarded
+// Pub/Sub connection, a Sentinel switching masters) into the node's log at
+// debug level: with Redis unreachable it writes several a second, and the
+// live feed logs the outage once (pubsub: lost Redis).
+type redisLog struct{ log *slog.Logger }
+
+// Printf logs one go-redis line.
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.DebugContext(ctx, "redis: "+strings.TrimSpace(fmt.Sprintf(format, v...)))
 }
 
 // nodeConfig is the node's configuration from the environment's. With the

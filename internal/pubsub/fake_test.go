@@ -136,7 +136,8 @@ func (s *fakeStore) Subscribe(_ context.Context, nodeID string) Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.logLocked("subscribe")
-	sub := &fakeSub{nodeID: nodeID, events: make(chan received, 16), closed: make(chan struct{})}
+	sub := &fakeSub{nodeID: nodeID, events: make(chan received, 16), closed: make(chan struct{}),
+		failing: func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.fail["receive"] }}
 	s.subs = append(s.subs, sub)
 	return sub
 }
@@ -253,12 +254,16 @@ func (s *fakeStore) RotateEpoch(_ context.Context, old string) (string, error) {
 // for the feed's receive goroutine.
 type fakeSub struct {
 	nodeID    string
+	failing   func() bool // every Receive fails at once (the store's "receive" is set to fail)
 	events    chan received
 	closed    chan struct{}
 	closeOnce sync.Once
 }
 
 func (s *fakeSub) Receive(ctx context.Context) (Event, error) {
+	if s.failing() {
+		return Event{}, errFake
+	}
 	select {
 	case r := <-s.events:
 		return r.ev, r.err

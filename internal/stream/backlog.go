@@ -62,11 +62,11 @@ func (s *Store) ReadBacklogs(ctx context.Context, reads []BacklogRead, limit int
 	defer cancel()
 	res, err := s.backlogRead.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
-		return Backlogs{}, wrapErr("read channels", err)
+		return Backlogs{}, wrapErr("read backlogs", err)
 	}
 	out, err := s.parseBacklogs(res, channels)
 	if err != nil {
-		return Backlogs{}, fmt.Errorf("stream: read channels: %w", err)
+		return Backlogs{}, fmt.Errorf("stream: read backlogs: %w", err)
 	}
 	return out, nil
 }

@@ -79,13 +79,13 @@ func (r *BacklogReader) do(ctx context.Context, req *readReq) error {
 	case <-r.done:
 		r.serve([]*readReq{req})
 	case <-ctx.Done():
-		return wrapErr("read channels", ctx.Err())
+		return wrapErr("read backlogs", ctx.Err())
 	}
 	select {
 	case <-req.done:
 		return nil
 	case <-ctx.Done():
-		return wrapErr("read channels", ctx.Err())
+		return wrapErr("read backlogs", ctx.Err())
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +51,9 @@ func TestIsUnavailable(t *testing.T) {
 		}
 		if !errors.Is(wrapErr("op", tt.err), tt.err) {
 			t.Errorf("wrapErr(%v) lost the cause", tt.err)
+		}
+		if got, want := wrapErr("op", tt.err).Error(), "stream: op: "+tt.err.Error(); got != want {
+			t.Errorf("wrapErr(%v) reads %q, want %q: context once, no sentinel text", tt.err, got, want)
 		}
 	}
 	if wrapErr("op", nil) != nil {
@@ -99,6 +103,11 @@ func TestUnavailable(t *testing.T) {
 			err := call(testCtx(t))
 			if !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("%s: %v, want ErrUnavailable", name, err)
+			}
+			for _, msg := range strings.Split(err.Error(), "\n") { // PublishBatch joins two
+				if strings.Count(msg, "stream:") != 1 || strings.Contains(msg, ErrUnavailable.Error()) {
+					t.Fatalf("%s: %q, want one \"stream:\" and no sentinel text", name, msg)
+				}
 			}
 		})
 	}

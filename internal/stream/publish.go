@@ -322,11 +322,11 @@ func (s *Store) checkWait(wait *redis.Cmd) error {
 	}
 	n, err := wait.Int64()
 	if err != nil {
-		return fmt.Errorf("stream: publish: WAIT: %w: %w: %w", ErrUnavailable, ErrNotReplicated, err)
+		return tag("stream: publish: WAIT: "+err.Error(), ErrUnavailable, ErrNotReplicated, err)
 	}
 	if n < int64(s.cfg.MinReplicas) {
-		return fmt.Errorf("stream: publish: %w: %w: %d of %d replicas confirmed within %v",
-			ErrUnavailable, ErrNotReplicated, n, s.cfg.MinReplicas, s.cfg.ReplicaTimeout)
+		return tag(fmt.Sprintf("stream: publish: not confirmed by enough replicas: %d of %d confirmed within %v",
+			n, s.cfg.MinReplicas, s.cfg.ReplicaTimeout), ErrUnavailable, ErrNotReplicated)
 	}
 	return nil
 }
@@ -334,7 +334,7 @@ func (s *Store) checkWait(wait *redis.Cmd) error {
 // ErrDeadline reports an alarm or state change that reached Redis after
 // its caller's deadline: nothing was written. It wraps ErrUnavailable (503), and a
 // retry is safe.
-var ErrDeadline = fmt.Errorf("%w: DEADLINE the publish reached Redis after its deadline; nothing was written", ErrUnavailable)
+var ErrDeadline = tag("stream: DEADLINE: the call reached Redis after its deadline; nothing was written", ErrUnavailable)
 
 // parsePublishReply decodes the script's reply to call c, "<epoch>\n<id>
 // <flag>\n..." with one line per item, into results and errs (aligned
@@ -356,9 +356,9 @@ func parsePublishReply(reply string, c *call, ins []PublishInput, results []Publ
 		}
 		switch flag[0] {
 		case '2':
-			errs[i] = fmt.Errorf("stream: publish: %w (first used for alarm %s)", ErrIdemKeyReused, id)
+			errs[i] = tag(fmt.Sprintf("stream: publish: idempotency key reused for a different alarm (first used for alarm %s)", id), ErrIdemKeyReused)
 		case '3':
-			errs[i] = fmt.Errorf("stream: publish: %w", ErrDeadline)
+			errs[i] = tag("stream: publish: DEADLINE: the publish reached Redis after its deadline; nothing was written", ErrDeadline)
 		default:
 			results[i] = PublishResult{ID: id, Channel: ins[i].Channel, Epoch: epoch, Replayed: flag[0] == '1'}
 		}
