@@ -13,9 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -199,15 +196,6 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) protocol.ErrorCode {
 		t.Errorf("error %q has no message", body.Error.Code)
 	}
 	return body.Error.Code
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 // errReader fails the test if the body is read.

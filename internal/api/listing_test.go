@@ -9,6 +9,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -57,7 +58,7 @@ func TestListAlarms(t *testing.T) {
 			if !reflect.DeepEqual(e.store.histArgs, tt.wantArgs) {
 				t.Fatalf("store args = %v, want %v", e.store.histArgs, tt.wantArgs)
 			}
-			if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteListAlarms, "200")); got != 1 {
+			if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RouteListAlarms, "200")); got != 1 {
 				t.Errorf("http requests metric = %v", got)
 			}
 		})
@@ -121,7 +122,7 @@ func TestListAlarmsCorruptFrame(t *testing.T) {
 	if w.Code != http.StatusInternalServerError || errorCode(t, w) != protocol.CodeInternal {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
-	if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteListAlarms, "500")); got != 1 {
+	if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RouteListAlarms, "500")); got != 1 {
 		t.Errorf("http{500} = %v", got)
 	}
 }
