@@ -104,9 +104,9 @@ func TestBacklogDepth(t *testing.T) {
 	}
 }
 
-// TestReadChannels reads several channels in one call, each with its own
-// completeness.
-func TestReadChannels(t *testing.T) {
+// TestReadBacklogs reads several channels' backlogs in one call, each
+// with its own completeness.
+func TestReadBacklogs(t *testing.T) {
 	s, _ := newTestStore(t, backend{"redis", true}, Config{ChannelBacklog: 3})
 	ctx := testCtx(t)
 	pub := publishN(t, s, 12, "a", "b", "b", "b") // 3 on a, 9 on b
