@@ -11,6 +11,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -127,17 +128,6 @@ func serverInbox(ctx context.Context, h *harness, user string) (map[string]int, 
 	}
 }
 
-func waitFor(t *testing.T, limit time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func countsOf(bits map[string]int) protocol.Counts {
 	var c protocol.Counts
 	for _, b := range bits {
@@ -165,7 +155,7 @@ func TestInboxStateUnderKills(t *testing.T) {
 	// A device that starts after alarms were published would need GET
 	// /v1/inbox to learn them (status new): start the load once all are in.
 	for _, d := range devices {
-		waitFor(t, 20*time.Second, func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.welcomes) > 0 })
+		testutil.WaitFor(t, 20*time.Second, "a welcome", func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.welcomes) > 0 })
 	}
 	dur := scaled(t, 20*time.Second, 5*time.Second)
 	ctx, stop := context.WithTimeout(h.ctx, dur)

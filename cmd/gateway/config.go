@@ -38,7 +38,7 @@ type config struct {
 	APIKeys         []string      `env:"GATEWAY_API_KEYS"`
 	NodeID          string        `env:"GATEWAY_NODE_ID"`
 	StreamMaxLen    int64         `env:"GATEWAY_STREAM_MAXLEN" envDefault:"100000"`
-	ChannelHistory  int64         `env:"GATEWAY_CHANNEL_HISTORY" envDefault:"1000"`
+	ChannelBacklog  int64         `env:"GATEWAY_CHANNEL_HISTORY" envDefault:"1000"`
 	StreamRetention time.Duration `env:"GATEWAY_STREAM_RETENTION" envDefault:"24h"`
 	DrainDelay      time.Duration `env:"GATEWAY_DRAIN_DELAY" envDefault:"5s"`
 	CloseSpread     time.Duration `env:"GATEWAY_CLOSE_SPREAD" envDefault:"1s"`

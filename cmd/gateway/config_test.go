@@ -36,7 +36,7 @@ var configDefaults = map[string]any{
 	"GATEWAY_API_KEYS":           nil,
 	"GATEWAY_NODE_ID":            nil,
 	"GATEWAY_STREAM_MAXLEN":      int64(stream.DefaultMaxLen),
-	"GATEWAY_CHANNEL_HISTORY":    int64(stream.DefaultChannelHistory),
+	"GATEWAY_CHANNEL_HISTORY":    int64(stream.DefaultChannelBacklog),
 	"GATEWAY_STREAM_RETENTION":   stream.DefaultRetention,
 	"GATEWAY_DRAIN_DELAY":        node.DefaultDrainDelay,
 	"GATEWAY_CLOSE_SPREAD":       node.DefaultCloseSpread,

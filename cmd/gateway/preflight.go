@@ -63,7 +63,7 @@ func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisRepo
 	err = s.CheckServer(ctx)
 	switch {
 	case errors.Is(err, stream.ErrEvicting):
-		r.warnings = append(r.warnings, warning{loud: true, msg: fmt.Sprintf("REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new history, duplicate alarms): %v", err)})
+		r.warnings = append(r.warnings, warning{loud: true, msg: fmt.Sprintf("REDIS MAY EVICT KEYS: set maxmemory-policy noeviction; with eviction an epoch or idempotency record can vanish (a silent new log epoch, duplicate alarms): %v", err)})
 	case errors.Is(err, stream.ErrUnavailable):
 		r.unreachable = err
 	case err != nil:

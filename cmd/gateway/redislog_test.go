@@ -45,13 +45,13 @@ func closedAddr(t *testing.T) string {
 }
 
 // TestRedisLogsAsJSON: a line go-redis logs itself (here: it cannot dial)
-// comes out as one JSON slog line at WARN with component=redis, and the
+// comes out as one JSON slog line at DEBUG with component=redis, and the
 // URL's password is not in it.
 func TestRedisLogsAsJSON(t *testing.T) {
 	const password = "s3cret-pass"
 	rawURL := "redis://alice:" + password + "@" + closedAddr(t) + "/0"
 	var out lockedBuffer
-	routeRedisLogs(slog.New(slog.NewJSONHandler(&out, nil)), rawURL)
+	routeRedisLogs(slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})), rawURL)
 	t.Cleanup(func() { routeRedisLogs(slog.Default(), "") })
 
 	o, err := redis.ParseURL(rawURL)
@@ -77,7 +77,7 @@ func TestRedisLogsAsJSON(t *testing.T) {
 			t.Fatalf("the password is in %q", line)
 		}
 		msg, _ := rec["msg"].(string)
-		if rec["level"] == "WARN" && rec["component"] == "redis" && strings.Contains(msg, "failed to dial") {
+		if rec["level"] == "DEBUG" && rec["component"] == "redis" && strings.Contains(msg, "failed to dial") {
 			found = true
 		}
 	}
@@ -90,17 +90,17 @@ func TestRedisLogsAsJSON(t *testing.T) {
 // go-redis line quotes, it is redacted.
 func TestRedisLoggerRedacts(t *testing.T) {
 	var out bytes.Buffer
-	l := redisLogger{log: slog.New(slog.NewJSONHandler(&out, nil)), rawURL: "rediss://bob:p%40ss@redis.example:6380/1"}
+	l := redisLogger{log: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelDebug})), rawURL: "rediss://bob:p%40ss@redis.example:6380/1"}
 	l.Printf(context.Background(), "dial %s failed; auth %q; url %s", "p@ss", "bob:p%40ss", "rediss://bob:p%40ss@redis.example:6380/1")
 	if s := out.String(); strings.Contains(s, "p@ss") || strings.Contains(s, "p%40ss") || !strings.Contains(s, "xxxxx") {
 		t.Fatalf("not redacted: %s", s)
 	}
 }
 
-// TestRedisLoggerLevel: below WARN go-redis's lines are not formatted.
+// TestRedisLoggerLevel: below DEBUG (the level of its lines) go-redis's lines are not formatted.
 func TestRedisLoggerLevel(t *testing.T) {
 	var out bytes.Buffer
-	l := redisLogger{log: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelError}))}
+	l := redisLogger{log: slog.New(slog.NewJSONHandler(&out, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	l.Printf(context.Background(), "redis: %s", "notice")
 	if out.Len() != 0 {
 		t.Fatalf("logged below the level: %s", out.String())

@@ -137,7 +137,7 @@ func nodeConfig(cfg config) node.Config {
 		APIKeys: cfg.APIKeys,
 		Stream: stream.Config{
 			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
-			ChannelHistory: cfg.ChannelHistory,
+			ChannelBacklog: cfg.ChannelBacklog,
 			MaxAlarmBytes:  cfg.MaxAlarmBytes,
 			// Sharded Pub/Sub keeps the live feed on the shard of {prefix}.
 			ShardedPubSub: cfg.RedisMode == "cluster",

@@ -22,7 +22,7 @@ var nodeFields = map[string]string{
 	"Stream.Prefix":         "RedisPrefix",
 	"Stream.MaxLen":         "StreamMaxLen",
 	"Stream.Retention":      "StreamRetention",
-	"Stream.ChannelHistory": "ChannelHistory",
+	"Stream.ChannelBacklog": "ChannelBacklog",
 	"Stream.MaxAlarmBytes":  "MaxAlarmBytes",
 	"Stream.MinReplicas":    "MinReplicas",
 	"Stream.ReplicaTimeout": "ReplicaTimeout",

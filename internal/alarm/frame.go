@@ -37,7 +37,7 @@ const (
 
 // StateTailPrefix starts the tail of a state event (stream's state.lua
 // writes it): a tail that does not start with ',' names its message type
-// first, so the log, the channel histories and the live channel carry
+// first, so the log, the channel backlogs and the live channel carry
 // state events as they carry alarms.
 const StateTailPrefix = protocol.TypeState
 

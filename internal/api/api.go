@@ -22,16 +22,16 @@ import (
 // Route patterns, as registered on the mux and used as the route label of
 // the HTTPRequests metric.
 const (
-	RoutePublish = "POST /v1/alarms"
-	RouteBatch   = "POST /v1/alarms/batch"
-	RouteHistory = "GET /v1/alarms"
+	RoutePublish    = "POST /v1/alarms"
+	RouteBatch      = "POST /v1/alarms/batch"
+	RouteListAlarms = "GET /v1/alarms"
 )
 
-// History limits of GET /v1/alarms. The default is the store's, so a query
-// without limit and a History call with limit 0 agree.
+// Limits of the alarm listing, GET /v1/alarms. The default is the store's,
+// so a query without limit and a ListAlarms call with limit 0 agree.
 const (
-	DefaultHistoryLimit = stream.DefaultHistoryLimit
-	MaxHistoryLimit     = 1000
+	DefaultListingLimit = stream.DefaultListingLimit
+	MaxListingLimit     = 1000
 )
 
 // BodyOverhead is the room a publish body has beyond the largest encoded
@@ -67,7 +67,7 @@ type Config struct {
 	PublishBurst int
 }
 
-// API serves the publish and history endpoints. It is safe for concurrent
+// API serves the publish and alarm listing endpoints. It is safe for concurrent
 // use; all its fields are read-only after New.
 type API struct {
 	cfg     Config
@@ -126,7 +126,7 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(RoutePublish, a.route(RoutePublish, a.cfg.MaxBodyBytes, a.keyAuth, a.publish))
 	mux.Handle(RouteBatch, a.route(RouteBatch, a.cfg.MaxBatchBytes, a.keyAuth, a.publishBatch))
-	mux.Handle(RouteHistory, a.route(RouteHistory, 0, a.keyAuth, a.history))
+	mux.Handle(RouteListAlarms, a.route(RouteListAlarms, 0, a.keyAuth, a.listAlarms))
 	if a.inbox != nil {
 		mux.Handle(RouteInbox, a.route(RouteInbox, 0, a.inboxAuth, a.readInbox))
 		mux.Handle(RouteInboxState, a.route(RouteInboxState, maxStateBody, a.inboxAuth, a.changeState))

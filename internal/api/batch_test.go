@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -86,7 +87,7 @@ func TestBatchOrderAndItemErrors(t *testing.T) {
 	if e.store.batches != 1 {
 		t.Errorf("store saw %d batch calls, want 1", e.store.batches)
 	}
-	if got := counterValue(t, e.m.Published.WithLabelValues(resultError)); got != 10 {
+	if got := testutil.CounterValue(t, e.m.Published.WithLabelValues(resultError)); got != 10 {
 		t.Errorf("published{error} = %v, want 10", got)
 	}
 	logs := e.logs.String()
@@ -140,7 +141,7 @@ func TestBatchErrors(t *testing.T) {
 			if e.store.batches != 0 {
 				t.Error("store called")
 			}
-			if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteBatch, fmt.Sprint(tt.status))); got != 1 {
+			if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RouteBatch, fmt.Sprint(tt.status))); got != 1 {
 				t.Errorf("http requests metric = %v", got)
 			}
 		})

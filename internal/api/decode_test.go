@@ -162,7 +162,7 @@ func FuzzDecodeBatch(f *testing.F) {
 	})
 }
 
-func FuzzParseHistoryQuery(f *testing.F) {
+func FuzzParseListingQuery(f *testing.F) {
 	for _, s := range []string{"channel=user:42", "channel=a&after=1-2&limit=5", "channel=a&limit=0",
 		"channel=a&after=x", "channel=a%20b", "after=1-0", "channel=a&channel=b", "channel=%ff", ""} {
 		f.Add(s)
@@ -172,12 +172,12 @@ func FuzzParseHistoryQuery(f *testing.F) {
 		if err != nil {
 			return
 		}
-		q, aerr := parseHistoryQuery(v)
+		q, aerr := parseListingQuery(v)
 		if aerr != nil {
 			checkDecoded(t, nil, "", "", nil, aerr)
 			return
 		}
-		if !alarm.ValidChannel(q.channel) || q.limit < 1 || q.limit > MaxHistoryLimit {
+		if !alarm.ValidChannel(q.channel) || q.limit < 1 || q.limit > MaxListingLimit {
 			t.Fatalf("accepted %q as %+v", raw, q)
 		}
 	})

@@ -29,8 +29,8 @@ func (s oneAlarmStore) PublishBatch(ctx context.Context, ins []stream.PublishInp
 	return res, make([]error, len(ins))
 }
 
-func (oneAlarmStore) History(context.Context, string, protocol.ID, int) (stream.HistoryResult, error) {
-	return stream.HistoryResult{Epoch: "e7f", Complete: true}, nil
+func (oneAlarmStore) ListAlarms(context.Context, string, protocol.ID, int) (stream.Listing, error) {
+	return stream.Listing{Epoch: "e7f", Complete: true}, nil
 }
 
 func Example() {

@@ -13,9 +13,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -39,7 +36,7 @@ type fakeStore struct {
 	histArgs  []any
 
 	publishErr func(in stream.PublishInput) error // per-alarm failure, nil = accept
-	history    func(channel string, after protocol.ID, limit int) (stream.HistoryResult, error)
+	listAlarms func(channel string, after protocol.ID, limit int) (stream.Listing, error)
 	shortBatch bool // PublishBatch drops its last result
 }
 
@@ -87,14 +84,14 @@ func (f *fakeStore) PublishBatch(_ context.Context, ins []stream.PublishInput) (
 	return res, errs
 }
 
-func (f *fakeStore) History(_ context.Context, channel string, after protocol.ID, limit int) (stream.HistoryResult, error) {
+func (f *fakeStore) ListAlarms(_ context.Context, channel string, after protocol.ID, limit int) (stream.Listing, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.histArgs = []any{channel, after, limit}
-	if f.history != nil {
-		return f.history(channel, after, limit)
+	if f.listAlarms != nil {
+		return f.listAlarms(channel, after, limit)
 	}
-	return stream.HistoryResult{Epoch: testEpoch, Complete: true}, nil
+	return stream.Listing{Epoch: testEpoch, Complete: true}, nil
 }
 
 func (f *fakeStore) publishedInputs() []stream.PublishInput {
@@ -199,15 +196,6 @@ func errorCode(t *testing.T, w *httptest.ResponseRecorder) protocol.ErrorCode {
 		t.Errorf("error %q has no message", body.Error.Code)
 	}
 	return body.Error.Code
-}
-
-func counterValue(t *testing.T, c prometheus.Counter) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 // errReader fails the test if the body is read.

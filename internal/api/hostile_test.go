@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -117,7 +118,7 @@ func TestPublishRateLimitPerKey(t *testing.T) {
 	if ra := w.Header().Get("Retry-After"); ra != "2" {
 		t.Errorf("Retry-After %q, want 2 (one token at 0.5/s)", ra)
 	}
-	if got := counterValue(t, e.m.Limited.WithLabelValues(metrics.LimitPublishRate)); got != 1 {
+	if got := testutil.CounterValue(t, e.m.Limited.WithLabelValues(metrics.LimitPublishRate)); got != 1 {
 		t.Errorf("limited{publish_rate} = %v, want 1", got)
 	}
 	if w := e.do(t, req{method: http.MethodPost, path: "/v1/alarms/batch", body: `{"alarms":[` + alarmBody("a", "e", "") + `]}`}); w.Code != http.StatusTooManyRequests {
@@ -127,7 +128,7 @@ func TestPublishRateLimitPerKey(t *testing.T) {
 		t.Errorf("another key was limited: %d %s", w.Code, w.Body)
 	}
 	if w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a"}); w.Code != http.StatusOK {
-		t.Errorf("history was limited: %d", w.Code)
+		t.Errorf("the listing was limited: %d", w.Code)
 	}
 	if w := post("wrong-key-0123456789"); w.Code != http.StatusUnauthorized {
 		t.Errorf("a wrong key: %d, want 401 before any limit", w.Code)

@@ -1,9 +1,6 @@
 package api
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"testing"
 
@@ -11,6 +8,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -20,19 +18,10 @@ import (
 func TestIdempotencyKeyReusedRefused(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	prefix := "t-api-idem-" + hex.EncodeToString(b[:])
-	store, err := stream.New(stream.Config{Prefix: prefix}, rdb, nil)
+	store, err := stream.New(stream.Config{Prefix: testutil.Prefix(t)}, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx := context.Background()
-		if keys, err := rdb.Keys(ctx, "{"+prefix+"}:*").Result(); err == nil && len(keys) > 0 {
-			_ = rdb.Del(ctx, keys...).Err()
-		}
-	})
 	e := newEnv(t, Config{})
 	a, err := New(Config{}, store, mustKeys(t), e.m, nil)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -124,7 +125,7 @@ func TestPublishErrors(t *testing.T) {
 			if n := len(e.store.publishedInputs()); n != 0 {
 				t.Errorf("%d alarms published", n)
 			}
-			if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RoutePublish, fmt.Sprint(tt.status))); got != 1 {
+			if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RoutePublish, fmt.Sprint(tt.status))); got != 1 {
 				t.Errorf("http requests metric = %v", got)
 			}
 			logs := e.logs.String()
@@ -184,7 +185,7 @@ func TestPublishCreated(t *testing.T) {
 			if len(pub) != 1 || string(pub[0].Data) != tt.wantData || pub[0].IdempotencyKey != "" {
 				t.Fatalf("published %+v, want data %s", pub, tt.wantData)
 			}
-			if got := counterValue(t, e.m.Published.WithLabelValues(resultCreated)); got != 1 {
+			if got := testutil.CounterValue(t, e.m.Published.WithLabelValues(resultCreated)); got != 1 {
 				t.Errorf("published{created} = %v", got)
 			}
 		})
@@ -212,10 +213,10 @@ func TestPublishIdempotentReplay(t *testing.T) {
 	if pub := e.store.publishedInputs(); len(pub) != 1 || pub[0].IdempotencyKey != "order-7 shipped" {
 		t.Fatalf("published %+v", pub)
 	}
-	if got := counterValue(t, e.m.Published.WithLabelValues(resultReplayed)); got != 1 {
+	if got := testutil.CounterValue(t, e.m.Published.WithLabelValues(resultReplayed)); got != 1 {
 		t.Errorf("published{replayed} = %v", got)
 	}
-	if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RoutePublish, "200")); got != 1 {
+	if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RoutePublish, "200")); got != 1 {
 		t.Errorf("http{200} = %v", got)
 	}
 }

@@ -14,8 +14,9 @@ type Store interface {
 	// PublishBatch publishes several alarms; results and errors are
 	// aligned with ins (exactly one of results[i], errs[i] is meaningful).
 	PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error)
-	// History returns up to limit retained alarms on channel after an id.
-	History(ctx context.Context, channel string, after protocol.ID, limit int) (stream.HistoryResult, error)
+	// ListAlarms returns up to limit retained alarms on channel after an
+	// id: the alarm listing.
+	ListAlarms(ctx context.Context, channel string, after protocol.ID, limit int) (stream.Listing, error)
 }
 
 // The stream's Store is the production implementation.

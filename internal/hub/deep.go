@@ -9,17 +9,17 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// History reads the channel histories kept in Redis, for resumes from
-// further back than the window. *stream.HistoryReader implements it.
-type History interface {
+// Backfill reads the alarms a resume missed beyond the window from the
+// channel backlogs kept in Redis. *stream.BacklogReader implements it.
+type Backfill interface {
 	// ReadAfter returns every retained alarm on channels with id > after,
 	// in id order, the epoch current at the read, and whether the
-	// histories reach back to after.
+	// backlogs reach back to after.
 	ReadAfter(ctx context.Context, channels []string, after protocol.ID) (epoch string, alarms []alarm.Entry, complete bool, err error)
 }
 
-// InboxCounter is implemented by a History that also reads inbox counts
-// (*stream.HistoryReader): Resume then puts the counts of the
+// InboxCounter is implemented by a Backfill that also reads inbox counts
+// (*stream.BacklogReader): Resume then puts the counts of the
 // connection's Inbox channel in its welcome.
 type InboxCounter interface {
 	// Counts returns the counts of an inbox channel; ok is false when the
@@ -27,39 +27,39 @@ type InboxCounter interface {
 	Counts(ctx context.Context, channel string) (c protocol.Counts, ok bool, err error)
 }
 
-// ErrHistoryMoved reports that the epoch changed while a resume was read:
+// ErrEpochChanged reports that the epoch changed while a resume was read:
 // the connection must start again (the hub closes it with 1012 as part of
 // the reset, or the caller does).
-var ErrHistoryMoved = errors.New("hub: history changed during the resume")
+var ErrEpochChanged = errors.New("hub: epoch changed during the resume")
 
 // Resume is Register, reaching further back than the window: a last_id
-// older than the window is answered from the channels' histories in Redis
-// (hist; nil answers expired as Register does). Until that read returns,
+// older than the window is answered from the channels' backlogs in Redis
+// (backfill; nil answers expired as Register does). Until that read returns,
 // the connection is registered with its queue held, so live alarms wait
 // behind the replay: nothing is missed or repeated at the hand-over. On an
 // error the connection is unregistered and must be closed by the caller
-// (1013, or 1012 for ErrHistoryMoved).
+// (1013, or 1012 for ErrEpochChanged).
 //
-// When hist is an InboxCounter and c has an Inbox, the welcome carries the
+// When backfill is an InboxCounter and c has an Inbox, the welcome carries the
 // inbox counts read after registration (a read the counter shares with
 // other connections' welcomes, even on the window path; a failed read
 // leaves them out): every change after that read reaches c as an alarm or a
 // state event carrying newer counts, so the last counts c received are
 // always the current ones.
-func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, hist History) (Welcome, error) {
-	counter, _ := hist.(InboxCounter)
+func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, backfill Backfill) (Welcome, error) {
+	counter, _ := backfill.(InboxCounter)
 	if c.Inbox == "" {
 		counter = nil
 	}
 	h.mu.Lock()
-	w, replay, deep := h.registerLocked(c, r, hist != nil, counter != nil)
+	w, replay, deep := h.registerLocked(c, r, backfill != nil, counter != nil)
 	h.mu.Unlock()
 	if !deep && counter == nil {
 		return w, nil
 	}
 	var err error
 	if deep {
-		w, replay, err = h.readDeep(ctx, c, r, hist, w)
+		w, replay, err = h.readDeep(ctx, c, r, backfill, w)
 	}
 	if err == nil && counter != nil {
 		// A failed read leaves the counts out rather than failing a
@@ -80,12 +80,13 @@ func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, hist History) (Welc
 	return w, nil
 }
 
-// readDeep reads the replay of a resume older than the window from hist.
-func (h *Hub) readDeep(ctx context.Context, c *Conn, r Resume, hist History, w Welcome) (Welcome, []alarm.Entry, error) {
+// readDeep reads the replay of a resume older than the window from
+// backfill.
+func (h *Hub) readDeep(ctx context.Context, c *Conn, r Resume, backfill Backfill, w Welcome) (Welcome, []alarm.Entry, error) {
 	h.m.ResumeSource.WithLabelValues("redis").Inc()
-	epoch, alarms, complete, err := hist.ReadAfter(ctx, c.Channels, r.LastID)
+	epoch, alarms, complete, err := backfill.ReadAfter(ctx, c.Channels, r.LastID)
 	if err == nil && epoch != w.Epoch {
-		err = fmt.Errorf("%w: read %q, registered in %q", ErrHistoryMoved, epoch, w.Epoch)
+		err = fmt.Errorf("%w: read %q, registered in %q", ErrEpochChanged, epoch, w.Epoch)
 	}
 	if err != nil {
 		return w, nil, err

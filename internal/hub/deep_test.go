@@ -11,11 +11,11 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// fakeHistory answers ReadAfter from a list of alarms; during a read it
+// fakeBackfill answers ReadAfter from a list of alarms; during a read it
 // runs during (to apply live alarms while the read is in flight).
-type fakeHistory struct {
+type fakeBackfill struct {
 	epoch    string
-	alarms   []alarm.Entry // the channels' whole retained history, ascending
+	alarms   []alarm.Entry // the channels' whole retained backlogs, ascending
 	floor    protocol.ID   // highest id that may be missing
 	err      error
 	during   func()
@@ -23,7 +23,7 @@ type fakeHistory struct {
 	reads    int
 }
 
-func (f *fakeHistory) ReadAfter(_ context.Context, channels []string, after protocol.ID) (string, []alarm.Entry, bool, error) {
+func (f *fakeBackfill) ReadAfter(_ context.Context, channels []string, after protocol.ID) (string, []alarm.Entry, bool, error) {
 	f.reads++
 	f.channels = channels
 	if f.during != nil {
@@ -42,9 +42,9 @@ func (f *fakeHistory) ReadAfter(_ context.Context, channels []string, after prot
 }
 
 // deepHub returns a hub whose window (3 alarms) holds only the newest of
-// the 10 alarms 1..10 on "a", and a history holding all of them plus one
+// the 10 alarms 1..10 on "a", and backlogs holding all of them plus one
 // on "b".
-func deepHub(t *testing.T) (*Hub, *fakeHistory) {
+func deepHub(t *testing.T) (*Hub, *fakeBackfill) {
 	t.Helper()
 	h := newHub(t, 3, 100)
 	var all []alarm.Entry
@@ -53,7 +53,7 @@ func deepHub(t *testing.T) (*Hub, *fakeHistory) {
 	}
 	all = append(all, entry(t, 10, 1, "b"))
 	h.Reset("E", all[7:10], protocol.ID{MS: 7})
-	return h, &fakeHistory{epoch: "E", alarms: all}
+	return h, &fakeBackfill{epoch: "E", alarms: all}
 }
 
 func TestResumeDeep(t *testing.T) {
@@ -69,14 +69,14 @@ func TestResumeDeep(t *testing.T) {
 		status protocol.Status
 	}{
 		{name: "inside the window: no read", last: "8-0", want: []string{"welcome:resumed", "9-0", "10-0", "11-0"}, status: protocol.StatusResumed},
-		{name: "from the history", last: "5-0", reads: 1, status: protocol.StatusResumed,
+		{name: "from the backlogs", last: "5-0", reads: 1, status: protocol.StatusResumed,
 			want: []string{"welcome:resumed", "6-0", "7-0", "8-0", "9-0", "10-0", "11-0"}},
 		{name: "zero: all retained", last: "0-0", floor: protocol.ID{MS: 3}, reads: 1, status: protocol.StatusResumed,
 			want: []string{"welcome:resumed", "1-0", "2-0", "3-0", "4-0", "5-0", "6-0", "7-0", "8-0", "9-0", "10-0", "11-0"}},
-		{name: "history trimmed after last_id", last: "2-0", floor: protocol.ID{MS: 3}, reads: 1,
+		{name: "backlog trimmed after last_id", last: "2-0", floor: protocol.ID{MS: 3}, reads: 1,
 			status: protocol.StatusExpired, want: []string{"welcome:expired", "11-0"}},
 		{name: "read fails", last: "2-0", err: errors.New("down"), reads: 1, errIs: errors.New("down")},
-		{name: "epoch moved", last: "2-0", epoch: "F", reads: 1, errIs: ErrHistoryMoved},
+		{name: "epoch moved", last: "2-0", epoch: "F", reads: 1, errIs: ErrEpochChanged},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -94,10 +94,10 @@ func TestResumeDeep(t *testing.T) {
 			}
 			w, err := h.Resume(context.Background(), s.c, Resume{LastID: protocol.MustParseID(tt.last), HasLastID: true}, hist)
 			if hist.reads != tt.reads {
-				t.Fatalf("%d history reads, want %d", hist.reads, tt.reads)
+				t.Fatalf("%d backfill reads, want %d", hist.reads, tt.reads)
 			}
 			if tt.errIs != nil {
-				if err == nil || (errors.Is(tt.errIs, ErrHistoryMoved) && !errors.Is(err, ErrHistoryMoved)) {
+				if err == nil || (errors.Is(tt.errIs, ErrEpochChanged) && !errors.Is(err, ErrEpochChanged)) {
 					t.Fatalf("err %v, want %v", err, tt.errIs)
 				}
 				if h.Len() != 0 {
@@ -116,9 +116,9 @@ func TestResumeDeep(t *testing.T) {
 	}
 }
 
-// TestResumeDeepNoHistory: without a history reader a resume older than
+// TestResumeDeepNoBackfill: without a backfill a resume older than
 // the window is expired, as Register answers.
-func TestResumeDeepNoHistory(t *testing.T) {
+func TestResumeDeepNoBackfill(t *testing.T) {
 	h, _ := deepHub(t)
 	s := newSink(h, "a")
 	w, err := h.Resume(context.Background(), s.c, Resume{LastID: protocol.MustParseID("2-0"), HasLastID: true}, nil)
@@ -146,16 +146,16 @@ func TestQueueReplayOutsideLimit(t *testing.T) {
 	}
 }
 
-// countingHistory is a fakeHistory that also reads inbox counts.
-type countingHistory struct {
-	fakeHistory
+// countingBackfill is a fakeBackfill that also reads inbox counts.
+type countingBackfill struct {
+	fakeBackfill
 	counts protocol.Counts
 	err    error
 	asked  []string
 	live   func() // runs during the read
 }
 
-func (c *countingHistory) Counts(_ context.Context, channel string) (protocol.Counts, bool, error) {
+func (c *countingBackfill) Counts(_ context.Context, channel string) (protocol.Counts, bool, error) {
 	c.asked = append(c.asked, channel)
 	if c.live != nil {
 		c.live()
@@ -183,7 +183,7 @@ func TestResumeWelcomeCounts(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h, fh := deepHub(t)
-			hist := &countingHistory{fakeHistory: *fh, counts: protocol.Counts{Unread: 3, Unseen: 1}, err: tc.err}
+			hist := &countingBackfill{fakeBackfill: *fh, counts: protocol.Counts{Unread: 3, Unseen: 1}, err: tc.err}
 			c := h.NewConn([]string{"a"}, func() {}, func(protocol.CloseCode, string) {})
 			c.Inbox = tc.inbox
 			live := entry(t, 11, 0, "a")

@@ -128,7 +128,7 @@ func (h *Hub) Len() int {
 	return len(h.conns)
 }
 
-// Reset installs a history: the epoch, the window entries (ascending) and
+// Reset installs a log epoch and its window: the epoch, the window entries (ascending) and
 // the evicted id; applied becomes the newest entry (0-0 when there is
 // none, so a node never claims ids the stream does not hold). When the
 // epoch differs from the previous non-empty one, every connection is
@@ -142,7 +142,7 @@ func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted protocol.ID) in
 	h.win.reset(entries, evicted)
 	h.applied = h.win.newest()
 	if !changed {
-		// Same history: connections registered before the load still get
+		// Same epoch: connections registered before the load still get
 		// what it brought beyond what they were promised.
 		for _, e := range entries {
 			if prev.Less(e.ID) {

@@ -251,7 +251,7 @@ func TestConcurrentApplyAndRegister(t *testing.T) {
 	}
 }
 
-func TestResetSameHistoryDeliversNewEntries(t *testing.T) {
+func TestResetSameEpochDeliversNewEntries(t *testing.T) {
 	h := newHub(t, 10, 10)
 	s := newSink(h, "a")
 	h.Register(s.c, Resume{}) // before anything was loaded: position 0-0

@@ -28,8 +28,8 @@ type Welcome struct {
 	Inbox *protocol.Counts
 }
 
-// decideResume returns the resume status for r on a node whose history is
-// epoch, holds everything up to applied and has lost everything up to
+// decideResume returns the resume status for r on a node whose log epoch
+// is epoch, holds everything up to applied and has lost everything up to
 // evicted. Only StatusResumed replays (the alarms after r.LastID).
 func decideResume(r Resume, epoch string, applied, evicted protocol.ID) protocol.Status {
 	switch {
@@ -52,7 +52,7 @@ func decideResume(r Resume, epoch string, applied, evicted protocol.ID) protocol
 // later is queued after the snapshot, so the connection sees each alarm
 // once and in id order. A last_id ahead of the applied id must be caught
 // up (WaitApplied) before calling Register; if it is still ahead, the
-// history diverged and the status is epoch_changed. Register answers from
+// log diverged and the status is epoch_changed. Register answers from
 // the window only: a last_id older than the window is expired here (see
 // Resume, which reads further back from Redis).
 func (h *Hub) Register(c *Conn, r Resume) Welcome {

@@ -40,9 +40,9 @@ func TestDecideResume(t *testing.T) {
 		{"0-0, evicted 0-0", at("0-0"), epoch, applied, protocol.Zero, protocol.StatusResumed},
 		{"0-0, evicted non-zero", at("0-0"), epoch, applied, evicted, protocol.StatusExpired},
 		{"0-0, evicted 0-1", at("0-0"), epoch, applied, id("0-1"), protocol.StatusExpired},
-		{"0-0 on an empty history", at("0-0"), epoch, protocol.Zero, protocol.Zero, protocol.StatusResumed},
-		{"0-1 on an empty history", at("0-1"), epoch, protocol.Zero, protocol.Zero, protocol.StatusEpochChanged},
-		{"no last_id on an empty history", Resume{}, "", protocol.Zero, protocol.Zero, protocol.StatusNew},
+		{"0-0 on an empty log", at("0-0"), epoch, protocol.Zero, protocol.Zero, protocol.StatusResumed},
+		{"0-1 on an empty log", at("0-1"), epoch, protocol.Zero, protocol.Zero, protocol.StatusEpochChanged},
+		{"no last_id on an empty log", Resume{}, "", protocol.Zero, protocol.Zero, protocol.StatusNew},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"encoding/json"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 // pubsubBody is the JSON of a migration Pub/Sub message: the body of
@@ -22,21 +22,8 @@ type pubsubBody struct {
 // dead-lettered like any entry. Pub/Sub delivers at most once: a message
 // sent while no holder is subscribed (a takeover, a reconnect) is lost.
 func (c *Consumer) bridge(ctx context.Context) {
-	ps := c.rdb.Subscribe(ctx, c.cfg.PubSubChannel)
-	defer func() { _ = ps.Close() }()
-	ch := ps.Channel()
 	c.log.Info("ingest: accepting alarms on a Pub/Sub channel (at most once)", "channel", c.cfg.PubSubChannel)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case msg, ok := <-ch:
-			if !ok {
-				return
-			}
-			c.forward(ctx, msg.Payload)
-		}
-	}
+	c.listener.Listen(ctx, c.cfg.PubSubChannel, func(payload string) { c.forward(ctx, payload) })
 }
 
 // forward appends one Pub/Sub message to the ingest stream, or to the
@@ -49,23 +36,23 @@ func (c *Consumer) forward(ctx context.Context, payload string) {
 	cctx, cancel := c.callCtx(ctx, 0)
 	defer cancel()
 	var b pubsubBody
-	args := &redis.XAddArgs{Stream: c.keys.Stream}
-	if err := json.Unmarshal([]byte(payload), &b); err != nil {
-		args = &redis.XAddArgs{Stream: c.keys.Dead, MaxLen: c.cfg.DeadMaxLen, Approx: true,
-			Values: []any{"payload", payload, FieldReason, ReasonBadJSON, FieldID, "pubsub:" + c.cfg.PubSubChannel}}
+	var err error
+	if jerr := json.Unmarshal([]byte(payload), &b); jerr != nil {
 		c.m.DeadLetters.WithLabelValues(ReasonBadJSON).Inc()
-		c.log.Warn("ingest: Pub/Sub message is not a JSON object; moved to the dead-letter stream", "err", err)
+		c.log.Warn("ingest: Pub/Sub message is not a JSON object; moved to the dead-letter stream", "err", jerr)
+		err = c.group.AddDead(cctx, stream.IngestFields{
+			"payload", payload, FieldReason, ReasonBadJSON, FieldID, "pubsub:" + c.cfg.PubSubChannel})
 	} else {
-		vals := []any{FieldChannel, b.Channel, FieldEvent, b.Event}
+		f := stream.IngestFields{FieldChannel, b.Channel, FieldEvent, b.Event}
 		if len(b.Data) > 0 {
-			vals = append(vals, FieldData, string(b.Data))
+			f = append(f, FieldData, string(b.Data))
 		}
 		if b.IdempotencyKey != "" {
-			vals = append(vals, FieldIdemKey, b.IdempotencyKey)
+			f = append(f, FieldIdemKey, b.IdempotencyKey)
 		}
-		args.Values = vals
+		err = c.group.Add(cctx, f)
 	}
-	if err := c.rdb.XAdd(cctx, args).Err(); err != nil {
+	if err != nil {
 		c.m.PubSub.WithLabelValues("error").Inc()
 		c.log.Warn("ingest: forwarding a Pub/Sub message (lost)", "err", err)
 		return

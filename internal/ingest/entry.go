@@ -9,8 +9,6 @@ import (
 	"sync"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
-
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/strictjson"
@@ -44,7 +42,7 @@ const (
 
 // input turns an entry into a publish, or names why it cannot be one.
 // data may be absent (null); channel and event are required.
-func input(m redis.XMessage) (stream.PublishInput, string) {
+func input(m stream.IngestEntry) (stream.PublishInput, string) {
 	var in stream.PublishInput
 	var ok [2]bool
 	for k, v := range m.Values {
@@ -99,7 +97,7 @@ func rejectReason(err error) string {
 
 // deadLetter is one refused entry.
 type deadLetter struct {
-	msg    redis.XMessage
+	msg    stream.IngestEntry
 	reason string
 }
 
@@ -111,7 +109,7 @@ type deadLetter struct {
 // pipeline stay pending (on this node, which retries them, with the same
 // idempotency keys, before reading anything new), so on each channel the
 // entries acknowledged are a prefix and nothing overtakes.
-func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
+func (c *Consumer) handle(ctx context.Context, msgs []stream.IngestEntry) error {
 	parts := make([]part, c.cfg.Parallel)
 	reasons := make([]string, len(msgs))
 	for i, m := range msgs {
@@ -133,7 +131,7 @@ func (c *Consumer) handle(ctx context.Context, msgs []redis.XMessage) error {
 	}
 	wg.Wait()
 	cancel()
-	settled := make([]redis.XMessage, 0, len(msgs))
+	settled := make([]stream.IngestEntry, 0, len(msgs))
 	keep := make([]bool, len(msgs))
 	var failure error
 	for _, p := range parts {
@@ -195,38 +193,36 @@ func result(r stream.PublishResult) string {
 // acknowledges every one of msgs, in one pipeline. A dead letter is
 // written before its ack: a crash between them writes it twice, never
 // loses it.
-func (c *Consumer) settle(ctx context.Context, msgs []redis.XMessage, reasons []string) error {
+func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reasons []string) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	cctx, cancel := c.callCtx(ctx, 0)
 	defer cancel()
-	pipe := c.rdb.Pipeline()
 	ids := make([]string, len(msgs))
 	var dead []deadLetter
+	var fields []stream.IngestFields
 	for i, m := range msgs {
 		ids[i] = m.ID
 		if reasons[i] == "" {
 			continue
 		}
 		dead = append(dead, deadLetter{m, reasons[i]})
-		vals := make([]any, 0, 2*len(m.Values)+4)
+		f := make(stream.IngestFields, 0, 2*len(m.Values)+4)
 		for k, v := range m.Values {
 			if k != FieldReason && k != FieldID {
-				vals = append(vals, k, v)
+				f = append(f, k, v)
 			}
 		}
-		vals = append(vals, FieldReason, reasons[i], FieldID, m.ID)
-		pipe.XAdd(cctx, &redis.XAddArgs{Stream: c.keys.Dead, MaxLen: c.cfg.DeadMaxLen, Approx: true, Values: vals})
+		fields = append(fields, append(f, FieldReason, reasons[i], FieldID, m.ID))
 	}
-	pipe.XAck(cctx, c.keys.Stream, c.cfg.Group, ids...)
-	if _, err := pipe.Exec(cctx); err != nil {
-		return c.groupErr("dead letters and XACK", err)
+	if err := c.group.Settle(cctx, fields, ids); err != nil {
+		return c.groupErr(err)
 	}
 	for _, d := range dead {
 		c.m.DeadLetters.WithLabelValues(d.reason).Inc()
 		c.log.Warn("ingest: entry refused; moved to the dead-letter stream",
-			"id", d.msg.ID, "reason", d.reason, "dead_letters", c.keys.Dead)
+			"id", d.msg.ID, "reason", d.reason, "dead_letters", c.group.Keys().Dead)
 	}
 	return nil
 }

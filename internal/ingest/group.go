@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 // maxLagCount bounds the XRANGE that counts the lag when Redis cannot
@@ -14,17 +14,13 @@ import (
 // before Redis 7).
 const maxLagCount = 100000
 
-// ensureGroup creates the group at the start of the stream (id 0, so
-// entries appended while no gateway ran are consumed), creating the stream
-// too; an existing group is fine.
+// ensureGroup creates the group at the start of the stream (id 0, so entries
+// appended while no gateway ran are consumed), creating the stream too;
+// an existing group is fine.
 func (c *Consumer) ensureGroup(ctx context.Context) error {
 	cctx, cancel := c.callCtx(ctx, 0)
 	defer cancel()
-	err := c.rdb.XGroupCreateMkStream(cctx, c.keys.Stream, c.cfg.Group, "0").Err()
-	if err != nil && !redis.HasErrorPrefix(err, "BUSYGROUP") {
-		return fmt.Errorf("ingest: XGROUP CREATE %s %s: %w", c.keys.Stream, c.cfg.Group, err)
-	}
-	return nil
+	return c.group.Create(cctx)
 }
 
 // leaseCtx bounds a call by the store's timeout plus extra and by the
@@ -39,12 +35,12 @@ func (c *Consumer) leaseCtx(ctx context.Context, extra time.Duration) (context.C
 }
 
 // groupErr notes a vanished group (the stream was deleted) so that
-// maintain creates it again, and wraps err.
-func (c *Consumer) groupErr(op string, err error) error {
-	if redis.HasErrorPrefix(err, "NOGROUP") {
+// maintain creates it again, and returns err.
+func (c *Consumer) groupErr(err error) error {
+	if errors.Is(err, stream.ErrNoGroup) {
 		c.groupOK = false
 	}
-	return fmt.Errorf("ingest: %s: %w", op, err)
+	return err
 }
 
 // claimPending takes over the entries pending in the group, in id order:
@@ -52,14 +48,12 @@ func (c *Consumer) groupErr(op string, err error) error {
 // at once, other consumers' once idle for ClaimIdle. It stops at the
 // first entry it may not take yet, so nothing overtakes an older entry,
 // and returns errWait when that is the first. nil, nil: nothing pending.
-func (c *Consumer) claimPending(ctx context.Context) ([]redis.XMessage, error) {
+func (c *Consumer) claimPending(ctx context.Context) ([]stream.IngestEntry, error) {
 	cctx, cancel := c.leaseCtx(ctx, 0)
 	defer cancel()
-	pend, err := c.rdb.XPendingExt(cctx, &redis.XPendingExtArgs{
-		Stream: c.keys.Stream, Group: c.cfg.Group, Start: "-", End: "+", Count: c.cfg.BatchSize,
-	}).Result()
+	pend, err := c.group.Pending(cctx, c.cfg.BatchSize)
 	if err != nil {
-		return nil, c.groupErr("XPENDING", err)
+		return nil, c.groupErr(err)
 	}
 	if len(pend) == 0 {
 		return nil, nil
@@ -78,11 +72,9 @@ func (c *Consumer) claimPending(ctx context.Context) ([]redis.XMessage, error) {
 	if len(ids) == 0 {
 		return nil, errWait
 	}
-	msgs, err := c.rdb.XClaim(cctx, &redis.XClaimArgs{
-		Stream: c.keys.Stream, Group: c.cfg.Group, Consumer: c.cfg.NodeID, Messages: ids,
-	}).Result()
+	msgs, err := c.group.Claim(cctx, c.cfg.NodeID, ids)
 	if err != nil {
-		return nil, c.groupErr("XCLAIM", err)
+		return nil, c.groupErr(err)
 	}
 	if others > 0 {
 		c.m.Claimed.Add(float64(others))
@@ -90,18 +82,15 @@ func (c *Consumer) claimPending(ctx context.Context) ([]redis.XMessage, error) {
 	}
 	if gone := missing(ids, msgs); len(gone) > 0 {
 		// Deleted from the stream while pending: nothing to publish.
-		if err := c.rdb.XAck(cctx, c.keys.Stream, c.cfg.Group, gone...).Err(); err != nil {
-			return nil, c.groupErr("XACK", err)
+		if err := c.group.Ack(cctx, gone...); err != nil {
+			return nil, c.groupErr(err)
 		}
-	}
-	if msgs == nil {
-		msgs = []redis.XMessage{}
 	}
 	return msgs, nil
 }
 
 // missing returns the ids XCLAIM did not return (deleted entries).
-func missing(ids []string, msgs []redis.XMessage) []string {
+func missing(ids []string, msgs []stream.IngestEntry) []string {
 	have := make(map[string]bool, len(msgs))
 	for _, m := range msgs {
 		have[m.ID] = true
@@ -116,54 +105,29 @@ func missing(ids []string, msgs []redis.XMessage) []string {
 }
 
 // readNew reads up to BatchSize new entries, blocking up to Block.
-func (c *Consumer) readNew(ctx context.Context) ([]redis.XMessage, error) {
+func (c *Consumer) readNew(ctx context.Context) ([]stream.IngestEntry, error) {
 	cctx, cancel := c.leaseCtx(ctx, c.cfg.Block)
 	defer cancel()
-	res, err := c.rdb.XReadGroup(cctx, &redis.XReadGroupArgs{
-		Group: c.cfg.Group, Consumer: c.cfg.NodeID, Streams: []string{c.keys.Stream, ">"},
-		Count: c.cfg.BatchSize, Block: c.cfg.Block,
-	}).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
+	msgs, err := c.group.ReadNew(cctx, c.cfg.NodeID, c.cfg.BatchSize, c.cfg.Block)
 	if err != nil {
-		return nil, c.groupErr("XREADGROUP", err)
+		return nil, c.groupErr(err)
 	}
-	if len(res) == 0 {
-		return nil, nil
-	}
-	return res[0].Messages, nil
-}
-
-// groupInfo returns the group's XINFO GROUPS entry.
-func (c *Consumer) groupInfo(ctx context.Context) (redis.XInfoGroup, error) {
-	gs, err := c.rdb.XInfoGroups(ctx, c.keys.Stream).Result()
-	if err != nil {
-		return redis.XInfoGroup{}, fmt.Errorf("ingest: XINFO GROUPS: %w", err)
-	}
-	for _, g := range gs {
-		if g.Name == c.cfg.Group {
-			return g, nil
-		}
-	}
-	return redis.XInfoGroup{}, fmt.Errorf("ingest: group %s not found", c.cfg.Group)
+	return msgs, nil
 }
 
 // sampleStats sets the lag and pending gauges.
 func (c *Consumer) sampleStats(ctx context.Context) error {
 	cctx, cancel := c.callCtx(ctx, 0)
 	defer cancel()
-	g, err := c.groupInfo(cctx)
+	g, err := c.group.Info(cctx)
 	if err != nil {
 		return err
 	}
 	lag := g.Lag
 	if lag < 0 {
-		n, err := c.rdb.XRangeN(cctx, c.keys.Stream, "("+g.LastDeliveredID, "+", maxLagCount).Result()
-		if err != nil {
+		if lag, err = c.group.CountAfter(cctx, g.LastDelivered, maxLagCount); err != nil {
 			return fmt.Errorf("ingest: counting the lag: %w", err)
 		}
-		lag = int64(len(n))
 	}
 	c.m.Lag.Set(float64(lag))
 	c.m.Pending.Set(float64(g.Pending))
@@ -179,32 +143,30 @@ func (c *Consumer) sampleStats(ctx context.Context) error {
 func (c *Consumer) trim(ctx context.Context) error {
 	cctx, cancel := c.leaseCtx(ctx, 0)
 	defer cancel()
-	g, err := c.groupInfo(cctx)
+	g, err := c.group.Info(cctx)
 	if err != nil {
 		return err
 	}
-	threshold := g.LastDeliveredID
+	threshold := g.LastDelivered
 	if g.Pending > 0 {
-		p, err := c.rdb.XPending(cctx, c.keys.Stream, c.cfg.Group).Result()
-		if err != nil {
-			return fmt.Errorf("ingest: XPENDING: %w", err)
+		if threshold, err = c.group.OldestPending(cctx); err != nil {
+			return err
 		}
-		threshold = p.Lower
 	}
 	if threshold == "" || threshold == "0-0" {
 		return nil
 	}
-	if err := c.rdb.XTrimMinID(cctx, c.keys.Stream, threshold).Err(); err != nil {
-		return fmt.Errorf("ingest: XTRIM: %w", err)
+	if err := c.group.TrimBelow(cctx, threshold); err != nil {
+		return err
 	}
-	cs, err := c.rdb.XInfoConsumers(cctx, c.keys.Stream, c.cfg.Group).Result()
+	cs, err := c.group.Consumers(cctx)
 	if err != nil {
-		return fmt.Errorf("ingest: XINFO CONSUMERS: %w", err)
+		return err
 	}
 	for _, x := range cs {
 		if x.Name != c.cfg.NodeID && x.Pending == 0 {
-			if err := c.rdb.XGroupDelConsumer(cctx, c.keys.Stream, c.cfg.Group, x.Name).Err(); err != nil {
-				return fmt.Errorf("ingest: XGROUP DELCONSUMER: %w", err)
+			if err := c.group.DeleteConsumer(cctx, x.Name); err != nil {
+				return err
 			}
 		}
 	}

@@ -2,8 +2,6 @@ package ingest
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -14,8 +12,10 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/pubsub"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -30,14 +30,12 @@ type env struct {
 }
 
 // newEnv connects to the shared Redis with a unique prefix whose keys are
-// deleted at cleanup.
+// deleted at cleanup (testutil.Prefix).
 func newEnv(t testing.TB, scfg stream.Config) *env {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	scfg.Prefix = "t-ingest-" + hex.EncodeToString(b[:])
+	scfg.Prefix = testutil.Prefix(t)
 	s, err := stream.New(scfg, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -46,13 +44,6 @@ func newEnv(t testing.TB, scfg stream.Config) *env {
 	if err := rdb.Ping(e.ctx()).Err(); err != nil {
 		t.Fatalf("redis at %s is required: %v", testproc.RedisAddr(), err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if keys, err := rdb.Keys(ctx, "{"+scfg.Prefix+"}:*").Result(); err == nil && len(keys) > 0 {
-			_ = rdb.Del(ctx, keys...).Err()
-		}
-	})
 	return e
 }
 
@@ -76,7 +67,7 @@ func (e *env) consumer(id string, cfg Config) (*Consumer, *metrics.Metrics) {
 		cfg.StatsEvery = 50 * time.Millisecond
 	}
 	m := metrics.New(nil)
-	c, err := New(cfg, Deps{Redis: e.rdb, Store: e.store, Metrics: m})
+	c, err := New(cfg, Deps{Store: e.store, PubSub: pubsub.NewRedis(e.store, e.rdb), Metrics: m})
 	if err != nil {
 		e.t.Fatal(err)
 	}

@@ -13,6 +13,10 @@
 // entry published by a node that died before XACK is not appended again
 // when another node claims it: exactly once in the log.
 //
+// The package is logic only: every Redis command it relies on is a method
+// of stream.IngestGroup, and the Pub/Sub bridge listens through
+// pubsub.Redis.
+//
 // docs/ingest.md documents the stream for applications.
 package ingest
 
@@ -23,8 +27,6 @@ import (
 	"log/slog"
 	"sync"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/metrics"
@@ -82,19 +84,29 @@ type Config struct {
 	PubSubChannel string
 }
 
-// Publisher publishes alarms; *stream.Store is one. PublishBatch must use
-// ctx's deadline as the script's deadline (refusing to write after it).
-type Publisher interface {
+// Store is what a Consumer needs of the stream store, which makes every
+// Redis call; *stream.Store is one. PublishBatch must use ctx's deadline
+// as the script's deadline (refusing to write after it).
+type Store interface {
 	PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error)
-	IngestKeys() stream.IngestKeys
+	// IngestGroup returns the commands of a consumer group of the ingest
+	// stream, its dead letters capped at deadMaxLen.
+	IngestGroup(name string, deadMaxLen int64) *stream.IngestGroup
 	Timeout() time.Duration
 }
 
-// Deps are a Consumer's collaborators. Redis, Store and Metrics are
-// required; a nil Log discards, a nil Now is time.Now.
+// Listener delivers the messages of a plain Pub/Sub channel until ctx
+// ends; *pubsub.Redis is one.
+type Listener interface {
+	Listen(ctx context.Context, channel string, handle func(payload string))
+}
+
+// Deps are a Consumer's collaborators. Store and Metrics are required,
+// and PubSub when Config.PubSubChannel is set; a nil Log discards, a nil
+// Now is time.Now.
 type Deps struct {
-	Redis   redis.UniversalClient
-	Store   Publisher
+	Store   Store
+	PubSub  Listener
 	Metrics *metrics.Metrics
 	Log     *slog.Logger
 	Now     func() time.Time
@@ -102,14 +114,14 @@ type Deps struct {
 
 // Consumer consumes the ingest stream on behalf of one node. Run it once.
 type Consumer struct {
-	cfg   Config
-	rdb   redis.UniversalClient
-	store Publisher
-	m     metrics.Ingest
-	log   *slog.Logger
-	now   func() time.Time
-	keys  stream.IngestKeys
-	lease *lease
+	cfg      Config
+	store    Store
+	group    *stream.IngestGroup
+	listener Listener // nil unless PubSubChannel is set
+	m        metrics.Ingest
+	log      *slog.Logger
+	now      func() time.Time
+	lease    *lease
 
 	// Owned by Run's goroutine.
 	groupOK   bool      // the group is known to exist
@@ -138,8 +150,8 @@ func (c Config) Validate() error {
 // New validates cfg, applies defaults and returns a Consumer. It does not
 // contact Redis.
 func New(cfg Config, d Deps) (*Consumer, error) {
-	if d.Redis == nil || d.Store == nil || d.Metrics == nil {
-		return nil, errors.New("ingest: Redis, Store and Metrics are required")
+	if d.Store == nil || d.Metrics == nil || (cfg.PubSubChannel != "" && d.PubSub == nil) {
+		return nil, errors.New("ingest: Store and Metrics are required, and PubSub with a PubSubChannel")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ingest: invalid config: %w", err)
@@ -164,8 +176,8 @@ func New(cfg Config, d Deps) (*Consumer, error) {
 		d.Now = time.Now
 	}
 	c := &Consumer{
-		cfg: cfg, rdb: d.Redis, store: d.Store, m: d.Metrics.Ingest, log: d.Log, now: d.Now,
-		keys: d.Store.IngestKeys(),
+		cfg: cfg, store: d.Store, group: d.Store.IngestGroup(cfg.Group, cfg.DeadMaxLen), listener: d.PubSub,
+		m: d.Metrics.Ingest, log: d.Log, now: d.Now,
 	}
 	c.lease = newLease(c)
 	return c, nil

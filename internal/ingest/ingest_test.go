@@ -8,11 +8,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestNewValidates(t *testing.T) {
@@ -26,7 +27,7 @@ func TestNewValidates(t *testing.T) {
 		{"negative batch", Config{NodeID: "n", BatchSize: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			if _, err := New(tc.cfg, Deps{Redis: e.rdb, Store: e.store, Metrics: metrics.New(nil)}); err == nil {
+			if _, err := New(tc.cfg, Deps{Store: e.store, Metrics: metrics.New(nil)}); err == nil {
 				t.Fatal("New accepted it")
 			}
 		})
@@ -43,12 +44,12 @@ func TestConsumesBacklogInOrder(t *testing.T) {
 	e.run(c)
 	e.waitDrained(20 * time.Second)
 	e.checkLog(1200)
-	if got := testutil.ToFloat64(m.Ingest.Alarms.WithLabelValues("created")); got != 1200 {
+	if got := promtest.ToFloat64(m.Ingest.Alarms.WithLabelValues("created")); got != 1200 {
 		t.Errorf("ingested created = %v, want 1200", got)
 	}
-	waitFor(t, 5*time.Second, "lag gauge 0 and stream trimmed", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "lag gauge 0 and stream trimmed", func() bool {
 		n, _ := e.rdb.XLen(e.ctx(), e.keys.Stream).Result()
-		return testutil.ToFloat64(m.Ingest.Lag) == 0 && testutil.ToFloat64(m.Ingest.Pending) == 0 && n <= 1
+		return promtest.ToFloat64(m.Ingest.Lag) == 0 && promtest.ToFloat64(m.Ingest.Pending) == 0 && n <= 1
 	})
 }
 
@@ -83,10 +84,10 @@ func TestExactlyOnceWhenAckIsLost(t *testing.T) {
 	e.run(live)
 	e.waitDrained(10 * time.Second)
 	e.checkLog(50)
-	if got := testutil.ToFloat64(m.Ingest.Claimed); got != 50 {
+	if got := promtest.ToFloat64(m.Ingest.Claimed); got != 50 {
 		t.Errorf("claimed = %v, want 50", got)
 	}
-	if got := testutil.ToFloat64(m.Ingest.Alarms.WithLabelValues("replayed")); got != 50 {
+	if got := promtest.ToFloat64(m.Ingest.Alarms.WithLabelValues("replayed")); got != 50 {
 		t.Errorf("replayed = %v, want 50", got)
 	}
 }
@@ -117,7 +118,7 @@ func TestClaimWaitsForIdleAndKeepsOrder(t *testing.T) {
 		t.Errorf("drained after %v, before ClaimIdle %v", d, claimIdle)
 	}
 	e.checkLog(30)
-	if got := testutil.ToFloat64(m.Ingest.Claimed); got != 10 {
+	if got := promtest.ToFloat64(m.Ingest.Claimed); got != 10 {
 		t.Errorf("claimed = %v, want 10", got)
 	}
 }
@@ -164,7 +165,7 @@ func TestDeadLetters(t *testing.T) {
 		if _, ok := d.Values[FieldChannel]; !ok {
 			t.Errorf("dead letter of %s lost its fields: %v", id, d.Values)
 		}
-		if got := testutil.ToFloat64(m.Ingest.DeadLetters.WithLabelValues(reason)); got != 1 {
+		if got := promtest.ToFloat64(m.Ingest.DeadLetters.WithLabelValues(reason)); got != 1 {
 			t.Errorf("dead letters{%s} = %v, want 1", reason, got)
 		}
 	}
@@ -226,8 +227,8 @@ func TestTwoConsumersKeepOrder(t *testing.T) {
 		e.addSeqFrom(100, 5)
 		time.Sleep(20 * time.Millisecond)
 	}
-	waitFor(t, 5*time.Second, "a leader", func() bool {
-		return testutil.ToFloat64(ma.Ingest.Leader)+testutil.ToFloat64(mb.Ingest.Leader) == 1
+	testutil.WaitFor(t, 5*time.Second, "a leader", func() bool {
+		return promtest.ToFloat64(ma.Ingest.Leader)+promtest.ToFloat64(mb.Ingest.Leader) == 1
 	})
 	stopA()
 	for range 10 {
@@ -248,9 +249,9 @@ func TestPubSubBridge(t *testing.T) {
 	b, mb := e.consumer("b", cfg)
 	e.run(a)
 	e.run(b)
-	waitFor(t, 5*time.Second, "a leader and both subscribed", func() bool {
+	testutil.WaitFor(t, 5*time.Second, "a leader and both subscribed", func() bool {
 		n, _ := e.rdb.PubSubNumSub(e.ctx(), channel).Result()
-		return testutil.ToFloat64(ma.Ingest.Leader)+testutil.ToFloat64(mb.Ingest.Leader) == 1 && n[channel] == 2
+		return promtest.ToFloat64(ma.Ingest.Leader)+promtest.ToFloat64(mb.Ingest.Leader) == 1 && n[channel] == 2
 	})
 	for i := range 3 {
 		body := `{"channel":"ch0","event":"e","data":{"seq":` + strconv.Itoa(i) + `}}`
@@ -258,10 +259,10 @@ func TestPubSubBridge(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, 5*time.Second, "3 alarms", func() bool { return len(e.log()) == 3 })
+	testutil.WaitFor(t, 5*time.Second, "3 alarms", func() bool { return len(e.log()) == 3 })
 	time.Sleep(200 * time.Millisecond)
 	e.checkLog(3)
-	fwd := testutil.ToFloat64(ma.Ingest.PubSub.WithLabelValues("forwarded")) + testutil.ToFloat64(mb.Ingest.PubSub.WithLabelValues("forwarded"))
+	fwd := promtest.ToFloat64(ma.Ingest.PubSub.WithLabelValues("forwarded")) + promtest.ToFloat64(mb.Ingest.PubSub.WithLabelValues("forwarded"))
 	if fwd != 3 {
 		t.Errorf("forwarded %v, want 3", fwd)
 	}
@@ -279,17 +280,6 @@ func (e *env) addSeqFrom(n, chans int) {
 	}
 	if _, err := pipe.Exec(e.ctx()); err != nil {
 		e.t.Fatal(err)
-	}
-}
-
-func waitFor(t *testing.T, limit time.Duration, what string, ok func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !ok() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -321,7 +311,7 @@ func TestRedisFailureMidBatchKeepsOrder(t *testing.T) {
 	e := newEnv(t, stream.Config{})
 	e.addSeqFrom(200, 3)
 	c, err := New(Config{NodeID: "n1", Block: 100 * time.Millisecond, Parallel: 1},
-		Deps{Redis: e.rdb, Store: &flaky{Store: e.store}, Metrics: metrics.New(nil)})
+		Deps{Store: &flaky{Store: e.store}, Metrics: metrics.New(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,27 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"sync/atomic"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
-
-// renewLua extends the lease if KEYS[1] still holds ARGV[1] (the holder's
-// token): PEXPIRE to ARGV[2] ms. Returns 1 when renewed, 0 when lost.
-const renewLua = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
-end
-return 0`
-
-// releaseLua deletes the lease if KEYS[1] still holds ARGV[1].
-const releaseLua = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0`
 
 // lease is the right to consume the ingest stream: {prefix}:ingest:lease
 // holding this node's token. until is a local, conservative bound of the
@@ -34,23 +16,16 @@ return 0`
 // old holder can still land (publish.lua refuses it). A stuck holder
 // therefore cannot interleave with its successor.
 type lease struct {
-	c        *Consumer
-	token    string
-	renewS   *redis.Script
-	releaseS *redis.Script
-	until    atomic.Int64 // unix ns; 0 when not held. Written by Run's goroutine, read by the bridge
-	renewed  time.Time    // owned by Run's goroutine: when until was last set
+	c       *Consumer
+	token   string
+	until   atomic.Int64 // unix ns; 0 when not held. Written by Run's goroutine, read by the bridge
+	renewed time.Time    // owned by Run's goroutine: when until was last set
 }
 
 func newLease(c *Consumer) *lease {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &lease{
-		c:        c,
-		token:    c.cfg.NodeID + ":" + hex.EncodeToString(b[:]),
-		renewS:   redis.NewScript(renewLua),
-		releaseS: redis.NewScript(releaseLua),
-	}
+	return &lease{c: c, token: c.cfg.NodeID + ":" + hex.EncodeToString(b[:])}
 }
 
 // deadline returns the lease's local expiry (zero when not held).
@@ -82,14 +57,11 @@ func (l *lease) hold(ctx context.Context) bool {
 	var ok bool
 	var err error
 	if l.until.Load() != 0 {
-		var n int64
-		n, err = l.renewS.Run(cctx, l.c.rdb, []string{l.c.keys.Lease}, l.token, ttl.Milliseconds()).Int64()
-		ok = n == 1
+		ok, err = l.c.group.RenewLease(cctx, l.token, ttl)
 	} else {
-		ok, err = l.c.rdb.SetNX(cctx, l.c.keys.Lease, l.token, ttl).Result()
+		ok, err = l.c.group.AcquireLease(cctx, l.token, ttl)
 	}
-	if err != nil && !errors.Is(err, redis.Nil) {
-		ok = false
+	if err != nil {
 		l.c.log.Debug("ingest: lease", "err", err)
 	}
 	wasHeld := l.until.Load() != 0
@@ -124,7 +96,7 @@ func (l *lease) release() {
 	l.c.m.Leader.Set(0)
 	ctx, cancel := context.WithTimeout(context.Background(), l.c.store.Timeout())
 	defer cancel()
-	if err := l.releaseS.Run(ctx, l.c.rdb, []string{l.c.keys.Lease}, l.token).Err(); err != nil {
+	if err := l.c.group.ReleaseLease(ctx, l.token); err != nil {
 		l.c.log.Warn("ingest: releasing the lease", "err", err)
 	}
 }

@@ -18,7 +18,7 @@ type Metrics struct {
 	Replayed       prometheus.Counter
 	ResumeStatus   *prometheus.CounterVec // status
 	ResumeSource   *prometheus.CounterVec // source: window, redis
-	HistoryReads   prometheus.Counter
+	BacklogReads   prometheus.Counter
 	GapFills       prometheus.Counter
 	GapFilled      prometheus.Counter
 	SlowCloses     prometheus.Counter
@@ -101,8 +101,8 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "alarmgate_resume_total", Help: "Welcomes sent, by resume status."}, []string{"status"}),
 		ResumeSource: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_resume_source_total", Help: "Resumes with a last_id, by where they were answered from (window, redis)."}, []string{"source"}),
-		HistoryReads: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "alarmgate_history_reads_total", Help: "Redis round trips (one script each) made for resumes beyond the window."}),
+		BacklogReads: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_history_reads_total", Help: "Redis round trips (one script each) made for resumes beyond the window: reads of the channel backlogs."}),
 		GapFills: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "alarmgate_gap_fills_total", Help: "Stream reads that found alarms Pub/Sub had not delivered."}),
 		GapFilled: prometheus.NewCounter(prometheus.CounterOpts{
@@ -118,7 +118,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Resubscribes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "alarmgate_resubscribes_total", Help: "Pub/Sub (re)subscriptions."}),
 		EpochRotations: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "alarmgate_epoch_changes_total", Help: "History resets observed (epoch changed)."}),
+			Name: "alarmgate_epoch_changes_total", Help: "Log resets observed (epoch changed)."}),
 		WindowSize: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "alarmgate_window_alarms", Help: "Alarms held in the in-memory window."}),
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -133,7 +133,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		Ingest: newIngest(),
 	}
 	reg.MustRegister(m.Connections, m.Transport, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
-		m.ResumeStatus, m.ResumeSource, m.HistoryReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
+		m.ResumeStatus, m.ResumeSource, m.BacklogReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
 		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited, m.DeliveryLag)
 	reg.MustRegister(m.Ingest.collectors()...)
 	return m

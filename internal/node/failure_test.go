@@ -11,6 +11,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -40,7 +41,7 @@ func killPubSub(t *testing.T, n *testNode) int {
 }
 
 func TestPubSubKillLosesNothing(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	a := startNode(t, prefix, "a", nil)
 	b := startNode(t, prefix, "b", nil)
 	r := startRecorder(t, token(t, "9", nil, time.Hour), client.Config{Endpoints: []string{a.wsURL}})
@@ -78,7 +79,7 @@ func TestPubSubKillLosesNothing(t *testing.T) {
 }
 
 func TestSlowConsumerClosedThenResumes(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	n := startNode(t, prefix, "a", func(c *Config) { c.Hub.QueueLen = 8; c.Hub.Window = 5000 })
 	tok := token(t, "slow", nil, time.Hour)
 	c := rawHelloOpts(t, n, map[string]any{"type": "hello", "token": tok}, smallBuffers)
@@ -142,8 +143,8 @@ func closedCount(n *testNode) int {
 	return 0
 }
 
-func TestLostHistoryChangesEpoch(t *testing.T) {
-	prefix := newPrefix()
+func TestLostLogChangesEpoch(t *testing.T) {
+	prefix := testutil.Prefix(t)
 	a := startNode(t, prefix, "a", nil)
 	b := startNode(t, prefix, "b", nil)
 	r := startRecorder(t, token(t, "4", nil, time.Hour), client.Config{Endpoints: []string{a.wsURL, b.wsURL}})
@@ -153,7 +154,7 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 	_, w := r.snapshot()
 	oldEpoch := w[0].Epoch
 
-	// Lose the history of this prefix, as a flushed Redis would.
+	// Lose the log of this prefix, as a flushed Redis would.
 	ctx := context.Background()
 	if err := a.rdb.Del(ctx, a.Store().StreamKey(), a.Store().EpochKey()).Err(); err != nil {
 		t.Fatal(err)
@@ -181,7 +182,7 @@ func TestLostHistoryChangesEpoch(t *testing.T) {
 // A client that stops reading, with a queue too long to overflow, is cut
 // by the write watchdog once a frame write has been stuck for WriteTimeout.
 func TestStuckWriteIsCut(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) {
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) {
 		c.Hub.QueueLen = 1 << 20
 		c.WS.WriteTimeout = 200 * time.Millisecond
 	})

@@ -2,8 +2,6 @@ package node
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -31,12 +29,6 @@ const (
 	testSecret = "integration-secret-0123456789"
 	testKey    = "integration-key-0123456789"
 )
-
-func randHex(n int) string {
-	b := make([]byte, n)
-	_, _ = rand.Read(b)
-	return hex.EncodeToString(b)
-}
 
 // realRedis connects to the machine's Redis; every test uses its own key
 // prefix, so tests never see each other's alarms.
@@ -108,8 +100,6 @@ func startNode(t *testing.T, prefix, id string, tune func(*Config)) *testNode {
 	}
 	return tn
 }
-
-func newPrefix() string { return "t-" + randHex(6) }
 
 func token(t *testing.T, sub string, channels []string, ttl time.Duration) string {
 	t.Helper()

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 // slowBody opens a raw connection to n and sends a POST whose chunked body
@@ -59,7 +61,7 @@ func answerThenEOF(c net.Conn, limit time.Duration) (string, error) {
 // bodies never end each get their 401 and a closed socket at once; an
 // authenticated one is cut at the read timeout; the goroutines go away.
 func TestUnfinishedBodiesDoNotHoldSockets(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.ReadTimeout = 500 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.ReadTimeout = 500 * time.Millisecond })
 	before := runtime.NumGoroutine()
 	const sockets = 50
 	var wg sync.WaitGroup
@@ -99,7 +101,7 @@ func TestUnfinishedBodiesDoNotHoldSockets(t *testing.T) {
 // TestWebSocketOutlivesReadTimeout: the read timeout bounds HTTP requests,
 // not the WebSockets they upgrade to.
 func TestWebSocketOutlivesReadTimeout(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.ReadTimeout = 200 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.ReadTimeout = 200 * time.Millisecond })
 	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "alice", nil, time.Hour)})
 	if _, err := readMessages(t, c); err != nil { // welcome
 		t.Fatal(err)
@@ -195,7 +197,7 @@ func limitedCount(t *testing.T, n *testNode, which string) float64 {
 // TestMaxConnections: beyond the cap an upgrade gets 503 before it
 // happens; connected clients keep receiving; a freed slot is reusable.
 func TestMaxConnections(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.MaxConnections = 2 })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.WS.MaxConnections = 2 })
 	tok := token(t, "alice", nil, time.Hour)
 	first := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
 	if _, err := readMessages(t, first); err != nil {
@@ -232,7 +234,7 @@ func TestMaxConnections(t *testing.T) {
 // TestConnectRatePerAddress: a source over its attempt rate gets 429 with
 // Retry-After before the upgrade; its open connections are unharmed.
 func TestConnectRatePerAddress(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.ConnectRate, c.WS.ConnectBurst = 0.1, 2 })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.WS.ConnectRate, c.WS.ConnectBurst = 0.1, 2 })
 	tok := token(t, "alice", nil, time.Hour)
 	open := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
 	if _, err := readMessages(t, open); err != nil {

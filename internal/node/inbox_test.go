@@ -14,6 +14,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -129,7 +130,7 @@ func inboxPage(t *testing.T, n *testNode, user string, q client.InboxQuery) clie
 // the welcome carries the counts; HTTP with the user's token and with an
 // API key see and change the same state.
 func TestInboxSyncAcrossNodes(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	a := startNode(t, prefix, "a", nil)
 	b := startNode(t, prefix, "b", nil)
 	tok := token(t, "ann", nil, time.Hour)
@@ -211,7 +212,7 @@ func TestInboxSyncAcrossNodes(t *testing.T) {
 }
 
 func TestInboxPagesAndFilters(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	n := startNode(t, prefix, "a", nil)
 	var ids []string
 	for i := range 7 {
@@ -274,7 +275,7 @@ func TestInboxPagesAndFilters(t *testing.T) {
 // TestInboxWSErrors: a bad state message is answered with an error message
 // and the connection stays; a binary frame closes it with 4000.
 func TestInboxWSErrors(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
+	n := startNode(t, testutil.Prefix(t), "a", nil)
 	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "cy", nil, time.Hour)})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -300,10 +301,10 @@ func TestInboxWSErrors(t *testing.T) {
 	}
 }
 
-// TestHistoryListsNoStateEvents: GET /v1/alarms on an inbox channel lists
-// its alarms only, not the state events its history also holds.
-func TestHistoryListsNoStateEvents(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
+// TestAlarmListingHasNoStateEvents: GET /v1/alarms on an inbox channel lists
+// its alarms only, not the state events its backlog also holds.
+func TestAlarmListingHasNoStateEvents(t *testing.T) {
+	n := startNode(t, testutil.Prefix(t), "a", nil)
 	ids := []string{publish(t, n, "user:di", 0)}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -313,6 +314,6 @@ func TestHistoryListsNoStateEvents(t *testing.T) {
 	ids = append(ids, publish(t, n, "user:di", 1))
 	h, err := n.publisher().History(ctx, "user:di", "", 10)
 	if err != nil || len(h.Alarms) != 2 || h.Alarms[0].ID != ids[0] || h.Alarms[1].ID != ids[1] {
-		t.Fatalf("history %+v %v", h, err)
+		t.Fatalf("listing %+v %v", h, err)
 	}
 }

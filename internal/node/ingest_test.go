@@ -9,6 +9,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/ingest"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 // TestIngestHandsOverOnShutdown: with two nodes consuming the ingest
@@ -16,7 +17,7 @@ import (
 // down it releases the lease and the other node takes over at once, well
 // before the lease would have expired.
 func TestIngestHandsOverOnShutdown(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	tune := func(c *Config) { c.Ingest = &ingest.Config{Block: 100 * time.Millisecond} }
 	nodes := []*testNode{startNode(t, prefix, "a", tune), startNode(t, prefix, "b", tune)}
 	rdb := nodes[0].rdb

@@ -97,12 +97,12 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 	n.life.serving = true
 	runCtx, stopRun := context.WithCancel(context.Background())
 	n.life.stopRun = stopRun
-	// The feed, pipeliner, history reader, watchdog, gauge and ingest
+	// The feed, pipeliner, backlog reader, watchdog, gauge and ingest
 	// consumer stop when Shutdown cancels runCtx (step 4), the HTTP server
 	// when Shutdown stops it (step 3). Shutdown waits for all of them.
 	n.life.wg.Go(func() { _ = n.feed.Run(runCtx) })
 	n.life.wg.Go(func() { n.pipe.Run(runCtx) })
-	n.life.wg.Go(func() { n.history.Run(runCtx) })
+	n.life.wg.Go(func() { n.backlog.Run(runCtx) })
 	n.life.wg.Go(func() { n.ws.RunWriteWatchdog(runCtx) })
 	n.life.wg.Go(func() { n.readyGauge(runCtx) })
 	if n.ingest != nil {
@@ -124,7 +124,7 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 //     at once. Shutdown waits for every session, stream and goroutine.
 //  3. The HTTP server stops accepting and waits for in-flight requests
 //     (publishes) to finish, and for the upgrades refused in step 2.
-//  4. The live feed, the publish pipeliner, the history reader, the write
+//  4. The live feed, the publish pipeliner, the backlog reader, the write
 //     watchdog, the readiness gauge and the ingest consumer stop (the
 //     consumer releases its lease, so a standby takes over at once);
 //     Shutdown waits for every goroutine Serve started, and Serve returns.

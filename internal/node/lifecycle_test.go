@@ -11,6 +11,8 @@ import (
 
 	"github.com/coder/websocket"
 	"go.uber.org/goleak"
+
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 // closeCode reads c until it fails and returns the close code (-1 when
@@ -38,7 +40,7 @@ func get(t *testing.T, url string) int {
 // then the sockets are closed with 1012, then Serve returns.
 func TestDrainCloses1012AndFailsReadiness(t *testing.T) {
 	const delay = 500 * time.Millisecond
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.DrainDelay = delay })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.DrainDelay = delay })
 	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "5", nil, time.Hour)})
 	if _, err := readMessages(t, c); err != nil {
 		t.Fatal(err)
@@ -86,7 +88,7 @@ func TestDrainCloses1012AndFailsReadiness(t *testing.T) {
 // once Shutdown returns.
 func TestShutdownLeavesNoGoroutine(t *testing.T) {
 	ignore := goleak.IgnoreCurrent()
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.DrainDelay = 200 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.DrainDelay = 200 * time.Millisecond })
 
 	var readers sync.WaitGroup
 	codes := make([]int, 4)

@@ -107,7 +107,7 @@ type Node struct {
 	sse      *sse.Server
 	api      *api.API
 	pipe     *stream.Pipeliner
-	history  *stream.HistoryReader
+	backlog  *stream.BacklogReader
 	ingest   *ingest.Consumer // nil when Config.Ingest is nil
 	draining atomic.Bool      // set when Shutdown starts; fails /readyz
 
@@ -136,7 +136,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if n.hub, err = hub.New(cfg.hub(), n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.feed, err = pubsub.New(cfg.feed(), n.store, n.hub, n.m, log); err != nil {
+	live := pubsub.NewRedis(n.store, rdb)
+	if n.feed, err = pubsub.New(cfg.feed(), live, n.hub, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret, JWKS: cfg.JWKS,
@@ -144,15 +145,15 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.history = n.store.NewHistoryReader(0, func(int) { n.m.HistoryReads.Inc() })
-	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.history, n.store, n.m, log); err != nil {
+	n.backlog = n.store.NewBacklogReader(0, func(int) { n.m.BacklogReads.Inc() })
+	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.backlog, n.store, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.ticketSecret(), TTL: cfg.SSE.TicketTTL})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.sse, err = sse.New(cfg.SSE, n.hub, verifier, tickets, n.feed, n.history, n.m, log); err != nil {
+	if n.sse, err = sse.New(cfg.SSE, n.hub, verifier, tickets, n.feed, n.backlog, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	keys, err := auth.NewKeys(cfg.APIKeys)
@@ -165,7 +166,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	}
 	if cfg.Ingest != nil {
 		ic := cfg.ingest()
-		deps := ingest.Deps{Redis: rdb, Store: n.store, Metrics: n.m, Log: log}
+		deps := ingest.Deps{Store: n.store, PubSub: live, Metrics: n.m, Log: log}
 		if n.ingest, err = ingest.New(ic, deps); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}

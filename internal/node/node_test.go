@@ -9,18 +9,17 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	a := startNode(t, prefix, "a", nil)
 	b := startNode(t, prefix, "b", nil)
 	r := startRecorder(t, token(t, "1", []string{"team:x"}, time.Hour), client.Config{Endpoints: []string{b.wsURL}})
@@ -51,11 +50,11 @@ func TestCrossNodeDeliveryAndIsolation(t *testing.T) {
 }
 
 // startResumeNode starts a node with 8 alarms applied on user:7, their
-// ids returned: the window holds ids[3:], the channel's history ids[2:].
+// ids returned: the window holds ids[3:], the channel's backlog ids[2:].
 // It also returns the epoch and a token for user 7.
 func startResumeNode(t *testing.T) (n *testNode, ids []string, epoch, tok string) {
 	t.Helper()
-	n = startNode(t, newPrefix(), "a", func(c *Config) { c.Hub.Window = 5; c.Stream.ChannelHistory = 6 })
+	n = startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.Hub.Window = 5; c.Stream.ChannelBacklog = 6 })
 	for i := 0; i < 8; i++ {
 		ids = append(ids, publish(t, n, "user:7", i))
 	}
@@ -76,17 +75,17 @@ func TestResumeStatuses(t *testing.T) {
 		status   string
 		replayed int
 		position string
-		reads    float64 // Redis reads of channel histories
+		reads    float64 // Redis reads of channel backlogs
 	}{
 		{"new", map[string]any{}, "new", 0, ids[7], 0},
 		{"resumed", map[string]any{"last_id": ids[4], "epoch": epoch}, "resumed", 3, ids[4], 0},
 		{"resumed without epoch", map[string]any{"last_id": ids[6]}, "resumed", 1, ids[6], 0},
 		{"resumed at tip", map[string]any{"last_id": ids[7], "epoch": epoch}, "resumed", 0, ids[7], 0},
 		{"resumed beyond the window", map[string]any{"last_id": ids[1], "epoch": epoch}, "resumed", 6, ids[1], 1},
-		{"expired: the channel's history is trimmed", map[string]any{"last_id": ids[0], "epoch": epoch}, "expired", 0, ids[7], 1},
+		{"expired: the channel's backlog is trimmed", map[string]any{"last_id": ids[0], "epoch": epoch}, "expired", 0, ids[7], 1},
 		{"everything retained", map[string]any{"last_id": "0-0"}, "resumed", 6, "0-0", 1},
 		{"epoch changed", map[string]any{"last_id": ids[6], "epoch": "not-" + epoch}, "epoch_changed", 0, ids[7], 0},
-		{"ahead of history", map[string]any{"last_id": ahead.String(), "epoch": epoch}, "epoch_changed", 0, ids[7], 0},
+		{"ahead of the log", map[string]any{"last_id": ahead.String(), "epoch": epoch}, "epoch_changed", 0, ids[7], 0},
 		{"invalid", map[string]any{"last_id": "12-x"}, "invalid", 0, ids[7], 0},
 	}
 	for _, tt := range tests {
@@ -95,7 +94,7 @@ func TestResumeStatuses(t *testing.T) {
 			for k, v := range tt.hello {
 				hello[k] = v
 			}
-			reads := counterValue(n.m.HistoryReads)
+			reads := testutil.CounterValue(t, n.m.BacklogReads)
 			c := rawHello(t, n, hello)
 			var msgs []map[string]any
 			for len(msgs) < 1+tt.replayed {
@@ -116,15 +115,15 @@ func TestResumeStatuses(t *testing.T) {
 					t.Fatalf("replay %d = %v, want %s", i, m["id"], want)
 				}
 			}
-			if got := counterValue(n.m.HistoryReads) - reads; got != tt.reads {
-				t.Fatalf("%v history reads, want %v", got, tt.reads)
+			if got := testutil.CounterValue(t, n.m.BacklogReads) - reads; got != tt.reads {
+				t.Fatalf("%v backlog reads, want %v", got, tt.reads)
 			}
 		})
 	}
 }
 
 func TestLastIDAheadCatchesUp(t *testing.T) {
-	prefix := newPrefix()
+	prefix := testutil.Prefix(t)
 	// The node checks the stream only when asked: a slow tip interval.
 	n := startNode(t, prefix, "a", func(c *Config) { c.Feed = pubsub.Config{TipInterval: time.Hour} })
 	publish(t, n, "user:3", 0)
@@ -152,7 +151,7 @@ func TestLastIDAheadCatchesUp(t *testing.T) {
 }
 
 func TestIdempotentPublish(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
+	n := startNode(t, testutil.Prefix(t), "a", nil)
 	p := n.publisher()
 	ctx := context.Background()
 	first, err := p.Publish(ctx, "user:1", "ev", 1, "order-42")
@@ -172,7 +171,7 @@ func TestIdempotentPublish(t *testing.T) {
 }
 
 func TestHelloFailures(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.HelloTimeout = 200 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.WS.HelloTimeout = 200 * time.Millisecond })
 	tests := []struct {
 		name string
 		send func(c *websocket.Conn) error
@@ -214,7 +213,7 @@ func TestHelloFailures(t *testing.T) {
 }
 
 func TestTokenExpiryCloses4001(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
+	n := startNode(t, testutil.Prefix(t), "a", nil)
 	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "5", nil, 1500*time.Millisecond)})
 	if _, err := readMessages(t, c); err != nil {
 		t.Fatalf("welcome: %v", err)
@@ -226,7 +225,7 @@ func TestTokenExpiryCloses4001(t *testing.T) {
 }
 
 func TestOpsEndpoints(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
+	n := startNode(t, testutil.Prefix(t), "a", nil)
 	publish(t, n, "user:1", 1)
 	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/client.js": 200, "/": 404} {
 		res, err := http.Get(n.url + path)
@@ -261,7 +260,7 @@ func fetch(t *testing.T, url string) string {
 }
 
 func TestIdleConnectionGetsPings(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.WS.PingInterval = 100 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.WS.PingInterval = 100 * time.Millisecond })
 	c := rawHello(t, n, map[string]any{"type": "hello", "token": token(t, "p", nil, time.Hour)})
 	pings := 0
 	for pings < 3 {
@@ -275,11 +274,4 @@ func TestIdleConnectionGetsPings(t *testing.T) {
 			}
 		}
 	}
-}
-
-// counterValue reads a counter's current value.
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	_ = c.Write(&m)
-	return m.GetCounter().GetValue()
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/sse"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -139,7 +140,7 @@ func TestSSEResumeStatuses(t *testing.T) {
 }
 
 func TestSSEFirstFieldsAreRetryThenWelcome(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.SSE.Retry = time.Second })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.SSE.Retry = time.Second })
 	s := openSSE(t, n, ticket(t, n, token(t, "r", nil, time.Hour)), "")
 	e := <-s.events
 	ms, err := strconv.Atoi(e.Retry)
@@ -149,7 +150,7 @@ func TestSSEFirstFieldsAreRetryThenWelcome(t *testing.T) {
 }
 
 func TestSSELastEventIDRoundTrip(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", nil)
+	n := startNode(t, testutil.Prefix(t), "a", nil)
 	tok := token(t, "rt", nil, time.Hour)
 	s := openSSE(t, n, ticket(t, n, tok), "")
 	w, _ := s.next(t)
@@ -199,7 +200,7 @@ func TestSSELastEventIDRoundTrip(t *testing.T) {
 }
 
 func TestSSEAuth(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.SSE.TicketTTL = 2 * time.Second })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.SSE.TicketTTL = 2 * time.Second })
 	tok := token(t, "au", []string{"team:x"}, time.Hour)
 	expired, _, err := mustTickets(t, time.Now().Add(-time.Minute)).Issue(auth.Claims{Subject: "au"})
 	if err != nil {
@@ -264,7 +265,7 @@ func mustTickets(t *testing.T, now time.Time) *auth.Tickets {
 }
 
 func TestSSEHeartbeatAndTokenExpiry(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.SSE.Heartbeat = 100 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.SSE.Heartbeat = 100 * time.Millisecond })
 	s := openSSE(t, n, ticket(t, n, token(t, "hb", nil, 2*time.Second)), "")
 	s.next(t) // welcome
 	if e, _ := s.next(t); e.Event != "ping" || e.ID != "" {
@@ -285,7 +286,7 @@ func TestSSEHeartbeatAndTokenExpiry(t *testing.T) {
 }
 
 func TestSSEDrainEndsStreamsAndCountsThem(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.DrainDelay = 200 * time.Millisecond })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.DrainDelay = 200 * time.Millisecond })
 	tok := token(t, "dr", nil, time.Hour)
 	var streams []*sseStream
 	for range 3 {
@@ -332,7 +333,7 @@ func transportGauge(t *testing.T, n *testNode, transport string) float64 {
 }
 
 func TestSSESlowConsumerClosed4029(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) {
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) {
 		c.Hub.QueueLen = 8
 		c.SSE = sse.Config{WriteTimeout: 30 * time.Second}
 	})
@@ -378,7 +379,7 @@ func TestSSESlowConsumerClosed4029(t *testing.T) {
 // node's own host) echo the origin, never with credentials; other origins
 // get 403; requests without Origin are served as before.
 func TestSSECrossOrigin(t *testing.T) {
-	n := startNode(t, newPrefix(), "a", func(c *Config) { c.SSE.AllowedOrigins = []string{"app.example.com", "*.example.org:8443"} })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.SSE.AllowedOrigins = []string{"app.example.com", "*.example.org:8443"} })
 	tok := token(t, "co", nil, time.Hour)
 	host := strings.TrimPrefix(n.url, "http://")
 	do := func(t *testing.T, method, path, origin string, hdr map[string]string) *http.Response {

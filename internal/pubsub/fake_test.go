@@ -109,9 +109,9 @@ func (s *fakeStore) dropNewest() {
 	s.entries = s.entries[:len(s.entries)-1]
 }
 
-// replaceHistory installs a new epoch over an empty stream, as another
-// node that rotated after losing the history.
-func (s *fakeStore) replaceHistory(epoch string) {
+// replaceLog installs a new epoch over an empty stream, as another
+// node that rotated after losing the log.
+func (s *fakeStore) replaceLog(epoch string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.epoch, s.entries = epoch, nil
@@ -132,11 +132,12 @@ func (s *fakeStore) sub(t *testing.T, i int) *fakeSub {
 	return sub
 }
 
-func (s *fakeStore) Subscribe(_ context.Context, nodeID string) stream.Subscription {
+func (s *fakeStore) Subscribe(_ context.Context, nodeID string) Subscription {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_ = s.logLocked("subscribe")
-	sub := &fakeSub{nodeID: nodeID, events: make(chan received, 16), closed: make(chan struct{})}
+	sub := &fakeSub{nodeID: nodeID, events: make(chan received, 16), closed: make(chan struct{}),
+		failing: func() bool { s.mu.Lock(); defer s.mu.Unlock(); return s.fail["receive"] }}
 	s.subs = append(s.subs, sub)
 	return sub
 }
@@ -253,19 +254,23 @@ func (s *fakeStore) RotateEpoch(_ context.Context, old string) (string, error) {
 // for the feed's receive goroutine.
 type fakeSub struct {
 	nodeID    string
+	failing   func() bool // every Receive fails at once (the store's "receive" is set to fail)
 	events    chan received
 	closed    chan struct{}
 	closeOnce sync.Once
 }
 
-func (s *fakeSub) Receive(ctx context.Context) (stream.Event, error) {
+func (s *fakeSub) Receive(ctx context.Context) (Event, error) {
+	if s.failing() {
+		return Event{}, errFake
+	}
 	select {
 	case r := <-s.events:
 		return r.ev, r.err
 	case <-s.closed:
-		return stream.Event{}, errors.New("fake: subscription closed")
+		return Event{}, errors.New("fake: subscription closed")
 	case <-ctx.Done():
-		return stream.Event{}, ctx.Err()
+		return Event{}, ctx.Err()
 	}
 }
 
@@ -295,13 +300,13 @@ func (s *fakeSub) send(t *testing.T, r received) {
 // subscribed delivers the confirmation of both channels.
 func (s *fakeSub) subscribed(t *testing.T) {
 	t.Helper()
-	s.send(t, received{ev: stream.Event{Kind: stream.EventSubscribed}})
+	s.send(t, received{ev: Event{Kind: EventSubscribed}})
 }
 
 // message delivers e from epoch on the live channel.
 func (s *fakeSub) message(t *testing.T, epoch string, e alarm.Entry) {
 	t.Helper()
-	s.send(t, received{ev: stream.Event{Kind: stream.EventMessage, Payload: epoch + "\n" + string(e.Frame)}})
+	s.send(t, received{ev: Event{Kind: EventMessage, Payload: epoch + "\n" + string(e.Frame)}})
 }
 
 // batch delivers es, consecutive in the log after pred, from epoch in one
@@ -312,13 +317,13 @@ func (s *fakeSub) batch(t *testing.T, epoch string, pred protocol.ID, es ...alar
 	for _, e := range es {
 		payload += "\n" + string(e.Frame)
 	}
-	s.send(t, received{ev: stream.Event{Kind: stream.EventMessage, Payload: payload}})
+	s.send(t, received{ev: Event{Kind: EventMessage, Payload: payload}})
 }
 
 // probe delivers the node's probe.
 func (s *fakeSub) probe(t *testing.T) {
 	t.Helper()
-	s.send(t, received{ev: stream.Event{Kind: stream.EventProbe, Payload: "1"}})
+	s.send(t, received{ev: Event{Kind: EventProbe, Payload: "1"}})
 }
 
 // fail delivers a receive error (a dropped connection).

@@ -17,11 +17,12 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// Store is the part of the stream store the feed uses: every Redis call
-// and every key and channel name is behind it. *stream.Store implements it.
+// Store is what the feed reads and subscribes to: the log reads of the
+// stream store (every key and channel name is built there) and the live
+// subscription with its probes. *Redis implements it.
 type Store interface {
 	// Subscribe subscribes to the live channel and nodeID's probe channel.
-	Subscribe(ctx context.Context, nodeID string) stream.Subscription
+	Subscribe(ctx context.Context, nodeID string) Subscription
 	// Probe publishes payload on nodeID's probe channel.
 	Probe(ctx context.Context, nodeID, payload string) error
 	// Follow reads a page of the log after an id and says whether the
@@ -43,6 +44,9 @@ const (
 	DefaultTipInterval  = time.Second
 	DefaultProbeTimeout = 5 * time.Second
 	DefaultRetrySync    = 100 * time.Millisecond
+	// DefaultOutageReminder is how often a Redis outage is logged again
+	// while it lasts.
+	DefaultOutageReminder = 30 * time.Second
 )
 
 // Config configures a Feed. The window it loads is the hub's
@@ -61,6 +65,11 @@ type Config struct {
 	// RetrySync is the least time between sync attempts prompted by live
 	// messages while the node is not caught up. Default 100ms.
 	RetrySync time.Duration
+	// OutageReminder is how often the feed logs again that Redis (or the
+	// subscription) is still failing: it logs one line when that starts,
+	// one when it ends, and this reminder in between, not a line per
+	// failed call. Default DefaultOutageReminder (30s).
+	OutageReminder time.Duration
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 }
@@ -83,6 +92,8 @@ type Feed struct {
 	// fields below are owned by the Run goroutine
 	probeSeq uint64
 	lastSync time.Time // start of the last sync attempt
+	redis    *outage   // Redis commands: probes, tip checks, loads, gap fills
+	sub      *outage   // the subscription's connection
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -93,6 +104,7 @@ func (c Config) Validate() error {
 		defaults.Min("TipInterval", c.TipInterval, time.Millisecond),
 		defaults.Min("ProbeTimeout", c.ProbeTimeout, time.Millisecond),
 		defaults.NonNegative("RetrySync", c.RetrySync),
+		defaults.NonNegative("OutageReminder", c.OutageReminder),
 	)
 }
 
@@ -100,6 +112,7 @@ func (c *Config) applyDefaults() {
 	defaults.Set(&c.TipInterval, DefaultTipInterval)
 	defaults.Set(&c.ProbeTimeout, DefaultProbeTimeout)
 	defaults.Set(&c.RetrySync, DefaultRetrySync)
+	defaults.Set(&c.OutageReminder, DefaultOutageReminder)
 }
 
 // New validates cfg and returns a Feed for hub.
@@ -120,7 +133,16 @@ func New(cfg Config, store Store, h *hub.Hub, m *metrics.Metrics, log *slog.Logg
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Feed{cfg: cfg, store: store, hub: h, m: m, log: log, syncs: make(chan struct{}, 1)}, nil
+	f := &Feed{cfg: cfg, store: store, hub: h, m: m, log: log, syncs: make(chan struct{}, 1)}
+	f.redis = &outage{lost: "pubsub: lost Redis", still: "pubsub: Redis still unreachable", back: "pubsub: Redis back",
+		log: log, now: cfg.Now, remind: cfg.OutageReminder}
+	// A subscription that fails while Redis commands fail too is the same
+	// outage; alone, it is announced once it has lasted a probe timeout
+	// (a reconnect is routine: the gap fill covers it).
+	f.sub = &outage{lost: "pubsub: subscription failing", still: "pubsub: subscription still failing",
+		back: "pubsub: subscription back", log: log, now: cfg.Now, remind: cfg.OutageReminder,
+		grace: cfg.ProbeTimeout, quiet: func() bool { return f.redis.down }}
+	return f, nil
 }
 
 // Ready reports whether the node can prove it is current: the window is
@@ -177,7 +199,11 @@ func (f *Feed) Run(ctx context.Context) error {
 		if ctx.Err() != nil {
 			break
 		}
-		f.log.Warn("pubsub: subscription ended, recreating", "err", err)
+		if f.redis.down {
+			f.sub.failed(err) // part of the Redis outage already logged
+		} else {
+			f.log.Warn("pubsub: subscription ended, recreating", "err", err)
+		}
 		if f.cfg.Now().Sub(start) > 10*time.Second {
 			backoff = 100 * time.Millisecond
 		}
@@ -226,13 +252,13 @@ func (f *Feed) session(ctx context.Context) error {
 
 // received is one result of Subscription.Receive.
 type received struct {
-	ev  stream.Event
+	ev  Event
 	err error
 }
 
 // receive is the only reader of sub. After an error the next Receive
 // reconnects and resubscribes; the new confirmation triggers a gap fill.
-func (f *Feed) receive(ctx context.Context, sub stream.Subscription, out chan<- received) {
+func (f *Feed) receive(ctx context.Context, sub Subscription, out chan<- received) {
 	for {
 		ev, err := sub.Receive(ctx)
 		if ctx.Err() != nil {
@@ -257,17 +283,19 @@ func (f *Feed) handle(ctx context.Context, r received) {
 	if r.err != nil {
 		f.subscribed.Store(false)
 		f.caughtUp.Store(false)
-		f.log.Warn("pubsub: receive failed", "err", r.err)
+		f.sub.failed(r.err)
 		return
 	}
 	switch r.ev.Kind {
-	case stream.EventSubscribed:
+	case EventSubscribed:
+		f.sub.ok()
 		f.subscribed.Store(true)
 		f.m.Resubscribes.Inc()
 		f.sync(ctx) // subscribe first, then read: nothing slips through
-	case stream.EventProbe:
+	case EventProbe:
+		f.sub.ok()
 		f.lastProbe.Store(f.cfg.Now().UnixNano())
-	case stream.EventMessage:
+	case EventMessage:
 		f.apply(ctx, r.ev.Payload)
 	}
 }
@@ -286,7 +314,7 @@ func (f *Feed) apply(ctx context.Context, payload string) {
 		return // the load that follows subscription includes it
 	}
 	if cur, _ := f.hub.State(); l.Epoch != cur {
-		f.sync(ctx) // history changed: resolve through the stream
+		f.sync(ctx) // log epoch changed: resolve through the stream
 		return
 	}
 	if !f.caughtUp.Load() {
@@ -329,7 +357,9 @@ func (f *Feed) tick(ctx context.Context) error {
 	err := f.store.Probe(pctx, f.cfg.NodeID, fmt.Sprint(f.probeSeq))
 	cancel()
 	if err != nil {
-		f.log.Warn("pubsub: probe publish failed", "err", err)
+		f.redis.failed(err)
+	} else {
+		f.redis.ok()
 	}
 	f.sync(ctx)
 	return nil

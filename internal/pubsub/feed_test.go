@@ -2,8 +2,6 @@ package pubsub
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,6 +13,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -27,31 +26,25 @@ type fixture struct {
 	feed  *Feed
 }
 
-// start runs a feed on the machine's Redis under a fresh prefix.
-func start(t *testing.T, tip time.Duration, prefix string) *fixture {
+// start runs a feed on the machine's Redis under a fresh prefix, whose
+// keys are deleted at cleanup.
+func start(t *testing.T, tip time.Duration) *fixture {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ContextTimeoutEnabled: true})
 	t.Cleanup(func() { _ = rdb.Close() })
 	if err := rdb.Ping(context.Background()).Err(); err != nil {
 		t.Fatalf("needs Redis on %s (%s): %v", testproc.RedisAddr(), testproc.RedisAddrEnv, err)
 	}
-	if prefix == "" {
-		b := make([]byte, 6)
-		_, _ = rand.Read(b)
-		prefix = "t-feed-" + hex.EncodeToString(b)
-	}
+	prefix := testutil.Prefix(t)
 	store, err := stream.New(stream.Config{Prefix: prefix}, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = rdb.Del(context.Background(), store.StreamKey(), store.EpochKey()).Err()
-	})
 	h, err := hub.New(hub.Config{NodeID: "n", Window: 100}, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := New(Config{NodeID: "n-" + prefix, TipInterval: tip}, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n-" + prefix, TipInterval: tip}, NewRedis(store, rdb), h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,15 +60,10 @@ func (fx *fixture) run(t *testing.T) {
 	eventually(t, "ready", fx.feed.Ready)
 }
 
+// eventually waits up to 10s for cond.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.WaitFor(t, 10*time.Second, what, cond)
 }
 
 func (fx *fixture) publish(t *testing.T, ch string) protocol.ID {
@@ -102,7 +90,7 @@ func (fx *fixture) streamOnly(t *testing.T, ch string) protocol.ID {
 func applied(fx *fixture) protocol.ID { _, a := fx.hub.State(); return a }
 
 func TestLoadsWindowAtStart(t *testing.T) {
-	fx := start(t, time.Hour, "")
+	fx := start(t, time.Hour)
 	var last protocol.ID
 	for i := 0; i < 5; i++ {
 		last = fx.publish(t, "user:1")
@@ -118,7 +106,7 @@ func TestLoadsWindowAtStart(t *testing.T) {
 }
 
 func TestLiveAndGapFill(t *testing.T) {
-	fx := start(t, 50*time.Millisecond, "")
+	fx := start(t, 50*time.Millisecond)
 	fx.run(t)
 	live := fx.publish(t, "user:1")
 	eventually(t, "live alarm", func() bool { return applied(fx) == live })
@@ -127,7 +115,7 @@ func TestLiveAndGapFill(t *testing.T) {
 }
 
 func TestSyncNowCatchesUpAtOnce(t *testing.T) {
-	fx := start(t, time.Hour, "")
+	fx := start(t, time.Hour)
 	fx.run(t)
 	missed := fx.streamOnly(t, "user:2")
 	fx.feed.SyncNow()
@@ -139,7 +127,7 @@ func TestSyncNowCatchesUpAtOnce(t *testing.T) {
 }
 
 func TestRollbackRotatesEpoch(t *testing.T) {
-	fx := start(t, 50*time.Millisecond, "")
+	fx := start(t, 50*time.Millisecond)
 	fx.run(t)
 	fx.publish(t, "user:1")
 	newest := fx.publish(t, "user:1")
@@ -162,7 +150,7 @@ func TestNotReadyWithoutRedis(t *testing.T) {
 	defer rdb.Close()
 	store, _ := stream.New(stream.Config{Prefix: "t-none"}, rdb, nil)
 	h, _ := hub.New(hub.Config{NodeID: "n"}, nil, nil)
-	f, err := New(Config{NodeID: "n", TipInterval: 20 * time.Millisecond}, store, h, nil, nil)
+	f, err := New(Config{NodeID: "n", TipInterval: 20 * time.Millisecond}, NewRedis(store, rdb), h, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,10 +182,10 @@ func (b blockRange) Follow(ctx context.Context, after protocol.ID, n int64) (str
 }
 
 func TestNoLiveApplyPastAFailedGapFill(t *testing.T) {
-	fx := start(t, time.Hour, "")
+	fx := start(t, time.Hour)
 	var blocked atomic.Bool
 	f, err := New(Config{NodeID: "nb-" + fx.store.LiveChannel(), TipInterval: 50 * time.Millisecond},
-		blockRange{fx.store, blocked.Load}, fx.hub, nil, nil)
+		blockRange{NewRedis(fx.store, fx.rdb), blocked.Load}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,13 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -99,12 +97,6 @@ func (u *unit) windowIDs() []protocol.ID {
 	return ids
 }
 
-func counter(c prometheus.Counter) float64 {
-	var d dto.Metric
-	_ = c.Write(&d)
-	return d.GetCounter().GetValue()
-}
-
 func idsEqual(a, b []protocol.ID) bool {
 	if len(a) != len(b) {
 		return false
@@ -138,7 +130,7 @@ func TestUnitStartUp(t *testing.T) {
 		wantLen   int
 	}{
 		{"empty, no epoch", "", 0, 100, "subscribe load ensure tip", "e0", 0},
-		{"existing history", "e1", 3, 100, "subscribe load tip", "e1", 3},
+		{"existing log", "e1", 3, 100, "subscribe load tip", "e1", 3},
 		{"longer than the window", "e1", 5, 2, "subscribe load tip", "e1", 2},
 	}
 	for _, tt := range tests {
@@ -170,8 +162,8 @@ func TestUnitStartUp(t *testing.T) {
 			if got := u.windowIDs(); !idsEqual(got, want) {
 				t.Fatalf("window %v, want %v", got, want)
 			}
-			if counter(u.m.Resubscribes) != 1 {
-				t.Fatalf("resubscribes %v, want 1", counter(u.m.Resubscribes))
+			if testutil.CounterValue(t, u.m.Resubscribes) != 1 {
+				t.Fatalf("resubscribes %v, want 1", testutil.CounterValue(t, u.m.Resubscribes))
 			}
 		})
 	}
@@ -246,8 +238,8 @@ func TestUnitGapFillPages(t *testing.T) {
 			if n := store.count("range"); n != tt.wantRanges {
 				t.Fatalf("%d range reads, want %d", n, tt.wantRanges)
 			}
-			if counter(u.m.GapFills) != 1 || counter(u.m.GapFilled) != float64(tt.missing) {
-				t.Fatalf("gap fills %v, filled %v", counter(u.m.GapFills), counter(u.m.GapFilled))
+			if testutil.CounterValue(t, u.m.GapFills) != 1 || testutil.CounterValue(t, u.m.GapFilled) != float64(tt.missing) {
+				t.Fatalf("gap fills %v, filled %v", testutil.CounterValue(t, u.m.GapFills), testutil.CounterValue(t, u.m.GapFilled))
 			}
 			eventually(t, "ready", u.feed.Ready)
 		})
@@ -255,8 +247,8 @@ func TestUnitGapFillPages(t *testing.T) {
 }
 
 // TestUnitRollback: a stream whose newest id is below the applied id lost
-// history; the feed rotates the epoch and resets the hub, kicking every
-// connection so clients resume into the new history.
+// log; the feed rotates the epoch and resets the hub, kicking every
+// connection so clients resume into the new log epoch.
 func TestUnitRollback(t *testing.T) {
 	store := newFakeStore("e1")
 	store.append(t, "user:1")
@@ -281,8 +273,8 @@ func TestUnitRollback(t *testing.T) {
 	if kicked.Load() != 1012 || u.hub.Len() != 0 {
 		t.Fatalf("kicked with %d, %d connections left", kicked.Load(), u.hub.Len())
 	}
-	if counter(u.m.EpochRotations) != 1 {
-		t.Fatalf("epoch rotations %v", counter(u.m.EpochRotations))
+	if testutil.CounterValue(t, u.m.EpochRotations) != 1 {
+		t.Fatalf("epoch rotations %v", testutil.CounterValue(t, u.m.EpochRotations))
 	}
 	eventually(t, "ready", u.feed.Ready)
 }
@@ -294,15 +286,15 @@ func TestUnitEpochChangeInTip(t *testing.T) {
 	store.append(t, "user:1")
 	u := newUnit(t, store, Config{})
 	u.start(t)
-	store.replaceHistory("e2")
+	store.replaceLog("e2")
 	e := store.append(t, "user:1")
 	u.feed.SyncNow()
 	eventually(t, "epoch e2", func() bool { return u.epoch() == "e2" })
 	if u.applied() != e.ID || store.count("rotate") != 1 || store.currentEpoch() != "e2" {
 		t.Fatalf("applied %v (want %v), %d rotations, store epoch %q", u.applied(), e.ID, store.count("rotate"), store.currentEpoch())
 	}
-	if counter(u.m.EpochRotations) != 1 {
-		t.Fatalf("epoch rotations %v", counter(u.m.EpochRotations))
+	if testutil.CounterValue(t, u.m.EpochRotations) != 1 {
+		t.Fatalf("epoch rotations %v", testutil.CounterValue(t, u.m.EpochRotations))
 	}
 	eventually(t, "ready", u.feed.Ready)
 }
@@ -331,7 +323,7 @@ func TestUnitLiveMessageEpoch(t *testing.T) {
 			sub := u.start(t)
 			before, tips := u.applied(), store.count("tip")
 			if tt.newEpoch != "" {
-				store.replaceHistory(tt.newEpoch)
+				store.replaceLog(tt.newEpoch)
 			}
 			e := store.append(t, "user:1")
 			if !tt.inStream {
@@ -436,8 +428,8 @@ func TestUnitProbeLost(t *testing.T) {
 	e := store.append(t, "user:1") // published while no subscription delivered
 	second.subscribed(t)
 	eventually(t, "ready again", func() bool { return u.feed.Ready() && u.applied() == e.ID })
-	if counter(u.m.Resubscribes) != 2 {
-		t.Fatalf("resubscribes %v, want 2", counter(u.m.Resubscribes))
+	if testutil.CounterValue(t, u.m.Resubscribes) != 2 {
+		t.Fatalf("resubscribes %v, want 2", testutil.CounterValue(t, u.m.Resubscribes))
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -27,7 +26,7 @@ func (fx *fixture) foreign(t *testing.T) protocol.ID {
 // published on top. The feed must see that the log no longer continues
 // from what it applied, and rotate the epoch.
 func TestRollbackThenOnePublishRotatesEpoch(t *testing.T) {
-	fx := start(t, time.Hour, "") // no tip checks: the log itself must tell
+	fx := start(t, time.Hour) // no tip checks: the log itself must tell
 	fx.run(t)
 	fx.publish(t, "user:1")
 	lost1 := fx.publish(t, "user:1")
@@ -50,7 +49,7 @@ func TestRollbackThenOnePublishRotatesEpoch(t *testing.T) {
 // Item 4 of issue 10: an entry the gateway did not write, at the tip, is
 // not a rollback.
 func TestForeignEntryAtTipKeepsEpoch(t *testing.T) {
-	fx := start(t, 20*time.Millisecond, "")
+	fx := start(t, 20*time.Millisecond)
 	fx.run(t)
 	a := fx.publish(t, "user:1")
 	eventually(t, "applied", func() bool { return applied(fx) == a })
@@ -69,7 +68,7 @@ func TestForeignEntryAtTipKeepsEpoch(t *testing.T) {
 
 // pagedStore is a store whose gap fills read pages of n entries.
 type pagedStore struct {
-	*stream.Store
+	*Redis
 	n int64
 }
 
@@ -77,9 +76,9 @@ func (p pagedStore) PageSize() int64 { return p.n }
 
 // Item 5 of issue 10: malformed entries inside a gap do not end the fill.
 func TestGapFillPagesPastMalformedEntries(t *testing.T) {
-	fx := start(t, time.Hour, "")
+	fx := start(t, time.Hour)
 	f, err := New(Config{NodeID: "np-" + fx.store.LiveChannel(), TipInterval: time.Hour},
-		pagedStore{fx.store, 2}, fx.hub, nil, nil)
+		pagedStore{NewRedis(fx.store, fx.rdb), 2}, fx.hub, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

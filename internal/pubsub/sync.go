@@ -5,18 +5,24 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // sync compares the stream with the hub and repairs any difference: loads
-// the window the first time, backfills a gap, or reloads a history whose
+// the window the first time, backfills a gap, or reloads a log whose
 // epoch changed or that rolled back behind the applied id. It records
 // whether the node is caught up.
 func (f *Feed) sync(ctx context.Context) {
 	f.lastSync = f.cfg.Now()
 	err := f.syncOnce(ctx)
 	f.caughtUp.Store(err == nil)
-	if err != nil {
+	switch {
+	case err == nil:
+		f.redis.ok()
+	case errors.Is(err, stream.ErrUnavailable):
+		f.redis.failed(err)
+	default:
 		f.log.Warn("pubsub: sync failed", "err", err)
 	}
 }
@@ -32,7 +38,7 @@ func (f *Feed) syncOnce(ctx context.Context) error {
 	tip, err := f.store.Tip(tctx)
 	cancel()
 	if err != nil {
-		return fmt.Errorf("pubsub: tip: %w", err)
+		return err // "stream: tip: ..."
 	}
 	epoch, applied := f.hub.State()
 	switch {
@@ -54,10 +60,10 @@ func (f *Feed) syncOnce(ctx context.Context) error {
 }
 
 // errDiverged reports that the log no longer continues from the applied id.
-var errDiverged = errors.New("pubsub: history diverged")
+var errDiverged = errors.New("pubsub: log diverged")
 
 // reload loads the window and installs it in the hub. lost is the epoch
-// whose history is gone ("" at start): it is rotated (compare-and-set, so
+// whose log is gone ("" at start): it is rotated (compare-and-set, so
 // every node lands on the same new epoch) before the load.
 func (f *Feed) reload(ctx context.Context, lost string) error {
 	ctx, cancel := context.WithTimeout(ctx, 4*f.store.Timeout())
@@ -66,20 +72,20 @@ func (f *Feed) reload(ctx context.Context, lost string) error {
 	if lost != "" {
 		e, err := f.store.RotateEpoch(ctx, lost)
 		if err != nil {
-			return fmt.Errorf("pubsub: rotate epoch: %w", err)
+			return err // "stream: rotate epoch: ..."
 		}
 		epoch = e
 	}
 	entries, evicted, tip, err := f.store.LoadWindow(ctx, f.hub.WindowSize())
 	if err != nil {
-		return fmt.Errorf("pubsub: load window: %w", err)
+		return err // "stream: load window: ..."
 	}
 	if tip.Epoch != "" {
 		epoch = tip.Epoch
 	}
 	if epoch == "" {
 		if epoch, err = f.store.EnsureEpoch(ctx); err != nil {
-			return fmt.Errorf("pubsub: ensure epoch: %w", err)
+			return err // "stream: ensure epoch: ..."
 		}
 	}
 	if before, _ := f.hub.State(); before != "" && before != epoch {

@@ -14,6 +14,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -36,7 +37,7 @@ type Config struct {
 	// to the same again as jitter. Default 1s.
 	Retry time.Duration
 	// CatchUpTimeout bounds the wait for a last id ahead of the node, and
-	// the read of the channel histories for one older than the window.
+	// the read of the channel backlogs for one older than the window.
 	// Default 3s.
 	CatchUpTimeout time.Duration
 	// MaxWriteBytes caps the events coalesced into one write. Default
@@ -64,12 +65,12 @@ type Server struct {
 	hub     *hub.Hub
 	verify  *auth.Verifier
 	tickets *auth.Tickets
-	feed    hub.Feed
-	history hub.History // nil answers resumes beyond the window expired
+	feed    transport.Feed
+	resume  transport.Resumer
 	m       *metrics.Metrics
 	log     *slog.Logger
 
-	streams hub.ConnSet[*stream] // from Add to Remove; refused with 1012 once closing
+	streams transport.ConnSet[*stream] // from Add to Remove; refused with 1012 once closing
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -87,8 +88,10 @@ func (c Config) Validate() error {
 }
 
 // New validates cfg and returns a Server. tickets are made with the same
-// secret as v's tokens (see auth.NewTickets).
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed hub.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// secret as v's tokens (see auth.NewTickets); backfill (may be nil:
+// resumes older than the window are answered expired) reads the channel
+// backlogs.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed transport.Feed, backfill hub.Backfill, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || tickets == nil || feed == nil {
 		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
 	}
@@ -98,7 +101,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed h
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.Heartbeat, DefaultHeartbeat)
 	defaults.Set(&cfg.Retry, DefaultRetry)
-	defaults.Set(&cfg.CatchUpTimeout, hub.DefaultCatchUpTimeout)
+	defaults.Set(&cfg.CatchUpTimeout, transport.DefaultCatchUpTimeout)
 	defaults.Set(&cfg.MaxWriteBytes, DefaultMaxWriteBytes)
 	if m == nil {
 		m = metrics.New(nil)
@@ -106,8 +109,8 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed h
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, history: history,
-		m: m, log: log}, nil
+	resume := transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout}
+	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, resume: resume, m: m, log: log}, nil
 }
 
 // Register adds the SSE routes to mux.

@@ -5,18 +5,18 @@ import (
 	"context"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // transport labels this package's connections in metrics.
-const transport = "sse"
+const transportLabel = "sse"
 
 // stream is one SSE response. Its handler goroutine (run) is the only one
 // that writes to it: the hub's queue wakes it through wake, and close,
@@ -110,17 +110,15 @@ func (st *stream) run() {
 		st.srv.hub.Unregister(st.hubConn)
 		st.hubConn.Queue.Close()
 	}()
-	ctx, cancel := context.WithTimeout(st.ctx, st.srv.cfg.CatchUpTimeout)
-	w, err := st.srv.hub.Resume(ctx, st.hubConn, req, st.srv.history)
-	cancel()
+	w, err := st.srv.resume.Resume(st.ctx, st.hubConn, req)
 	if err != nil {
 		if st.ctx.Err() == nil {
 			st.srv.log.Warn("sse: resume from redis failed", "remote", st.r.RemoteAddr, "err", err)
 		}
-		st.writeClose(hub.ResumeClose(err))
+		st.writeClose(transport.ResumeClose(err))
 		return
 	}
-	gauge := st.srv.m.Transport.WithLabelValues(transport)
+	gauge := st.srv.m.Transport.WithLabelValues(transportLabel)
 	gauge.Inc()
 	defer gauge.Dec()
 	st.srv.log.Debug("sse: stream started", "remote", st.r.RemoteAddr, "sub", st.claims.Subject,
@@ -150,17 +148,13 @@ func (st *stream) request() hub.Resume {
 		}
 		lastID, epoch = &id, e
 	}
-	ctx, cancel := context.WithTimeout(st.ctx, st.srv.cfg.CatchUpTimeout)
-	defer cancel()
-	return st.srv.hub.Request(ctx, lastID, epoch, st.srv.feed.SyncNow)
+	return st.srv.resume.Request(st.ctx, lastID, epoch)
 }
 
 // loop writes until the stream ends.
 func (st *stream) loop() {
 	hb := st.srv.cfg.Heartbeat
-	// The first heartbeat comes after 100-120 % of the interval, so streams
-	// that arrived together do not beat in lockstep.
-	t := time.NewTimer(hb + time.Duration(rand.Int64N(int64(hb/5)+1)))
+	t := time.NewTimer(transport.Jitter(hb)) // not in lockstep with a reconnect storm
 	defer t.Stop()
 	for {
 		select {
@@ -219,7 +213,7 @@ func (st *stream) drain() bool {
 
 // writeClose writes the close event for code and counts it.
 func (st *stream) writeClose(code protocol.CloseCode, reason string) {
-	st.srv.m.Closes.WithLabelValues(strconv.Itoa(int(code))).Inc()
+	st.srv.m.Closes.WithLabelValues(transport.CloseLabel(code)).Inc()
 	st.write(closeEvent(code, reason))
 }
 

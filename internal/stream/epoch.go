@@ -25,7 +25,7 @@ func (s *Store) EnsureEpoch(ctx context.Context) (string, error) {
 	return get.Val(), nil
 }
 
-// RotateEpoch starts a new history: if the epoch still equals old (or is
+// RotateEpoch starts a new log epoch: if the epoch still equals old (or is
 // absent) it is replaced by a new random one. It returns the epoch now
 // current, so when several nodes rotate from the same old epoch the first
 // one wins and all of them agree on the result.

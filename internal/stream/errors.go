@@ -27,20 +27,50 @@ var unavailablePrefixes = []string{
 	"DEADLINE", "LOADING", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "TRYAGAIN", "BUSY", "NOREPLICAS",
 }
 
-// wrapErr adds op context and, for availability failures, ErrUnavailable
-// (ErrDeadline, which wraps it, for a script's DEADLINE refusal).
+// wrapErr adds op context, once: the error reads "stream: <op>: <err>".
+// An availability failure is also ErrUnavailable (a script's DEADLINE
+// refusal ErrDeadline, which is ErrUnavailable too) without repeating
+// the sentinel's text.
 func wrapErr(op string, err error) error {
 	if err == nil {
 		return nil
 	}
+	msg := "stream: " + op + ": " + err.Error()
 	var rerr redis.Error
 	if errors.As(err, &rerr) && strings.HasPrefix(strings.TrimPrefix(rerr.Error(), "ERR "), "DEADLINE ") {
-		return fmt.Errorf("stream: %s: %w: %w", op, ErrDeadline, err) // a script's refusal
+		return tag(msg, ErrDeadline, err) // a script's refusal
 	}
 	if isUnavailable(err) {
-		return fmt.Errorf("stream: %s: %w: %w", op, ErrUnavailable, err)
+		return tag(msg, ErrUnavailable, err)
 	}
 	return fmt.Errorf("stream: %s: %w", op, err)
+}
+
+// tagged is an error that reads msg and is (errors.Is, errors.As) each of
+// is: it marks a cause with sentinels without repeating their text, so
+// that a chain reads "stream: publish: dial tcp ...", not "stream:
+// publish: stream: redis unavailable: dial tcp ...".
+type tagged struct {
+	msg string
+	is  []error
+}
+
+// tag returns a *tagged; a pointer, so that a tagged sentinel compares by
+// identity.
+func tag(msg string, is ...error) error { return &tagged{msg: msg, is: is} }
+
+func (t *tagged) Error() string   { return t.msg }
+func (t *tagged) Unwrap() []error { return t.is }
+
+// MarkUnavailable returns err marked with ErrUnavailable when it means
+// Redis cannot serve right now (see ErrUnavailable), else err itself. The
+// mark leaves err's text as it is. For callers outside this package that
+// make Redis calls of their own (the Pub/Sub subscription).
+func MarkUnavailable(err error) error {
+	if err == nil || !isUnavailable(err) || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	return tag(err.Error(), ErrUnavailable, err)
 }
 
 func isUnavailable(err error) bool {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +52,9 @@ func TestIsUnavailable(t *testing.T) {
 		if !errors.Is(wrapErr("op", tt.err), tt.err) {
 			t.Errorf("wrapErr(%v) lost the cause", tt.err)
 		}
+		if got, want := wrapErr("op", tt.err).Error(), "stream: op: "+tt.err.Error(); got != want {
+			t.Errorf("wrapErr(%v) reads %q, want %q: context once, no sentinel text", tt.err, got, want)
+		}
 	}
 	if wrapErr("op", nil) != nil {
 		t.Fatal("wrapErr(nil) != nil")
@@ -84,7 +88,7 @@ func TestUnavailable(t *testing.T) {
 		"Range":      func(ctx context.Context) error { _, err := s.Range(ctx, protocol.Zero, 10); return err },
 		"Tip":        func(ctx context.Context) error { _, err := s.Tip(ctx); return err },
 		"LoadWindow": func(ctx context.Context) error { _, _, _, err := s.LoadWindow(ctx, 10); return err },
-		"History":    func(ctx context.Context) error { _, err := s.History(ctx, "c", protocol.Zero, 10); return err },
+		"ListAlarms": func(ctx context.Context) error { _, err := s.ListAlarms(ctx, "c", protocol.Zero, 10); return err },
 		"EnsureEpoch": func(ctx context.Context) error {
 			_, err := s.EnsureEpoch(ctx)
 			return err
@@ -93,19 +97,17 @@ func TestUnavailable(t *testing.T) {
 			_, err := s.RotateEpoch(ctx, "x")
 			return err
 		},
-		"Probe": func(ctx context.Context) error { return s.Probe(ctx, "n", "p") },
-		"Subscribe": func(ctx context.Context) error {
-			sub := s.Subscribe(ctx, "n")
-			defer sub.Close()
-			_, err := sub.Receive(ctx)
-			return err
-		},
 	}
 	for name, call := range calls {
 		t.Run(name, func(t *testing.T) {
 			err := call(testCtx(t))
 			if !errors.Is(err, ErrUnavailable) {
 				t.Fatalf("%s: %v, want ErrUnavailable", name, err)
+			}
+			for _, msg := range strings.Split(err.Error(), "\n") { // PublishBatch joins two
+				if strings.Count(msg, "stream:") != 1 || strings.Contains(msg, ErrUnavailable.Error()) {
+					t.Fatalf("%s: %q, want one \"stream:\" and no sentinel text", name, msg)
+				}
 			}
 		})
 	}

@@ -21,7 +21,7 @@ type Page struct {
 	// Diverged reports that the log does not continue from the id: an
 	// entry names a predecessor (field p) other than the entry before it,
 	// or the id itself is gone and the entry after it cannot prove it
-	// followed the id. What the follower applied is no longer the history.
+	// followed the id. What the follower applied is no longer in the log.
 	Diverged bool
 }
 

@@ -2,11 +2,8 @@ package stream
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"net"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -16,6 +13,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -54,46 +52,17 @@ func testClient(t testing.TB, b backend) redis.UniversalClient {
 	return rdb
 }
 
-// uniquePrefix returns a valid prefix unique to this test run.
-func uniquePrefix(t testing.TB) string {
-	var b [4]byte
-	_, _ = rand.Read(b[:])
-	name := strings.Map(func(r rune) rune {
-		if r < 128 && prefixRE.MatchString(string(r)) {
-			return r
-		}
-		return '_'
-	}, t.Name())
-	if len(name) > 50 {
-		name = name[len(name)-50:]
-	}
-	return "t-" + name + "-" + hex.EncodeToString(b[:])
-}
-
 // newTestStore returns a Store with a unique prefix on backend b; its keys
-// are deleted at cleanup.
+// are deleted at cleanup (testutil.Prefix).
 func newTestStore(t testing.TB, b backend, cfg Config) (*Store, redis.UniversalClient) {
 	t.Helper()
 	rdb := testClient(t, b)
-	cfg.Prefix = uniquePrefix(t)
+	cfg.Prefix = testutil.Prefix(t)
 	s, err := New(cfg, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cleanupKeys(t, rdb, cfg.Prefix) })
 	return s, rdb
-}
-
-func cleanupKeys(t testing.TB, rdb redis.UniversalClient, prefix string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	keys, err := rdb.Keys(ctx, "{"+prefix+"}:*").Result()
-	if err == nil && len(keys) > 0 {
-		err = rdb.Del(ctx, keys...).Err()
-	}
-	if err != nil {
-		t.Logf("cleanup of %s: %v", prefix, err)
-	}
 }
 
 func testCtx(t testing.TB) context.Context {

@@ -27,7 +27,7 @@ const (
 )
 
 // ErrNoInbox reports a state change or inbox read on a channel that is no
-// inbox, or on a store that keeps no channel histories (ChannelHistory 0).
+// inbox, or on a store that keeps no channel backlogs (ChannelBacklog 0).
 var ErrNoInbox = errors.New("stream: not an inbox")
 
 // ErrInvalidChange reports a state change that is malformed: an unknown
@@ -39,7 +39,7 @@ func IsInbox(channel string) bool { return strings.HasPrefix(channel, InboxPrefi
 
 // inboxEnabled reports whether alarms on channel get inbox state.
 func (s *Store) inboxEnabled(channel string) bool {
-	return s.cfg.ChannelHistory > 0 && IsInbox(channel)
+	return s.cfg.ChannelBacklog > 0 && IsInbox(channel)
 }
 
 // state returns the inbox state key of channel: {prefix}:st:<channel>.

@@ -1,9 +1,9 @@
 -- inbox.lua: per-user inbox state, prepended to publish.lua and state.lua
 -- (see inbox.go). The inbox of user U is the alarms of user:U retained in
--- its channel history; its state is a hash {prefix}:st:user:U holding
+-- its channel backlog; its state is a hash {prefix}:st:user:U holding
 -- "<alarm id>" -> state bits (1 seen, 2 read, 4 archived) for every
 -- retained inbox alarm, and the counters "unread" and "unseen": the
--- unarchived alarms that are unread, unseen. The hash shares the history's
+-- unarchived alarms that are unread, unseen. The hash shares the backlog's
 -- TTL and is written only by these scripts, so the counters always equal
 -- what the bits say.
 local function inbox_unread(b)
@@ -22,7 +22,7 @@ local function inbox_count(st, old, new)
   if du ~= 0 then redis.call('HINCRBY', st, 'unread', du) end
   if ds ~= 0 then redis.call('HINCRBY', st, 'unseen', ds) end
 end
--- inbox_trim drops the oldest items of history hist when one more would
+-- inbox_trim drops the oldest items of backlog hist when one more would
 -- not fit in depth plus its slack, keeping depth-1, as log.lua's chan_push
 -- would after the push, and forgets the state of dropped inbox alarms.
 local function inbox_trim(hist, st, depth)

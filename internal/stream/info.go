@@ -53,19 +53,19 @@ func (s *Store) infoAndEpoch(ctx context.Context) (streamInfo, string, error) {
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	epoch, err := readEpoch(ep)
 	if err != nil {
-		return streamInfo{}, "", wrapErr("epoch", err)
+		return streamInfo{}, "", wrapErr("load window: epoch", err)
 	}
 	info, err := parseInfo(xi)
 	if err != nil {
-		return streamInfo{}, "", wrapErr("xinfo", err)
+		return streamInfo{}, "", wrapErr("load window: xinfo", err)
 	}
 	msgs, err := fst.Result()
 	if err != nil {
-		return streamInfo{}, "", wrapErr("first entry", err)
+		return streamInfo{}, "", wrapErr("load window: first entry", err)
 	}
 	if len(msgs) > 0 {
 		if info.first, err = protocol.ParseID(msgs[0].ID); err != nil {
-			return streamInfo{}, "", fmt.Errorf("first entry: stream id %q: %w", msgs[0].ID, err)
+			return streamInfo{}, "", fmt.Errorf("stream: load window: first entry: stream id %q: %w", msgs[0].ID, err)
 		}
 		info.haveFirst = true
 	}

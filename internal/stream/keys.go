@@ -15,7 +15,7 @@ import "time"
 //	                                       publish
 //	{prefix}:epoch                string   the current epoch; SET NX when absent,
 //	                                       replaced by compare-and-set (rotateLua)
-//	                                       when a node finds the history lost
+//	                                       when a node finds the log lost
 //	{prefix}:idem:<key>           string   idempotency record -> "<alarm id>\n<hash
 //	                                       of the alarm>" (older records: the id
 //	                                       only), expires after IdemTTL
@@ -28,17 +28,17 @@ import "time"
 //	                                       command whose reply was lost) returns
 //	                                       the first run's id; expires a second
 //	                                       after the call's deadline
-//	{prefix}:ch:<channel>         list     the channel's history: its floor (the
+//	{prefix}:ch:<channel>         list     the channel's backlog: its floor (the
 //	                                       highest id that may be missing), then
 //	                                       "<id>\n<tail>" for its newest
-//	                                       ChannelHistory alarms; expires after
+//	                                       ChannelBacklog alarms; expires after
 //	                                       Retention without a publish
 //	{prefix}:st:<channel>         hash     an inbox's state (channel user:<sub>):
 //	                                       "<alarm id>" -> state bits for each
-//	                                       inbox alarm in the channel's history,
+//	                                       inbox alarm in the channel's backlog,
 //	                                       and the counters "unread", "unseen";
 //	                                       written by publish.lua and state.lua
-//	                                       (inbox.lua), expires with the history
+//	                                       (inbox.lua), expires with the backlog
 //	{prefix}:live                 channel  every accepted alarm as
 //	                                       "<epoch>\n<p>\n<alarm message>", p as
 //	                                       in the stream (publish.lua)
@@ -55,15 +55,15 @@ import "time"
 //	                                       -> "<node>:<token>", SET NX PX and
 //	                                       renewed by its holder
 type keys struct {
-	stream      string // {prefix}:stream
-	epoch       string // {prefix}:epoch
-	idemPrefix  string // {prefix}:idem: (followed by the idempotency key)
-	idemNone    string // {prefix}:idem
-	live        string // {prefix}:live
-	chanPrefix  string // {prefix}:ch: (followed by the channel)
-	reqPrefix   string // {prefix}:req: (followed by a request token)
-	statePrefix string // {prefix}:st: (followed by an inbox channel)
-	ingest      IngestKeys
+	stream        string // {prefix}:stream
+	epoch         string // {prefix}:epoch
+	idemPrefix    string // {prefix}:idem: (followed by the idempotency key)
+	idemNone      string // {prefix}:idem
+	live          string // {prefix}:live
+	backlogPrefix string // {prefix}:ch: (followed by the channel)
+	reqPrefix     string // {prefix}:req: (followed by a request token)
+	statePrefix   string // {prefix}:st: (followed by an inbox channel)
+	ingest        IngestKeys
 }
 
 // IngestKeys names the keys of the ingest stream (see keys).
@@ -77,14 +77,14 @@ type IngestKeys struct {
 func newKeys(prefix string) keys {
 	tag := "{" + prefix + "}"
 	return keys{
-		stream:      tag + ":stream",
-		epoch:       tag + ":epoch",
-		idemPrefix:  tag + ":idem:",
-		idemNone:    tag + ":idem",
-		live:        tag + ":live",
-		chanPrefix:  tag + ":ch:",
-		reqPrefix:   tag + ":req:",
-		statePrefix: tag + ":st:",
+		stream:        tag + ":stream",
+		epoch:         tag + ":epoch",
+		idemPrefix:    tag + ":idem:",
+		idemNone:      tag + ":idem",
+		live:          tag + ":live",
+		backlogPrefix: tag + ":ch:",
+		reqPrefix:     tag + ":req:",
+		statePrefix:   tag + ":st:",
 		ingest: IngestKeys{
 			Stream: tag + ":ingest",
 			Dead:   tag + ":ingest:dead",
@@ -99,8 +99,8 @@ func (k keys) idem(idemKey string) string { return k.idemPrefix + idemKey }
 // request returns the token record key of one publish call.
 func (k keys) request(token string) string { return k.reqPrefix + token }
 
-// channel returns the history key of channel c.
-func (k keys) channel(c string) string { return k.chanPrefix + c }
+// backlog returns the key of channel c's backlog.
+func (k keys) backlog(c string) string { return k.backlogPrefix + c }
 
 // probe returns the probe channel of node nodeID.
 func (k keys) probe(nodeID string) string { return k.live + ":probe:" + nodeID }
@@ -112,6 +112,10 @@ func (s *Store) LiveChannel() string { return s.keys.live }
 // ProbeChannel returns node nodeID's probe channel:
 // "{prefix}:live:probe:<nodeID>".
 func (s *Store) ProbeChannel(nodeID string) string { return s.keys.probe(nodeID) }
+
+// ShardedPubSub reports whether the live and probe channels use sharded
+// Pub/Sub (SPUBLISH, SSUBSCRIBE): Config.ShardedPubSub.
+func (s *Store) ShardedPubSub() bool { return s.cfg.ShardedPubSub }
 
 // StreamKey returns the key of the alarm stream: "{prefix}:stream".
 func (s *Store) StreamKey() string { return s.keys.stream }

@@ -43,7 +43,7 @@ local function log_trim(stream, retention, ms)
   end
 end
 
--- chan_slack is how far a channel history of depth items may grow past
+-- chan_slack is how far a channel backlog of depth items may grow past
 -- depth before it is trimmed back to depth: trimming in steps keeps the
 -- trim off the path of most publishes. inbox.lua's inbox_trim follows the
 -- same rule.
@@ -51,10 +51,10 @@ local function chan_slack(depth)
   return math.floor(depth / 8)
 end
 
--- chan_push appends "<id>\n<tail>" to a channel's history hist: a list
+-- chan_push appends "<id>\n<tail>" to a channel's backlog hist: a list
 -- whose first element is its floor (the highest id that may be missing
 -- from it), then its items oldest first: the newest depth of them, and up
--- to chan_slack(depth) older ones (0 = no history). retention (ms, 0 =
+-- to chan_slack(depth) older ones (0 = no backlog). retention (ms, 0 =
 -- none) makes the floor of a new list; ms is id's millisecond part. The
 -- caller sets the list's TTL.
 local function chan_push(hist, depth, retention, id, ms, tail)

@@ -87,7 +87,7 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
 	}
 	return item{
-		keys: [3]string{idemKey, s.keys.channel(in.Channel), s.keys.state(in.Channel)},
+		keys: [3]string{idemKey, s.keys.backlog(in.Channel), s.keys.state(in.Channel)},
 		args: [6]any{in.Channel, tail, boolArg(hasIdem), hash, boolArg(s.inboxEnabled(in.Channel)), s.redisMS(deadline)},
 		size: len(tail),
 	}, nil
@@ -109,7 +109,7 @@ func (s *Store) newCall(n int) *call {
 	}
 	c.keys[0], c.keys[1], c.keys[2] = s.keys.stream, s.keys.epoch, s.keys.request(newToken())
 	c.args[0], c.args[1], c.args[2], c.args[3] = newEpoch(), s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds()
-	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelHistory, boolArg(s.cfg.ShardedPubSub)
+	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelBacklog, boolArg(s.cfg.ShardedPubSub)
 	return c
 }
 
@@ -322,11 +322,11 @@ func (s *Store) checkWait(wait *redis.Cmd) error {
 	}
 	n, err := wait.Int64()
 	if err != nil {
-		return fmt.Errorf("stream: publish: WAIT: %w: %w: %w", ErrUnavailable, ErrNotReplicated, err)
+		return tag("stream: publish: WAIT: "+err.Error(), ErrUnavailable, ErrNotReplicated, err)
 	}
 	if n < int64(s.cfg.MinReplicas) {
-		return fmt.Errorf("stream: publish: %w: %w: %d of %d replicas confirmed within %v",
-			ErrUnavailable, ErrNotReplicated, n, s.cfg.MinReplicas, s.cfg.ReplicaTimeout)
+		return tag(fmt.Sprintf("stream: publish: not confirmed by enough replicas: %d of %d confirmed within %v",
+			n, s.cfg.MinReplicas, s.cfg.ReplicaTimeout), ErrUnavailable, ErrNotReplicated)
 	}
 	return nil
 }
@@ -334,7 +334,7 @@ func (s *Store) checkWait(wait *redis.Cmd) error {
 // ErrDeadline reports an alarm or state change that reached Redis after
 // its caller's deadline: nothing was written. It wraps ErrUnavailable (503), and a
 // retry is safe.
-var ErrDeadline = fmt.Errorf("%w: DEADLINE the publish reached Redis after its deadline; nothing was written", ErrUnavailable)
+var ErrDeadline = tag("stream: DEADLINE: the call reached Redis after its deadline; nothing was written", ErrUnavailable)
 
 // parsePublishReply decodes the script's reply to call c, "<epoch>\n<id>
 // <flag>\n..." with one line per item, into results and errs (aligned
@@ -356,9 +356,9 @@ func parsePublishReply(reply string, c *call, ins []PublishInput, results []Publ
 		}
 		switch flag[0] {
 		case '2':
-			errs[i] = fmt.Errorf("stream: publish: %w (first used for alarm %s)", ErrIdemKeyReused, id)
+			errs[i] = tag(fmt.Sprintf("stream: publish: idempotency key reused for a different alarm (first used for alarm %s)", id), ErrIdemKeyReused)
 		case '3':
-			errs[i] = fmt.Errorf("stream: publish: %w", ErrDeadline)
+			errs[i] = tag("stream: publish: DEADLINE: the publish reached Redis after its deadline; nothing was written", ErrDeadline)
 		default:
 			results[i] = PublishResult{ID: id, Channel: ins[i].Channel, Epoch: epoch, Replayed: flag[0] == '1'}
 		}

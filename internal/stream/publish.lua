@@ -5,16 +5,16 @@
 -- KEYS[1] stream, KEYS[2] epoch, KEYS[3] this call's token record; then
 -- three keys per alarm i (0-based), at 4+3i: its idempotency record (a
 -- never-written placeholder in the same slot when it has no idempotency
--- key), its channel's history, and its channel's inbox state (inbox.lua;
+-- key), its channel's backlog, and its channel's inbox state (inbox.lua;
 -- used only for an inbox alarm).
 -- ARGV[1] epoch candidate, ARGV[2] MAXLEN, ARGV[3] retention in ms (0 =
 -- off), ARGV[4] idempotency TTL in ms, ARGV[5] live Pub/Sub channel,
--- ARGV[6] channel history depth, ARGV[7] TTL of the token record in ms,
+-- ARGV[6] channel backlog depth, ARGV[7] TTL of the token record in ms,
 -- ARGV[8] "1" to broadcast with SPUBLISH (sharded Pub/Sub) instead of
 -- PUBLISH; then six per alarm, at 9+6i: channel, frame tail, "1" if it
 -- has an idempotency key, hash of the tail (kept in the idempotency
 -- record; "" without a key), "1" for an inbox alarm (a user:* channel
--- with a history: its counts are kept and shown in the frame), and the
+-- with a backlog: its counts are kept and shown in the frame), and the
 -- caller's deadline in unix ms (0 = none).
 -- Returns "<epoch>\n<id> <flag>\n..." with one line per alarm: flag 0
 -- appended, 1 replayed (idempotency key seen with the same alarm; id is
@@ -38,7 +38,7 @@ local maxlen, retention, depth = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[6])
 local pred, ms = nil, nil
 local first, frames = nil, {} -- the first alarm's predecessor, the alarms' frames
 local out = {epoch}
-local ttl = {} -- the histories and inbox states written: their TTL restarts
+local ttl = {} -- the backlogs and inbox states written: their TTL restarts
 for i = 0, n - 1 do
   local k, a = 4 + 3 * i, 9 + 6 * i
   local channel, tail, hash, deadline = ARGV[a], ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 5])

@@ -99,7 +99,7 @@ func (s *Store) LoadWindow(ctx context.Context, n int) (entries []alarm.Entry, e
 	// about removals covers everything the reads might have missed.
 	info, epoch, err := s.infoAndEpoch(ctx)
 	if err != nil {
-		return nil, protocol.Zero, Tip{}, fmt.Errorf("stream: load window: %w", err)
+		return nil, protocol.Zero, Tip{}, err // "stream: load window: <step>: ..."
 	}
 	tip = Tip{Epoch: epoch}
 	if len(entries) > 0 {

@@ -8,7 +8,7 @@ import (
 
 // ErrEvicting reports a Redis whose maxmemory-policy is not noeviction:
 // under memory pressure it may drop the epoch or idempotency records
-// (a silent new history, a duplicate alarm) instead of refusing writes.
+// (a silent new log epoch, a duplicate alarm) instead of refusing writes.
 var ErrEvicting = errors.New("stream: redis maxmemory-policy is not noeviction")
 
 // CheckServer reads the server's maxmemory-policy (CONFIG GET) and returns

@@ -30,7 +30,7 @@ type StateResult struct {
 // ChangeState applies c to the inbox channel (user:<sub>) and, when any
 // alarm's state changed, appends a state event to the log on channel,
 // atomically (state.lua): it reaches every connection of the user through
-// the live channel, the window and the channel's history, like an alarm.
+// the live channel, the window and the channel's backlog, like an alarm.
 // Ids that are no retained inbox alarm are ignored. Malformed changes are
 // ErrInvalidChange, a channel that is no inbox ErrNoInbox.
 func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.StateChange) (StateResult, error) {
@@ -40,10 +40,10 @@ func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.Stat
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	d := deadlineOf(ctx)
-	keys := []string{s.keys.stream, s.keys.epoch, s.keys.channel(channel), s.keys.state(channel), s.keys.request(newToken())}
+	keys := []string{s.keys.stream, s.keys.epoch, s.keys.backlog(channel), s.keys.state(channel), s.keys.request(newToken())}
 	args := make([]any, 0, 10+len(c.IDs))
 	args = append(args, channel, c.Op, c.UpTo, s.cfg.MaxLen, s.cfg.Retention.Milliseconds(),
-		s.keys.live, s.cfg.ChannelHistory, s.redisMS(d), tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub))
+		s.keys.live, s.cfg.ChannelBacklog, s.redisMS(d), tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub))
 	for _, id := range c.IDs {
 		args = append(args, id)
 	}
@@ -83,7 +83,7 @@ func parseStateReply(res any) (StateResult, error) {
 }
 
 // Counts reads the counts of the inbox channel in one round trip. ok is
-// false when channel has no inbox state (no inbox channel, or histories
+// false when channel has no inbox state (no inbox channel, or backlogs
 // off).
 func (s *Store) Counts(ctx context.Context, channel string) (c protocol.Counts, ok bool, err error) {
 	if !s.inboxEnabled(channel) {
@@ -137,8 +137,8 @@ type Inbox struct {
 	Counts protocol.Counts
 }
 
-// ReadInbox reads the whole inbox of channel (its history and state) in
-// one atomic round trip (MULTI): at most ChannelHistory alarms.
+// ReadInbox reads the whole inbox of channel (its backlog and state) in
+// one atomic round trip (MULTI): at most ChannelBacklog alarms.
 func (s *Store) ReadInbox(ctx context.Context, channel string) (Inbox, error) {
 	if !alarm.ValidChannel(channel) || !s.inboxEnabled(channel) {
 		return Inbox{}, ErrNoInbox
@@ -150,7 +150,7 @@ func (s *Store) ReadInbox(ctx context.Context, channel string) (Inbox, error) {
 	var ep *redis.StringCmd
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		ep = p.Get(ctx, s.keys.epoch)
-		hist = p.LRange(ctx, s.keys.channel(channel), 1, -1)
+		hist = p.LRange(ctx, s.keys.backlog(channel), 1, -1)
 		st = p.HGetAll(ctx, s.keys.state(channel))
 		return nil
 	})
@@ -169,7 +169,7 @@ func (s *Store) ReadInbox(ctx context.Context, channel string) (Inbox, error) {
 		if !ok {
 			continue // a state event, or an alarm from before inbox state
 		}
-		e, ok := parseHistoryItem(it, channel)
+		e, ok := parseBacklogItem(it, channel)
 		if !ok || !e.IsAlarm() {
 			s.log.Warn("stream: skipping malformed inbox item", "channel", channel)
 			continue

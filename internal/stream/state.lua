@@ -1,12 +1,12 @@
 -- state.lua: change the state of inbox alarms and, when anything changed,
 -- append the change to the log as a state event on the user's channel,
 -- atomically. inbox.lua's functions are prepended (see inbox.go).
--- KEYS[1] stream, KEYS[2] epoch, KEYS[3] the channel's history, KEYS[4]
+-- KEYS[1] stream, KEYS[2] epoch, KEYS[3] the channel's backlog, KEYS[4]
 -- its inbox state, KEYS[5] this request's token record.
 -- ARGV[1] channel, ARGV[2] op (seen, read, unread, archive, unarchive),
 -- ARGV[3] up_to as "<ms>-<seq>" ("" when ids are given), ARGV[4] MAXLEN,
 -- ARGV[5] retention in ms (0 = off), ARGV[6] live Pub/Sub channel,
--- ARGV[7] channel history depth, ARGV[8] the caller's deadline in unix ms
+-- ARGV[7] channel backlog depth, ARGV[8] the caller's deadline in unix ms
 -- (0 = none), ARGV[9] TTL of the token record in ms, ARGV[10] "1" to
 -- broadcast with SPUBLISH (sharded Pub/Sub), ARGV[11..] ids.
 -- Returns {id, epoch, unread, unseen, changed}: id "" when nothing changed

@@ -22,10 +22,10 @@ func BenchmarkPublishNoInbox(b *testing.B) {
 	}
 }
 
-// fullInbox fills user:42's history (1000 alarms) and returns their ids.
+// fullInbox fills user:42's backlog (1000 alarms) and returns their ids.
 func fullInbox(b *testing.B, s *Store) []string {
 	b.Helper()
-	ins := make([]PublishInput, DefaultChannelHistory)
+	ins := make([]PublishInput, DefaultChannelBacklog)
 	for i := range ins {
 		ins[i] = PublishInput{Channel: "user:42", Event: "e", Data: json.RawMessage(`{"n":1}`)}
 	}
@@ -43,7 +43,7 @@ func fullInbox(b *testing.B, s *Store) []string {
 // BenchmarkStateChange measures one state change by id that changes
 // something (read, then unread, alternately): the state script with its
 // state event appended to the log, on a full inbox. State events take
-// history slots too, so every 500 changes a new alarm is published to
+// backlog slots too, so every 500 changes a new alarm is published to
 // change (0.2 % of the calls).
 func BenchmarkStateChange(b *testing.B) {
 	s, _ := newTestStore(b, realRedis, Config{MaxLen: 10000})
@@ -70,7 +70,7 @@ func BenchmarkStateChange(b *testing.B) {
 
 // BenchmarkStateReadAll measures "mark all read" (up_to) on a full inbox
 // of 1000 alarms, alternating with "mark all unread", so each call changes
-// every alarm: the worst case, O(history depth).
+// every alarm: the worst case, O(backlog depth).
 func BenchmarkStateReadAll(b *testing.B) {
 	s, _ := newTestStore(b, realRedis, Config{MaxLen: 10000})
 	ids := fullInbox(b, s)

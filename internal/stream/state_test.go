@@ -14,11 +14,11 @@ import (
 var realRedis = backends[0]
 
 // inboxModel recomputes an inbox from the operations alone: the channel's
-// history (alarms and state events, depth items) and each retained
+// backlog (alarms and state events, depth items) and each retained
 // alarm's bits.
 type inboxModel struct {
 	depth int
-	items []protocol.ID // the history, oldest first
+	items []protocol.ID // the backlog, oldest first
 	bits  map[protocol.ID]int
 }
 
@@ -122,7 +122,7 @@ func testStateOps(t *testing.T, b backend) {
 	for i, p := range pubs {
 		ids[i] = p.ID.String()
 	}
-	m := newInboxModel(int(DefaultChannelHistory))
+	m := newInboxModel(int(DefaultChannelBacklog))
 	for _, p := range pubs {
 		m.push(p.ID)
 		m.bits[p.ID] = 0
@@ -197,14 +197,14 @@ func TestStateEventThroughTheLog(t *testing.T) {
 	if !jsonEqual(st, want) {
 		t.Fatalf("state %+v, want %+v", st, want)
 	}
-	// The same bytes from the stream and the channel history.
+	// The same bytes from the stream and the channel backlog.
 	entries, err := s.Range(testCtx(t), pubs[1].ID, 10)
 	if err != nil || len(entries) != 1 || string(entries[0].Frame) != string(live.Entries[0].Frame) {
 		t.Fatalf("range %v %v", entries, err)
 	}
-	cr, err := s.ReadChannels(testCtx(t), []ChannelRead{{Channel: ch, After: pubs[0].ID}}, 0)
+	cr, err := s.ReadBacklogs(testCtx(t), []BacklogRead{{Channel: ch, After: pubs[0].ID}}, 0)
 	if err != nil || len(cr.Pages[0].Alarms) != 2 || string(cr.Pages[0].Alarms[1].Frame) != string(live.Entries[0].Frame) {
-		t.Fatalf("history %+v %v", cr, err)
+		t.Fatalf("backlog %+v %v", cr, err)
 	}
 	// The inbox alarms carry the counts after them.
 	var a protocol.Alarm
@@ -235,7 +235,7 @@ func TestStateBroadcastIsNoInbox(t *testing.T) {
 	if err != nil || len(in.Items) != 1 || in.Counts != (protocol.Counts{Unread: 1, Unseen: 1}) {
 		t.Fatalf("inbox %+v %v", in, err)
 	}
-	cr, _ := s.ReadChannels(testCtx(t), []ChannelRead{{Channel: alarm.BroadcastChannel}}, 0)
+	cr, _ := s.ReadBacklogs(testCtx(t), []BacklogRead{{Channel: alarm.BroadcastChannel}}, 0)
 	var a protocol.Alarm
 	if err := json.Unmarshal(cr.Pages[0].Alarms[0].Frame, &a); err != nil || a.Unread != nil {
 		t.Fatalf("broadcast alarm %s carries counts", cr.Pages[0].Alarms[0].Frame)
@@ -263,11 +263,11 @@ func TestStateInvalidChanges(t *testing.T) {
 }
 
 // TestStateCountsRandom runs random publishes (inbox and not) and changes
-// on a short history, so trimming drops alarms in every state, and after
+// on a short backlog, so trimming drops alarms in every state, and after
 // each step compares the inbox with a model and the counts with the states.
 func TestStateCountsRandom(t *testing.T) {
 	for seed := range uint64(3) {
-		s, _ := newTestStore(t, realRedis, Config{ChannelHistory: 12})
+		s, _ := newTestStore(t, realRedis, Config{ChannelBacklog: 12})
 		rng := rand.New(rand.NewPCG(seed, 12))
 		ch := "user:rnd"
 		m := newInboxModel(12)

@@ -25,10 +25,10 @@ const (
 	DefaultMaxAlarmBytes = 64 << 10
 	DefaultTimeout       = 3 * time.Second
 	DefaultPageSize      = 1000
-	// DefaultChannelHistory is the depth of each channel's history: a full
+	// DefaultChannelBacklog is the depth of each channel's backlog: a full
 	// page of GET /v1/alarms, and for a user who gets a few alarms a minute
 	// several hours of absence.
-	DefaultChannelHistory = 1000
+	DefaultChannelBacklog = 1000
 	// DefaultReplicaTimeout bounds the WAIT of a publish with MinReplicas.
 	DefaultReplicaTimeout = time.Second
 )
@@ -57,13 +57,13 @@ type Config struct {
 	// Default 3s. The client should set ContextTimeoutEnabled so socket
 	// reads honour it.
 	Timeout time.Duration
-	// ChannelHistory is how many alarms each channel's own history keeps
+	// ChannelBacklog is how many alarms each channel's backlog keeps
 	// ({Prefix}:ch:<channel>, a list that expires after Retention without a
-	// publish). Resumes from further back than a node's window, and history
-	// queries, read it. Default DefaultChannelHistory.
-	ChannelHistory int64
+	// publish). Resumes from further back than a node's window, and the alarm
+	// listing, read it. Default DefaultChannelBacklog.
+	ChannelBacklog int64
 	// PageSize is the COUNT of each XRANGE/XREVRANGE page in bulk reads
-	// (LoadWindow, History). Default 1000.
+	// (LoadWindow). Default 1000.
 	PageSize int64
 	// ShardedPubSub sends the live and probe channels with SPUBLISH and
 	// receives them with SSUBSCRIBE (Redis 7), so that on a Cluster they
@@ -82,14 +82,14 @@ type Config struct {
 // Store is the alarm log of one prefix. It is safe for concurrent use; its
 // only mutable state is the clock offset Tip measures.
 type Store struct {
-	cfg      Config
-	rdb      redis.UniversalClient
-	log      *slog.Logger
-	publish  *redis.Script
-	rotate   *redis.Script
-	chanRead *redis.Script
-	state    *redis.Script
-	keys     keys // every key and channel name (keys.go)
+	cfg         Config
+	rdb         redis.UniversalClient
+	log         *slog.Logger
+	publish     *redis.Script
+	rotate      *redis.Script
+	backlogRead *redis.Script
+	state       *redis.Script
+	keys        keys // every key and channel name (keys.go)
 	// skew is Redis' clock minus this node's, in ns, as the latest Tip
 	// measured it (atomic: Tip writes, publishes read). It turns a
 	// caller's deadline into Redis' time for the publish script.
@@ -110,14 +110,14 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		cfg:      cfg,
-		rdb:      rdb,
-		log:      log,
-		publish:  redis.NewScript(logLua + inboxLua + publishLua),
-		state:    redis.NewScript(logLua + inboxLua + stateLua),
-		rotate:   redis.NewScript(rotateLua),
-		chanRead: redis.NewScript(chanhistLua),
-		keys:     newKeys(cfg.Prefix),
+		cfg:         cfg,
+		rdb:         rdb,
+		log:         log,
+		publish:     redis.NewScript(logLua + inboxLua + publishLua),
+		state:       redis.NewScript(logLua + inboxLua + stateLua),
+		rotate:      redis.NewScript(rotateLua),
+		backlogRead: redis.NewScript(backlogLua),
+		keys:        newKeys(cfg.Prefix),
 	}, nil
 }
 
@@ -131,7 +131,7 @@ func (c Config) Validate() error {
 		defaults.NonNegative("MaxAlarmBytes", c.MaxAlarmBytes),
 		defaults.Min("Timeout", c.Timeout, time.Millisecond),
 		defaults.NonNegative("PageSize", c.PageSize),
-		defaults.NonNegative("ChannelHistory", c.ChannelHistory),
+		defaults.NonNegative("ChannelBacklog", c.ChannelBacklog),
 		defaults.NonNegative("MinReplicas", c.MinReplicas),
 		defaults.Min("ReplicaTimeout", c.ReplicaTimeout, time.Millisecond),
 	}
@@ -155,7 +155,7 @@ func (c *Config) applyDefaults() {
 	defaults.Set(&c.MaxAlarmBytes, DefaultMaxAlarmBytes)
 	defaults.Set(&c.Timeout, DefaultTimeout)
 	defaults.Set(&c.PageSize, DefaultPageSize)
-	defaults.Set(&c.ChannelHistory, DefaultChannelHistory)
+	defaults.Set(&c.ChannelBacklog, DefaultChannelBacklog)
 	defaults.Set(&c.ReplicaTimeout, DefaultReplicaTimeout)
 }
 

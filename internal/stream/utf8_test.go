@@ -13,8 +13,8 @@ func TestStoredInvalidUTF8Skipped(t *testing.T) {
 	if _, ok := toEntry(redis.XMessage{ID: "1-0", Values: map[string]any{"c": "a", "t": tail}}); ok {
 		t.Error("toEntry accepted an invalid UTF-8 tail")
 	}
-	if _, ok := parseHistoryItem("1-0\n"+tail, "a"); ok {
-		t.Error("parseHistoryItem accepted an invalid UTF-8 tail")
+	if _, ok := parseBacklogItem("1-0\n"+tail, "a"); ok {
+		t.Error("parseBacklogItem accepted an invalid UTF-8 tail")
 	}
 	good := `,"channel":"a","event":"e","data":"café"}`
 	if _, ok := toEntry(redis.XMessage{ID: "1-0", Values: map[string]any{"c": "a", "t": good}}); !ok {

@@ -3,7 +3,6 @@ package testproc
 import (
 	"context"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -44,44 +43,6 @@ func TestTailLines(t *testing.T) {
 	}
 }
 
-func TestProcRestartAndTerminate(t *testing.T) {
-	sh, err := exec.LookPath("sh")
-	if err != nil {
-		t.Skip("no sh")
-	}
-	log := filepath.Join(t.TempDir(), "p.log")
-	p := &Proc{Name: "sleeper", Argv: []string{sh, "-c", "echo hello; echo noisy; trap 'exit 3' TERM; while :; do sleep 0.01; done"},
-		LogPath: log, Noise: []string{"noisy"}}
-	t.Cleanup(p.Kill)
-	if p.Running() {
-		t.Fatal("running before Start")
-	}
-	for round := range 2 {
-		if err := p.Start(); err != nil {
-			t.Fatal(err)
-		}
-		if err := p.Start(); err == nil {
-			t.Fatal("second Start of a running process succeeded")
-		}
-		waitFor(t, func() bool { return strings.Count(p.LogTail(10), "hello") == round+1 })
-		if round == 0 {
-			p.Kill()
-			if p.Running() {
-				t.Fatal("running after Kill")
-			}
-			continue
-		}
-		code, _, err := p.Terminate(5 * time.Second)
-		if err != nil || code != 3 {
-			t.Fatalf("Terminate = %d, %v; want 3, nil", code, err)
-		}
-	}
-	tail := p.LogTail(10)
-	if strings.Contains(tail, "noisy") || !strings.Contains(tail, "(2 noise lines left out") {
-		t.Fatalf("LogTail:\n%s", tail)
-	}
-}
-
 func TestRedisStartAndPing(t *testing.T) {
 	if _, err := exec.LookPath("redis-server"); err != nil {
 		t.Skip("redis-server not in PATH")
@@ -100,17 +61,6 @@ func TestRedisStartAndPing(t *testing.T) {
 	r.Kill()
 	if err := Ping(context.Background(), r.Addr); err == nil {
 		t.Fatal("PING answered after Kill")
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 5s")
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

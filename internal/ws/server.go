@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -42,7 +42,7 @@ type Config struct {
 	// {"type":"ping"} and a WebSocket ping. Default 25s.
 	PingInterval time.Duration
 	// CatchUpTimeout bounds the wait for a last_id ahead of the node, and
-	// the read of the channel histories for a last_id older than the window.
+	// the read of the channel backlogs for a last_id older than the window.
 	// Default 3s.
 	CatchUpTimeout time.Duration
 	// ReadLimit is the largest client message accepted. Default 16 KiB.
@@ -84,10 +84,8 @@ type Server struct {
 	cfg    Config
 	hub    *hub.Hub
 	verify *auth.Verifier
-	feed   hub.Feed
-	// history reads the channel histories for resumes older than the
-	// window; nil answers them expired.
-	history hub.History
+	feed   transport.Feed
+	resume transport.Resumer
 	// states applies the state changes clients send; nil refuses them.
 	states States
 	m      *metrics.Metrics
@@ -97,7 +95,7 @@ type Server struct {
 	connects *limit.Keyed[string] // upgrade attempts per source address
 	open     atomic.Int64         // upgrades admitted and not yet ended; see admit
 
-	sessions hub.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
+	sessions transport.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -117,9 +115,11 @@ func (c Config) Validate() error {
 	)
 }
 
-// New validates cfg and returns a Server.
-// states (may be nil) applies the inbox state changes clients send.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.History, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// New validates cfg and returns a Server. backfill (may be nil: resumes
+// older than the window are answered expired) reads the channel
+// backlogs; states (may be nil) applies the inbox state changes clients
+// send.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill hub.Backfill, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
@@ -129,7 +129,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.Hi
 	defaults.Set(&cfg.HelloTimeout, DefaultHelloTimeout)
 	defaults.Set(&cfg.WriteTimeout, DefaultWriteTimeout)
 	defaults.Set(&cfg.PingInterval, DefaultPingInterval)
-	defaults.Set(&cfg.CatchUpTimeout, hub.DefaultCatchUpTimeout)
+	defaults.Set(&cfg.CatchUpTimeout, transport.DefaultCatchUpTimeout)
 	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
 	defaults.Set(&cfg.MaxFrameBytes, DefaultMaxFrameBytes)
 	defaults.Set(&cfg.MaxConnections, DefaultMaxConnections)
@@ -142,7 +142,8 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed hub.Feed, history hub.Hi
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Server{
-		cfg: cfg, hub: h, verify: v, feed: feed, history: history, states: states, m: m, log: log,
+		cfg: cfg, hub: h, verify: v, feed: feed, states: states, m: m, log: log,
+		resume: transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout},
 		accept: &websocket.AcceptOptions{
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,
@@ -212,5 +213,3 @@ func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
 		sess.goroutines.Go(func() { sess.close(protocol.CloseRestart, "node restarting") })
 	}, func(sess *session) { _ = sess.wsConn.CloseNow() })
 }
-
-func codeLabel(code protocol.CloseCode) string { return strconv.Itoa(int(code)) }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -55,7 +55,7 @@ func newSession(s *Server, wsConn *websocket.Conn, remote string) *session {
 // close sends a close frame with code once and ends the session.
 func (s *session) close(code protocol.CloseCode, reason string) {
 	s.closeOnce.Do(func() {
-		s.srv.m.Closes.WithLabelValues(codeLabel(code)).Inc()
+		s.srv.m.Closes.WithLabelValues(transport.CloseLabel(code)).Inc()
 		_ = s.wsConn.Close(websocket.StatusCode(code), reason)
 		s.cancel()
 	})
@@ -99,24 +99,20 @@ func (s *session) start() bool {
 	}
 	t := time.AfterFunc(time.Duration(math.MaxInt64), s.goroutines.Func(s.ping)) // armed once stored: ping re-arms it
 	s.pinger.Store(t)
-	// The first check comes after 100-120 % of the interval, so connections
-	// that arrived together (a reconnect storm) do not ping in lockstep.
-	t.Reset(s.srv.cfg.PingInterval + time.Duration(rand.Int64N(int64(s.srv.cfg.PingInterval/5)+1)))
+	t.Reset(transport.Jitter(s.srv.cfg.PingInterval)) // not in lockstep with a reconnect storm
 	return true
 }
 
 // resume registers the session with the hub, reading from the channel
-// histories in Redis when last_id is older than the window. A failed read
-// closes the session: 1012 when the history changed meanwhile, else 1013.
+// backlogs in Redis when last_id is older than the window. A failed read
+// closes the session: 1012 when the log epoch changed meanwhile, else 1013.
 func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
-	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
-	defer cancel()
-	w, err := s.srv.hub.Resume(ctx, s.hubConn, r, s.srv.history)
+	w, err := s.srv.resume.Resume(s.ctx, s.hubConn, r)
 	if err != nil {
-		if !errors.Is(err, hub.ErrHistoryMoved) {
+		if !errors.Is(err, hub.ErrEpochChanged) {
 			s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
 		}
-		s.close(hub.ResumeClose(err))
+		s.close(transport.ResumeClose(err))
 	}
 	return w, err == nil
 }
@@ -221,9 +217,7 @@ func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 // resumeRequest turns the hello's position into a hub.Resume, first
 // catching up when the client is ahead of this node.
 func (s *session) resumeRequest(h protocol.Hello) hub.Resume {
-	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
-	defer cancel()
-	return s.srv.hub.Request(ctx, h.LastID, h.Epoch, s.srv.feed.SyncNow)
+	return s.srv.resume.Request(s.ctx, h.LastID, h.Epoch)
 }
 
 // writeLoop drains the queue, coalescing waiting messages into frames

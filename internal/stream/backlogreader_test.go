@@ -11,14 +11,14 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// TestHistoryReader: concurrent resumes share script calls, identical
+// TestBacklogReader: concurrent resumes share script calls, identical
 // reads are made once, and each caller gets its channels merged in id
 // order.
-func TestHistoryReader(t *testing.T) {
+func TestBacklogReader(t *testing.T) {
 	s, _ := newTestStore(t, backend{"redis", true}, Config{})
 	pub := publishN(t, s, 60, "user:0", "user:1", "user:2", "broadcast")
 	var calls, keys atomic.Int64
-	r := s.NewHistoryReader(1, func(n int) { calls.Add(1); keys.Add(int64(n)) })
+	r := s.NewBacklogReader(1, func(n int) { calls.Add(1); keys.Add(int64(n)) })
 	ctx, cancel := context.WithCancel(context.Background())
 	var run sync.WaitGroup
 	run.Go(func() { r.Run(ctx) })
@@ -48,24 +48,24 @@ func TestHistoryReader(t *testing.T) {
 	for e := range errs {
 		t.Error(e)
 	}
-	// Each call reads each distinct history once: at most 4 per call.
+	// Each call reads each distinct backlog once: at most 4 per call.
 	if c, k := calls.Load(), keys.Load(); c == 0 || c > clients || k > 4*c {
-		t.Errorf("%d calls read %d histories", c, k)
+		t.Errorf("%d calls read %d backlogs", c, k)
 	}
-	t.Logf("%d resumes: %d script calls, %d histories read", clients, calls.Load(), keys.Load())
+	t.Logf("%d resumes: %d script calls, %d backlogs read", clients, calls.Load(), keys.Load())
 	// Without Run, reads go straight to Redis.
 	if _, got, ok, err := r.ReadAfter(testCtx(t), []string{"user:0"}, pub[58].ID); err != nil || !ok || len(got) != 0 {
 		t.Fatalf("direct read: %v %v %v", got, ok, err)
 	}
 }
 
-// TestHistoryReaderCounts: concurrent welcome counts share pipelines and
+// TestBacklogReaderCounts: concurrent welcome counts share pipelines and
 // each caller gets its own inbox's counts; a channel without an inbox has
 // none.
-func TestHistoryReaderCounts(t *testing.T) {
+func TestBacklogReaderCounts(t *testing.T) {
 	s, _ := newTestStore(t, backend{"redis", true}, Config{})
 	publishN(t, s, 9, "user:0", "user:1", "user:1", "broadcast")
-	r := s.NewHistoryReader(1, nil)
+	r := s.NewBacklogReader(1, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	var run sync.WaitGroup
 	run.Go(func() { r.Run(ctx) })

@@ -1,13 +1,13 @@
--- chanhist.lua: read the histories of several channels, each after its
--- own id. A channel's history is a list (written by publish.lua): element
+-- backlog.lua: read the backlogs of several channels, each after its
+-- own id. A channel's backlog is a list (written by publish.lua): element
 -- 0 is its floor, the highest id that may be missing from it ("0-0":
 -- nothing ever dropped); then "<id>\n<tail>" per retained alarm, oldest
 -- first. A missing list expired after Retention without a publish.
--- KEYS[1] epoch, KEYS[2..] channel histories.
+-- KEYS[1] epoch, KEYS[2..] channel backlogs.
 -- ARGV[1] most alarms per channel (0 = all), ARGV[2] retention in ms
--- (0 = histories never expire), then per history: after ms, after seq.
--- Returns {epoch or false, {complete, more, item...} per history}.
--- The cost follows what is returned: with a limit (history pages) the
+-- (0 = backlogs never expire), then per backlog: after ms, after seq.
+-- Returns {epoch or false, {complete, more, item...} per backlog}.
+-- The cost follows what is returned: with a limit (listing pages) the
 -- position is found by bisection and the page read after it; without one
 -- (resumes) the list is read from its newest end in growing chunks until
 -- an id at or below the position.

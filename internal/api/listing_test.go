@@ -9,6 +9,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -21,32 +22,32 @@ func testEntry(t *testing.T, id, channel, event string) alarm.Entry {
 	return alarm.NewEntry(protocol.MustParseID(id), channel, tail)
 }
 
-func TestHistory(t *testing.T) {
+func TestListAlarms(t *testing.T) {
 	e1 := testEntry(t, "1732530000000-3", "user:42", "a")
 	e2 := testEntry(t, "1732530000001-0", "user:42", "b")
 	tests := []struct {
 		name     string
 		query    string
-		res      stream.HistoryResult
+		res      stream.Listing
 		wantArgs []any
 		want     string
 	}{
-		{"defaults, empty", "channel=user:42", stream.HistoryResult{Epoch: "ep1", Complete: true},
+		{"defaults, empty", "channel=user:42", stream.Listing{Epoch: "ep1", Complete: true},
 			[]any{"user:42", protocol.Zero, 100},
 			`{"epoch":"ep1","alarms":[],"complete":true}`},
 		{"after and limit", "channel=user:42&after=1732530000000-2&limit=2",
-			stream.HistoryResult{Epoch: "ep1", Alarms: []alarm.Entry{e1, e2}, Complete: false},
+			stream.Listing{Epoch: "ep1", Alarms: []alarm.Entry{e1, e2}, Complete: false},
 			[]any{"user:42", protocol.MustParseID("1732530000000-2"), 2},
 			`{"epoch":"ep1","alarms":[` + string(e1.Frame) + `,` + string(e2.Frame) + `],"complete":false}`},
 		{"next", "channel=user:42&limit=1000&after=",
-			stream.HistoryResult{Epoch: "ep1", Complete: true, Next: protocol.MustParseID("1732530000009-0")},
+			stream.Listing{Epoch: "ep1", Complete: true, Next: protocol.MustParseID("1732530000009-0")},
 			[]any{"user:42", protocol.Zero, 1000},
 			`{"epoch":"ep1","alarms":[],"complete":true,"next":"1732530000009-0"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, Config{})
-			e.store.history = func(string, protocol.ID, int) (stream.HistoryResult, error) { return tt.res, nil }
+			e.store.listAlarms = func(string, protocol.ID, int) (stream.Listing, error) { return tt.res, nil }
 			w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?" + tt.query, contentType: "-"})
 			if w.Code != http.StatusOK {
 				t.Fatalf("status = %d; body %s", w.Code, w.Body)
@@ -57,14 +58,14 @@ func TestHistory(t *testing.T) {
 			if !reflect.DeepEqual(e.store.histArgs, tt.wantArgs) {
 				t.Fatalf("store args = %v, want %v", e.store.histArgs, tt.wantArgs)
 			}
-			if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteHistory, "200")); got != 1 {
+			if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RouteListAlarms, "200")); got != 1 {
 				t.Errorf("http requests metric = %v", got)
 			}
 		})
 	}
 }
 
-func TestHistoryErrors(t *testing.T) {
+func TestListAlarmsErrors(t *testing.T) {
 	tests := []struct {
 		name     string
 		query    string
@@ -91,9 +92,9 @@ func TestHistoryErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, Config{})
 			called := false
-			e.store.history = func(string, protocol.ID, int) (stream.HistoryResult, error) {
+			e.store.listAlarms = func(string, protocol.ID, int) (stream.Listing, error) {
 				called = true
-				return stream.HistoryResult{}, tt.storeErr
+				return stream.Listing{}, tt.storeErr
 			}
 			w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?" + tt.query, auth: tt.auth, contentType: "-"})
 			if w.Code != tt.status {
@@ -112,16 +113,16 @@ func TestHistoryErrors(t *testing.T) {
 	}
 }
 
-func TestHistoryCorruptFrame(t *testing.T) {
+func TestListAlarmsCorruptFrame(t *testing.T) {
 	e := newEnv(t, Config{})
-	e.store.history = func(string, protocol.ID, int) (stream.HistoryResult, error) {
-		return stream.HistoryResult{Alarms: []alarm.Entry{{Frame: []byte("{broken")}}}, nil
+	e.store.listAlarms = func(string, protocol.ID, int) (stream.Listing, error) {
+		return stream.Listing{Alarms: []alarm.Entry{{Frame: []byte("{broken")}}}, nil
 	}
 	w := e.do(t, req{method: http.MethodGet, path: "/v1/alarms?channel=a", contentType: "-"})
 	if w.Code != http.StatusInternalServerError || errorCode(t, w) != protocol.CodeInternal {
 		t.Fatalf("status = %d; body %s", w.Code, w.Body)
 	}
-	if got := counterValue(t, e.m.HTTPRequests.WithLabelValues(RouteHistory, "500")); got != 1 {
+	if got := testutil.CounterValue(t, e.m.HTTPRequests.WithLabelValues(RouteListAlarms, "500")); got != 1 {
 		t.Errorf("http{500} = %v", got)
 	}
 }

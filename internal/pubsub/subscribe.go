@@ -1,4 +1,4 @@
-package stream
+package pubsub
 
 import (
 	"context"
@@ -7,6 +7,8 @@ import (
 	"sync"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 // EventKind says what a Subscription delivered.
@@ -61,21 +63,52 @@ type Subscription interface {
 // (sunsubscribe): the slot of {prefix} moved to another node, or the node
 // was demoted in a failover. The next Receive subscribes again on the
 // slot's current owner, which delivers a new EventSubscribed.
-var ErrShardMoved = errors.New("stream: sharded subscription ended by redis (slot moved or failover)")
+var ErrShardMoved = errors.New("pubsub: sharded subscription ended by redis (slot moved or failover)")
+
+// Redis is the Store of a running node: the log reads of a stream.Store
+// and, over the same Redis, the node's live subscription and probes. The
+// channel names and the choice of sharded Pub/Sub come from the stream
+// store (internal/stream/keys.go). It is safe for concurrent use.
+type Redis struct {
+	*stream.Store
+	rdb redis.UniversalClient
+}
+
+// NewRedis returns the Store of store, whose client rdb is.
+func NewRedis(store *stream.Store, rdb redis.UniversalClient) *Redis {
+	return &Redis{Store: store, rdb: rdb}
+}
 
 // Subscribe subscribes to the live channel and node nodeID's probe channel
-// (SSUBSCRIBE with ShardedPubSub) and returns the subscription; the caller
-// closes it. The initial subscribe is bounded by Timeout; if it fails, the
-// first Receive reconnects and reports the outcome.
-func (s *Store) Subscribe(ctx context.Context, nodeID string) Subscription {
-	sub := &subscription{store: s, live: s.keys.live, probe: s.keys.probe(nodeID)}
+// (SSUBSCRIBE when the store uses sharded Pub/Sub) and returns the
+// subscription; the caller closes it. The initial subscribe is bounded by
+// the store's Timeout; if it fails, the first Receive reconnects and
+// reports the outcome.
+func (r *Redis) Subscribe(ctx context.Context, nodeID string) Subscription {
+	sub := &subscription{r: r, live: r.LiveChannel(), probe: r.ProbeChannel(nodeID)}
 	sub.ps = sub.open(ctx)
 	return sub
 }
 
+// Probe publishes payload on node nodeID's probe channel; the node's own
+// Subscription delivers it back as EventProbe, proving that it delivers.
+func (r *Redis) Probe(ctx context.Context, nodeID, payload string) error {
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout())
+	defer cancel()
+	channel := r.ProbeChannel(nodeID)
+	publish := r.rdb.Publish
+	if r.ShardedPubSub() {
+		publish = r.rdb.SPublish
+	}
+	if err := publish(ctx, channel, payload).Err(); err != nil {
+		return fmt.Errorf("pubsub: probe %s: %w", channel, stream.MarkUnavailable(err))
+	}
+	return nil
+}
+
 // subscription adapts a go-redis PubSub to Subscription.
 type subscription struct {
-	store       *Store
+	r           *Redis
 	live, probe string
 
 	mu     sync.Mutex    // guards ps and closed
@@ -85,12 +118,12 @@ type subscription struct {
 
 // open subscribes a new PubSub to both channels.
 func (s *subscription) open(ctx context.Context) *redis.PubSub {
-	ctx, cancel := s.store.callCtx(ctx)
+	ctx, cancel := context.WithTimeout(ctx, s.r.Timeout())
 	defer cancel()
-	if s.store.cfg.ShardedPubSub {
-		return s.store.rdb.SSubscribe(ctx, s.live, s.probe)
+	if s.r.ShardedPubSub() {
+		return s.r.rdb.SSubscribe(ctx, s.live, s.probe)
 	}
-	return s.store.rdb.Subscribe(ctx, s.live, s.probe)
+	return s.r.rdb.Subscribe(ctx, s.live, s.probe)
 }
 
 // current returns the PubSub to read, opening a new one after a sharded
@@ -99,7 +132,7 @@ func (s *subscription) current(ctx context.Context) (*redis.PubSub, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, wrapErr("subscription", redis.ErrClosed)
+		return nil, fmt.Errorf("pubsub: subscription: %w", stream.MarkUnavailable(redis.ErrClosed))
 	}
 	if s.ps == nil {
 		s.ps = s.open(ctx)
@@ -130,7 +163,7 @@ func (s *subscription) Receive(ctx context.Context) (Event, error) {
 	for {
 		msg, err := ps.Receive(ctx)
 		if err != nil {
-			return Event{}, wrapErr("subscription", err)
+			return Event{}, fmt.Errorf("pubsub: subscription: %w", stream.MarkUnavailable(err))
 		}
 		switch v := msg.(type) {
 		case *redis.Subscription:
@@ -139,7 +172,7 @@ func (s *subscription) Receive(ctx context.Context) (Event, error) {
 				return Event{Kind: EventSubscribed}, nil
 			case v.Kind == "sunsubscribe":
 				s.drop(ps)
-				return Event{}, fmt.Errorf("%w: %w (channel %s)", ErrUnavailable, ErrShardMoved, v.Channel)
+				return Event{}, fmt.Errorf("%w: %w (channel %s)", stream.ErrUnavailable, ErrShardMoved, v.Channel)
 			}
 		case *redis.Message:
 			switch v.Channel {
@@ -163,20 +196,4 @@ func (s *subscription) Close() error {
 		return nil
 	}
 	return s.ps.Close()
-}
-
-// Probe publishes payload on node nodeID's probe channel; the node's own
-// Subscription delivers it back as EventProbe, proving that it delivers.
-func (s *Store) Probe(ctx context.Context, nodeID, payload string) error {
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	channel := s.keys.probe(nodeID)
-	publish := s.rdb.Publish
-	if s.cfg.ShardedPubSub {
-		publish = s.rdb.SPublish
-	}
-	if err := publish(ctx, channel, payload).Err(); err != nil {
-		return wrapErr(fmt.Sprintf("probe %s", channel), err)
-	}
-	return nil
 }

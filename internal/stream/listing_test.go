@@ -21,13 +21,13 @@ func idsOn(pub []PublishResult, channel string) []protocol.ID {
 	return ids
 }
 
-func TestHistory(t *testing.T) {
+func TestListAlarms(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
 			s, _ := newTestStore(t, b, Config{PageSize: 4})
 			ctx := testCtx(t)
 			recent := protocol.ID{MS: uint64(time.Now().UnixMilli())}
-			empty, err := s.History(ctx, "a", recent, 10)
+			empty, err := s.ListAlarms(ctx, "a", recent, 10)
 			if err != nil || len(empty.Alarms) != 0 || !empty.Complete || empty.Epoch != "" {
 				t.Fatalf("missing channel, recent after: %+v %v", empty, err)
 			}
@@ -41,7 +41,7 @@ func TestHistory(t *testing.T) {
 				next     protocol.ID
 				complete bool
 			}{
-				// A new history's floor is its first alarm's time less the
+				// A new backlog's floor is its first alarm's time less the
 				// retention: it cannot know what an expired one held.
 				{"all", protocol.Zero, 100, onA, protocol.Zero, false},
 				{"limit", protocol.Zero, 3, onA[:3], onA[2], false},
@@ -52,7 +52,7 @@ func TestHistory(t *testing.T) {
 				{"default limit", onA[0], 0, onA[1:], protocol.Zero, true},
 			}
 			for _, tt := range tests {
-				h, err := s.History(ctx, "a", tt.after, tt.limit)
+				h, err := s.ListAlarms(ctx, "a", tt.after, tt.limit)
 				if err != nil || !slices.Equal(entryIDs(h.Alarms), tt.want) || h.Next != tt.next ||
 					h.Epoch != pub[0].Epoch || h.Complete != tt.complete {
 					t.Errorf("%s: %v next %v complete %v epoch %q err %v; want %v next %v complete %v",
@@ -65,19 +65,19 @@ func TestHistory(t *testing.T) {
 					}
 				}
 			}
-			if _, err := s.History(ctx, "bad channel", protocol.Zero, 1); !errors.Is(err, alarm.ErrInvalidChannel) {
+			if _, err := s.ListAlarms(ctx, "bad channel", protocol.Zero, 1); !errors.Is(err, alarm.ErrInvalidChannel) {
 				t.Fatalf("invalid channel: %v", err)
 			}
 		})
 	}
 }
 
-// TestHistoryDepth: a channel keeps its newest ChannelHistory alarms
+// TestBacklogDepth: a channel keeps its newest ChannelBacklog alarms
 // however long the log is, and knows exactly from where it is complete.
-func TestHistoryDepth(t *testing.T) {
+func TestBacklogDepth(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			s, _ := newTestStore(t, b, Config{MaxLen: 10, ChannelHistory: 5})
+			s, _ := newTestStore(t, b, Config{MaxLen: 10, ChannelBacklog: 5})
 			ctx := testCtx(t)
 			pub := publishN(t, s, 40, "a", "b") // 20 on a; the log keeps about 10
 			onA := idsOn(pub, "a")
@@ -94,7 +94,7 @@ func TestHistoryDepth(t *testing.T) {
 				{"newest", onA[19], nil, true},
 			}
 			for _, tt := range tests {
-				h, err := s.History(ctx, "a", tt.after, 1000)
+				h, err := s.ListAlarms(ctx, "a", tt.after, 1000)
 				if err != nil || h.Complete != tt.complete || !slices.Equal(entryIDs(h.Alarms), tt.want) {
 					t.Errorf("%s: %v complete %v err %v; want %v complete %v",
 						tt.name, entryIDs(h.Alarms), h.Complete, err, tt.want, tt.complete)
@@ -104,14 +104,14 @@ func TestHistoryDepth(t *testing.T) {
 	}
 }
 
-// TestReadChannels reads several channels in one call, each with its own
-// completeness.
-func TestReadChannels(t *testing.T) {
-	s, _ := newTestStore(t, backend{"redis", true}, Config{ChannelHistory: 3})
+// TestReadBacklogs reads several channels' backlogs in one call, each
+// with its own completeness.
+func TestReadBacklogs(t *testing.T) {
+	s, _ := newTestStore(t, backend{"redis", true}, Config{ChannelBacklog: 3})
 	ctx := testCtx(t)
 	pub := publishN(t, s, 12, "a", "b", "b", "b") // 3 on a, 9 on b
 	after := pub[0].ID
-	res, err := s.ReadChannels(ctx, []ChannelRead{{"a", after}, {"b", after}, {"none", after}, {"b", pub[10].ID}}, 0)
+	res, err := s.ReadBacklogs(ctx, []BacklogRead{{"a", after}, {"b", after}, {"none", after}, {"b", pub[10].ID}}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,46 +132,46 @@ func TestReadChannels(t *testing.T) {
 	}
 }
 
-// TestHistoryExpiry: an idle channel's history expires after the retention;
+// TestBacklogExpiry: an idle channel's backlog expires after the retention;
 // a position from before that is then incomplete, a recent one complete,
-// and a history started anew does not claim what the expired one held.
-func TestHistoryExpiry(t *testing.T) {
+// and a backlog started anew does not claim what the expired one held.
+func TestBacklogExpiry(t *testing.T) {
 	s, rdb := newTestStore(t, backend{"redis", true}, Config{Retention: 300 * time.Millisecond})
 	ctx := testCtx(t)
 	old := publishN(t, s, 2, "a")
-	ttl, err := rdb.PTTL(ctx, s.keys.channel("a")).Result()
+	ttl, err := rdb.PTTL(ctx, s.keys.backlog("a")).Result()
 	if err != nil || ttl <= 0 || ttl > 300*time.Millisecond {
 		t.Fatalf("ttl %v err %v", ttl, err)
 	}
 	time.Sleep(400 * time.Millisecond)
-	if n, _ := rdb.Exists(ctx, s.keys.channel("a")).Result(); n != 0 {
-		t.Fatal("history did not expire")
+	if n, _ := rdb.Exists(ctx, s.keys.backlog("a")).Result(); n != 0 {
+		t.Fatal("backlog did not expire")
 	}
-	h, err := s.History(ctx, "a", old[0].ID, 10)
+	h, err := s.ListAlarms(ctx, "a", old[0].ID, 10)
 	if err != nil || h.Complete || len(h.Alarms) != 0 {
 		t.Fatalf("expired, old position: %+v %v", h, err)
 	}
 	now := protocol.ID{MS: uint64(time.Now().UnixMilli())}
-	if h, err = s.History(ctx, "a", now, 10); err != nil || !h.Complete {
+	if h, err = s.ListAlarms(ctx, "a", now, 10); err != nil || !h.Complete {
 		t.Fatalf("expired, recent position: %+v %v", h, err)
 	}
 	fresh := publishN(t, s, 1, "a")
-	if h, err = s.History(ctx, "a", old[1].ID, 10); err != nil || h.Complete || len(h.Alarms) != 1 || h.Alarms[0].ID != fresh[0].ID {
-		t.Fatalf("new history, old position: %+v %v", h, err)
+	if h, err = s.ListAlarms(ctx, "a", old[1].ID, 10); err != nil || h.Complete || len(h.Alarms) != 1 || h.Alarms[0].ID != fresh[0].ID {
+		t.Fatalf("new backlog, old position: %+v %v", h, err)
 	}
 }
 
-// TestReadChannelsChunks: positions at every distance from the newest end
-// of a deep history, across the script's growing read chunks.
-func TestReadChannelsChunks(t *testing.T) {
+// TestReadBacklogsChunks: positions at every distance from the newest end
+// of a deep backlog, across the script's growing read chunks.
+func TestReadBacklogsChunks(t *testing.T) {
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
-			s, _ := newTestStore(t, b, Config{ChannelHistory: 100})
+			s, _ := newTestStore(t, b, Config{ChannelBacklog: 100})
 			ctx := testCtx(t)
 			pub := publishN(t, s, 130, "a")
 			for _, limit := range []int{0, 7, 100} {
 				for _, k := range []int{129, 128, 113, 112, 111, 50, 31, 30, 29, 0} {
-					res, err := s.ReadChannels(ctx, []ChannelRead{{"a", pub[k].ID}}, limit)
+					res, err := s.ReadBacklogs(ctx, []BacklogRead{{"a", pub[k].ID}}, limit)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -193,8 +193,8 @@ func TestReadChannelsChunks(t *testing.T) {
 	}
 }
 
-// retained models a channel history's trimming (log.lua's chan_push): how
-// many of n alarms published one by one a history of depth keeps.
+// retained models a channel backlog's trimming (log.lua's chan_push): how
+// many of n alarms published one by one a backlog of depth keeps.
 func retained(n, depth int) int {
 	items := 0
 	for range n {

@@ -10,41 +10,41 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-//go:embed chanhist.lua
-var chanhistLua string
+//go:embed backlog.lua
+var backlogLua string
 
-// ChannelPage is one channel's retained alarms after a position.
-type ChannelPage struct {
+// BacklogPage is one channel's retained alarms after a position.
+type BacklogPage struct {
 	Channel string
 	// Alarms are the channel's alarms with id > after, oldest first.
 	Alarms []alarm.Entry
 	// Complete is false when alarms of the channel with id > after may
-	// have been dropped from its history (by its depth, or because it
+	// have been dropped from its backlog (by its depth, or because it
 	// expired when idle).
 	Complete bool
 	// More is true when the limit cut the page short.
 	More bool
 }
 
-// ChannelsResult is what ReadChannels read in one round trip.
-type ChannelsResult struct {
-	// Epoch is the epoch current when the histories were read ("" if absent).
+// Backlogs is what ReadBacklogs read in one round trip.
+type Backlogs struct {
+	// Epoch is the epoch current when the backlogs were read ("" if absent).
 	Epoch string
 	// Pages align with the reads asked for.
-	Pages []ChannelPage
+	Pages []BacklogPage
 }
 
-// ChannelRead asks for a channel's alarms after an id.
-type ChannelRead struct {
+// BacklogRead asks for a channel's alarms after an id.
+type BacklogRead struct {
 	Channel string
 	After   protocol.ID
 }
 
-// ReadChannels reads the histories of several channels, each after its own
+// ReadBacklogs reads the backlogs of several channels, each after its own
 // id, at most limit alarms each (limit <= 0: all retained), in one atomic
 // script (one round trip) that also reads the epoch. Its cost follows what
 // it returns. Every channel must be valid.
-func (s *Store) ReadChannels(ctx context.Context, reads []ChannelRead, limit int) (ChannelsResult, error) {
+func (s *Store) ReadBacklogs(ctx context.Context, reads []BacklogRead, limit int) (Backlogs, error) {
 	keys := make([]string, 1, 1+len(reads))
 	keys[0] = s.keys.epoch
 	args := make([]any, 2, 2+2*len(reads))
@@ -52,54 +52,54 @@ func (s *Store) ReadChannels(ctx context.Context, reads []ChannelRead, limit int
 	channels := make([]string, len(reads))
 	for i, r := range reads {
 		if !alarm.ValidChannel(r.Channel) {
-			return ChannelsResult{}, alarm.ErrInvalidChannel
+			return Backlogs{}, alarm.ErrInvalidChannel
 		}
-		keys = append(keys, s.keys.channel(r.Channel))
+		keys = append(keys, s.keys.backlog(r.Channel))
 		args = append(args, r.After.MS, r.After.Seq)
 		channels[i] = r.Channel
 	}
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
-	res, err := s.chanRead.Run(ctx, s.rdb, keys, args...).Result()
+	res, err := s.backlogRead.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
-		return ChannelsResult{}, wrapErr("read channels", err)
+		return Backlogs{}, wrapErr("read backlogs", err)
 	}
-	out, err := s.parseChannels(res, channels)
+	out, err := s.parseBacklogs(res, channels)
 	if err != nil {
-		return ChannelsResult{}, fmt.Errorf("stream: read channels: %w", err)
+		return Backlogs{}, fmt.Errorf("stream: read backlogs: %w", err)
 	}
 	return out, nil
 }
 
-// parseChannels decodes chanhist.lua's reply. A malformed item is skipped
+// parseBacklogs decodes backlog.lua's reply. A malformed item is skipped
 // and logged, and makes its page incomplete: the channel may miss it.
-func (s *Store) parseChannels(res any, channels []string) (ChannelsResult, error) {
+func (s *Store) parseBacklogs(res any, channels []string) (Backlogs, error) {
 	arr, ok := res.([]any)
 	if !ok || len(arr) != 1+len(channels) {
-		return ChannelsResult{}, fmt.Errorf("unexpected script reply %T", res)
+		return Backlogs{}, fmt.Errorf("unexpected script reply %T", res)
 	}
-	var out ChannelsResult
+	var out Backlogs
 	if arr[0] != nil {
 		if out.Epoch, ok = arr[0].(string); !ok {
-			return ChannelsResult{}, fmt.Errorf("unexpected epoch %T", arr[0])
+			return Backlogs{}, fmt.Errorf("unexpected epoch %T", arr[0])
 		}
 	}
-	out.Pages = make([]ChannelPage, len(channels))
+	out.Pages = make([]BacklogPage, len(channels))
 	for i, c := range channels {
 		page, ok := arr[1+i].([]any)
 		if !ok || len(page) < 2 {
-			return ChannelsResult{}, fmt.Errorf("unexpected page %T", arr[1+i])
+			return Backlogs{}, fmt.Errorf("unexpected page %T", arr[1+i])
 		}
 		complete, ok1 := page[0].(int64)
 		more, ok2 := page[1].(int64)
 		if !ok1 || !ok2 {
-			return ChannelsResult{}, fmt.Errorf("unexpected page header %v", page[:2])
+			return Backlogs{}, fmt.Errorf("unexpected page header %v", page[:2])
 		}
-		p := ChannelPage{Channel: c, Complete: complete == 1, More: more == 1, Alarms: make([]alarm.Entry, 0, len(page)-2)}
+		p := BacklogPage{Channel: c, Complete: complete == 1, More: more == 1, Alarms: make([]alarm.Entry, 0, len(page)-2)}
 		for _, it := range page[2:] {
-			e, ok := parseHistoryItem(it, c)
+			e, ok := parseBacklogItem(it, c)
 			if !ok {
-				s.log.Warn("stream: skipping malformed channel history item", "channel", c)
+				s.log.Warn("stream: skipping malformed channel backlog item", "channel", c)
 				p.Complete = false
 				continue
 			}
@@ -110,9 +110,9 @@ func (s *Store) parseChannels(res any, channels []string) (ChannelsResult, error
 	return out, nil
 }
 
-// parseHistoryItem decodes one "<id>\n<tail>" item of channel's history,
+// parseBacklogItem decodes one "<id>\n<tail>" item of channel's backlog,
 // checking the tail as toEntry does for stream entries.
-func parseHistoryItem(it any, channel string) (alarm.Entry, bool) {
+func parseBacklogItem(it any, channel string) (alarm.Entry, bool) {
 	str, ok := it.(string)
 	if !ok {
 		return alarm.Entry{}, false

@@ -11,35 +11,35 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// historyQuery is the parsed query of GET /v1/alarms.
-type historyQuery struct {
+// listingQuery is the parsed query of GET /v1/alarms.
+type listingQuery struct {
 	channel string
 	after   protocol.ID
 	limit   int
 }
 
-// historyAnswer is the body of a GET /v1/alarms answer. Alarms are the
+// listingAnswer is the body of a GET /v1/alarms answer. Alarms are the
 // alarm frames exactly as WebSocket clients receive them.
-type historyAnswer struct {
+type listingAnswer struct {
 	Epoch    string            `json:"epoch"`
 	Alarms   []json.RawMessage `json:"alarms"`
 	Complete bool              `json:"complete"`
 	Next     string            `json:"next,omitempty"`
 }
 
-// history serves GET /v1/alarms.
-func (a *API) history(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
-	q, aerr := parseHistoryQuery(r.URL.Query())
+// listAlarms serves GET /v1/alarms, the alarm listing.
+func (a *API) listAlarms(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
+	q, aerr := parseListingQuery(r.URL.Query())
 	if aerr != nil {
 		return 0, nil, aerr
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	res, err := a.store.History(ctx, q.channel, q.after, q.limit)
+	res, err := a.store.ListAlarms(ctx, q.channel, q.after, q.limit)
 	if err != nil {
 		return 0, nil, storeError(err)
 	}
-	ans := historyAnswer{Epoch: res.Epoch, Alarms: make([]json.RawMessage, 0, len(res.Alarms)),
+	ans := listingAnswer{Epoch: res.Epoch, Alarms: make([]json.RawMessage, 0, len(res.Alarms)),
 		Complete: res.Complete}
 	for _, e := range res.Alarms {
 		if !e.IsState() { // an inbox's state events are GET /v1/inbox's business
@@ -52,11 +52,11 @@ func (a *API) history(_ http.ResponseWriter, r *http.Request) (int, any, *apiErr
 	return http.StatusOK, ans, nil
 }
 
-// parseHistoryQuery checks channel (required), after (optional id; empty
-// means from the oldest retained) and limit (1..MaxHistoryLimit, default
-// DefaultHistoryLimit).
-func parseHistoryQuery(v url.Values) (historyQuery, *apiError) {
-	q := historyQuery{channel: v.Get("channel"), limit: DefaultHistoryLimit}
+// parseListingQuery checks channel (required), after (optional id; empty
+// means from the oldest retained) and limit (1..MaxListingLimit, default
+// DefaultListingLimit).
+func parseListingQuery(v url.Values) (listingQuery, *apiError) {
+	q := listingQuery{channel: v.Get("channel"), limit: DefaultListingLimit}
 	switch {
 	case !v.Has("channel"):
 		return q, badRequest(protocol.CodeMissingField, "channel is required")
@@ -67,7 +67,7 @@ func parseHistoryQuery(v url.Values) (historyQuery, *apiError) {
 	if q.after, aerr = idParam(v, "after"); aerr != nil {
 		return q, aerr
 	}
-	q.limit, aerr = limitParam(v, DefaultHistoryLimit, MaxHistoryLimit)
+	q.limit, aerr = limitParam(v, DefaultListingLimit, MaxListingLimit)
 	return q, aerr
 }
 

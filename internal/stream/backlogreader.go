@@ -8,22 +8,22 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// Defaults of NewHistoryReader.
+// Defaults of NewBacklogReader.
 const (
-	// DefaultReadWorkers bounds the history reads in flight at once.
+	// DefaultReadWorkers bounds the backlog reads in flight at once.
 	DefaultReadWorkers = 4
-	// DefaultReadKeys bounds the channel histories one script call reads.
+	// DefaultReadKeys bounds the channel backlogs one script call reads.
 	DefaultReadKeys = 256
 )
 
-// HistoryReader serves resumes from further back than a node's window. It
+// BacklogReader serves resumes from further back than a node's window. It
 // groups concurrent ReadAfter calls into shared script calls: a read of
 // the same channel from the same position is made once (every client reads
 // `broadcast`), and at most workers calls are in flight, so a reconnect
 // storm neither stampedes Redis nor queues behind one round trip at a
 // time. Run it in one goroutine; ReadAfter is safe from any goroutine and
 // reads directly when Run is not running.
-type HistoryReader struct {
+type BacklogReader struct {
 	s       *Store
 	workers int
 	maxKeys int
@@ -34,7 +34,7 @@ type HistoryReader struct {
 
 // readReq is one ReadAfter (reads set) or one Counts (inbox set).
 type readReq struct {
-	reads  []ChannelRead
+	reads  []BacklogRead
 	inbox  string
 	epoch  string
 	alarms []alarm.Entry
@@ -44,25 +44,25 @@ type readReq struct {
 	done   chan struct{}
 }
 
-// NewHistoryReader returns a reader with at most workers script calls in
+// NewBacklogReader returns a reader with at most workers script calls in
 // flight (DefaultReadWorkers when <= 0); onCall, if not nil, is told the
-// number of histories each call read.
-func (s *Store) NewHistoryReader(workers int, onCall func(keys int)) *HistoryReader {
+// number of backlogs each call read.
+func (s *Store) NewBacklogReader(workers int, onCall func(keys int)) *BacklogReader {
 	if workers <= 0 {
 		workers = DefaultReadWorkers
 	}
-	return &HistoryReader{s: s, workers: workers, maxKeys: DefaultReadKeys, onCall: onCall,
+	return &BacklogReader{s: s, workers: workers, maxKeys: DefaultReadKeys, onCall: onCall,
 		reqs: make(chan *readReq), done: make(chan struct{})}
 }
 
 // ReadAfter returns every retained alarm on channels with id > after,
 // merged in id order, the epoch current at the read, and whether the
-// histories reach back to after (false: some may be gone).
-func (r *HistoryReader) ReadAfter(ctx context.Context, channels []string, after protocol.ID) (epoch string, alarms []alarm.Entry, complete bool, err error) {
-	req := &readReq{reads: make([]ChannelRead, 0, len(channels)), done: make(chan struct{})}
+// backlogs reach back to after (false: some may be gone).
+func (r *BacklogReader) ReadAfter(ctx context.Context, channels []string, after protocol.ID) (epoch string, alarms []alarm.Entry, complete bool, err error) {
+	req := &readReq{reads: make([]BacklogRead, 0, len(channels)), done: make(chan struct{})}
 	for _, c := range channels {
-		if !slices.ContainsFunc(req.reads, func(cr ChannelRead) bool { return cr.Channel == c }) {
-			req.reads = append(req.reads, ChannelRead{c, after})
+		if !slices.ContainsFunc(req.reads, func(cr BacklogRead) bool { return cr.Channel == c }) {
+			req.reads = append(req.reads, BacklogRead{c, after})
 		}
 	}
 	if err := r.do(ctx, req); err != nil {
@@ -73,24 +73,24 @@ func (r *HistoryReader) ReadAfter(ctx context.Context, channels []string, after 
 
 // do hands req to a worker (or serves it here when Run is not running)
 // and waits for it.
-func (r *HistoryReader) do(ctx context.Context, req *readReq) error {
+func (r *BacklogReader) do(ctx context.Context, req *readReq) error {
 	select {
 	case r.reqs <- req:
 	case <-r.done:
 		r.serve([]*readReq{req})
 	case <-ctx.Done():
-		return wrapErr("read channels", ctx.Err())
+		return wrapErr("read backlogs", ctx.Err())
 	}
 	select {
 	case <-req.done:
 		return nil
 	case <-ctx.Done():
-		return wrapErr("read channels", ctx.Err())
+		return wrapErr("read backlogs", ctx.Err())
 	}
 }
 
 // Run serves reads with its workers until ctx ends.
-func (r *HistoryReader) Run(ctx context.Context) {
+func (r *BacklogReader) Run(ctx context.Context) {
 	defer close(r.done)
 	done := make(chan struct{})
 	for range r.workers {
@@ -104,9 +104,9 @@ func (r *HistoryReader) Run(ctx context.Context) {
 	}
 }
 
-// work takes whatever reads are waiting, up to maxKeys histories, and
+// work takes whatever reads are waiting, up to maxKeys backlogs, and
 // serves them in one script call.
-func (r *HistoryReader) work(ctx context.Context) {
+func (r *BacklogReader) work(ctx context.Context) {
 	var batch []*readReq
 	for {
 		select {
@@ -133,7 +133,7 @@ func (r *HistoryReader) work(ctx context.Context) {
 // serve answers batch: every distinct (channel, position) is read once in
 // one script call, every distinct inbox's counts once in one pipeline;
 // without the callers' contexts.
-func (r *HistoryReader) serve(batch []*readReq) {
+func (r *BacklogReader) serve(batch []*readReq) {
 	var reads, counts []*readReq
 	for _, q := range batch {
 		if q.inbox != "" {
@@ -150,9 +150,9 @@ func (r *HistoryReader) serve(batch []*readReq) {
 	}
 }
 
-func (r *HistoryReader) serveReads(batch []*readReq) {
-	index := make(map[ChannelRead]int)
-	var reads []ChannelRead
+func (r *BacklogReader) serveReads(batch []*readReq) {
+	index := make(map[BacklogRead]int)
+	var reads []BacklogRead
 	for _, q := range batch {
 		for _, cr := range q.reads {
 			if _, ok := index[cr]; !ok {
@@ -161,7 +161,7 @@ func (r *HistoryReader) serveReads(batch []*readReq) {
 			}
 		}
 	}
-	res, err := r.s.ReadChannels(context.Background(), reads, 0)
+	res, err := r.s.ReadBacklogs(context.Background(), reads, 0)
 	if r.onCall != nil {
 		r.onCall(len(reads))
 	}
@@ -180,7 +180,7 @@ func (r *HistoryReader) serveReads(batch []*readReq) {
 	}
 }
 
-func (r *HistoryReader) serveCounts(batch []*readReq) {
+func (r *BacklogReader) serveCounts(batch []*readReq) {
 	index := make(map[string]int)
 	var inboxes []string
 	for _, q := range batch {
@@ -202,7 +202,7 @@ func (r *HistoryReader) serveCounts(batch []*readReq) {
 // Counts reads the counts of an inbox channel for a welcome, as
 // Store.Counts does; concurrent calls share one pipelined round trip, so a
 // reconnect storm costs a few round trips, not one per client.
-func (r *HistoryReader) Counts(ctx context.Context, channel string) (protocol.Counts, bool, error) {
+func (r *BacklogReader) Counts(ctx context.Context, channel string) (protocol.Counts, bool, error) {
 	if !r.s.inboxEnabled(channel) {
 		return protocol.Counts{}, false, nil
 	}
