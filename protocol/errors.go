@@ -43,7 +43,7 @@ const (
 	CodeIdempotencyKeyReused ErrorCode = "idempotency_key_reused" // 409: the key was accepted before for a different alarm
 	CodeTooLarge             ErrorCode = "too_large"              // 413: the body or the encoded alarm is over its limit
 	CodeUnsupportedMediaType ErrorCode = "unsupported_media_type" // 415: a POST without Content-Type: application/json
-	CodeRateLimited          ErrorCode = "rate_limited"           // 429: over the publish rate; retry after Retry-After
+	CodeRateLimited          ErrorCode = "rate_limited"           // 429: over the publish rate, or the user's rate of state changes or inbox reads; retry after Retry-After (over the WebSocket: retry_after_ms)
 
 	// Server side.
 	CodeUnavailable ErrorCode = "unavailable" // 503: Redis cannot serve now; retry (also over the WebSocket)
@@ -58,6 +58,9 @@ const (
 // connection.
 type Error struct {
 	Type    string    `json:"type"`  // TypeError
-	Error   ErrorCode `json:"error"` // CodeBadRequest, CodeNoInbox or CodeUnavailable
+	Error   ErrorCode `json:"error"` // CodeBadRequest, CodeNoInbox, CodeRateLimited or CodeUnavailable
 	Message string    `json:"message"`
+	// RetryAfterMS, with CodeRateLimited, is how long to wait before the
+	// next change, in milliseconds.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 }

@@ -1,7 +1,7 @@
 package limit
 
 import (
-	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -58,11 +58,18 @@ type Refusal struct {
 	Message string
 }
 
-// NewConns returns the budget of cfg. now is the clock (time.Now when
-// nil); a nil m gets private metrics.
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c ConnConfig) Validate() error {
+	rate := Rate{PerSecond: c.ConnectRate, Burst: c.ConnectBurst}.Validate()
+	return defaults.Rename(defaults.Rename(rate, "PerSecond", "ConnectRate"), "Burst", "ConnectBurst")
+}
+
+// NewConns validates cfg and returns its budget. now is the clock
+// (time.Now when nil); a nil m gets private metrics.
 func NewConns(cfg ConnConfig, m *metrics.Metrics, now func() time.Time) (*Conns, error) {
-	if cfg.ConnectBurst < 0 {
-		return nil, errors.New("limit: negative connect burst")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("limit: invalid connection config: %w", err)
 	}
 	defaults.Set(&cfg.MaxConnections, DefaultMaxConnections)
 	defaults.Set(&cfg.ConnectRate, DefaultConnectRate)

@@ -3,6 +3,7 @@ package limit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -78,14 +79,25 @@ type Inbox struct {
 
 var _ InboxStore = (*Inbox)(nil)
 
-// NewInbox returns store guarded by the limits of cfg. now is the clock
-// (time.Now when nil); a nil m gets private metrics.
+// Validate checks every field (zero fields stand for their defaults) and
+// returns one *defaults.FieldError per refused field, joined.
+func (c UserConfig) Validate() error {
+	state := Rate{PerSecond: c.StateRate, Burst: c.StateBurst}.Validate()
+	read := Rate{PerSecond: c.InboxReadRate, Burst: c.InboxReadBurst}.Validate()
+	return errors.Join(
+		defaults.Rename(defaults.Rename(state, "PerSecond", "StateRate"), "Burst", "StateBurst"),
+		defaults.Rename(defaults.Rename(read, "PerSecond", "InboxReadRate"), "Burst", "InboxReadBurst"),
+	)
+}
+
+// NewInbox validates cfg and returns store guarded by its limits. now is
+// the clock (time.Now when nil); a nil m gets private metrics.
 func NewInbox(cfg UserConfig, store InboxStore, m *metrics.Metrics, now func() time.Time) (*Inbox, error) {
 	if store == nil {
 		return nil, errors.New("limit: nil inbox store")
 	}
-	if cfg.StateBurst < 0 || cfg.InboxReadBurst < 0 {
-		return nil, errors.New("limit: negative burst")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("limit: invalid user config: %w", err)
 	}
 	defaults.Set(&cfg.StateRate, DefaultUserStateRate)
 	defaults.Set(&cfg.StateBurst, DefaultUserStateBurst)

@@ -13,6 +13,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -65,7 +66,8 @@ type Server struct {
 	verify  *auth.Verifier
 	tickets *auth.Tickets
 	feed    hub.Feed
-	history hub.History // nil answers resumes beyond the window expired
+	history hub.History  // nil answers resumes beyond the window expired
+	conns   *limit.Conns // the node's connection budget, shared with the WebSocket
 	m       *metrics.Metrics
 	log     *slog.Logger
 
@@ -87,8 +89,10 @@ func (c Config) Validate() error {
 }
 
 // New validates cfg and returns a Server. tickets are made with the same
-// secret as v's tokens (see auth.NewTickets).
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed hub.Feed, history hub.History, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// secret as v's tokens (see auth.NewTickets). conns is the node's
+// connection budget, shared with its other transports; nil: one of the
+// server's own, with the defaults.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed hub.Feed, history hub.History, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || tickets == nil || feed == nil {
 		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
 	}
@@ -106,8 +110,14 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed h
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if conns == nil {
+		var err error
+		if conns, err = limit.NewConns(limit.ConnConfig{}, m, nil); err != nil {
+			return nil, fmt.Errorf("sse: %w", err)
+		}
+	}
 	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, history: history,
-		m: m, log: log}, nil
+		conns: conns, m: m, log: log}, nil
 }
 
 // Register adds the SSE routes to mux.
@@ -150,12 +160,25 @@ func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(ticketResponse{Ticket: t, ExpiresAt: exp.UnixMilli()})
 }
 
-// serveStream checks the ticket, then runs the stream on this goroutine
-// until it ends.
+// serveStream applies the node's connection budget, checks the ticket,
+// then runs the stream on this goroutine until it ends. A stream beyond
+// the budget is refused as the WebSocket's upgrade is: 429 (the source's
+// connect rate) or 503 (the node's cap), with Retry-After.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !s.allowOrigin(w, r) {
 		return
 	}
+	ref, ok := s.conns.Admit(r.RemoteAddr, transport)
+	if !ok {
+		w.Header().Set("Retry-After", limit.RetryAfter(ref.Wait))
+		code := protocol.CodeRateLimited
+		if ref.Status == http.StatusServiceUnavailable {
+			code = protocol.CodeUnavailable
+		}
+		writeError(w, ref.Status, code, ref.Message)
+		return
+	}
+	defer s.conns.Release(transport)
 	claims, err := s.tickets.Verify(r.URL.Query().Get("ticket"))
 	if err != nil {
 		s.log.Debug("sse: ticket rejected", "remote", r.RemoteAddr, "err", err)
