@@ -134,7 +134,9 @@ func (s staticInbox) ChangeState(context.Context, string, protocol.StateChange) 
 	return s.res, nil
 }
 
-func (staticInbox) ReadInbox(context.Context, string) (stream.Inbox, error) { return stream.Inbox{}, nil }
+func (staticInbox) ReadInbox(context.Context, string) (stream.Inbox, error) {
+	return stream.Inbox{}, nil
+}
 
 func httpAnswer(t *testing.T, res stream.StateResult) []byte {
 	t.Helper()

@@ -112,7 +112,9 @@ func TestSerialOneAtATimePerKey(t *testing.T) {
 		time.Sleep(time.Millisecond)
 		return int(n), nil
 	}
-	go func() { _, _, _ = s.Do(context.Background(), "a", "block", func(context.Context) (int, error) { <-block; return 0, nil }) }()
+	go func() {
+		_, _, _ = s.Do(context.Background(), "a", "block", func(context.Context) (int, error) { <-block; return 0, nil })
+	}()
 	waitCallers(t, &s, "a", 1)
 	if _, _, err := s.Do(context.Background(), "b", "x", f); err != nil {
 		t.Fatalf("key b waited for key a: %v", err)
@@ -141,7 +143,9 @@ func TestSerialOneAtATimePerKey(t *testing.T) {
 func TestSerialCallerLeaves(t *testing.T) {
 	var s Serial[string, int]
 	block := make(chan struct{})
-	go func() { _, _, _ = s.Do(context.Background(), "u", "block", func(context.Context) (int, error) { <-block; return 0, nil }) }()
+	go func() {
+		_, _, _ = s.Do(context.Background(), "u", "block", func(context.Context) (int, error) { <-block; return 0, nil })
+	}()
 	waitCallers(t, &s, "u", 1)
 	leaving, leave := context.WithCancel(context.Background())
 	var ran atomic.Int32

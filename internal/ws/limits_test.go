@@ -99,6 +99,18 @@ func dialHello(t *testing.T, wsURL, tok string) *websocket.Conn {
 	return c
 }
 
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
 // TestStateChangesLimitedPerUser: with a *limit.Inbox as its States, the
 // user's sockets share one bucket; a change beyond it is answered
 // rate_limited with retry_after_ms, never reaches the store, and the
@@ -120,8 +132,9 @@ func TestStateChangesLimitedPerUser(t *testing.T) {
 		if err := c.Write(ctx, websocket.MessageText, []byte(msg)); err != nil {
 			t.Fatalf("change %d: the socket closed: %v", i, err)
 		}
-		if i < 3 {
-			continue // changed nothing: not answered
+		if i < 3 { // changed nothing: not answered
+			waitFor(t, "the change to reach the store", func() bool { return store.count() == i+1 })
+			continue
 		}
 		_, b, err := c.Read(ctx)
 		var e protocol.Error
@@ -165,13 +178,7 @@ func TestUpgradesUseTheSharedBudget(t *testing.T) {
 		t.Fatalf("beyond the shared cap: %v %+v", err, resp)
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
-	deadline := time.Now().Add(5 * time.Second)
-	for conns.Open() != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("the closed socket still holds its slot: %d open", conns.Open())
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	waitFor(t, "the closed socket's slot", func() bool { return conns.Open() == 1 })
 
 	rated, err := limit.NewConns(limit.ConnConfig{ConnectRate: 0.1, ConnectBurst: 1}, nil, nil)
 	if err != nil {

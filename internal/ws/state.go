@@ -16,7 +16,8 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// States applies inbox state changes; *stream.Store implements it.
+// States applies inbox state changes; *stream.Store implements it, and
+// *limit.Inbox, which limits each user's changes, wraps it.
 type States interface {
 	// ChangeState applies c to the inbox channel and appends the state
 	// event to the log when anything changed.
@@ -64,7 +65,7 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	switch {
 	case err == nil:
 	case errors.As(err, &limited):
-		s.queue(protocol.Error{Type: protocol.TypeError, Error: protocol.CodeRateLimited,
+		s.queueError(protocol.Error{Type: protocol.TypeError, Error: protocol.CodeRateLimited,
 			Message: "too many state changes for this user; retry later", RetryAfterMS: ceilMS(limited.Wait)})
 	case errors.Is(err, stream.ErrInvalidChange):
 		s.sendError(protocol.CodeBadRequest, err.Error())
@@ -78,11 +79,11 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 
 // sendError queues an error message.
 func (s *session) sendError(code protocol.ErrorCode, msg string) {
-	s.queue(protocol.Error{Type: protocol.TypeError, Error: code, Message: msg})
+	s.queueError(protocol.Error{Type: protocol.TypeError, Error: code, Message: msg})
 }
 
-// queue queues an error message.
-func (s *session) queue(e protocol.Error) {
+// queueError queues an error message.
+func (s *session) queueError(e protocol.Error) {
 	b, _ := json.Marshal(e)
 	s.hubConn.Queue.Push(b)
 }
