@@ -170,7 +170,7 @@ func (s *session) handleFrame(b []byte) error {
 			err = s.onState(m.State())
 		case protocol.TypeError:
 			if s.h.Error != nil {
-				s.h.Error(protocol.Error{Type: m.Type, Error: m.Error, Message: m.Message})
+				s.h.Error(protocol.Error{Type: m.Type, Error: m.Error, Message: m.Message, RetryAfterMS: m.RetryAfterMS})
 			}
 		}
 		if err != nil {

@@ -43,10 +43,10 @@ const (
 	CodeIdempotencyKeyReused ErrorCode = "idempotency_key_reused" // 409: the key was accepted before for a different alarm
 	CodeTooLarge             ErrorCode = "too_large"              // 413: the body or the encoded alarm is over its limit
 	CodeUnsupportedMediaType ErrorCode = "unsupported_media_type" // 415: a POST without Content-Type: application/json
-	CodeRateLimited          ErrorCode = "rate_limited"           // 429: over the publish rate; retry after Retry-After
+	CodeRateLimited          ErrorCode = "rate_limited"           // 429: over the publish rate, the user's rate of state changes or inbox reads, or (SSE) the address's connect rate; retry after Retry-After (over the WebSocket: retry_after_ms)
 
 	// Server side.
-	CodeUnavailable ErrorCode = "unavailable" // 503: Redis cannot serve now; retry (also over the WebSocket)
+	CodeUnavailable ErrorCode = "unavailable" // 503: Redis cannot serve now, or (SSE) the node holds its maximum of connections; retry (also over the WebSocket)
 	CodeInternal    ErrorCode = "internal"    // 500: anything else; the node logs it
 
 	// CodeBadRequest answers, over the WebSocket only, a client message
@@ -58,6 +58,9 @@ const (
 // connection.
 type Error struct {
 	Type    string    `json:"type"`  // TypeError
-	Error   ErrorCode `json:"error"` // CodeBadRequest, CodeNoInbox or CodeUnavailable
+	Error   ErrorCode `json:"error"` // CodeBadRequest, CodeNoInbox, CodeRateLimited or CodeUnavailable
 	Message string    `json:"message"`
+	// RetryAfterMS, with CodeRateLimited, is how long to wait before the
+	// next change, in milliseconds.
+	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
 }

@@ -129,8 +129,9 @@ type Message struct {
 	Reason string    `json:"reason"`
 
 	// error
-	Error   ErrorCode `json:"error"`
-	Message string    `json:"message"`
+	Error        ErrorCode `json:"error"`
+	Message      string    `json:"message"`
+	RetryAfterMS int64     `json:"retry_after_ms"`
 }
 
 // Welcome returns m's welcome fields.

@@ -67,6 +67,11 @@ type config struct {
 	IngestBatch     int64         `env:"GATEWAY_INGEST_BATCH" envDefault:"500"`
 	IngestClaimIdle time.Duration `env:"GATEWAY_INGEST_CLAIM_IDLE" envDefault:"15s"`
 	IngestPubSub    string        `env:"GATEWAY_INGEST_PUBSUB_CHANNEL"`
+	// Per-user limits of state changes and inbox reads (limit.UserConfig).
+	UserStateRate      float64 `env:"GATEWAY_USER_STATE_RATE" envDefault:"20"`
+	UserStateBurst     int     `env:"GATEWAY_USER_STATE_BURST" envDefault:"40"`
+	UserInboxReadRate  float64 `env:"GATEWAY_USER_INBOX_READ_RATE" envDefault:"10"`
+	UserInboxReadBurst int     `env:"GATEWAY_USER_INBOX_READ_BURST" envDefault:"20"`
 
 	set map[string]bool // the variables given in the environment (not defaulted)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/ingest"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/node"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/ws"
@@ -48,9 +49,9 @@ var configDefaults = map[string]any{
 	"GATEWAY_ALLOWED_ORIGINS":    nil,
 	"GATEWAY_HELLO_TIMEOUT":      ws.DefaultHelloTimeout,
 	"GATEWAY_PING_INTERVAL":      ws.DefaultPingInterval,
-	"GATEWAY_MAX_CONNECTIONS":    int64(ws.DefaultMaxConnections),
-	"GATEWAY_CONNECT_RATE":       ws.DefaultConnectRate,
-	"GATEWAY_CONNECT_BURST":      int64(ws.DefaultConnectBurst),
+	"GATEWAY_MAX_CONNECTIONS":    int64(limit.DefaultMaxConnections),
+	"GATEWAY_CONNECT_RATE":       limit.DefaultConnectRate,
+	"GATEWAY_CONNECT_BURST":      int64(limit.DefaultConnectBurst),
 	"GATEWAY_PUBLISH_RATE":       api.DefaultPublishRate,
 	"GATEWAY_PUBLISH_BURST":      int64(api.DefaultPublishBurst),
 	"GATEWAY_DEMO":               nil,
@@ -75,6 +76,11 @@ var configDefaults = map[string]any{
 	"GATEWAY_INGEST_BATCH":          int64(ingest.DefaultBatchSize),
 	"GATEWAY_INGEST_CLAIM_IDLE":     ingest.DefaultClaimIdle,
 	"GATEWAY_INGEST_PUBSUB_CHANNEL": nil,
+	// Per-user limits.
+	"GATEWAY_USER_STATE_RATE":       limit.DefaultUserStateRate,
+	"GATEWAY_USER_STATE_BURST":      int64(limit.DefaultUserStateBurst),
+	"GATEWAY_USER_INBOX_READ_RATE":  limit.DefaultUserInboxReadRate,
+	"GATEWAY_USER_INBOX_READ_BURST": int64(limit.DefaultUserInboxReadBurst),
 }
 
 // sameDefault reports whether s, an envDefault tag or a cell of the docs,

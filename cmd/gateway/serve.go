@@ -16,6 +16,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/ingest"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/node"
 	"github.com/alarmgate/alarmgate/internal/sse"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -146,7 +147,13 @@ func nodeConfig(cfg config) node.Config {
 		Hub: hub.Config{Window: cfg.Window, QueueLen: cfg.QueueLen},
 		WS: ws.Config{
 			HelloTimeout: cfg.HelloTimeout, PingInterval: cfg.PingInterval, AllowedOrigins: cfg.AllowedOrigins,
+		},
+		Conns: limit.ConnConfig{
 			MaxConnections: cfg.MaxConnections, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
+		},
+		Users: limit.UserConfig{
+			StateRate: cfg.UserStateRate, StateBurst: cfg.UserStateBurst,
+			InboxReadRate: cfg.UserInboxReadRate, InboxReadBurst: cfg.UserInboxReadBurst,
 		},
 		SSE: sse.Config{AllowedOrigins: cfg.AllowedOrigins},
 		API: api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead,

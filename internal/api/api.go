@@ -231,7 +231,10 @@ func isJSON(ct string) bool {
 // writeError writes an error answer and logs it once when it is a 5xx. It
 // returns the status written.
 func (a *API) writeError(w http.ResponseWriter, r *http.Request, pattern string, e *apiError) int {
-	if e.status == http.StatusServiceUnavailable {
+	switch {
+	case e.retryAfter > 0:
+		w.Header().Set("Retry-After", limit.RetryAfter(e.retryAfter))
+	case e.status == http.StatusServiceUnavailable:
 		w.Header().Set("Retry-After", "1")
 	}
 	if e.status >= 500 {

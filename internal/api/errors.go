@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"time"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -12,12 +13,13 @@ import (
 
 // apiError is one error answer: an HTTP status, a code and a message safe
 // to show the caller. cause, when set, is logged for 5xx answers and never
-// sent.
+// sent; retryAfter, when set, is sent as Retry-After.
 type apiError struct {
-	status  int
-	code    protocol.ErrorCode
-	message string
-	cause   error
+	status     int
+	code       protocol.ErrorCode
+	message    string
+	cause      error
+	retryAfter time.Duration
 }
 
 func (e *apiError) Error() string { return string(e.code) + ": " + e.message }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -39,7 +40,9 @@ type InboxStore interface {
 var _ InboxStore = (*stream.Store)(nil)
 
 // WithInbox enables the inbox routes: store serves them and v checks the
-// client tokens they accept besides API keys. Call it before Register.
+// client tokens they accept besides API keys. The node gives a
+// *limit.Inbox, which limits each user's calls; its *limit.LimitedError
+// is answered 429 with Retry-After. Call it before Register.
 func (a *API) WithInbox(store InboxStore, v *auth.Verifier) *API {
 	a.inbox, a.verify = store, v
 	return a
@@ -134,7 +137,11 @@ func (a *API) changeState(_ http.ResponseWriter, r *http.Request) (int, any, *ap
 }
 
 func inboxError(err error) *apiError {
+	var limited *limit.LimitedError
 	switch {
+	case errors.As(err, &limited):
+		return &apiError{status: http.StatusTooManyRequests, code: protocol.CodeRateLimited,
+			message: "too many requests for this user's inbox; retry later", retryAfter: limited.Wait}
 	case errors.Is(err, stream.ErrInvalidChange):
 		return badRequest(protocol.CodeInvalidChange, err.Error())
 	case errors.Is(err, stream.ErrNoInbox):

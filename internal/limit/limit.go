@@ -1,7 +1,10 @@
-// Package limit holds the token buckets behind the gateway's rate limits:
-// connection attempts per source address and publish requests per API
-// key. A Keyed is a map of buckets, one per key, that forgets buckets that
-// have refilled.
+// Package limit holds the gateway's limits: the token buckets behind its
+// rate limits (connection attempts per source address, publish requests
+// per API key, state changes and inbox reads per user), the connection
+// budget its transports share (Conns), and the per-user guard of the
+// inbox (Inbox), which also coalesces repeated state changes (Serial). A
+// Keyed is a map of buckets, one per key, that forgets buckets that have
+// refilled.
 package limit
 
 import (

@@ -30,7 +30,10 @@ type Metrics struct {
 	WindowSize     prometheus.Gauge
 	Ready          prometheus.Gauge
 	HTTPRequests   *prometheus.CounterVec // route, code
-	Limited        *prometheus.CounterVec // limit: connections, connect_rate, publish_rate
+	Limited        *prometheus.CounterVec // limit: connections, connect_rate, publish_rate, state_rate, inbox_read_rate
+	ConnSlots      *prometheus.GaugeVec   // transport: ws, sse
+	ConnsRefused   *prometheus.CounterVec // reason: connections, connect_rate; transport: ws, sse
+	StateCoalesced prometheus.Counter
 	DeliveryLag    prometheus.Histogram
 	Ingest         Ingest
 }
@@ -72,9 +75,11 @@ func (i Ingest) collectors() []prometheus.Collector {
 
 // Values of the Limited metric's limit label.
 const (
-	LimitConnections = "connections"
-	LimitConnectRate = "connect_rate"
-	LimitPublishRate = "publish_rate"
+	LimitConnections   = "connections"
+	LimitConnectRate   = "connect_rate"
+	LimitPublishRate   = "publish_rate"
+	LimitStateRate     = "state_rate"
+	LimitInboxReadRate = "inbox_read_rate"
 )
 
 // New creates the collectors and registers them on reg. A nil reg creates a
@@ -126,7 +131,13 @@ func New(reg prometheus.Registerer) *Metrics {
 		HTTPRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "alarmgate_http_requests_total", Help: "API requests by route and status code."}, []string{"route", "code"}),
 		Limited: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "alarmgate_limited_total", Help: "Requests refused by a limit (connections, connect_rate, publish_rate)."}, []string{"limit"}),
+			Name: "alarmgate_limited_total", Help: "Requests refused by a limit (connections, connect_rate, publish_rate, state_rate, inbox_read_rate)."}, []string{"limit"}),
+		ConnSlots: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "alarmgate_connection_slots", Help: "Connections holding a slot of the node's connection cap (GATEWAY_MAX_CONNECTIONS), from admission to their end, handshakes included, by transport (ws, sse)."}, []string{"transport"}),
+		ConnsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "alarmgate_connections_refused_total", Help: "Connections refused before they started, by reason (connections: the node's cap; connect_rate: the source address's rate) and transport (ws, sse)."}, []string{"reason", "transport"}),
+		StateCoalesced: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "alarmgate_state_coalesced_total", Help: "State changes answered without a Redis call of their own: they joined an identical change of the same user waiting for its turn."}),
 		DeliveryLag: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "alarmgate_delivery_lag_seconds", Help: "Time from an alarm's ts (Redis accepted it) to the write of the WebSocket frame carrying it; observed once per frame, for its newest alarm.",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}}),
@@ -134,7 +145,8 @@ func New(reg prometheus.Registerer) *Metrics {
 	}
 	reg.MustRegister(m.Connections, m.Transport, m.Published, m.PublishLatency, m.Delivered, m.Replayed,
 		m.ResumeStatus, m.ResumeSource, m.BacklogReads, m.GapFills, m.GapFilled, m.SlowCloses, m.Closes, m.Applied, m.Duplicates,
-		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited, m.DeliveryLag)
+		m.Resubscribes, m.EpochRotations, m.WindowSize, m.Ready, m.HTTPRequests, m.Limited, m.DeliveryLag,
+		m.ConnSlots, m.ConnsRefused, m.StateCoalesced)
 	reg.MustRegister(m.Ingest.collectors()...)
 	return m
 }

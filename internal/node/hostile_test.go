@@ -197,7 +197,7 @@ func limitedCount(t *testing.T, n *testNode, which string) float64 {
 // TestMaxConnections: beyond the cap an upgrade gets 503 before it
 // happens; connected clients keep receiving; a freed slot is reusable.
 func TestMaxConnections(t *testing.T) {
-	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.WS.MaxConnections = 2 })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.Conns.MaxConnections = 2 })
 	tok := token(t, "alice", nil, time.Hour)
 	first := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
 	if _, err := readMessages(t, first); err != nil {
@@ -234,7 +234,7 @@ func TestMaxConnections(t *testing.T) {
 // TestConnectRatePerAddress: a source over its attempt rate gets 429 with
 // Retry-After before the upgrade; its open connections are unharmed.
 func TestConnectRatePerAddress(t *testing.T) {
-	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.WS.ConnectRate, c.WS.ConnectBurst = 0.1, 2 })
+	n := startNode(t, testutil.Prefix(t), "a", func(c *Config) { c.Conns.ConnectRate, c.Conns.ConnectBurst = 0.1, 2 })
 	tok := token(t, "alice", nil, time.Hour)
 	open := rawHello(t, n, map[string]any{"type": "hello", "token": tok})
 	if _, err := readMessages(t, open); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/ingest"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/pubsub"
 	"github.com/alarmgate/alarmgate/internal/sse"
@@ -63,6 +64,12 @@ type Config struct {
 	SSE sse.Config
 	// API configures the publish API.
 	API api.Config
+	// Conns is the connection budget (cap, connect rate per address),
+	// shared by WebSockets and SSE streams.
+	Conns limit.ConnConfig
+	// Users sets the per-user limits of state changes and inbox reads,
+	// shared by every transport.
+	Users limit.UserConfig
 	// Feed tunes the live feed (tip interval, probe timeout).
 	Feed pubsub.Config
 	// Ingest, when set, runs the ingest stream consumer (NodeID is filled
@@ -146,14 +153,23 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	n.backlog = n.store.NewBacklogReader(0, func(int) { n.m.BacklogReads.Inc() })
-	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.backlog, n.store, n.m, log); err != nil {
+	// One budget and one set of user limits for every transport.
+	conns, err := limit.NewConns(cfg.Conns, n.m, nil)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	inbox, err := limit.NewInbox(cfg.Users, n.store, n.m, nil)
+	if err != nil {
+		return nil, fmt.Errorf("node: %w", err)
+	}
+	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.backlog, inbox, conns, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.ticketSecret(), TTL: cfg.SSE.TicketTTL})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.sse, err = sse.New(cfg.SSE, n.hub, verifier, tickets, n.feed, n.backlog, n.m, log); err != nil {
+	if n.sse, err = sse.New(cfg.SSE, n.hub, verifier, tickets, n.feed, n.backlog, conns, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	keys, err := auth.NewKeys(cfg.APIKeys)
@@ -171,7 +187,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
-	n.api.WithInbox(n.store, verifier)
+	n.api.WithInbox(inbox, verifier)
 	n.life.init(n.Handler(), cfg.ReadTimeout, cfg.IdleTimeout, log)
 	return n, nil
 }

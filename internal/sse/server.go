@@ -13,6 +13,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
@@ -67,6 +68,7 @@ type Server struct {
 	tickets *auth.Tickets
 	feed    transport.Feed
 	resume  transport.Resumer
+	conns   *limit.Conns // the node's connection budget, shared with the WebSocket
 	m       *metrics.Metrics
 	log     *slog.Logger
 
@@ -90,8 +92,9 @@ func (c Config) Validate() error {
 // New validates cfg and returns a Server. tickets are made with the same
 // secret as v's tokens (see auth.NewTickets); backfill (may be nil:
 // resumes older than the window are answered expired) reads the channel
-// backlogs.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed transport.Feed, backfill hub.Backfill, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// backlogs. conns is the node's connection budget, shared with its other
+// transports; nil: one of the server's own, with the defaults.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed transport.Feed, backfill hub.Backfill, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || tickets == nil || feed == nil {
 		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
 	}
@@ -109,8 +112,15 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed t
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if conns == nil {
+		var err error
+		if conns, err = limit.NewConns(limit.ConnConfig{}, m, nil); err != nil {
+			return nil, fmt.Errorf("sse: %w", err)
+		}
+	}
 	resume := transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout}
-	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, resume: resume, m: m, log: log}, nil
+	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, resume: resume,
+		conns: conns, m: m, log: log}, nil
 }
 
 // Register adds the SSE routes to mux.
@@ -153,12 +163,25 @@ func (s *Server) serveTicket(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(ticketResponse{Ticket: t, ExpiresAt: exp.UnixMilli()})
 }
 
-// serveStream checks the ticket, then runs the stream on this goroutine
-// until it ends.
+// serveStream applies the node's connection budget, checks the ticket,
+// then runs the stream on this goroutine until it ends. A stream beyond
+// the budget is refused as the WebSocket's upgrade is: 429 (the source's
+// connect rate) or 503 (the node's cap), with Retry-After.
 func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !s.allowOrigin(w, r) {
 		return
 	}
+	ref, ok := s.conns.Admit(r.RemoteAddr, transportLabel)
+	if !ok {
+		w.Header().Set("Retry-After", limit.RetryAfter(ref.Wait))
+		code := protocol.CodeRateLimited
+		if ref.Status == http.StatusServiceUnavailable {
+			code = protocol.CodeUnavailable
+		}
+		writeError(w, ref.Status, code, ref.Message)
+		return
+	}
+	defer s.conns.Release(transportLabel)
 	claims, err := s.tickets.Verify(r.URL.Query().Get("ticket"))
 	if err != nil {
 		s.log.Debug("sse: ticket rejected", "remote", r.RemoteAddr, "err", err)

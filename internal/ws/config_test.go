@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"math"
 	"slices"
 	"testing"
 	"time"
@@ -15,12 +14,12 @@ func TestConfigValidate(t *testing.T) {
 		want []string // refused fields
 	}{
 		{Config{}, nil},
-		{Config{MaxConnections: -1, ConnectRate: -1, AllowedOrigins: []string{"*.example.com"}}, nil},
+		{Config{AllowedOrigins: []string{"*.example.com"}}, nil},
 		{Config{HelloTimeout: -time.Second}, []string{"HelloTimeout"}},
 		{Config{HelloTimeout: time.Microsecond, WriteTimeout: -1, PingInterval: -1, CatchUpTimeout: -1,
-			ReadLimit: 10, MaxFrameBytes: -1, AllowedOrigins: []string{"["}, ConnectRate: math.Inf(1), ConnectBurst: -1},
+			ReadLimit: 10, MaxFrameBytes: -1, AllowedOrigins: []string{"["}},
 			[]string{"HelloTimeout", "WriteTimeout", "PingInterval", "CatchUpTimeout", "ReadLimit", "MaxFrameBytes",
-				"AllowedOrigins", "ConnectRate", "ConnectBurst"}},
+				"AllowedOrigins"}},
 	}
 	for _, tt := range tests {
 		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {

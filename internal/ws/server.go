@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"sync/atomic"
 	"time"
 
 	"github.com/coder/websocket"
@@ -22,14 +21,11 @@ import (
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultHelloTimeout   = 10 * time.Second
-	DefaultWriteTimeout   = 10 * time.Second
-	DefaultPingInterval   = 25 * time.Second
-	DefaultReadLimit      = 16 << 10
-	DefaultMaxFrameBytes  = 256 << 10
-	DefaultMaxConnections = 100000
-	DefaultConnectRate    = 50.0
-	DefaultConnectBurst   = 200
+	DefaultHelloTimeout  = 10 * time.Second
+	DefaultWriteTimeout  = 10 * time.Second
+	DefaultPingInterval  = 25 * time.Second
+	DefaultReadLimit     = 16 << 10
+	DefaultMaxFrameBytes = 256 << 10
 )
 
 // Config configures the WebSocket endpoint.
@@ -53,17 +49,6 @@ type Config struct {
 	// "app.example.com", "*.example.com") browsers may connect from besides
 	// the gateway's own host. Default none.
 	AllowedOrigins []string
-	// MaxConnections caps the node's open WebSockets; an upgrade beyond it
-	// is answered 503 (Retry-After) before the upgrade. Default
-	// DefaultMaxConnections (100000); negative: no cap.
-	MaxConnections int
-	// ConnectRate is the upgrades per second one source address may
-	// attempt, with ConnectBurst at once; more get 429 (Retry-After)
-	// before the upgrade. The source is the TCP peer: behind a proxy every
-	// client shares the proxy's address. Defaults DefaultConnectRate (50)
-	// and DefaultConnectBurst (200); a negative rate: no limit.
-	ConnectRate  float64
-	ConnectBurst int
 }
 
 // Server accepts WebSocket sessions on /v1/ws. It is safe for concurrent
@@ -92,8 +77,7 @@ type Server struct {
 	log    *slog.Logger
 	accept *websocket.AcceptOptions
 
-	connects *limit.Keyed[string] // upgrade attempts per source address
-	open     atomic.Int64         // upgrades admitted and not yet ended; see admit
+	conns *limit.Conns // the node's connection budget, shared with SSE; see admit
 
 	sessions transport.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
 }
@@ -101,8 +85,6 @@ type Server struct {
 // Validate checks every field (zero fields stand for their defaults) and
 // returns one *defaults.FieldError per refused field, joined.
 func (c Config) Validate() error {
-	rate := limit.Rate{PerSecond: c.ConnectRate, Burst: c.ConnectBurst}.Validate()
-	rate = defaults.Rename(defaults.Rename(rate, "PerSecond", "ConnectRate"), "Burst", "ConnectBurst")
 	return errors.Join(
 		defaults.Min("HelloTimeout", c.HelloTimeout, time.Millisecond),
 		defaults.Min("WriteTimeout", c.WriteTimeout, time.Millisecond),
@@ -111,15 +93,16 @@ func (c Config) Validate() error {
 		defaults.Min("ReadLimit", c.ReadLimit, 512),
 		defaults.Min("MaxFrameBytes", c.MaxFrameBytes, 1024),
 		defaults.Patterns("AllowedOrigins", c.AllowedOrigins),
-		rate,
 	)
 }
 
 // New validates cfg and returns a Server. backfill (may be nil: resumes
 // older than the window are answered expired) reads the channel
 // backlogs; states (may be nil) applies the inbox state changes clients
-// send.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill hub.Backfill, states States, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+// send (the node gives a *limit.Inbox, which limits them per user). conns
+// is the node's connection budget, shared with its other transports; nil:
+// one of the server's own, with the defaults.
+func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill hub.Backfill, states States, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
 	if h == nil || v == nil || feed == nil {
 		return nil, errors.New("ws: hub, verifier and feed are required")
 	}
@@ -132,11 +115,14 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill
 	defaults.Set(&cfg.CatchUpTimeout, transport.DefaultCatchUpTimeout)
 	defaults.Set(&cfg.ReadLimit, DefaultReadLimit)
 	defaults.Set(&cfg.MaxFrameBytes, DefaultMaxFrameBytes)
-	defaults.Set(&cfg.MaxConnections, DefaultMaxConnections)
-	defaults.Set(&cfg.ConnectRate, DefaultConnectRate)
-	defaults.Set(&cfg.ConnectBurst, DefaultConnectBurst)
 	if m == nil {
 		m = metrics.New(nil)
+	}
+	if conns == nil {
+		var err error
+		if conns, err = limit.NewConns(limit.ConnConfig{}, m, nil); err != nil {
+			return nil, fmt.Errorf("ws: %w", err)
+		}
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -148,7 +134,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,
 		},
-		connects: limit.NewKeyed[string](limit.Rate{PerSecond: cfg.ConnectRate, Burst: cfg.ConnectBurst}, nil),
+		conns: conns,
 	}, nil
 }
 
@@ -161,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	handedOff := false
 	defer func() {
 		if !handedOff {
-			s.open.Add(-1)
+			s.conns.Release(transportLabel)
 		}
 	}()
 	c, err := websocket.Accept(leanHijacker{w}, r, s.accept)
@@ -186,7 +172,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// closes: the peer leaves, or a close, the watchdog or Shutdown closes it.
 	handedOff = true
 	go func() {
-		defer s.open.Add(-1)
+		defer s.conns.Release(transportLabel)
 		defer s.sessions.Remove(sess)
 		defer sess.end()
 		sess.readLoop()

@@ -90,7 +90,7 @@ func (s *session) start() bool {
 	if !ok {
 		return false
 	}
-	s.srv.m.Transport.WithLabelValues("ws").Inc()
+	s.srv.m.Transport.WithLabelValues(transportLabel).Inc()
 	s.counted = true
 	s.srv.log.Debug("ws: session started", "remote", s.remote, "sub", claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
@@ -143,7 +143,7 @@ func (s *session) end() {
 		s.hubConn.Queue.Close()
 	}
 	if s.counted {
-		s.srv.m.Transport.WithLabelValues("ws").Dec()
+		s.srv.m.Transport.WithLabelValues(transportLabel).Dec()
 	}
 	if s.expiry != nil {
 		s.expiry.Stop()

@@ -6,16 +6,19 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
+	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/strictjson"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
-// States applies inbox state changes; *stream.Store implements it.
+// States applies inbox state changes; *stream.Store implements it, and
+// *limit.Inbox, which limits each user's changes, wraps it.
 type States interface {
 	// ChangeState applies c to the inbox channel and appends the state
 	// event to the log when anything changed.
@@ -27,7 +30,9 @@ type States interface {
 // an unknown type is ignored (newer clients keep working); anything else
 // that is wrong is answered with an error message. A state change's answer
 // is its state event, which comes back through the log like an alarm (a
-// change that changes nothing is not answered).
+// change that changes nothing is not answered). A change over the user's
+// rate (states is a *limit.Inbox) is answered rate_limited, with the wait,
+// and the socket stays open.
 func (s *session) handle(typ websocket.MessageType, b []byte) {
 	if typ != websocket.MessageText || !utf8.Valid(b) {
 		s.close(protocol.CloseProtocol, "client messages must be UTF-8 text")
@@ -55,8 +60,12 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
 	defer cancel()
 	_, err = s.srv.states.ChangeState(ctx, s.hubConn.Inbox, c)
+	var limited *limit.LimitedError
 	switch {
 	case err == nil:
+	case errors.As(err, &limited):
+		s.queueError(protocol.Error{Type: protocol.TypeError, Error: protocol.CodeRateLimited,
+			Message: "too many state changes for this user; retry later", RetryAfterMS: ceilMS(limited.Wait)})
 	case errors.Is(err, stream.ErrInvalidChange):
 		s.sendError(protocol.CodeBadRequest, err.Error())
 	case errors.Is(err, stream.ErrNoInbox):
@@ -92,6 +101,16 @@ func decodeStateChange(b []byte) (protocol.StateChange, error) {
 
 // sendError queues an error message.
 func (s *session) sendError(code protocol.ErrorCode, msg string) {
-	b, _ := json.Marshal(protocol.Error{Type: protocol.TypeError, Error: code, Message: msg})
+	s.queueError(protocol.Error{Type: protocol.TypeError, Error: code, Message: msg})
+}
+
+// queueError queues an error message.
+func (s *session) queueError(e protocol.Error) {
+	b, _ := json.Marshal(e)
 	s.hubConn.Queue.Push(b)
+}
+
+// ceilMS is d in whole milliseconds, rounded up, at least 1.
+func ceilMS(d time.Duration) int64 {
+	return max(1, int64((d+time.Millisecond-1)/time.Millisecond))
 }

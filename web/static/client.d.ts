@@ -124,8 +124,8 @@ export interface AlarmClientEventMap {
   state: CustomEvent<StateEvent>;
   /** New inbox counts (from a welcome, an inbox alarm or a state event). */
   counts: CustomEvent<Counts>;
-  /** The server refused a state change sent over the WebSocket. */
-  stateerror: CustomEvent<{ type: 'error'; error: string; message: string }>;
+  /** The server refused a state change sent over the WebSocket; with error 'rate_limited', retry_after_ms says when to send it again. */
+  stateerror: CustomEvent<{ type: 'error'; error: string; message: string; retry_after_ms?: number }>;
   /** Shared mode: this tab became the leader or a follower. */
   role: CustomEvent<{ role: 'leader' | 'follower' }>;
 }
