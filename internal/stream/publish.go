@@ -101,13 +101,15 @@ type call struct {
 }
 
 // newCall starts a script call with room for n items and its own token.
+// It runs as the first call of a pipeline until after names its predecessor.
 func (s *Store) newCall(n int) *call {
 	c := &call{
 		idx:  make([]int, 0, n),
-		keys: make([]string, 3, 3+3*n),
+		keys: make([]string, 4, 4+3*n),
 		args: make([]any, 8, 8+6*n),
 	}
 	c.keys[0], c.keys[1], c.keys[2] = s.keys.stream, s.keys.epoch, s.keys.request(newToken())
+	c.keys[3] = c.keys[2]
 	c.args[0], c.args[1], c.args[2], c.args[3] = newEpoch(), s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds()
 	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelBacklog, boolArg(s.cfg.ShardedPubSub)
 	return c
@@ -118,6 +120,15 @@ func (c *call) add(i int, it item) {
 	c.idx = append(c.idx, i)
 	c.keys = append(c.keys, it.keys[:]...)
 	c.args = append(c.args, it.args[:]...)
+}
+
+// after makes c run only if prev, the call before it in its pipeline, ran
+// (nil: c is the first of its pipeline).
+func (c *call) after(prev *call) {
+	c.keys[3] = c.keys[2]
+	if prev != nil {
+		c.keys[3] = prev.keys[2]
+	}
 }
 
 // finish sets the token record's TTL (tokenTTL of latest, the latest of
@@ -190,12 +201,14 @@ func (s *Store) Publish(ctx context.Context, in PublishInput) (PublishResult, er
 
 // PublishBatch publishes several alarms. Each item is validated on its own;
 // the valid ones go to Redis in one pipeline of script calls, each call
-// carrying up to 128 alarms (calls that meet NOSCRIPT are retried with EVAL
-// in a second pipeline). results and errs align with ins: errs[i] != nil
-// means item i was not accepted. Items are appended in order (ids
-// ascending with the index), except when Redis lost its script cache
-// during the batch: then the retried calls follow the others. A repeated
-// idempotency key within the batch replays the earlier item's id.
+// carrying up to 128 alarms. A call runs only if the one before it ran, so
+// from the first call that fails, none of the pipeline runs: when that
+// failure is NOSCRIPT (Redis lost its script cache), those calls are
+// retried with EVAL in a second pipeline, in order; otherwise their items
+// fail with its error. results and errs align with ins: errs[i] != nil
+// means item i was not accepted. Accepted items are appended in order (ids
+// ascending with the index). A repeated idempotency key within the batch
+// replays the earlier item's id.
 func (s *Store) PublishBatch(ctx context.Context, ins []PublishInput) ([]PublishResult, []error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
@@ -240,18 +253,22 @@ func (s *Store) publishBatch(ctx context.Context, ins []PublishInput, deadlines 
 	}
 	cur.finish(latest)
 	if retry := s.runCalls(ctx, calls, ins, results, errs, false); len(retry) > 0 {
+		// None of retry ran (each waits for the one before it), and the
+		// calls before them are settled: running them now keeps the order.
 		s.log.Debug("stream: publish script not cached, retrying with EVAL", "calls", len(retry))
 		s.runCalls(ctx, retry, ins, results, errs, true)
 	}
 	return results, errs
 }
 
-// runCalls runs calls in one pipeline, filling results and errs (aligned
-// with ins). Unless eval is set, it returns the calls that met NOSCRIPT
-// (the script did not run for them, so they are safe to run again). With
-// MinReplicas the pipeline ends with WAIT, and an item is accepted only
-// when enough replicas confirmed it.
-func (s *Store) runCalls(ctx context.Context, calls []*call, ins []PublishInput, results []PublishResult, errs []error, eval bool) (noscript []*call) {
+// runCalls runs calls in one pipeline, each only if the one before it ran,
+// filling results and errs (aligned with ins). Unless eval is set, when
+// the first call that failed met NOSCRIPT it returns that call and every
+// later one, unsettled: none of them ran, so they are safe to run again.
+// Otherwise the items of the calls after a failed one fail with its error.
+// With MinReplicas the pipeline ends with WAIT, and an item is accepted
+// only when enough replicas confirmed it.
+func (s *Store) runCalls(ctx context.Context, calls []*call, ins []PublishInput, results []PublishResult, errs []error, eval bool) (retry []*call) {
 	pipe, err := s.primaryPipeline(ctx)
 	if err != nil {
 		for _, c := range calls {
@@ -263,6 +280,11 @@ func (s *Store) runCalls(ctx context.Context, calls []*call, ins []PublishInput,
 	}
 	cmds := make([]*redis.Cmd, len(calls))
 	for j, c := range calls {
+		var prev *call
+		if j > 0 {
+			prev = calls[j-1]
+		}
+		c.after(prev)
 		if eval {
 			cmds[j] = s.publish.Eval(ctx, pipe, c.keys, c.args...)
 		} else {
@@ -275,18 +297,26 @@ func (s *Store) runCalls(ctx context.Context, calls []*call, ins []PublishInput,
 	}
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	waitErr := s.checkWait(wait)
+	var failed error // the first call's failure: the later calls did not run
 	for j, c := range calls {
 		res, err := cmds[j].Text()
-		if err == nil {
+		switch {
+		case err == nil:
 			err = parsePublishReply(res, c, ins, results, errs)
 			if err != nil {
 				err = fmt.Errorf("stream: publish batch: %w", err)
 			}
-		} else if !eval && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			noscript = append(noscript, c)
-			continue
-		} else {
+		case failed == nil && !eval && redis.HasErrorPrefix(err, "NOSCRIPT"):
+			return calls[j:]
+		case failed != nil && (redis.HasErrorPrefix(err, "NOTRUN") || redis.HasErrorPrefix(err, "NOSCRIPT")):
+			err = failed
+		case redis.HasErrorPrefix(err, "NOTRUN"): // the record of a call that ran vanished
+			err = fmt.Errorf("stream: publish batch: %w: %w", ErrUnavailable, err)
+		default:
 			err = wrapErr("publish batch", err)
+		}
+		if failed == nil && err != nil {
+			failed = err
 		}
 		for _, i := range c.idx {
 			switch {
@@ -297,7 +327,7 @@ func (s *Store) runCalls(ctx context.Context, calls []*call, ins []PublishInput,
 			}
 		}
 	}
-	return noscript
+	return nil
 }
 
 // primaryPipeline returns a pipeline whose commands share one connection

@@ -2,8 +2,10 @@
 -- atomically, in order. One call carries 1..n alarms, so what every call
 -- pays (the script call, the re-run check, the clock, the epoch, the
 -- log's newest id, the age trim, the broadcast) is paid once per batch.
--- KEYS[1] stream, KEYS[2] epoch, KEYS[3] this call's token record; then
--- three keys per alarm i (0-based), at 4+3i: its idempotency record (a
+-- KEYS[1] stream, KEYS[2] epoch, KEYS[3] this call's token record,
+-- KEYS[4] the token record of the call before this one in its pipeline
+-- (KEYS[3] again for the first call of a pipeline); then three keys per
+-- alarm i (0-based), at 5+3i: its idempotency record (a
 -- never-written placeholder in the same slot when it has no idempotency
 -- key), its channel's backlog, and its channel's inbox state (inbox.lua;
 -- used only for an inbox alarm).
@@ -23,9 +25,16 @@
 -- after its caller's deadline (id 0-0). Nothing is written for a refused
 -- alarm. A re-run of the same call (go-redis re-sends a command whose
 -- reply was lost) finds its token record and returns the first answer.
+-- A call whose predecessor did not run (it failed, or met NOSCRIPT after
+-- Redis lost its script cache) writes nothing and fails with NOTRUN: it
+-- would otherwise append its alarms before the predecessor's, which a
+-- retry appends later.
 local done = redis.call('GET', KEYS[3])
 if done then
   return done
+end
+if KEYS[4] ~= KEYS[3] and redis.call('EXISTS', KEYS[4]) == 0 then
+  return redis.error_reply('NOTRUN the call before this one in its pipeline did not run')
 end
 local n = (#ARGV - 8) / 6
 local now = nil -- Redis' clock in unix ms, read once, when a deadline asks
@@ -40,7 +49,7 @@ local first, frames = nil, {} -- the first alarm's predecessor, the alarms' fram
 local out = {epoch}
 local ttl = {} -- the backlogs and inbox states written: their TTL restarts
 for i = 0, n - 1 do
-  local k, a = 4 + 3 * i, 9 + 6 * i
+  local k, a = 5 + 3 * i, 9 + 6 * i
   local channel, tail, hash, deadline = ARGV[a], ARGV[a + 1], ARGV[a + 3], tonumber(ARGV[a + 5])
   local idem, inbox = KEYS[k], ARGV[a + 4] == '1'
   local line = nil
