@@ -84,8 +84,9 @@ type publicKey struct {
 // most one fetch runs at a time (fetchMu), and callers that need a key
 // during a fetch wait for it.
 type JWKS struct {
-	cfg JWKSConfig
-	log *slog.Logger
+	cfg   JWKSConfig
+	log   *slog.Logger
+	shown string // cfg.URL with its password redacted, for logs
 
 	fetchMu sync.Mutex // held for the duration of a fetch; serialises them
 
@@ -127,7 +128,7 @@ func NewJWKS(cfg JWKSConfig, log *slog.Logger) (*JWKS, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &JWKS{cfg: cfg, log: log, keys: map[string]publicKey{}}, nil
+	return &JWKS{cfg: cfg, log: log, shown: redactURL(cfg.URL), keys: map[string]publicKey{}}, nil
 }
 
 // maxJWKSRedirects bounds the redirects a key set fetch follows.
@@ -146,11 +147,25 @@ func sameHostRedirect(req *http.Request, via []*http.Request) error {
 	return nil
 }
 
-// checkJWKSURL requires https, or http to a loopback host.
+// redactURL returns raw with its password replaced by "xxxxx", for logs
+// and errors; a raw URL that does not parse is not shown at all.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(not shown: it does not parse)"
+	}
+	return u.Redacted()
+}
+
+// checkJWKSURL requires https, or http to a loopback host. Its errors show
+// the URL without its password.
 func checkJWKSURL(raw string) error {
 	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" {
-		return fmt.Errorf("%q is not an absolute URL", raw)
+	if err != nil {
+		return errors.New("not an absolute URL (it does not parse; not shown, it may hold a password)")
+	}
+	if u.Host == "" {
+		return fmt.Errorf("%q is not an absolute URL", u.Redacted())
 	}
 	switch u.Scheme {
 	case "https":
@@ -160,7 +175,7 @@ func checkJWKSURL(raw string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%q must use https (plain http only to a loopback host)", raw)
+	return fmt.Errorf("%q must use https (plain http only to a loopback host)", u.Redacted())
 }
 
 // Key returns the key for kid that verifies alg. An unknown kid, or a set
@@ -214,13 +229,13 @@ func (j *JWKS) refresh(ctx context.Context, force bool) error {
 
 	keys, err := j.fetch(ctx)
 	if err != nil {
-		j.log.Warn("auth: JWKS refresh failed; keeping the keys held", "url", j.cfg.URL, "err", err)
+		j.log.Warn("auth: JWKS refresh failed; keeping the keys held", "url", j.shown, "err", err)
 		return err
 	}
 	j.mu.Lock()
 	j.keys, j.fetched = keys, j.cfg.Now()
 	j.mu.Unlock()
-	j.log.Info("auth: JWKS refreshed", "url", j.cfg.URL, "keys", len(keys))
+	j.log.Info("auth: JWKS refreshed", "url", j.shown, "keys", len(keys))
 	return nil
 }
 
