@@ -267,27 +267,41 @@ func (c *config) parseRedisURL() (redis.UniversalClient, error) {
 }
 
 // redactError rewrites err so that the user information of rawURL (the
-// password, and a user name that go-redis may take as one) does not
-// appear in it, in any of the forms a parse error may quote it.
+// password, and a user name that go-redis may take as one) and the value
+// of a password query parameter (the master's password of a Sentinel URL)
+// do not appear in it, in any of the forms a parse error may quote it.
 func redactError(err error, rawURL string) error {
+	var secrets []string
 	_, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
 		rest = rawURL
 	}
 	userinfo, _, ok := strings.Cut(rest, "@")
-	if !ok || userinfo == "" || strings.Contains(userinfo, "/") {
+	if ok && userinfo != "" && !strings.Contains(userinfo, "/") {
+		secrets = append(secrets, userinfo, strconv.Quote(userinfo), url.QueryEscape(userinfo))
+		if _, pass, ok := strings.Cut(userinfo, ":"); ok && pass != "" {
+			secrets = append(secrets, pass)
+			if p, perr := url.PathUnescape(pass); perr == nil {
+				secrets = append(secrets, p)
+			}
+		}
+	}
+	if _, query, ok := strings.Cut(rawURL, "?"); ok {
+		for kv := range strings.SplitSeq(query, "&") {
+			if k, v, _ := strings.Cut(kv, "="); strings.HasSuffix(k, "password") && v != "" {
+				secrets = append(secrets, v)
+				if p, perr := url.QueryUnescape(v); perr == nil {
+					secrets = append(secrets, p)
+				}
+			}
+		}
+	}
+	if len(secrets) == 0 {
 		return err
 	}
 	msg := err.Error()
 	if u, perr := url.Parse(rawURL); perr == nil {
 		msg = strings.ReplaceAll(msg, rawURL, u.Redacted())
-	}
-	secrets := []string{userinfo, strconv.Quote(userinfo), url.QueryEscape(userinfo)}
-	if _, pass, ok := strings.Cut(userinfo, ":"); ok && pass != "" {
-		secrets = append(secrets, pass)
-		if p, perr := url.PathUnescape(pass); perr == nil {
-			secrets = append(secrets, p)
-		}
 	}
 	for _, s := range secrets {
 		if s != "" && s != `""` {

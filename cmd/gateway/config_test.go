@@ -71,6 +71,7 @@ var configDefaults = map[string]any{
 	"GATEWAY_TLS_KEY_FILE":       nil,
 	"GATEWAY_ADMIN_ADDR":         nil,
 	"GATEWAY_ADMIN_ALLOW_REMOTE": nil,
+	"GATEWAY_ADMIN_PPROF":        nil,
 	// ingest (docs/ingest.md)
 	"GATEWAY_INGEST":                true,
 	"GATEWAY_INGEST_BATCH":          int64(ingest.DefaultBatchSize),

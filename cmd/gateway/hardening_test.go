@@ -80,6 +80,9 @@ func TestRedisURLPasswordRedacted(t *testing.T) {
 			"redis://alice:s3cret%2Dpass@redis.internal:6379/x",
 			"rediss://s3cret-pass@[::1:6379/0",
 			"ftp://alice:s3cret-pass@redis.internal/",
+			"redis://redis.internal:notaport/0?password=s3cret-pass",
+			"redis://:s3cret-pass@sentinel:notaport/0?master_name=m&password=s3cret-pass2&dial_timeout=1s",
+			"redis://redis.internal:notaport/0?db=0&password=s3cret%2Dpass",
 		} {
 			cfg := config{RedisURL: u, RedisMode: mode}
 			rdb, err := cfg.redisClient()

@@ -33,6 +33,7 @@ type OpsConfig struct {
 	TLSKeyFile    string `env:"GATEWAY_TLS_KEY_FILE"`
 	AdminAddr     string `env:"GATEWAY_ADMIN_ADDR"`
 	AdminRemote   bool   `env:"GATEWAY_ADMIN_ALLOW_REMOTE"`
+	AdminPprof    bool   `env:"GATEWAY_ADMIN_PPROF"`
 }
 
 // validateOps checks the pairs that go together and keeps the admin
@@ -65,10 +66,13 @@ func (c *config) validateOps() []error {
 		}
 	}
 	if c.AdminAddr == "" {
+		if c.AdminPprof {
+			errs = append(errs, errors.New("GATEWAY_ADMIN_PPROF serves pprof on the admin listener: set GATEWAY_ADMIN_ADDR too"))
+		}
 		return errs
 	}
 	if c.PprofAddr != "" {
-		errs = append(errs, errors.New("GATEWAY_PPROF_ADDR is deprecated and the admin listener serves pprof: set only GATEWAY_ADMIN_ADDR"))
+		errs = append(errs, errors.New("GATEWAY_PPROF_ADDR is deprecated and the admin listener serves pprof: set only GATEWAY_ADMIN_ADDR, with GATEWAY_ADMIN_PPROF=true"))
 	}
 	if err := checkLoopbackAddr("GATEWAY_ADMIN_ADDR", c.AdminAddr, c.AdminRemote, "GATEWAY_ADMIN_ALLOW_REMOTE"); err != nil {
 		errs = append(errs, err)
@@ -157,10 +161,18 @@ func (c *config) listen() (net.Listener, error) {
 	return ln, nil
 }
 
-// serveAdmin serves n's admin routes on GATEWAY_ADMIN_ADDR. It returns a
-// func that stops the listener.
-func serveAdmin(addr string, n *node.Node, log *slog.Logger) (func(), error) {
-	return serveSide("admin", addr, n.AdminHandler(), log)
+// serveAdmin serves n's admin routes on GATEWAY_ADMIN_ADDR, and pprof
+// when asked (GATEWAY_ADMIN_PPROF). It returns a func that stops the
+// listener.
+func serveAdmin(addr string, n *node.Node, pprof bool, log *slog.Logger) (func(), error) {
+	h := n.AdminHandler()
+	if pprof {
+		mux := http.NewServeMux()
+		mux.Handle("/", h)
+		node.RegisterPprof(mux)
+		h = mux
+	}
+	return serveSide("admin", addr, h, log)
 }
 
 // serveSide serves h on its own listener at addr (admin, or the

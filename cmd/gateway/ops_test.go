@@ -243,6 +243,8 @@ func TestOpsConfig(t *testing.T) {
 		{"admin on all interfaces", map[string]string{"GATEWAY_ADMIN_ADDR": ":9090"}, "GATEWAY_ADMIN_ALLOW_REMOTE"},
 		{"admin forced", map[string]string{"GATEWAY_ADMIN_ADDR": ":9090", "GATEWAY_ADMIN_ALLOW_REMOTE": "true"}, ""},
 		{"admin and pprof", map[string]string{"GATEWAY_ADMIN_ADDR": "127.0.0.1:9090", "GATEWAY_PPROF_ADDR": "127.0.0.1:6060"}, "deprecated"},
+		{"admin pprof without admin", map[string]string{"GATEWAY_ADMIN_PPROF": "true"}, "GATEWAY_ADMIN_ADDR"},
+		{"admin pprof", map[string]string{"GATEWAY_ADMIN_ADDR": "127.0.0.1:9090", "GATEWAY_ADMIN_PPROF": "true"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -276,7 +278,7 @@ func TestServeTLSAndAdmin(t *testing.T) {
 	addr, admin := freeAddr(t), freeAddr(t)
 	const secret = "0123456789abcdef0123"
 	for k, v := range map[string]string{
-		"GATEWAY_ADDR": addr, "GATEWAY_ADMIN_ADDR": admin, "GATEWAY_TLS_CERT_FILE": cert, "GATEWAY_TLS_KEY_FILE": key,
+		"GATEWAY_ADDR": addr, "GATEWAY_ADMIN_ADDR": admin, "GATEWAY_ADMIN_PPROF": "true", "GATEWAY_TLS_CERT_FILE": cert, "GATEWAY_TLS_KEY_FILE": key,
 		"GATEWAY_JWT_SECRET": secret, "GATEWAY_API_KEYS": longKey, "GATEWAY_DEMO": "false",
 		"GATEWAY_DRAIN_DELAY": "1ms", "GATEWAY_CLOSE_SPREAD": "1ms",
 	} {

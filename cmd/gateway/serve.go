@@ -229,9 +229,9 @@ alarm gateway demo on http://%[1]s/  (embedded Redis, in memory)
 func serveSideListeners(cfg config, n *node.Node, log *slog.Logger) (func(), error) {
 	switch {
 	case cfg.AdminAddr != "":
-		return serveAdmin(cfg.AdminAddr, n, log)
+		return serveAdmin(cfg.AdminAddr, n, cfg.AdminPprof, log)
 	case cfg.PprofAddr != "":
-		log.Warn("gateway: GATEWAY_PPROF_ADDR is deprecated; use GATEWAY_ADMIN_ADDR (metrics, readiness detail and pprof off the public port)")
+		log.Warn("gateway: GATEWAY_PPROF_ADDR is deprecated; use GATEWAY_ADMIN_ADDR with GATEWAY_ADMIN_PPROF=true (metrics, readiness detail and pprof off the public port)")
 		mux := http.NewServeMux()
 		node.RegisterPprof(mux)
 		return serveSide("pprof", cfg.PprofAddr, mux, log)

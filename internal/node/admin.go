@@ -40,8 +40,8 @@ func (n *Node) ReadyDetail() ReadyDetail {
 
 // AdminHandler returns the operator routes, for a listener of their own
 // (GATEWAY_ADMIN_ADDR): /metrics, /readyz/detail (JSON, 503 when not
-// ready), /healthz and net/http/pprof under /debug/pprof/. With
-// Config.Admin set, Handler serves none of them but /healthz.
+// ready) and /healthz; not pprof (RegisterPprof adds it where asked).
+// With Config.Admin set, Handler serves none of them but /healthz.
 func (n *Node) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.reg, promhttp.HandlerOpts{}))
@@ -55,7 +55,6 @@ func (n *Node) AdminHandler() http.Handler {
 		}
 		_ = json.NewEncoder(w).Encode(d)
 	})
-	RegisterPprof(mux)
 	return mux
 }
 
