@@ -2,6 +2,9 @@
 # Multi-stage build of a static, non-root gateway image. The build step
 # below is run as a script by deploy/deploy_test.go (Docker itself is not
 # needed for that test): keep it one `RUN CGO_ENABLED=0 go build` line.
+# The base images are pinned to version tags (deploy_test checks none is
+# latest); for reproducible production builds pin them by digest
+# (FROM golang:1.26@sha256:...), and tag the image you push with a version.
 
 FROM golang:1.26 AS build
 WORKDIR /src

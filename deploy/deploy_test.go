@@ -8,17 +8,22 @@ package deploy
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/alarmgate/alarmgate/internal/api"
 	"github.com/alarmgate/alarmgate/internal/node"
 )
 
@@ -238,9 +243,10 @@ func dockerfileBuild(t *testing.T) string {
 }
 
 // TestDockerfileBuildStep runs the Dockerfile's build step as a script
-// (from the repository root, into a temporary directory instead of /out),
-// checks that the binary is static, and runs `gateway healthcheck`
-// against a test server, as the image's HEALTHCHECK does.
+// (in a copy of the build context that leaves out what .dockerignore
+// excludes, into a temporary directory instead of /out), checks that the
+// binary is static, and runs `gateway healthcheck` against a test
+// server, as the image's HEALTHCHECK does.
 func TestDockerfileBuildStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the gateway")
@@ -248,7 +254,7 @@ func TestDockerfileBuildStep(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "gateway")
 	script := strings.ReplaceAll(dockerfileBuild(t), "/out/gateway", out)
 	cmd := exec.Command("sh", "-c", script)
-	cmd.Dir = ".."
+	cmd.Dir = dockerContext(t, "..")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, b)
 	}
@@ -281,5 +287,376 @@ func TestDockerfileBuildStep(t *testing.T) {
 	hc = exec.Command(out, "healthcheck", "-url", srv.URL+"/healthz")
 	if b, err := hc.CombinedOutput(); err == nil {
 		t.Fatalf("healthcheck passes on 503: %s", b)
+	}
+}
+
+// deployment returns the Deployment's pod labels and its gateway container.
+func deployment(t *testing.T) (labels, container map[string]any) {
+	t.Helper()
+	tmpl := at(t, readJSONYAML(t, "k8s/deployment.yaml"), "spec", "template")
+	return at(t, tmpl, "metadata", "labels").(map[string]any), at(t, tmpl, "spec", "containers", "0").(map[string]any)
+}
+
+// envValue returns the literal value of the container's env entry name
+// ("" when absent or not literal).
+func envValue(envs []any, name string) string {
+	for _, e := range envs {
+		if e := e.(map[string]any); e["name"] == name {
+			v, _ := e["value"].(string)
+			return v
+		}
+	}
+	return ""
+}
+
+// TestKubernetesHardening: the admin port (metrics) is reachable only
+// from the monitoring namespace's scraper (a NetworkPolicy) and serves no
+// pprof; the image is pinned to a version; GOMEMLIMIT sits just under the
+// memory limit; and only one of preStop and the drain delay waits for
+// load balancers to notice the pod leaving.
+func TestKubernetesHardening(t *testing.T) {
+	podLabels, c := deployment(t)
+	envs := at(t, c, "env").([]any)
+	if v := envValue(envs, "GATEWAY_ADMIN_PPROF"); v == "true" || v == "1" {
+		t.Error("the Deployment serves pprof on its admin port")
+	}
+	if img := c["image"].(string); !pinned(img) {
+		t.Errorf("image %q is not pinned to a version tag or digest", img)
+	}
+
+	limit := quantity(t, at(t, c, "resources", "limits", "memory").(string))
+	gml := envValue(envs, "GOMEMLIMIT")
+	if gml == "" {
+		t.Errorf("no GOMEMLIMIT under the %d-byte memory limit: the GC does not see the limit coming", limit)
+	} else if n := quantity(t, strings.TrimSuffix(gml, "B")); n < limit*80/100 || n > limit*95/100 {
+		t.Errorf("GOMEMLIMIT %s is %d bytes, want 80-95%% of the memory limit %d", gml, n, limit)
+	}
+
+	drain := envOr(t, envs, "GATEWAY_DRAIN_DELAY", node.DefaultDrainDelay)
+	preStop := number(t, at(t, c, "lifecycle", "preStop", "sleep", "seconds"))
+	if preStop > 0 && drain > time.Second {
+		t.Errorf("preStop sleeps %v and GATEWAY_DRAIN_DELAY waits %v more for the same thing: keep one", preStop, drain)
+	}
+
+	policy := readJSONYAML(t, "k8s/networkpolicy.yaml")
+	if policy["kind"] != "NetworkPolicy" {
+		t.Fatalf("k8s/networkpolicy.yaml is a %v", policy["kind"])
+	}
+	for k, v := range at(t, policy, "spec", "podSelector", "matchLabels").(map[string]any) {
+		if podLabels[k] != v {
+			t.Errorf("NetworkPolicy selects %s=%v, pods have %v", k, v, podLabels[k])
+		}
+	}
+	if types, _ := json.Marshal(at(t, policy, "spec", "policyTypes")); !strings.Contains(string(types), `"Ingress"`) {
+		t.Errorf("NetworkPolicy policyTypes %s: Ingress is not restricted", types)
+	}
+	adminOpen, httpOpen := false, false
+	for _, r := range at(t, policy, "spec", "ingress").([]any) {
+		r := r.(map[string]any)
+		from, _ := r["from"].([]any)
+		ports, _ := r["ports"].([]any)
+		covers := func(name string, num int) bool {
+			if len(ports) == 0 {
+				return true // a rule without ports allows them all
+			}
+			for _, p := range ports {
+				switch v := p.(map[string]any)["port"].(type) {
+				case string:
+					if v == name {
+						return true
+					}
+				case json.Number:
+					if v.String() == strconv.Itoa(num) {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if covers("admin", 9090) && len(from) == 0 {
+			adminOpen = true
+		}
+		if covers("http", 8080) {
+			httpOpen = true
+		}
+	}
+	if adminOpen {
+		t.Error("NetworkPolicy lets any peer reach the admin port")
+	}
+	if !httpOpen {
+		t.Error("NetworkPolicy does not allow the public port")
+	}
+}
+
+// pinned reports whether an image reference names a digest, or a tag
+// other than latest.
+func pinned(img string) bool {
+	if strings.Contains(img, "@sha256:") {
+		return true
+	}
+	slash := strings.LastIndexByte(img, '/')
+	colon := strings.LastIndexByte(img, ':')
+	return colon > slash && img[colon+1:] != "latest" && img[colon+1:] != ""
+}
+
+// quantity parses a Kubernetes memory quantity (or a GOMEMLIMIT without
+// its B): an integer with an optional Ki/Mi/Gi/Ti or k/M/G suffix.
+func quantity(t *testing.T, s string) int64 {
+	t.Helper()
+	units := []struct {
+		suffix string
+		mult   int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"Ti", 1 << 40}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}}
+	mult := int64(1)
+	for _, u := range units {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = v, u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("quantity %q: %v", s, err)
+	}
+	return n * mult
+}
+
+// TestComposeHardening: Redis, its replica and the Sentinels require a
+// password (the ingest stream is on: whoever reaches Redis could publish
+// to any user) taken from the environment, the gateways' URL carries it,
+// nothing serves pprof, and every image is pinned to a version.
+func TestComposeHardening(t *testing.T) {
+	m := readJSONYAML(t, "compose.yaml")
+	svcs := at(t, m, "services").(map[string]any)
+	text := func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+	const secret = "${REDIS_PASSWORD"
+	for name, want := range map[string][]string{
+		"redis":         {`"--requirepass","` + secret, `"--masterauth","` + secret},
+		"redis-replica": {`"--requirepass","` + secret, `"--masterauth","` + secret},
+		"sentinel1":     {"requirepass", "sentinel auth-pass mymaster"},
+		"sentinel2":     {"requirepass", "sentinel auth-pass mymaster"},
+		"sentinel3":     {"requirepass", "sentinel auth-pass mymaster"},
+	} {
+		svc := text(at(t, svcs, name))
+		for _, w := range want {
+			if !strings.Contains(svc, w) {
+				t.Errorf("%s lacks %s", name, w)
+			}
+		}
+		if strings.HasPrefix(name, "sentinel") && !strings.Contains(svc, secret) {
+			t.Errorf("%s does not take its password from REDIS_PASSWORD", name)
+		}
+	}
+	for _, g := range []string{"gateway1", "gateway2"} {
+		env := at(t, svcs, g, "environment").(map[string]any)
+		u := env["GATEWAY_REDIS_URL"].(string)
+		if !strings.Contains(u, "password="+secret) || !strings.Contains(u, "://:"+secret) {
+			t.Errorf("%s: GATEWAY_REDIS_URL %s lacks the Redis and Sentinel password", g, u)
+		}
+		if v := env["GATEWAY_ADMIN_PPROF"]; v == "true" {
+			t.Errorf("%s serves pprof", g)
+		}
+	}
+	for name, s := range svcs {
+		if img, ok := s.(map[string]any)["image"].(string); ok && !pinned(img) {
+			t.Errorf("%s: image %q is not pinned to a version", name, img)
+		}
+	}
+}
+
+// nginxBlocks returns the directives of the server block (key "") and of
+// each location block (key: its modifier and path, e.g. "= /v1/ws").
+func nginxBlocks(conf string) map[string]map[string]string {
+	blocks := map[string]map[string]string{"": {}}
+	cur := ""
+	for l := range strings.SplitSeq(conf, "\n") {
+		l = strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(l, "location ") && strings.HasSuffix(l, "{"):
+			cur = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(l, "location "), "{"))
+			blocks[cur] = map[string]string{}
+		case l == "}":
+			cur = ""
+		case strings.HasSuffix(l, ";"):
+			if k, v, ok := strings.Cut(strings.TrimSuffix(l, ";"), " "); ok {
+				blocks[cur][k] = strings.TrimSpace(v)
+			}
+		}
+	}
+	return blocks
+}
+
+// nginxLocation returns the block nginx picks for path: an exact match,
+// else the longest prefix.
+func nginxLocation(blocks map[string]map[string]string, path string) map[string]string {
+	if b, ok := blocks["= "+path]; ok {
+		return b
+	}
+	var best map[string]string
+	n := -1
+	for k, b := range blocks {
+		p := strings.TrimSpace(strings.TrimPrefix(k, "^~"))
+		if k != "" && !strings.HasPrefix(k, "=") && strings.HasPrefix(path, p) && len(p) > n {
+			best, n = b, len(p)
+		}
+	}
+	return best
+}
+
+// nginxSize parses an nginx size ("8m", "512k", "1024").
+func nginxSize(t *testing.T, s string) int64 {
+	t.Helper()
+	mult := int64(1)
+	switch {
+	case strings.HasSuffix(s, "m"), strings.HasSuffix(s, "M"):
+		s, mult = s[:len(s)-1], 1<<20
+	case strings.HasSuffix(s, "k"), strings.HasSuffix(s, "K"):
+		s, mult = s[:len(s)-1], 1<<10
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		t.Fatalf("nginx size %q: %v", s, err)
+	}
+	return n * mult
+}
+
+// TestNginxBodyLimits: nginx lets through the largest bodies the gateway
+// accepts (a batch of 8 MiB, a single alarm), so the gateway's own limits
+// and error answers apply.
+func TestNginxBodyLimits(t *testing.T) {
+	b, err := os.ReadFile("nginx.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := nginxBlocks(string(b))
+	for path, want := range map[string]int64{"/v1/alarms/batch": api.DefaultMaxBatchBytes, "/v1/alarms": api.DefaultMaxBodyBytes} {
+		loc := nginxLocation(blocks, path)
+		if loc == nil {
+			t.Fatalf("nginx.conf: no location serves %s", path)
+		}
+		size := cmp.Or(loc["client_max_body_size"], blocks[""]["client_max_body_size"], "1m") // nginx's default
+		if got := nginxSize(t, size); got < want {
+			t.Errorf("nginx.conf: %s bodies limited to %s, the gateway accepts %d bytes", path, size, want)
+		}
+	}
+}
+
+// TestImagesPinned: the Dockerfile's base images name a version (or a
+// digest), not latest.
+func TestImagesPinned(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "FROM" && !pinned(f[1]) {
+			t.Errorf("Dockerfile: %s is not pinned to a version", f[1])
+		}
+	}
+}
+
+// dockerContext copies the build context root into a temporary directory,
+// leaving out what root/.dockerignore excludes, as docker build sends it.
+func dockerContext(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for l := range strings.SplitSeq(string(b), "\n") {
+		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
+			patterns = append(patterns, l)
+		}
+	}
+	reincludes := slices.ContainsFunc(patterns, func(p string) bool { return strings.HasPrefix(p, "!") })
+	dst := t.TempDir()
+	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		rel = filepath.ToSlash(rel)
+		if rel == "." {
+			return nil
+		}
+		if dockerIgnored(patterns, rel) {
+			if d.IsDir() && !reincludes {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		target := filepath.Join(dst, rel)
+		if d.IsDir() || !d.Type().IsRegular() {
+			return nil
+		}
+		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+			return err
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+// dockerIgnored applies .dockerignore patterns to rel (slash-separated,
+// relative to the context): the last pattern that matches rel or one of
+// its parent directories decides; "!" patterns re-include; "**" matches
+// any number of directories.
+func dockerIgnored(patterns []string, rel string) bool {
+	ignored := false
+	for _, p := range patterns {
+		keep := strings.HasPrefix(p, "!")
+		p = strings.TrimPrefix(strings.TrimPrefix(p, "!"), "/")
+		parts := strings.Split(rel, "/")
+		for i := 1; i <= len(parts); i++ {
+			if globMatch(strings.Split(p, "/"), parts[:i]) {
+				ignored = !keep
+				break
+			}
+		}
+	}
+	return ignored
+}
+
+// globMatch matches path segments against pattern segments.
+func globMatch(pat, segs []string) bool {
+	if len(pat) == 0 {
+		return len(segs) == 0
+	}
+	if pat[0] == "**" {
+		for i := 0; i <= len(segs); i++ {
+			if globMatch(pat[1:], segs[i:]) {
+				return true
+			}
+		}
+		return false
+	}
+	if len(segs) == 0 {
+		return false
+	}
+	ok, err := path.Match(pat[0], segs[0])
+	return err == nil && ok && globMatch(pat[1:], segs[1:])
+}
+
+func TestDockerIgnored(t *testing.T) {
+	patterns := []string{".git", "*.test", "deploy", "**/testdata/fuzz", "docs", "!docs/keep.md"}
+	for rel, want := range map[string]bool{
+		".git": true, ".git/HEAD": true, "x.test": true, "cmd/x.test": false,
+		"deploy/compose.yaml": true, "internal/stream/testdata/fuzz/F/1": true, "internal/stream/testdata/x": false,
+		"docs/a.md": true, "docs/keep.md": false, "go.mod": false, "cmd/gateway/main.go": false,
+	} {
+		if got := dockerIgnored(patterns, rel); got != want {
+			t.Errorf("dockerIgnored(%q) = %v, want %v", rel, got, want)
+		}
 	}
 }
