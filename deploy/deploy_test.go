@@ -14,9 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"os/exec"
-	"path"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -244,7 +242,8 @@ func dockerfileBuild(t *testing.T) string {
 
 // TestDockerfileBuildStep runs the Dockerfile's build step as a script
 // (in a copy of the build context that leaves out what .dockerignore
-// excludes, into a temporary directory instead of /out), checks that the
+// excludes, with the build stage's ENV settings, into a temporary
+// directory instead of /out), checks that the
 // binary is static, and runs `gateway healthcheck` against a test
 // server, as the image's HEALTHCHECK does.
 func TestDockerfileBuildStep(t *testing.T) {
@@ -255,6 +254,7 @@ func TestDockerfileBuildStep(t *testing.T) {
 	script := strings.ReplaceAll(dockerfileBuild(t), "/out/gateway", out)
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Dir = dockerContext(t, "..")
+	cmd.Env = append(os.Environ(), dockerfileBuildEnv(t)...)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", script, err, b)
 	}
@@ -554,109 +554,6 @@ func TestImagesPinned(t *testing.T) {
 	for l := range strings.SplitSeq(string(b), "\n") {
 		if f := strings.Fields(l); len(f) >= 2 && f[0] == "FROM" && !pinned(f[1]) {
 			t.Errorf("Dockerfile: %s is not pinned to a version", f[1])
-		}
-	}
-}
-
-// dockerContext copies the build context root into a temporary directory,
-// leaving out what root/.dockerignore excludes, as docker build sends it.
-func dockerContext(t *testing.T, root string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, ".dockerignore"))
-	if err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	var patterns []string
-	for l := range strings.SplitSeq(string(b), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "#") {
-			patterns = append(patterns, l)
-		}
-	}
-	reincludes := slices.ContainsFunc(patterns, func(p string) bool { return strings.HasPrefix(p, "!") })
-	dst := t.TempDir()
-	err = filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		rel = filepath.ToSlash(rel)
-		if rel == "." {
-			return nil
-		}
-		if dockerIgnored(patterns, rel) {
-			if d.IsDir() && !reincludes {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		target := filepath.Join(dst, rel)
-		if d.IsDir() || !d.Type().IsRegular() {
-			return nil
-		}
-		if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
-			return err
-		}
-		data, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dst
-}
-
-// dockerIgnored applies .dockerignore patterns to rel (slash-separated,
-// relative to the context): the last pattern that matches rel or one of
-// its parent directories decides; "!" patterns re-include; "**" matches
-// any number of directories.
-func dockerIgnored(patterns []string, rel string) bool {
-	ignored := false
-	for _, p := range patterns {
-		keep := strings.HasPrefix(p, "!")
-		p = strings.TrimPrefix(strings.TrimPrefix(p, "!"), "/")
-		parts := strings.Split(rel, "/")
-		for i := 1; i <= len(parts); i++ {
-			if globMatch(strings.Split(p, "/"), parts[:i]) {
-				ignored = !keep
-				break
-			}
-		}
-	}
-	return ignored
-}
-
-// globMatch matches path segments against pattern segments.
-func globMatch(pat, segs []string) bool {
-	if len(pat) == 0 {
-		return len(segs) == 0
-	}
-	if pat[0] == "**" {
-		for i := 0; i <= len(segs); i++ {
-			if globMatch(pat[1:], segs[i:]) {
-				return true
-			}
-		}
-		return false
-	}
-	if len(segs) == 0 {
-		return false
-	}
-	ok, err := path.Match(pat[0], segs[0])
-	return err == nil && ok && globMatch(pat[1:], segs[1:])
-}
-
-func TestDockerIgnored(t *testing.T) {
-	patterns := []string{".git", "*.test", "deploy", "**/testdata/fuzz", "docs", "!docs/keep.md"}
-	for rel, want := range map[string]bool{
-		".git": true, ".git/HEAD": true, "x.test": true, "cmd/x.test": false,
-		"deploy/compose.yaml": true, "internal/stream/testdata/fuzz/F/1": true, "internal/stream/testdata/x": false,
-		"docs/a.md": true, "docs/keep.md": false, "go.mod": false, "cmd/gateway/main.go": false,
-	} {
-		if got := dockerIgnored(patterns, rel); got != want {
-			t.Errorf("dockerIgnored(%q) = %v, want %v", rel, got, want)
 		}
 	}
 }
