@@ -28,17 +28,24 @@ import "time"
 //	                                       command whose reply was lost) returns
 //	                                       the first run's id; expires a second
 //	                                       after the call's deadline
-//	{prefix}:ch:<channel>         list     the channel's history: its floor (the
+//	{prefix}:ch:<channel>         list     the channel's backlog: its floor (the
 //	                                       highest id that may be missing), then
 //	                                       "<id>\n<tail>" for its newest
-//	                                       ChannelHistory alarms; expires after
-//	                                       Retention without a publish
-//	{prefix}:st:<channel>         hash     an inbox's state (channel user:<sub>):
-//	                                       "<alarm id>" -> state bits for each
-//	                                       inbox alarm in the channel's history,
-//	                                       and the counters "unread", "unseen";
-//	                                       written by publish.lua and state.lua
-//	                                       (inbox.lua), expires with the history
+//	                                       ChannelHistory alarms (an inbox: "<id>"
+//	                                       alone, its tail being in ib); expires
+//	                                       after Retention without a publish (an
+//	                                       inbox: InboxRetention, see inbox.lua)
+//	{prefix}:ib:<channel>         hash     an inbox's alarms (channel user:<sub>):
+//	                                       "<id>" -> tail (inbox.lua)
+//	{prefix}:ix:<channel>         zset     an inbox's index: "<class><id in fixed
+//	                                       width>" per alarm, scores 0 (inbox.lua)
+//	{prefix}:se:<channel>         list     an inbox's recent state events: its
+//	                                       floor, then "<id>\n<tail>" for its
+//	                                       newest StateEvents events; ch, ib, ix
+//	                                       and se expire together after
+//	                                       InboxRetention without a publish or
+//	                                       change; written by publish.lua and
+//	                                       state.lua
 //	{prefix}:live                 channel  every accepted alarm as
 //	                                       "<epoch>\n<p>\n<alarm message>", p as
 //	                                       in the stream (publish.lua)
@@ -55,15 +62,17 @@ import "time"
 //	                                       -> "<node>:<token>", SET NX PX and
 //	                                       renewed by its holder
 type keys struct {
-	stream      string // {prefix}:stream
-	epoch       string // {prefix}:epoch
-	idemPrefix  string // {prefix}:idem: (followed by the idempotency key)
-	idemNone    string // {prefix}:idem
-	live        string // {prefix}:live
-	chanPrefix  string // {prefix}:ch: (followed by the channel)
-	reqPrefix   string // {prefix}:req: (followed by a request token)
-	statePrefix string // {prefix}:st: (followed by an inbox channel)
-	ingest      IngestKeys
+	stream     string // {prefix}:stream
+	epoch      string // {prefix}:epoch
+	idemPrefix string // {prefix}:idem: (followed by the idempotency key)
+	idemNone   string // {prefix}:idem
+	live       string // {prefix}:live
+	chanPrefix string // {prefix}:ch: (followed by the channel)
+	reqPrefix  string // {prefix}:req: (followed by a request token)
+	ibPrefix   string // {prefix}:ib: (followed by an inbox channel)
+	ixPrefix   string // {prefix}:ix: (followed by an inbox channel)
+	sePrefix   string // {prefix}:se: (followed by an inbox channel)
+	ingest     IngestKeys
 }
 
 // IngestKeys names the keys of the ingest stream (see keys).
@@ -77,14 +86,16 @@ type IngestKeys struct {
 func newKeys(prefix string) keys {
 	tag := "{" + prefix + "}"
 	return keys{
-		stream:      tag + ":stream",
-		epoch:       tag + ":epoch",
-		idemPrefix:  tag + ":idem:",
-		idemNone:    tag + ":idem",
-		live:        tag + ":live",
-		chanPrefix:  tag + ":ch:",
-		reqPrefix:   tag + ":req:",
-		statePrefix: tag + ":st:",
+		stream:     tag + ":stream",
+		epoch:      tag + ":epoch",
+		idemPrefix: tag + ":idem:",
+		idemNone:   tag + ":idem",
+		live:       tag + ":live",
+		chanPrefix: tag + ":ch:",
+		reqPrefix:  tag + ":req:",
+		ibPrefix:   tag + ":ib:",
+		ixPrefix:   tag + ":ix:",
+		sePrefix:   tag + ":se:",
 		ingest: IngestKeys{
 			Stream: tag + ":ingest",
 			Dead:   tag + ":ingest:dead",
@@ -101,6 +112,11 @@ func (k keys) request(token string) string { return k.reqPrefix + token }
 
 // channel returns the history key of channel c.
 func (k keys) channel(c string) string { return k.chanPrefix + c }
+
+// inbox returns the keys of inbox channel c besides its list: ix, ib, se.
+func (k keys) inbox(c string) (ix, ib, se string) {
+	return k.ixPrefix + c, k.ibPrefix + c, k.sePrefix + c
+}
 
 // probe returns the probe channel of node nodeID.
 func (k keys) probe(nodeID string) string { return k.live + ":probe:" + nodeID }

@@ -106,7 +106,7 @@ func BenchmarkReadInbox(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := s.ReadInbox(ctx, "user:42"); err != nil {
+		if _, err := s.ReadInbox(ctx, "user:42", InboxQuery{}); err != nil {
 			b.Fatal(err)
 		}
 	}
