@@ -137,6 +137,7 @@ func nodeConfig(cfg config) node.Config {
 		Stream: stream.Config{
 			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
 			ChannelHistory: cfg.ChannelHistory,
+			InboxRetention: cfg.InboxRetention,
 			MaxAlarmBytes:  cfg.MaxAlarmBytes,
 			// Sharded Pub/Sub keeps the live feed on the shard of {prefix}.
 			ShardedPubSub: cfg.RedisMode == "cluster",

@@ -1,11 +1,14 @@
 package stream
 
 import (
-	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/protocol"
 )
@@ -189,4 +192,132 @@ func TestPublishRefusalWritesNothing(t *testing.T) {
 	}
 }
 
-var _ = context.Background
+// TestInboxResumeStateEvents: a resume's deep read of an inbox merges its
+// alarms and its retained state events in id order, and is incomplete
+// once the state events after its position were compacted away; a
+// listing holds the alarms only.
+func TestInboxResumeStateEvents(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, rdb := newTestStore(t, b, Config{StateEvents: 4})
+			ctx, ch := testCtx(t), "user:res"
+			a := fillInbox(t, s, ch, 3, 10)
+			var ev []protocol.ID
+			for _, op := range []string{protocol.OpRead, protocol.OpUnread} {
+				for _, id := range a {
+					res, err := s.ChangeState(ctx, ch, protocol.StateChange{Op: op, IDs: []string{id}})
+					if err != nil || res.Changed != 1 {
+						t.Fatalf("%s %s: %+v %v", op, id, res, err)
+					}
+					ev = append(ev, res.ID)
+				}
+			}
+			more := fillInbox(t, s, ch, 1, 10)[0]
+			deep := func(after protocol.ID) ChannelPage {
+				t.Helper()
+				cr, err := s.ReadChannels(ctx, []ChannelRead{{Channel: ch, After: after}}, 0)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return cr.Pages[0]
+			}
+			for _, after := range []protocol.ID{protocol.MustParseID(a[0]), protocol.MustParseID(a[2]), ev[0]} {
+				if p := deep(after); p.Complete {
+					t.Errorf("resume from %s is complete, but the state events after it were compacted: %v", after, entryIDs(p.Alarms))
+				}
+			}
+			p := deep(ev[1]) // the oldest event kept is ev[2]
+			want := append(slices.Clone(ev[2:]), protocol.MustParseID(more))
+			if !p.Complete || !slices.Equal(entryIDs(p.Alarms), want) {
+				t.Fatalf("resume from %s: complete %v, %v, want %v", ev[1], p.Complete, entryIDs(p.Alarms), want)
+			}
+			h, err := s.History(ctx, ch, protocol.MustParseID(a[0]), 10)
+			if err != nil || !h.Complete || len(h.Alarms) != 3 || h.Alarms[2].ID.String() != more {
+				t.Fatalf("listing %+v %v", h, err)
+			}
+			// Every key of the inbox lives for the inbox retention.
+			ix, ib, se := s.keys.inbox(ch)
+			for _, key := range []string{s.keys.channel(ch), ix, ib, se} {
+				if ttl := rdb.PTTL(ctx, key).Val(); ttl < DefaultInboxRetention-time.Minute || ttl > DefaultInboxRetention {
+					t.Errorf("%s: TTL %v, want %v", key, ttl, DefaultInboxRetention)
+				}
+			}
+		})
+	}
+}
+
+// TestInboxAgeTrim: an inbox alarm older than the inbox retention goes at
+// the inbox's next publish or change (the frames then carry the counts
+// without it), and an inbox with neither for the retention expires whole.
+// On miniredis, whose clock the test moves.
+func TestInboxAgeTrim(t *testing.T) {
+	m := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: m.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(Config{Prefix: "age", InboxRetention: time.Hour}, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, ch := testCtx(t), "user:old"
+	now := time.Now()
+	advance := func(d time.Duration) {
+		now = now.Add(d)
+		m.SetTime(now)
+		m.FastForward(d)
+		if _, err := s.Tip(ctx); err != nil { // measures the clock offset
+			t.Fatal(err)
+		}
+	}
+	advance(0)
+	a0 := fillInbox(t, s, ch, 1, 10)[0]
+	advance(40 * time.Minute)
+	a1 := fillInbox(t, s, ch, 1, 10)[0]
+	advance(40 * time.Minute) // a0 is 80 minutes old: gone at the next write
+	res, err := s.Publish(ctx, PublishInput{Channel: ch, Event: "e"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := readWholeInbox(t, s, ch)
+	if len(in.Items) != 2 || in.Items[1].Alarm.ID.String() != a1 || in.Counts != (protocol.Counts{Unread: 2, Unseen: 2}) {
+		t.Fatalf("inbox after %s aged: %+v", a0, in)
+	}
+	if !strings.HasSuffix(string(in.Items[0].Alarm.Frame), `"unread":2,"unseen":2}`) {
+		t.Fatalf("frame %s", in.Items[0].Alarm.Frame)
+	}
+	if h, err := s.History(ctx, ch, protocol.Zero, 10); err != nil || h.Complete || len(h.Alarms) != 2 {
+		t.Fatalf("listing after the trim: %+v %v", h, err)
+	}
+	advance(40 * time.Minute) // a1 is 80 minutes old
+	sr, err := s.ChangeState(ctx, ch, protocol.StateChange{Op: protocol.OpRead, IDs: []string{a1, res.ID.String()}})
+	if err != nil || sr.Changed != 1 || sr.Counts != (protocol.Counts{}) {
+		t.Fatalf("change after %s aged: %+v %v", a1, sr, err)
+	}
+	if in := readWholeInbox(t, s, ch); len(in.Items) != 1 || in.Items[0].Bits != BitSeen|BitRead {
+		t.Fatalf("inbox after the change: %+v", in)
+	}
+	advance(61 * time.Minute)
+	if keys := m.Keys(); len(keys) != 2 { // the log and the epoch
+		t.Fatalf("keys after the inbox retention: %v", keys)
+	}
+	if in := readWholeInbox(t, s, ch); len(in.Items) != 0 || in.Counts != (protocol.Counts{}) {
+		t.Fatalf("expired inbox: %+v", in)
+	}
+}
+
+// TestPublishBatchKeyConflict: an idempotency key repeated in one batch
+// with another alarm is refused with the id of the batch's first use.
+func TestPublishBatchKeyConflict(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, rdb := newTestStore(t, b, Config{})
+			ins := []PublishInput{{Channel: "user:k", Event: "a", IdempotencyKey: "k"}, {Channel: "user:k", Event: "b", IdempotencyKey: "k"}}
+			res, errs := s.PublishBatch(testCtx(t), ins)
+			if errs[0] != nil || !errors.Is(errs[1], ErrIdemKeyReused) || !strings.Contains(errs[1].Error(), res[0].ID.String()) {
+				t.Fatalf("%+v %v", res, errs)
+			}
+			if n := rdb.XLen(testCtx(t), s.keys.stream).Val(); n != 1 {
+				t.Fatalf("stream length %d", n)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
@@ -102,15 +103,53 @@ func checkInbox(t *testing.T, s *Store, ch string, m *inboxModel) Inbox {
 	if c, ok, err := s.Counts(testCtx(t), ch); err != nil || !ok || c != in.Counts {
 		t.Fatalf("Counts = %+v %v %v, inbox says %+v", c, ok, err, in.Counts)
 	}
+	checkFilters(t, s, ch, m)
 	return in
+}
+
+// checkFilters compares every filtered listing of the inbox with the
+// model's alarms that pass the filter, newest first.
+func checkFilters(t *testing.T, s *Store, ch string, m *inboxModel) {
+	t.Helper()
+	tr, fa := true, false
+	for _, unread := range []*bool{nil, &tr, &fa} {
+		for _, archived := range []*bool{nil, &tr, &fa} {
+			q := InboxQuery{Limit: 3, Unread: unread, Archived: archived}
+			var want, got []protocol.ID
+			for _, id := range slices.Backward(m.items) {
+				b, ok := m.bits[id]
+				if ok && (unread == nil || *unread == (b&BitRead == 0)) && (archived == nil || *archived == (b&BitArchived != 0)) {
+					want = append(want, id)
+				}
+			}
+			for _, it := range readInboxQuery(t, s, ch, q).Items {
+				got = append(got, it.Alarm.ID)
+			}
+			if !slices.Equal(got, want) {
+				t.Fatalf("filter unread=%v archived=%v: %v, model %v", fmtBool(unread), fmtBool(archived), got, want)
+			}
+		}
+	}
+}
+
+func fmtBool(b *bool) string {
+	if b == nil {
+		return "any"
+	}
+	return strconv.FormatBool(*b)
 }
 
 // readWholeInbox reads every page of an inbox, checking that the pages
 // agree on the epoch and counts and follow one another.
 func readWholeInbox(t *testing.T, s *Store, ch string) Inbox {
 	t.Helper()
+	return readInboxQuery(t, s, ch, InboxQuery{Limit: 7})
+}
+
+// readInboxQuery reads every page of an inbox that q selects.
+func readInboxQuery(t *testing.T, s *Store, ch string, q InboxQuery) Inbox {
+	t.Helper()
 	var all Inbox
-	q := InboxQuery{Limit: 7}
 	for page := 0; ; page++ {
 		in, err := s.ReadInbox(testCtx(t), ch, q)
 		if err != nil {
@@ -287,8 +326,14 @@ func TestStateInvalidChanges(t *testing.T) {
 // on a short history, so trimming drops alarms in every state, and after
 // each step compares the inbox with a model and the counts with the states.
 func TestStateCountsRandom(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) { testStateCountsRandom(t, b) })
+	}
+}
+
+func testStateCountsRandom(t *testing.T, b backend) {
 	for seed := range uint64(3) {
-		s, _ := newTestStore(t, realRedis, Config{ChannelHistory: 12})
+		s, _ := newTestStore(t, b, Config{ChannelHistory: 12})
 		rng := rand.New(rand.NewPCG(seed, 12))
 		ch := "user:rnd"
 		m := newInboxModel(12)
