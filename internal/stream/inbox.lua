@@ -93,6 +93,10 @@ end
 -- inbox_old returns how many alarms of list ch from index at on have a
 -- millisecond part below cutoff, reading in growing chunks.
 local function inbox_old(ch, at, cutoff)
+  local first = redis.call('LINDEX', ch, at)
+  if not first or inbox_ms(first) >= cutoff then
+    return 0 -- the common case: nothing is old
+  end
   local old, chunk = 0, 8
   while true do
     local part = redis.call('LRANGE', ch, at + old, at + old + chunk - 1)
@@ -169,12 +173,12 @@ local function inbox_expire(retention, ch, ix, ib, se)
 end
 
 -- inbox_cutoff returns the unix ms below which an inbox alarm is past
--- retention ms (nil: none), on Redis' clock.
-local function inbox_cutoff(retention)
+-- retention ms (nil: none), on Redis' clock (now, or read when nil).
+local function inbox_cutoff(retention, now)
   if retention <= 0 then
     return nil
   end
-  local cutoff = redis_ms() - retention
+  local cutoff = (now or redis_ms()) - retention
   if cutoff <= 0 then
     return nil
   end

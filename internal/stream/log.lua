@@ -7,12 +7,6 @@ local function redis_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
--- past reports whether Redis' clock is past deadline (unix ms; 0 = none).
-local function past(deadline)
-  deadline = tonumber(deadline)
-  return deadline > 0 and redis_ms() > deadline
-end
-
 -- log_newest returns the id of the log's newest entry ("0-0" when empty).
 local function log_newest(stream)
   local newest = redis.call('XREVRANGE', stream, '+', '-', 'COUNT', 1)

@@ -98,7 +98,7 @@ for i = 0, n - 1 do
     local ch, ix, ib, se = KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[k + 4]
     local inbox = ARGV[a + 4] == '1'
     if inbox then -- trim first, so the frame shows the counts after it
-      if cutoff == false then cutoff = inbox_cutoff(iret) end
+      if cutoff == false then cutoff = inbox_cutoff(iret, now) end
       inbox_trim(ch, ix, ib, depth, 1, not aged[ch] and cutoff or nil)
       aged[ch] = true
       local unread, unseen = inbox_counts(ix)

@@ -24,7 +24,9 @@ if done then
   local unread, unseen = inbox_counts(ix)
   return {done, redis.call('GET', KEYS[2]) or '', unread, unseen, -1}
 end
-if past(ARGV[8]) then
+local now = redis_ms()
+local deadline = tonumber(ARGV[8])
+if deadline > 0 and now > deadline then
   return redis.error_reply('DEADLINE the state change reached Redis after its deadline; nothing was written')
 end
 local epoch = redis.call('GET', KEYS[2]) or ''
@@ -32,7 +34,7 @@ local op, moves = ARGV[2], inbox_moves[ARGV[2]]
 local iret = tonumber(ARGV[11])
 -- Alarms older than the inbox retention are as good as gone: nothing
 -- changes them, and they are dropped below when something changes.
-local cutoff = inbox_cutoff(iret)
+local cutoff = inbox_cutoff(iret, now)
 local low = cutoff and inbox_pad(cutoff) or ''
 
 -- Decide, reading only: the members to remove (from) and to add (to).
