@@ -93,35 +93,40 @@ func BenchmarkInboxCost(b *testing.B) {
 			}},
 		}
 		for _, c := range cases {
-			b.Run(c.name+"/n="+strconv.Itoa(n), func(b *testing.B) {
-				i := 0
-				run := func() {
-					if c.setup != nil {
-						c.setup(i)
-					}
-					c.call(i)
-					i++
-				}
-				run() // loads the scripts
-				run()
-				ops, calls, usec := 0, int64(0), int64(0)
-				for b.Loop() {
-					if c.setup != nil {
-						c.setup(i)
-					}
-					c0, u0 := scriptUsec(b, rdb)
-					c.call(i)
-					c1, u1 := scriptUsec(b, rdb)
-					calls, usec = calls+c1-c0, usec+u1-u0
-					i, ops = i+1, ops+1
-				}
-				if calls != int64(ops) {
-					b.Fatalf("%d script calls for %d ops", calls, ops)
-				}
-				b.ReportMetric(float64(usec)/float64(ops), "redis-us/op")
-			})
+			b.Run(c.name+"/n="+strconv.Itoa(n), func(b *testing.B) { measureScript(b, rdb, c.setup, c.call) })
 		}
 	}
+}
+
+// measureScript runs setup (nil: none) and call for the op numbered i,
+// twice to load the scripts, then b.N times, and reports the Redis time of
+// the calls alone as redis-us/op.
+func measureScript(b *testing.B, rdb redis.UniversalClient, setup, call func(i int)) {
+	i := 0
+	run := func() {
+		if setup != nil {
+			setup(i)
+		}
+		call(i)
+		i++
+	}
+	run()
+	run()
+	ops, calls, usec := 0, int64(0), int64(0)
+	for b.Loop() {
+		if setup != nil {
+			setup(i)
+		}
+		c0, u0 := scriptUsec(b, rdb)
+		call(i)
+		c1, u1 := scriptUsec(b, rdb)
+		calls, usec = calls+c1-c0, usec+u1-u0
+		i, ops = i+1, ops+1
+	}
+	if calls != int64(ops) {
+		b.Fatalf("%d script calls for %d ops", calls, ops)
+	}
+	b.ReportMetric(float64(usec)/float64(ops), "redis-us/op")
 }
 
 // usedMemory returns INFO memory's used_memory.

@@ -35,13 +35,18 @@ func redisWork(t *testing.T, rdb redis.UniversalClient, s *Store, fn func()) int
 	if _, err := conn.Write([]byte("MONITOR\r\n")); err != nil {
 		t.Fatal(err)
 	}
-	lines := make(chan string, 1<<16)
-	go func() { // ends when conn is closed
+	lines, done := make(chan string, 1<<16), make(chan struct{})
+	defer close(done)
+	go func() { // ends when conn is closed or done
 		defer close(lines)
 		sc := bufio.NewScanner(conn)
 		sc.Buffer(make([]byte, 1<<20), 1<<24)
 		for sc.Scan() {
-			lines <- sc.Text()
+			select {
+			case lines <- sc.Text():
+			case <-done:
+				return
+			}
 		}
 	}()
 	marker := tag + ":work-marker"
