@@ -23,6 +23,7 @@ var nodeFields = map[string]string{
 	"Stream.MaxLen":         "StreamMaxLen",
 	"Stream.Retention":      "StreamRetention",
 	"Stream.ChannelHistory": "ChannelHistory",
+	"Stream.InboxRetention": "InboxRetention",
 	"Stream.MaxAlarmBytes":  "MaxAlarmBytes",
 	"Stream.MinReplicas":    "MinReplicas",
 	"Stream.ReplicaTimeout": "ReplicaTimeout",
