@@ -40,6 +40,7 @@ type config struct {
 	StreamMaxLen    int64         `env:"GATEWAY_STREAM_MAXLEN" envDefault:"100000"`
 	ChannelBacklog  int64         `env:"GATEWAY_CHANNEL_HISTORY" envDefault:"1000"`
 	StreamRetention time.Duration `env:"GATEWAY_STREAM_RETENTION" envDefault:"24h"`
+	InboxRetention  time.Duration `env:"GATEWAY_INBOX_RETENTION" envDefault:"720h"`
 	DrainDelay      time.Duration `env:"GATEWAY_DRAIN_DELAY" envDefault:"5s"`
 	CloseSpread     time.Duration `env:"GATEWAY_CLOSE_SPREAD" envDefault:"1s"`
 	ReadTimeout     time.Duration `env:"GATEWAY_HTTP_READ_TIMEOUT" envDefault:"30s"`

@@ -39,6 +39,7 @@ var configDefaults = map[string]any{
 	"GATEWAY_STREAM_MAXLEN":      int64(stream.DefaultMaxLen),
 	"GATEWAY_CHANNEL_HISTORY":    int64(stream.DefaultChannelBacklog),
 	"GATEWAY_STREAM_RETENTION":   stream.DefaultRetention,
+	"GATEWAY_INBOX_RETENTION":    stream.DefaultInboxRetention,
 	"GATEWAY_DRAIN_DELAY":        node.DefaultDrainDelay,
 	"GATEWAY_CLOSE_SPREAD":       node.DefaultCloseSpread,
 	"GATEWAY_HTTP_READ_TIMEOUT":  node.DefaultReadTimeout,

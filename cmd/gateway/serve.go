@@ -139,6 +139,7 @@ func nodeConfig(cfg config) node.Config {
 		Stream: stream.Config{
 			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
 			ChannelBacklog: cfg.ChannelBacklog,
+			InboxRetention: cfg.InboxRetention,
 			MaxAlarmBytes:  cfg.MaxAlarmBytes,
 			// Sharded Pub/Sub keeps the live feed on the shard of {prefix}.
 			ShardedPubSub: cfg.RedisMode == "cluster",

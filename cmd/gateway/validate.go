@@ -23,6 +23,7 @@ var nodeFields = map[string]string{
 	"Stream.MaxLen":         "StreamMaxLen",
 	"Stream.Retention":      "StreamRetention",
 	"Stream.ChannelBacklog": "ChannelBacklog",
+	"Stream.InboxRetention": "InboxRetention",
 	"Stream.MaxAlarmBytes":  "MaxAlarmBytes",
 	"Stream.MinReplicas":    "MinReplicas",
 	"Stream.ReplicaTimeout": "ReplicaTimeout",

@@ -25,8 +25,8 @@ const (
 
 // Inbox page sizes of GET /v1/inbox.
 const (
-	DefaultInboxLimit = 50
-	MaxInboxLimit     = 1000
+	DefaultInboxLimit = stream.DefaultInboxLimit
+	MaxInboxLimit     = stream.MaxInboxLimit
 	maxStateBody      = 64 << 10
 )
 
@@ -34,7 +34,7 @@ const (
 // implements it.
 type InboxStore interface {
 	ChangeState(ctx context.Context, channel string, c protocol.StateChange) (stream.StateResult, error)
-	ReadInbox(ctx context.Context, channel string) (stream.Inbox, error)
+	ReadInbox(ctx context.Context, channel string, q stream.InboxQuery) (stream.Inbox, error)
 }
 
 var _ InboxStore = (*stream.Store)(nil)
@@ -157,7 +157,6 @@ type inboxItem struct {
 	Seen     bool            `json:"seen"`
 	Read     bool            `json:"read"`
 	Archived bool            `json:"archived"`
-	id       string          // the alarm's id, for Next
 }
 
 // inboxAnswer is the answer of GET /v1/inbox. Next, when set, is the
@@ -170,15 +169,7 @@ type inboxAnswer struct {
 	Next   string      `json:"next,omitempty"`
 }
 
-// inboxQuery is the parsed query of GET /v1/inbox.
-type inboxQuery struct {
-	before   protocol.ID // Zero: from the newest
-	limit    int
-	unread   *bool // only unread (true) or only read (false) alarms
-	archived *bool // only archived (true) or unarchived (false) alarms
-}
-
-// readInbox serves GET /v1/inbox.
+// readInbox serves GET /v1/inbox: one page, read and filtered in Redis.
 func (a *API) readInbox(_ http.ResponseWriter, r *http.Request) (int, any, *apiError) {
 	q, aerr := parseInboxQuery(r.URL.Query())
 	if aerr != nil {
@@ -186,39 +177,34 @@ func (a *API) readInbox(_ http.ResponseWriter, r *http.Request) (int, any, *apiE
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), a.cfg.Timeout)
 	defer cancel()
-	in, err := a.inbox.ReadInbox(ctx, inboxOf(r))
+	in, err := a.inbox.ReadInbox(ctx, inboxOf(r), q)
 	if err != nil {
 		return 0, nil, inboxError(err)
 	}
-	ans := inboxAnswer{Epoch: in.Epoch, Unread: in.Counts.Unread, Unseen: in.Counts.Unseen, Items: []inboxItem{}}
+	ans := inboxAnswer{Epoch: in.Epoch, Unread: in.Counts.Unread, Unseen: in.Counts.Unseen,
+		Items: make([]inboxItem, 0, len(in.Items))}
 	for _, it := range in.Items { // newest first
-		if !q.before.IsZero() && !it.Alarm.ID.Less(q.before) {
-			continue
-		}
-		read, archived := it.Bits&stream.BitRead != 0, it.Bits&stream.BitArchived != 0
-		if (q.unread != nil && *q.unread == read) || (q.archived != nil && *q.archived != archived) {
-			continue
-		}
-		if len(ans.Items) == q.limit {
-			ans.Next = ans.Items[len(ans.Items)-1].id
-			break
-		}
 		ans.Items = append(ans.Items, inboxItem{Alarm: it.Alarm.Frame, Seen: it.Bits&stream.BitSeen != 0,
-			Read: read, Archived: archived, id: it.Alarm.ID.String()})
+			Read: it.Bits&stream.BitRead != 0, Archived: it.Bits&stream.BitArchived != 0})
+	}
+	if !in.Next.IsZero() {
+		ans.Next = in.Next.String()
 	}
 	return http.StatusOK, ans, nil
 }
 
-func parseInboxQuery(v url.Values) (inboxQuery, *apiError) {
-	var q inboxQuery
+// parseInboxQuery reads before (optional id), limit (1..MaxInboxLimit,
+// default DefaultInboxLimit), unread and archived (optional booleans).
+func parseInboxQuery(v url.Values) (stream.InboxQuery, *apiError) {
+	var q stream.InboxQuery
 	var aerr *apiError
-	if q.before, aerr = idParam(v, "before"); aerr != nil {
+	if q.Before, aerr = idParam(v, "before"); aerr != nil {
 		return q, aerr
 	}
-	if q.limit, aerr = limitParam(v, DefaultInboxLimit, MaxInboxLimit); aerr != nil {
+	if q.Limit, aerr = limitParam(v, DefaultInboxLimit, MaxInboxLimit); aerr != nil {
 		return q, aerr
 	}
-	for name, dst := range map[string]**bool{"unread": &q.unread, "archived": &q.archived} {
+	for name, dst := range map[string]**bool{"unread": &q.Unread, "archived": &q.Archived} {
 		if s := v.Get(name); s != "" {
 			b, err := strconv.ParseBool(s)
 			if err != nil {

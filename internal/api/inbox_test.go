@@ -32,7 +32,7 @@ func (f *fakeInbox) ChangeState(_ context.Context, channel string, _ protocol.St
 	return stream.StateResult{ID: protocol.ID{MS: 9}, Changed: 1, Counts: protocol.Counts{Unread: 1}, Epoch: testEpoch}, nil
 }
 
-func (f *fakeInbox) ReadInbox(_ context.Context, channel string) (stream.Inbox, error) {
+func (f *fakeInbox) ReadInbox(_ context.Context, channel string, _ stream.InboxQuery) (stream.Inbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads[channel]++
@@ -135,7 +135,7 @@ func (s staticInbox) ChangeState(context.Context, string, protocol.StateChange) 
 	return s.res, nil
 }
 
-func (staticInbox) ReadInbox(context.Context, string) (stream.Inbox, error) {
+func (staticInbox) ReadInbox(context.Context, string, stream.InboxQuery) (stream.Inbox, error) {
 	return stream.Inbox{}, nil
 }
 

@@ -44,7 +44,7 @@ type UserConfig struct {
 // it.
 type InboxStore interface {
 	ChangeState(ctx context.Context, channel string, c protocol.StateChange) (stream.StateResult, error)
-	ReadInbox(ctx context.Context, channel string) (stream.Inbox, error)
+	ReadInbox(ctx context.Context, channel string, q stream.InboxQuery) (stream.Inbox, error)
 }
 
 var _ InboxStore = (*stream.Store)(nil)
@@ -135,12 +135,12 @@ func (in *Inbox) ChangeState(ctx context.Context, channel string, c protocol.Sta
 
 // ReadInbox takes a token from the channel's read bucket, or returns a
 // *LimitedError, then reads the inbox.
-func (in *Inbox) ReadInbox(ctx context.Context, channel string) (stream.Inbox, error) {
+func (in *Inbox) ReadInbox(ctx context.Context, channel string, q stream.InboxQuery) (stream.Inbox, error) {
 	if ok, wait := in.reads.Allow(channel); !ok {
 		in.m.Limited.WithLabelValues(metrics.LimitInboxReadRate).Inc()
 		return stream.Inbox{}, &LimitedError{Wait: wait}
 	}
-	return in.store.ReadInbox(ctx, channel)
+	return in.store.ReadInbox(ctx, channel, q)
 }
 
 // changeKey is c's identity: two changes with the same key are the same

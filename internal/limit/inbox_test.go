@@ -38,7 +38,7 @@ func (f *fakeInbox) ChangeState(context.Context, string, protocol.StateChange) (
 	return stream.StateResult{ID: id, Changed: 1, Counts: protocol.Counts{Unread: n, Unseen: 9}, Epoch: "e"}, nil
 }
 
-func (f *fakeInbox) ReadInbox(context.Context, string) (stream.Inbox, error) {
+func (f *fakeInbox) ReadInbox(context.Context, string, stream.InboxQuery) (stream.Inbox, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.reads++
@@ -87,11 +87,11 @@ func TestInboxLimitsPerUser(t *testing.T) {
 		t.Fatalf("another user: %v", err)
 	}
 	for i := range 2 {
-		if _, err := in.ReadInbox(ctx, "user:a"); err != nil {
+		if _, err := in.ReadInbox(ctx, "user:a", stream.InboxQuery{}); err != nil {
 			t.Fatalf("read %d: %v (reads have their own bucket)", i, err)
 		}
 	}
-	if _, err := in.ReadInbox(ctx, "user:a"); !errors.As(err, &limited) || limited.Wait != 500*time.Millisecond {
+	if _, err := in.ReadInbox(ctx, "user:a", stream.InboxQuery{}); !errors.As(err, &limited) || limited.Wait != 500*time.Millisecond {
 		t.Fatalf("read beyond the burst: %v", err)
 	}
 	if changes, reads := store.calls(); changes != 4 || reads != 2 {
@@ -116,7 +116,7 @@ func TestInboxDefaultsAndUnlimited(t *testing.T) {
 	in, _ := newTestInbox(t, UserConfig{}, &fakeInbox{}, clk)
 	n := 0
 	for ; n < 1000; n++ {
-		if _, err := in.ReadInbox(context.Background(), "user:a"); err != nil {
+		if _, err := in.ReadInbox(context.Background(), "user:a", stream.InboxQuery{}); err != nil {
 			break
 		}
 	}
@@ -125,7 +125,7 @@ func TestInboxDefaultsAndUnlimited(t *testing.T) {
 	}
 	in, _ = newTestInbox(t, UserConfig{StateRate: -1, InboxReadRate: -1}, &fakeInbox{}, clk)
 	for i := range 1000 {
-		if _, err := in.ReadInbox(context.Background(), "user:a"); err != nil {
+		if _, err := in.ReadInbox(context.Background(), "user:a", stream.InboxQuery{}); err != nil {
 			t.Fatalf("read %d with no limit: %v", i, err)
 		}
 		if _, err := in.ChangeState(context.Background(), "user:a", protocol.StateChange{Op: protocol.OpRead, UpTo: "1-1"}); err != nil {

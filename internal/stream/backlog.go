@@ -43,19 +43,30 @@ type BacklogRead struct {
 // ReadBacklogs reads the backlogs of several channels, each after its own
 // id, at most limit alarms each (limit <= 0: all retained), in one atomic
 // script (one round trip) that also reads the epoch. Its cost follows what
-// it returns. Every channel must be valid.
+// it returns. Every channel must be valid. Without a limit (resumes) an
+// inbox's page holds its alarms and its retained state events, merged in
+// id order, and is complete only when both reach back to the position;
+// with a limit (listings) it holds its alarms only.
 func (s *Store) ReadBacklogs(ctx context.Context, reads []BacklogRead, limit int) (Backlogs, error) {
-	keys := make([]string, 1, 1+len(reads))
+	keys := make([]string, 1, 1+3*len(reads))
 	keys[0] = s.keys.epoch
-	args := make([]any, 2, 2+2*len(reads))
-	args[0], args[1] = max(limit, 0), s.cfg.Retention.Milliseconds()
+	args := make([]any, 3, 3+3*len(reads))
+	args[0], args[1], args[2] = max(limit, 0), s.cfg.Retention.Milliseconds(), s.cfg.InboxRetention.Milliseconds()
 	channels := make([]string, len(reads))
 	for i, r := range reads {
 		if !alarm.ValidChannel(r.Channel) {
 			return Backlogs{}, alarm.ErrInvalidChannel
 		}
 		keys = append(keys, s.keys.backlog(r.Channel))
-		args = append(args, r.After.MS, r.After.Seq)
+		kind := "0"
+		if s.inboxEnabled(r.Channel) {
+			_, ib, se := s.keys.inbox(r.Channel)
+			keys, kind = append(keys, ib, se), "1"
+			if limit <= 0 {
+				kind = "2"
+			}
+		}
+		args = append(args, r.After.MS, r.After.Seq, kind)
 		channels[i] = r.Channel
 	}
 	ctx, cancel := s.callCtx(ctx)

@@ -21,7 +21,7 @@ func TestNewConfig(t *testing.T) {
 	}
 	want := Config{Prefix: "alarms", MaxLen: 100000, Retention: 24 * time.Hour, IdemTTL: 24 * time.Hour,
 		MaxAlarmBytes: 65536, Timeout: 3 * time.Second, PageSize: 1000, ChannelBacklog: 1000,
-		ReplicaTimeout: time.Second}
+		InboxRetention: 30 * 24 * time.Hour, StateEvents: 100, ReplicaTimeout: time.Second}
 	if s.cfg != want {
 		t.Fatalf("defaults %+v, want %+v", s.cfg, want)
 	}
@@ -32,6 +32,7 @@ func TestNewConfig(t *testing.T) {
 		{Prefix: "a b"}, {Prefix: "{x}"}, {Prefix: strings.Repeat("p", 65)}, {Prefix: "a*"},
 		{MaxLen: -1}, {Retention: -time.Second}, {Retention: time.Microsecond}, {IdemTTL: -1},
 		{IdemTTL: time.Microsecond}, {MaxAlarmBytes: -1}, {Timeout: -1}, {PageSize: -5}, {ChannelBacklog: -1},
+		{InboxRetention: -1}, {InboxRetention: time.Microsecond}, {StateEvents: -1},
 		{MinReplicas: -1}, {ReplicaTimeout: -1}, {MinReplicas: 1, ReplicaTimeout: 3 * time.Second},
 	}
 	for _, cfg := range bad {

@@ -31,14 +31,21 @@ import "time"
 //	{prefix}:ch:<channel>         list     the channel's backlog: its floor (the
 //	                                       highest id that may be missing), then
 //	                                       "<id>\n<tail>" for its newest
-//	                                       ChannelBacklog alarms; expires after
-//	                                       Retention without a publish
-//	{prefix}:st:<channel>         hash     an inbox's state (channel user:<sub>):
-//	                                       "<alarm id>" -> state bits for each
-//	                                       inbox alarm in the channel's backlog,
-//	                                       and the counters "unread", "unseen";
-//	                                       written by publish.lua and state.lua
-//	                                       (inbox.lua), expires with the backlog
+//	                                       ChannelBacklog alarms (an inbox: "<id>"
+//	                                       alone, its tail being in ib); expires
+//	                                       after Retention without a publish (an
+//	                                       inbox: InboxRetention, see inbox.lua)
+//	{prefix}:ib:<channel>         hash     an inbox's alarms (channel user:<sub>):
+//	                                       "<id>" -> tail (inbox.lua)
+//	{prefix}:ix:<channel>         zset     an inbox's index: "<class><id in fixed
+//	                                       width>" per alarm, scores 0 (inbox.lua)
+//	{prefix}:se:<channel>         list     an inbox's recent state events: its
+//	                                       floor, then "<id>\n<tail>" for its
+//	                                       newest StateEvents events; ch, ib, ix
+//	                                       and se expire together after
+//	                                       InboxRetention without a publish or
+//	                                       change; written by publish.lua and
+//	                                       state.lua
 //	{prefix}:live                 channel  every accepted alarm as
 //	                                       "<epoch>\n<p>\n<alarm message>", p as
 //	                                       in the stream (publish.lua)
@@ -62,7 +69,9 @@ type keys struct {
 	live          string // {prefix}:live
 	backlogPrefix string // {prefix}:ch: (followed by the channel)
 	reqPrefix     string // {prefix}:req: (followed by a request token)
-	statePrefix   string // {prefix}:st: (followed by an inbox channel)
+	ibPrefix      string // {prefix}:ib: (followed by an inbox channel)
+	ixPrefix      string // {prefix}:ix: (followed by an inbox channel)
+	sePrefix      string // {prefix}:se: (followed by an inbox channel)
 	ingest        IngestKeys
 }
 
@@ -84,7 +93,9 @@ func newKeys(prefix string) keys {
 		live:          tag + ":live",
 		backlogPrefix: tag + ":ch:",
 		reqPrefix:     tag + ":req:",
-		statePrefix:   tag + ":st:",
+		ibPrefix:      tag + ":ib:",
+		ixPrefix:      tag + ":ix:",
+		sePrefix:      tag + ":se:",
 		ingest: IngestKeys{
 			Stream: tag + ":ingest",
 			Dead:   tag + ":ingest:dead",
@@ -101,6 +112,11 @@ func (k keys) request(token string) string { return k.reqPrefix + token }
 
 // backlog returns the key of channel c's backlog.
 func (k keys) backlog(c string) string { return k.backlogPrefix + c }
+
+// inbox returns the keys of inbox channel c besides its list: ix, ib, se.
+func (k keys) inbox(c string) (ix, ib, se string) {
+	return k.ixPrefix + c, k.ibPrefix + c, k.sePrefix + c
+}
 
 // probe returns the probe channel of node nodeID.
 func (k keys) probe(nodeID string) string { return k.live + ":probe:" + nodeID }

@@ -19,7 +19,7 @@ import (
 )
 
 // privateRedis starts a redis-server of the test's own, killed at cleanup.
-func privateRedis(t *testing.T, args ...string) *testproc.Redis {
+func privateRedis(t testing.TB, args ...string) *testproc.Redis {
 	t.Helper()
 	r, err := testproc.NewRedis(testproc.RedisOptions{Dir: t.TempDir(), Args: args})
 	if err != nil {

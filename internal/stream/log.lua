@@ -1,16 +1,10 @@
 -- log.lua: what every script that writes the log shares (prepended to
--- publish.lua and state.lua, with inbox.lua).
+-- publish.lua and state.lua, before inbox.lua).
 
 -- redis_ms returns Redis' clock (TIME) in unix ms.
 local function redis_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
--- past reports whether Redis' clock is past deadline (unix ms; 0 = none).
-local function past(deadline)
-  deadline = tonumber(deadline)
-  return deadline > 0 and redis_ms() > deadline
 end
 
 -- log_newest returns the id of the log's newest entry ("0-0" when empty).
@@ -51,25 +45,31 @@ local function chan_slack(depth)
   return math.floor(depth / 8)
 end
 
--- chan_push appends "<id>\n<tail>" to a channel's backlog hist: a list
--- whose first element is its floor (the highest id that may be missing
--- from it), then its items oldest first: the newest depth of them, and up
--- to chan_slack(depth) older ones (0 = no backlog). retention (ms, 0 =
--- none) makes the floor of a new list; ms is id's millisecond part. The
--- caller sets the list's TTL.
+-- chan_floor returns the floor of a new channel list whose first item has
+-- millisecond part ms: whatever such a list held before (it is new, or
+-- expired when idle) was published more than retention ms (0 = none) ago.
+local function chan_floor(retention, ms)
+  if retention > 0 and tonumber(ms) > retention then
+    return string.format('%.0f', tonumber(ms) - retention) .. '-18446744073709551615'
+  end
+  return '0-0'
+end
+
+-- chan_push appends "<id>\n<tail>" to a channel list hist: a list whose
+-- first element is its floor (the highest id that may be missing from
+-- it), then its items oldest first: the newest depth of them, and up to
+-- chan_slack(depth) older ones (0 = no list). retention (ms, 0 = none)
+-- makes the floor of a new list (chan_floor); ms is id's millisecond part.
+-- The caller sets the list's TTL. It keeps the backlogs of channels that
+-- are no inbox, and the recent state events of inboxes (inbox.lua keeps
+-- the alarms of inboxes).
 local function chan_push(hist, depth, retention, id, ms, tail)
   if depth <= 0 then
     return
   end
   local len = redis.call('RPUSH', hist, id .. '\n' .. tail)
   if len == 1 then
-    -- A new list, or one that expired when idle: whatever it held was
-    -- published more than the retention ago.
-    local floor = '0-0'
-    if retention > 0 and tonumber(ms) > retention then
-      floor = string.format('%.0f', tonumber(ms) - retention) .. '-18446744073709551615'
-    end
-    redis.call('LPUSH', hist, floor)
+    redis.call('LPUSH', hist, chan_floor(retention, ms))
   elseif len > depth + 1 + chan_slack(depth) then
     -- Drop the floor and the oldest items, keeping depth; the last one
     -- dropped is the new floor.

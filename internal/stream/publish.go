@@ -44,10 +44,10 @@ type PublishResult struct {
 	Replayed bool
 }
 
-// item is a validated PublishInput in script form: its three keys and
+// item is a validated PublishInput in script form: its five keys and
 // six arguments (see publish.lua).
 type item struct {
-	keys [3]string
+	keys [5]string
 	args [6]any
 	size int // bytes of its tail
 }
@@ -86,8 +86,9 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 		sum := sha256.Sum256(tail)
 		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
 	}
+	ix, ib, se := s.keys.inbox(in.Channel) // named, but written only for an inbox
 	return item{
-		keys: [3]string{idemKey, s.keys.backlog(in.Channel), s.keys.state(in.Channel)},
+		keys: [5]string{idemKey, s.keys.backlog(in.Channel), ix, ib, se},
 		args: [6]any{in.Channel, tail, boolArg(hasIdem), hash, boolArg(s.inboxEnabled(in.Channel)), s.redisMS(deadline)},
 		size: len(tail),
 	}, nil
@@ -105,13 +106,14 @@ type call struct {
 func (s *Store) newCall(n int) *call {
 	c := &call{
 		idx:  make([]int, 0, n),
-		keys: make([]string, 4, 4+3*n),
-		args: make([]any, 8, 8+6*n),
+		keys: make([]string, 4, 4+5*n),
+		args: make([]any, 9, 9+6*n),
 	}
 	c.keys[0], c.keys[1], c.keys[2] = s.keys.stream, s.keys.epoch, s.keys.request(newToken())
 	c.keys[3] = c.keys[2]
 	c.args[0], c.args[1], c.args[2], c.args[3] = newEpoch(), s.cfg.MaxLen, s.cfg.Retention.Milliseconds(), s.cfg.IdemTTL.Milliseconds()
 	c.args[4], c.args[5], c.args[7] = s.keys.live, s.cfg.ChannelBacklog, boolArg(s.cfg.ShardedPubSub)
+	c.args[8] = s.cfg.InboxRetention.Milliseconds()
 	return c
 }
 

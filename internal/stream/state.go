@@ -4,13 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
-	"strings"
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -40,12 +37,14 @@ func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.Stat
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	d := deadlineOf(ctx)
-	keys := []string{s.keys.stream, s.keys.epoch, s.keys.backlog(channel), s.keys.state(channel), s.keys.request(newToken())}
-	args := make([]any, 0, 10+len(c.IDs))
-	args = append(args, channel, c.Op, c.UpTo, s.cfg.MaxLen, s.cfg.Retention.Milliseconds(),
-		s.keys.live, s.cfg.ChannelBacklog, s.redisMS(d), tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub))
+	ix, ib, se := s.keys.inbox(channel)
+	keys := []string{s.keys.stream, s.keys.epoch, s.keys.backlog(channel), ix, ib, se, s.keys.request(newToken())}
+	args := make([]any, 0, 11+len(c.IDs))
+	args = append(args, channel, c.Op, canonicalID(c.UpTo), s.cfg.MaxLen, s.cfg.Retention.Milliseconds(),
+		s.keys.live, s.cfg.StateEvents, s.redisMS(d), tokenTTL(d).Milliseconds(), boolArg(s.cfg.ShardedPubSub),
+		s.cfg.InboxRetention.Milliseconds())
 	for _, id := range c.IDs {
-		args = append(args, id)
+		args = append(args, canonicalID(id))
 	}
 	res, err := s.state.Run(ctx, s.rdb, keys, args...).Result()
 	if err != nil {
@@ -56,6 +55,15 @@ func (s *Store) ChangeState(ctx context.Context, channel string, c protocol.Stat
 		return StateResult{}, fmt.Errorf("stream: change state: %w", err)
 	}
 	return out, nil
+}
+
+// canonicalID returns id (already validated, or "") as Redis writes ids:
+// without leading zeros, as the scripts compare them.
+func canonicalID(id string) string {
+	if p, err := protocol.ParseID(id); err == nil {
+		return p.String()
+	}
+	return id
 }
 
 func parseStateReply(res any) (StateResult, error) {
@@ -96,85 +104,26 @@ func (s *Store) Counts(ctx context.Context, channel string) (c protocol.Counts, 
 	return cs[0], true, nil
 }
 
-// countsOf reads the counts of several inbox channels in one pipeline.
+// countsOf reads the counts of several inbox channels in one pipeline:
+// two ZLEXCOUNTs each (inbox.lua's inbox_counts), O(log n).
 func (s *Store) countsOf(ctx context.Context, channels []string) ([]protocol.Counts, error) {
 	ctx, cancel := s.callCtx(ctx)
 	defer cancel()
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.SliceCmd, len(channels))
+	cmds := make([][2]*redis.IntCmd, len(channels))
 	for i, ch := range channels {
-		cmds[i] = pipe.HMGet(ctx, s.keys.state(ch), "unread", "unseen")
+		ix, _, _ := s.keys.inbox(ch)
+		cmds[i] = [2]*redis.IntCmd{pipe.ZLexCount(ctx, ix, "[a", "(c"), pipe.ZLexCount(ctx, ix, "[a", "(b")}
 	}
 	_, _ = pipe.Exec(ctx) // per-command errors are read below
 	out := make([]protocol.Counts, len(channels))
-	for i, cmd := range cmds {
-		v, err := cmd.Result()
-		if err != nil {
+	for i, c := range cmds {
+		unread, err1 := c[0].Result()
+		unseen, err2 := c[1].Result()
+		if err := errors.Join(err1, err2); err != nil {
 			return nil, wrapErr("counts", err)
 		}
-		out[i] = protocol.Counts{Unread: atoiOr0(v[0]), Unseen: atoiOr0(v[1])}
-	}
-	return out, nil
-}
-
-func atoiOr0(v any) int {
-	str, _ := v.(string)
-	n, _ := strconv.Atoi(str)
-	return n
-}
-
-// InboxItem is one inbox alarm with its state bits.
-type InboxItem struct {
-	Alarm alarm.Entry
-	Bits  int
-}
-
-// Inbox is an inbox as read at one instant.
-type Inbox struct {
-	Epoch string
-	// Items are the retained inbox alarms, newest first.
-	Items  []InboxItem
-	Counts protocol.Counts
-}
-
-// ReadInbox reads the whole inbox of channel (its backlog and state) in
-// one atomic round trip (MULTI): at most ChannelBacklog alarms.
-func (s *Store) ReadInbox(ctx context.Context, channel string) (Inbox, error) {
-	if !alarm.ValidChannel(channel) || !s.inboxEnabled(channel) {
-		return Inbox{}, ErrNoInbox
-	}
-	ctx, cancel := s.callCtx(ctx)
-	defer cancel()
-	var hist *redis.StringSliceCmd
-	var st *redis.MapStringStringCmd
-	var ep *redis.StringCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		ep = p.Get(ctx, s.keys.epoch)
-		hist = p.LRange(ctx, s.keys.backlog(channel), 1, -1)
-		st = p.HGetAll(ctx, s.keys.state(channel))
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return Inbox{}, wrapErr("read inbox", err)
-	}
-	epoch, err := readEpoch(ep)
-	if err != nil {
-		return Inbox{}, wrapErr("read inbox", err)
-	}
-	bits := st.Val()
-	out := Inbox{Epoch: epoch, Counts: protocol.Counts{Unread: atoiOr0(bits["unread"]), Unseen: atoiOr0(bits["unseen"])}}
-	for _, it := range slices.Backward(hist.Val()) {
-		idStr, _, _ := strings.Cut(it, "\n")
-		b, ok := bits[idStr]
-		if !ok {
-			continue // a state event, or an alarm from before inbox state
-		}
-		e, ok := parseBacklogItem(it, channel)
-		if !ok || !e.IsAlarm() {
-			s.log.Warn("stream: skipping malformed inbox item", "channel", channel)
-			continue
-		}
-		out.Items = append(out.Items, InboxItem{Alarm: e, Bits: atoiOr0(b)})
+		out[i] = protocol.Counts{Unread: int(unread), Unseen: int(unseen)}
 	}
 	return out, nil
 }

@@ -29,6 +29,12 @@ const (
 	// page of GET /v1/alarms, and for a user who gets a few alarms a minute
 	// several hours of absence.
 	DefaultChannelBacklog = 1000
+	// DefaultInboxRetention is how long an inbox keeps an alarm, and an
+	// inbox without a publish or change lives.
+	DefaultInboxRetention = 30 * 24 * time.Hour
+	// DefaultStateEvents is how many recent state events each inbox keeps
+	// for resumes.
+	DefaultStateEvents = 100
 	// DefaultReplicaTimeout bounds the WAIT of a publish with MinReplicas.
 	DefaultReplicaTimeout = time.Second
 )
@@ -59,9 +65,22 @@ type Config struct {
 	Timeout time.Duration
 	// ChannelBacklog is how many alarms each channel's backlog keeps
 	// ({Prefix}:ch:<channel>, a list that expires after Retention without a
-	// publish). Resumes from further back than a node's window, and the alarm
-	// listing, read it. Default DefaultChannelBacklog.
+	// publish; an inbox's after InboxRetention). Resumes from further back
+	// than a node's window, and history queries, read it; it also caps an
+	// inbox. It counts alarms only: an inbox's state events are kept apart
+	// (StateEvents). Default DefaultChannelBacklog.
 	ChannelBacklog int64
+	// InboxRetention is how long an inbox (channel user:<sub>) keeps an
+	// alarm: at least that long, up to its ChannelBacklog; an older alarm
+	// goes at the inbox's next publish or change, and an inbox without
+	// either expires whole. Independent of Retention. Default
+	// DefaultInboxRetention (30 days).
+	InboxRetention time.Duration
+	// StateEvents is how many of its newest state events each inbox keeps
+	// ({Prefix}:se:<channel>, up to an eighth more between trims) for
+	// resumes: a resume from before the oldest of them is not resumed and
+	// the client reloads the inbox. Default DefaultStateEvents.
+	StateEvents int64
 	// PageSize is the COUNT of each XRANGE/XREVRANGE page in bulk reads
 	// (LoadWindow). Default 1000.
 	PageSize int64
@@ -89,6 +108,7 @@ type Store struct {
 	rotate      *redis.Script
 	backlogRead *redis.Script
 	state       *redis.Script
+	page        *redis.Script
 	keys        keys // every key and channel name (keys.go)
 	// skew is Redis' clock minus this node's, in ns, as the latest Tip
 	// measured it (atomic: Tip writes, publishes read). It turns a
@@ -115,6 +135,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 		log:         log,
 		publish:     redis.NewScript(logLua + inboxLua + publishLua),
 		state:       redis.NewScript(logLua + inboxLua + stateLua),
+		page:        redis.NewScript(logLua + inboxLua + inboxPageLua),
 		rotate:      redis.NewScript(rotateLua),
 		backlogRead: redis.NewScript(backlogLua),
 		keys:        newKeys(cfg.Prefix),
@@ -132,6 +153,8 @@ func (c Config) Validate() error {
 		defaults.Min("Timeout", c.Timeout, time.Millisecond),
 		defaults.NonNegative("PageSize", c.PageSize),
 		defaults.NonNegative("ChannelBacklog", c.ChannelBacklog),
+		defaults.Min("InboxRetention", c.InboxRetention, time.Millisecond),
+		defaults.NonNegative("StateEvents", c.StateEvents),
 		defaults.NonNegative("MinReplicas", c.MinReplicas),
 		defaults.Min("ReplicaTimeout", c.ReplicaTimeout, time.Millisecond),
 	}
@@ -156,6 +179,8 @@ func (c *Config) applyDefaults() {
 	defaults.Set(&c.Timeout, DefaultTimeout)
 	defaults.Set(&c.PageSize, DefaultPageSize)
 	defaults.Set(&c.ChannelBacklog, DefaultChannelBacklog)
+	defaults.Set(&c.InboxRetention, DefaultInboxRetention)
+	defaults.Set(&c.StateEvents, DefaultStateEvents)
 	defaults.Set(&c.ReplicaTimeout, DefaultReplicaTimeout)
 }
 

@@ -40,7 +40,7 @@ func (s *countingStates) ChangeState(context.Context, string, protocol.StateChan
 	return stream.StateResult{}, nil
 }
 
-func (s *countingStates) ReadInbox(context.Context, string) (stream.Inbox, error) {
+func (s *countingStates) ReadInbox(context.Context, string, stream.InboxQuery) (stream.Inbox, error) {
 	return stream.Inbox{}, nil
 }
 
