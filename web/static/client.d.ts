@@ -140,14 +140,144 @@ export class AlarmClient extends EventTarget {
   role(): 'leader' | 'follower' | null;
   /** The last inbox counts received, or null before any. */
   counts(): Counts | null;
-  /** Change the state of inbox alarms: over this tab's WebSocket when open, else over HTTP. */
-  changeState(op: StateOp, target: { ids?: string[]; upTo?: string }): Promise<void>;
-  markRead(ids: string[]): Promise<void>;
+  /** Change the state of inbox alarms: over this tab's WebSocket when open (resolves undefined),
+   * else over HTTP (resolves the answer; rejects with a GatewayHTTPError). */
+  changeState(op: StateOp, target: { ids?: string[]; upTo?: string }): Promise<StateAnswer | undefined>;
+  markRead(ids: string[]): Promise<StateAnswer | undefined>;
   /** Mark every inbox alarm up to the last message received read. */
-  markAllRead(): Promise<void>;
+  markAllRead(): Promise<StateAnswer | undefined>;
+  /** A new inbox model of this client's user. */
+  inbox(options?: AlarmInboxOptions): AlarmInbox;
+  /** One page of GET /v1/inbox with the token; `base` defaults to the current endpoint's node. */
+  readInbox(query?: InboxQuery, base?: string): Promise<InboxPage>;
   addEventListener<K extends keyof AlarmClientEventMap>(
     type: K,
     listener: (ev: AlarmClientEventMap[K]) => void,
+    options?: boolean | AddEventListenerOptions,
+  ): void;
+  addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;
+}
+
+/** The answer of POST /v1/inbox/state. `id` is the state event's, absent when nothing changed. */
+export interface StateAnswer extends Counts {
+  id?: string;
+  changed: number;
+}
+
+export interface InboxQuery {
+  before?: string;
+  limit?: number;
+  unread?: boolean;
+  archived?: boolean;
+}
+
+/** One alarm of the inbox and its state. */
+export interface InboxItem {
+  /** The alarm message as delivered (`unread`/`unseen` are the counts at its publish). */
+  alarm: Alarm;
+  seen: boolean;
+  read: boolean;
+  archived: boolean;
+}
+
+/** The answer of GET /v1/inbox. */
+export interface InboxPage extends Counts {
+  epoch: string;
+  /** Newest first. */
+  items: InboxItem[];
+  /** The `before` of the next page; absent on the last one. */
+  next?: string;
+}
+
+/** An HTTP API call answered with an error status. */
+export class GatewayHTTPError extends Error {
+  readonly status: number;
+  /** The error code of the body ('rate_limited', 'invalid_change', ...), or ''. */
+  readonly code: string;
+  /** Retry-After in ms, 0 when absent. */
+  readonly retryAfter: number;
+}
+
+/** 'all': not archived; 'unread': unread and not archived; 'archived': archived. */
+export type InboxFilter = 'all' | 'unread' | 'archived';
+
+export interface AlarmInboxOptions {
+  /** Default 'all'. */
+  filter?: InboxFilter;
+  /** Alarms per GET /v1/inbox page, 1..1000. Default 50. */
+  pageSize?: number;
+  /** Base URL of the HTTP API (e.g. location.origin). Default the node of the client's current endpoint. */
+  api?: string;
+  /** A change sent over the WebSocket that no state event confirms within this many ms is sent
+   * again over HTTP, which answers for sure. Default 2000. */
+  confirmTimeout?: number;
+  /** Retries of a call answered 429 or 503 or failed on the network. Default 3. */
+  retries?: number;
+}
+
+/** An item as the model shows it: with the changes not yet confirmed applied. */
+export interface ShownInboxItem extends InboxItem {
+  /** A change of this item is not confirmed yet. */
+  pending: boolean;
+}
+
+export type InboxChangeReason =
+  | 'load' | 'more' | 'filter' | 'alarm' | 'state' | 'local' | 'confirm' | 'rollback' | 'counts' | 'loading' | 'connection';
+
+export interface InboxChange {
+  /** The items that changed ('load', 'filter': every item of the list). */
+  items: ShownInboxItem[];
+  counts: Counts;
+  reason: InboxChangeReason;
+}
+
+export interface InboxError {
+  error: unknown;
+  /** 'load': a page could not be read; 'change': a change failed and was rolled back. */
+  phase: 'load' | 'change';
+  op?: StateOp;
+  ids?: string[];
+  upTo?: string;
+}
+
+export interface AlarmInboxEventMap {
+  change: CustomEvent<InboxChange>;
+  error: CustomEvent<InboxError>;
+}
+
+/** The user's inbox as a list: pages of GET /v1/inbox plus the alarms and state events the
+ * client receives, in id order, once each; optimistic changes, confirmed or rolled back. */
+export class AlarmInbox extends EventTarget {
+  constructor(client: AlarmClient, options?: AlarmInboxOptions);
+  readonly client: AlarmClient;
+  /** The items of the filter, newest first, with the pending changes applied. */
+  readonly items: ShownInboxItem[];
+  /** The counts, with the pending changes applied. */
+  readonly counts: Counts;
+  /** Setting it empties the list and loads the first page of the new filter. */
+  filter: InboxFilter;
+  readonly loaded: boolean;
+  readonly loading: boolean;
+  readonly hasMore: boolean;
+  readonly connection: 'connecting' | 'open' | 'closed';
+  /** Read the first page again and replace the list. */
+  load(): Promise<void>;
+  /** Read the next page (no-op when none is left or one is being read). */
+  loadMore(): Promise<void>;
+  /** Each resolves true when the server confirmed the change, false when it was rolled back. */
+  markRead(ids: string[]): Promise<boolean>;
+  markUnread(ids: string[]): Promise<boolean>;
+  markSeen(ids: string[]): Promise<boolean>;
+  archive(ids: string[]): Promise<boolean>;
+  unarchive(ids: string[]): Promise<boolean>;
+  /** up_to = the newest alarm id this tab knows (or its position, if newer). */
+  markAllRead(): Promise<boolean>;
+  markAllSeen(): Promise<boolean>;
+  /** Detach from the client. */
+  close(): void;
+  addEventListener<K extends keyof AlarmInboxEventMap>(
+    type: K,
+    listener: (ev: AlarmInboxEventMap[K]) => void,
     options?: boolean | AddEventListenerOptions,
   ): void;
   addEventListener(type: string, listener: EventListenerOrEventListenerObject | null, options?: boolean | AddEventListenerOptions): void;

@@ -133,6 +133,23 @@ export function backoffDelay(attempt, min, max, random = Math.random) {
 }
 
 /**
+ * GatewayHTTPError is an HTTP API call that was answered with an error status.
+ * `status` is the HTTP status, `code` the error code of the body (docs/protocol.md, "HTTP
+ * errors") or '', `retryAfter` the Retry-After header in ms (0 when absent).
+ */
+export class GatewayHTTPError extends Error {
+  constructor(what, res, body) {
+    const code = body?.error?.code ?? '';
+    super('AlarmClient: ' + what + ': HTTP ' + res.status + (code ? ' ' + code : ''));
+    this.name = 'GatewayHTTPError';
+    this.status = res.status;
+    this.code = code;
+    const ra = Number(res.headers?.get?.('Retry-After'));
+    this.retryAfter = Number.isFinite(ra) && ra > 0 ? ra * 1e3 : 0;
+  }
+}
+
+/**
  * AlarmClient keeps one WebSocket to a gateway node open, resumes from the last alarm it
  * processed, and reports what happens as events (all `CustomEvent`s, payload in `detail`):
  *
@@ -524,28 +541,16 @@ export class AlarmClient extends EventTarget {
    * change comes back as a `state` event on every device of the user.
    * @param {string} op
    * @param {{ids?: string[], upTo?: string}} target
-   * @returns {Promise<void>}
+   * @returns {Promise<object | undefined>} the HTTP answer ({id?, changed, unread, unseen}), or
+   *   undefined when it went over the WebSocket. Rejects with a {@link GatewayHTTPError}.
    */
   async changeState(op, { ids, upTo } = {}) {
     const body = { op };
     if (ids && ids.length) body.ids = ids;
     else if (upTo) body.up_to = upTo;
     else throw new TypeError('AlarmClient: changeState needs ids or upTo');
-    const ws = this._ws;
-    if (!this._sse && ws && this._epoch !== null && ws.readyState === 1) {
-      ws.send(JSON.stringify({ type: TYPE.STATE, ...body }));
-      return;
-    }
-    const u = new URL(this._opts.endpoints[Math.max(this._endpoint, 0)]);
-    u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
-    u.pathname = '/v1/inbox/state';
-    u.search = '';
-    const res = await this._fetch(u.toString(), {
-      method: 'POST',
-      headers: { Authorization: 'Bearer ' + (await this._getToken()), 'Content-Type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    if (!res.ok) throw new Error('AlarmClient: state change: HTTP ' + res.status);
+    if (this._sendState(body)) return undefined;
+    return this._postState(body);
   }
 
   /** markRead marks alarms read. @param {string[]} ids */
@@ -556,6 +561,71 @@ export class AlarmClient extends EventTarget {
   /** markAllRead marks every inbox alarm up to the last one received read. */
   markAllRead() {
     return this.changeState('read', { upTo: this._pos.last_id || '0-0' });
+  }
+
+  /**
+   * inbox returns a new inbox model of this client's user (see {@link AlarmInbox}).
+   * @param {AlarmInboxOptions} [options]
+   * @returns {AlarmInbox}
+   */
+  inbox(options) {
+    return new AlarmInbox(this, options);
+  }
+
+  /**
+   * readInbox reads one page of the user's inbox: GET /v1/inbox with the token.
+   * @param {{before?: string, limit?: number, unread?: boolean, archived?: boolean}} [query]
+   * @param {string} [base] base URL of the HTTP API; default the node of the current endpoint.
+   * @returns {Promise<object>} the answer: {epoch, unread, unseen, items, next?}.
+   */
+  readInbox(query = {}, base) {
+    const q = new URLSearchParams();
+    for (const k of ['before', 'limit', 'unread', 'archived']) if (query[k] !== undefined && query[k] !== null) q.set(k, String(query[k]));
+    const qs = q.toString();
+    return this._api('GET', '/v1/inbox' + (qs ? '?' + qs : ''), { base, what: 'inbox' });
+  }
+
+  // _sendState sends a state change over this tab's open WebSocket; false when there is none.
+  _sendState(body) {
+    const ws = this._ws;
+    if (this._sse || !ws || this._epoch === null || ws.readyState !== 1) return false;
+    ws.send(JSON.stringify({ type: TYPE.STATE, ...body }));
+    return true;
+  }
+
+  // _postState sends a state change over HTTP and returns the answer.
+  _postState(body, base) {
+    return this._api('POST', '/v1/inbox/state', { body, base, what: 'state change' });
+  }
+
+  // _apiURL is the URL of path on base, or on the node of the current (or first) endpoint.
+  _apiURL(path, base) {
+    if (base) return String(base).replace(/\/+$/, '') + path;
+    const u = new URL(this._opts.endpoints[Math.max(this._endpoint, 0)]);
+    u.protocol = u.protocol === 'wss:' || u.protocol === 'https:' ? 'https:' : 'http:';
+    const [pathname, search = ''] = path.split('?');
+    u.pathname = pathname;
+    u.search = search;
+    return u.toString();
+  }
+
+  // _api makes an HTTP API call with the token and returns the parsed answer.
+  async _api(method, path, { body, base, what }) {
+    const headers = { Authorization: 'Bearer ' + (await this._getToken()) };
+    const init = { method, headers };
+    if (body !== undefined) {
+      headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    const res = await this._fetch(this._apiURL(path, base), init);
+    let out = null;
+    try {
+      out = await res.json();
+    } catch {
+      // no JSON body
+    }
+    if (!res.ok) throw new GatewayHTTPError(what, res, out);
+    return out;
   }
 
   _onClose(code, reason) {
@@ -648,4 +718,588 @@ function plain(detail) {
 function checkToken(token) {
   if (typeof token === 'function' || (typeof token === 'string' && token !== '')) return;
   throw new TypeError('AlarmClient: token must be a non-empty string or a function');
+}
+
+// ---- The inbox model (docs/browser-client.md, "Inbox") ----
+
+/**
+ * @typedef {object} AlarmInboxOptions
+ * @property {'all' | 'unread' | 'archived'} [filter] What `items` and the pages hold: `'all'` the
+ *   alarms not archived, `'unread'` those also unread, `'archived'` the archived ones. Default 'all'.
+ * @property {number} [pageSize] Alarms per GET /v1/inbox page, 1..1000. Default 50.
+ * @property {string} [api] Base URL of the HTTP API (GET /v1/inbox, POST /v1/inbox/state), e.g.
+ *   `location.origin`. Default: the node of the client's current endpoint.
+ * @property {number} [confirmTimeout] A change sent over the WebSocket that no state event
+ *   confirms within this many ms is sent again over HTTP, which answers for sure. Default 2000.
+ * @property {number} [retries] Retries of a call answered 429 or 503 or that failed on the
+ *   network, after Retry-After or a backoff, before it counts as failed. Default 3.
+ */
+
+/**
+ * @typedef {object} InboxItem
+ * @property {object} alarm The alarm message as delivered.
+ * @property {boolean} seen
+ * @property {boolean} read
+ * @property {boolean} archived
+ * @property {boolean} pending A change of this item is not confirmed yet.
+ */
+
+// The largest limit of GET /v1/inbox.
+const MAX_PAGE_SIZE = 1e3;
+
+const INBOX_DEFAULTS = { filter: 'all', pageSize: 50, confirmTimeout: 2000, retries: 3, api: undefined };
+
+// What each filter asks GET /v1/inbox for, and keeps of the items.
+const FILTERS = Object.freeze({
+  all: { query: { archived: false }, keep: (s) => !s.archived },
+  unread: { query: { unread: true, archived: false }, keep: (s) => !s.read && !s.archived },
+  archived: { query: { archived: true }, keep: (s) => s.archived },
+});
+
+// applyOp returns state s after op.
+function applyOp(s, op) {
+  switch (op) {
+    case 'seen':
+      return { ...s, seen: true };
+    case 'read':
+      return { ...s, seen: true, read: true };
+    case 'unread':
+      return { ...s, read: false };
+    case 'archive':
+      return { ...s, archived: true };
+    case 'unarchive':
+      return { ...s, archived: false };
+  }
+  return s;
+}
+
+// sameState reports whether op would change nothing on s.
+function sameState(s, op) {
+  const t = applyOp(s, op);
+  return t.seen === s.seen && t.read === s.read && t.archived === s.archived;
+}
+
+// covers reports whether a change ({ids: Set} or {upTo}) names alarm id.
+function covers(c, id) {
+  return c.ids ? c.ids.has(id) : compareIds(id, c.upTo) <= 0;
+}
+
+// contribution is what an item adds to the counts: unarchived and unread, unseen.
+function contribution(s) {
+  return { unread: !s.read && !s.archived ? 1 : 0, unseen: !s.seen && !s.archived ? 1 : 0 };
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// retryable reports whether a failed call may succeed later.
+const retryable = (err) => !(err instanceof GatewayHTTPError) || err.status === 429 || err.status === 503;
+
+/**
+ * AlarmInbox is the user's inbox as a list: it loads GET /v1/inbox page by page, applies the
+ * alarms and state events the client receives (live and replayed) in id order, once each, and
+ * changes state optimistically. Events (CustomEvent):
+ *
+ * - `change`: `{items, counts, reason}`: the items that changed (or every item for the reasons
+ *   'load' and 'filter'), the counts now, and why: 'load', 'more', 'filter', 'alarm', 'state',
+ *   'local' (an optimistic change), 'confirm', 'rollback', 'counts', 'loading', 'connection'.
+ * - `error`: `{error, phase: 'load' | 'change', op?, ids?, upTo?}`: a page could not be read, or a
+ *   change failed and was rolled back.
+ *
+ * It loads the first page when the client's connection opens (or at once when it is open),
+ * and again after every welcome that is not `resumed`.
+ */
+export class AlarmInbox extends EventTarget {
+  /**
+   * @param {AlarmClient} client
+   * @param {AlarmInboxOptions} [options]
+   */
+  constructor(client, options = {}) {
+    super();
+    if (!(client instanceof AlarmClient)) throw new TypeError('AlarmInbox: client must be an AlarmClient');
+    const o = { ...INBOX_DEFAULTS, ...options };
+    if (!FILTERS[o.filter]) throw new TypeError("AlarmInbox: filter must be 'all', 'unread' or 'archived'");
+    if (!Number.isInteger(o.pageSize) || o.pageSize < 1 || o.pageSize > MAX_PAGE_SIZE) throw new TypeError('AlarmInbox: pageSize must be 1..' + MAX_PAGE_SIZE);
+    this.client = client;
+    this._o = o;
+    this._filter = o.filter;
+    this._items = new Map(); // id -> {alarm, seen, read, archived}: the server's state as received
+    this._order = []; // the ids of _items, newest first
+    this._counts = client.counts() ?? { unread: 0, unseen: 0 }; // the server's counts, last received
+    this._countsSeq = 0; // bumped by every counts received from the stream
+    this._pending = []; // optimistic changes not yet confirmed, oldest first
+    this._journal = []; // stream messages received while a page is read: [kind, msg]
+    this._jbase = 0; // journal sequence number of _journal[0]
+    this._reading = 0; // pages in flight; the journal is kept while > 0
+    this._gen = 0; // bumped by every reset: pages of an older generation are dropped
+    this._next = null; // before of the next page; null: none (or not loaded)
+    this._loaded = false; // the first page arrived
+    this._first = null; // promise of the first page in flight
+    this._more = null; // promise of the loadMore in flight
+    this._lastState = null; // id of the last state event applied
+    this._epoch = null; // epoch of the connection
+    this._connection = client._epoch !== null ? 'open' : 'connecting';
+    this._view = null; // cached items; null when stale
+    this._shownCounts = null; // cached counts; null when stale
+    this._closed = false;
+    this._on = {
+      status: (e) => this._onStatus(e.detail),
+      alarm: (e) => typeof e.detail.unread === 'number' && this._onAlarm(e.detail),
+      state: (e) => this._onState(e.detail),
+      counts: (e) => this._onCounts(e.detail),
+      stateerror: (e) => this._recheckWS(Number(e.detail?.retry_after_ms) || 0),
+      disconnected: () => this._recheckWS(0),
+    };
+    for (const [type, f] of Object.entries(this._on)) client.addEventListener(type, f);
+    if (client._epoch !== null) {
+      this._epoch = client._epoch;
+      this.load();
+    }
+  }
+
+  /** close detaches the model from its client and ends its timers. */
+  close() {
+    if (this._closed) return;
+    this._closed = true;
+    this._gen++;
+    for (const [type, f] of Object.entries(this._on)) this.client.removeEventListener(type, f);
+    for (const p of this._pending) clearTimeout(p.timer);
+  }
+
+  /** @returns {InboxItem[]} the items of the filter, newest first, as shown (changes applied). */
+  get items() {
+    if (!this._view) {
+      const disp = this._display();
+      const keep = FILTERS[this._filter].keep;
+      this._view = this._order.map((id) => disp.get(id)).filter((d) => d && keep(d));
+    }
+    return this._view;
+  }
+
+  /** @returns {{unread: number, unseen: number}} the counts, changes not yet confirmed included. */
+  get counts() {
+    if (!this._shownCounts) this._shownCounts = this._pending.length ? this._displayCounts(this._display()) : { ...this._counts };
+    return { ...this._shownCounts };
+  }
+
+  /** @returns {'all' | 'unread' | 'archived'} */
+  get filter() {
+    return this._filter;
+  }
+
+  /** Setting the filter empties the list and loads the first page of the new one. */
+  set filter(f) {
+    if (!FILTERS[f]) throw new TypeError("AlarmInbox: filter must be 'all', 'unread' or 'archived'");
+    if (f === this._filter) return;
+    this._filter = f;
+    this._gen++;
+    this._items.clear();
+    this._order = [];
+    this._next = null;
+    this._loaded = false;
+    this._first = this._more = null;
+    this._commit('filter', null);
+    this.load();
+  }
+
+  /** @returns {boolean} whether the first page arrived. */
+  get loaded() {
+    return this._loaded;
+  }
+
+  /** @returns {boolean} whether a page is being read. */
+  get loading() {
+    return this._first !== null || this._more !== null;
+  }
+
+  /** @returns {boolean} whether older pages remain (loadMore reads the next). */
+  get hasMore() {
+    return this._loaded && this._next !== null;
+  }
+
+  /** @returns {'connecting' | 'open' | 'closed'} the state of the client's connection. */
+  get connection() {
+    return this._connection;
+  }
+
+  /**
+   * load reads the first page again and replaces the list with it (the alarms and changes that
+   * arrive meanwhile included).
+   * @returns {Promise<void>}
+   */
+  load() {
+    if (this._closed) return Promise.resolve();
+    const gen = ++this._gen;
+    this._more = null;
+    const p = this._read(undefined, (r) => {
+      if (gen !== this._gen) return;
+      this._first = null;
+      if (r) this._reset(r);
+      else this._commit('loading', []);
+    });
+    this._first = p;
+    this._commit('loading', []);
+    return p;
+  }
+
+  /**
+   * loadMore reads the next page (no-op when none is left, or while one is read).
+   * @returns {Promise<void>}
+   */
+  loadMore() {
+    if (this._more) return this._more;
+    if (this._first) return this._first;
+    if (!this.hasMore || this._closed) return Promise.resolve();
+    const gen = this._gen;
+    const before = this._next;
+    const p = this._read(before, (r) => {
+      if (gen !== this._gen || this._more !== p) return;
+      this._more = null;
+      if (r && this._next === before) this._append(r);
+      else this._commit('loading', []);
+    });
+    this._more = p;
+    this._commit('loading', []);
+    return p;
+  }
+
+  // _read reads one page (retrying) and calls done with {page, mark, fresh} (mark: the journal
+  // position at its start; fresh: no counts arrived meanwhile), or with null after an error
+  // (reported), while the journal still holds what arrived meanwhile.
+  async _read(before, done) {
+    const mark = this._jbase + this._journal.length;
+    this._reading++;
+    const q = { ...FILTERS[this._filter].query, limit: this._o.pageSize };
+    if (before) q.before = before;
+    const countsSeq = this._countsSeq;
+    let r = null;
+    try {
+      try {
+        const page = await this._retry(() => this.client.readInbox(q, this._o.api));
+        r = { page, mark, fresh: countsSeq === this._countsSeq };
+      } catch (error) {
+        if (!this._closed) this._emit('error', { error, phase: 'load' });
+      }
+      done(r);
+    } finally {
+      if (--this._reading === 0) {
+        this._jbase += this._journal.length;
+        this._journal = [];
+      }
+    }
+  }
+
+  // _retry runs call, again after Retry-After (or a backoff) when it failed with 429, 503 or on
+  // the network, up to `retries` times.
+  async _retry(call) {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await call();
+      } catch (err) {
+        if (attempt >= this._o.retries || !retryable(err) || this._closed) throw err;
+        await sleep(Math.min(5000, err.retryAfter || 250 * 2 ** attempt));
+      }
+    }
+  }
+
+  // _pageItems turns a page's items into a map of server states, with the stream messages
+  // received since mark applied (alarms added when addAlarms).
+  _pageItems({ page, mark }, addAlarms) {
+    const m = new Map();
+    for (const it of page.items || []) {
+      if (it && it.alarm && parseId(it.alarm.id)) m.set(it.alarm.id, { alarm: it.alarm, seen: !!it.seen, read: !!it.read, archived: !!it.archived });
+    }
+    for (const [kind, msg] of this._journal.slice(Math.max(0, mark - this._jbase))) {
+      if (kind === 'alarm' && addAlarms && !m.has(msg.id)) m.set(msg.id, { alarm: msg, seen: false, read: false, archived: false });
+      if (kind === 'state') applyState(m, msg);
+    }
+    return m;
+  }
+
+  _reset(r) {
+    this._items = this._pageItems(r, true);
+    this._order = [...this._items.keys()].sort((a, b) => compareIds(b, a));
+    this._next = r.page.next || null;
+    this._loaded = true;
+    if (r.fresh) this._counts = { unread: Number(r.page.unread) || 0, unseen: Number(r.page.unseen) || 0 };
+    this._commit('load', null);
+  }
+
+  _append(r) {
+    const added = [];
+    for (const [id, s] of this._pageItems(r, false)) {
+      if (this._items.has(id)) continue; // the stream's state is newer
+      this._items.set(id, s);
+      added.push(id);
+    }
+    this._order = [...this._items.keys()].sort((a, b) => compareIds(b, a));
+    this._next = r.page.next || null;
+    this._commit('more', added);
+  }
+
+  _onStatus(s) {
+    if (s.state === 'open') {
+      const epoch = typeof s.epoch === 'string' ? s.epoch : null;
+      if (epoch !== this._epoch) this._lastState = null;
+      this._epoch = epoch;
+      this._connection = 'open';
+      this._commit('connection', []);
+      if (s.resume !== STATUS.RESUMED || (!this._loaded && !this._first)) this.load();
+      return;
+    }
+    if (this._connection === s.state) return;
+    this._connection = s.state;
+    this._commit('connection', []);
+  }
+
+  _onAlarm(a) {
+    if (this._reading) this._journal.push(['alarm', a]);
+    this._setCounts(a);
+    if (this._items.has(a.id)) return this._commit('counts', []);
+    this._items.set(a.id, { alarm: a, seen: false, read: false, archived: false });
+    let i = 0;
+    while (i < this._order.length && compareIds(this._order[i], a.id) > 0) i++;
+    this._order.splice(i, 0, a.id);
+    this._commit('alarm', [a.id]);
+  }
+
+  _onState(s) {
+    if (!parseId(s.id) || (this._lastState && compareIds(s.id, this._lastState) <= 0)) return;
+    this._lastState = s.id;
+    if (this._reading) this._journal.push(['state', s]);
+    const changed = applyState(this._items, s);
+    this._setCounts(s);
+    for (const p of [...this._pending]) {
+      if ((p.via === 'ws' && this._satisfied(p, s)) || (p.eventId && compareIds(s.id, p.eventId) >= 0)) {
+        this._settle(p, true);
+        changed.push(...this._touched(p));
+      }
+    }
+    this._commit('state', changed);
+  }
+
+  _onCounts(c) {
+    const same = c.unread === this._counts.unread && c.unseen === this._counts.unseen;
+    this._setCounts(c);
+    if (!same) this._commit('counts', []);
+  }
+
+  _setCounts(c) {
+    this._countsSeq++;
+    this._counts = { unread: Number(c.unread) || 0, unseen: Number(c.unseen) || 0 };
+  }
+
+  // ---- Changes ----
+
+  /** markRead marks alarms read. Resolves true when confirmed, false when rolled back. @param {string[]} ids */
+  markRead(ids) {
+    return this._change('read', ids);
+  }
+
+  /** markUnread marks alarms unread. @param {string[]} ids */
+  markUnread(ids) {
+    return this._change('unread', ids);
+  }
+
+  /** markSeen marks alarms seen. @param {string[]} ids */
+  markSeen(ids) {
+    return this._change('seen', ids);
+  }
+
+  /** archive archives alarms. @param {string[]} ids */
+  archive(ids) {
+    return this._change('archive', ids);
+  }
+
+  /** unarchive unarchives alarms. @param {string[]} ids */
+  unarchive(ids) {
+    return this._change('unarchive', ids);
+  }
+
+  /** markAllRead marks every inbox alarm up to the newest this tab knows read. */
+  markAllRead() {
+    return this._changeAll('read');
+  }
+
+  /** markAllSeen marks every inbox alarm up to the newest this tab knows seen. */
+  markAllSeen() {
+    return this._changeAll('seen');
+  }
+
+  _change(op, ids) {
+    if (!Array.isArray(ids)) throw new TypeError('AlarmInbox: ids must be an array of alarm ids');
+    const todo = [...new Set(ids)].filter((id) => {
+      const d = parseId(id) ? this._shown(id) : undefined;
+      return d !== undefined && !(d && sameState(d, op));
+    });
+    if (todo.length === 0) return Promise.resolve(true);
+    return this._start({ op, ids: new Set(todo), body: { op, ids: todo } });
+  }
+
+  _changeAll(op) {
+    const pos = this.client.position().last_id;
+    let upTo = this._order[0] ?? null;
+    if (pos && (!upTo || compareIds(pos, upTo) > 0)) upTo = pos;
+    if (!upTo) return Promise.resolve(true);
+    // The newest alarm the change reaches that this tab knows: its state event names it.
+    const ref = this._order.find((id) => compareIds(id, upTo) <= 0) ?? null;
+    return this._start({ op, upTo, ref, body: { op, up_to: upTo } });
+  }
+
+  // _start applies change p optimistically and sends it: over the WebSocket when open, where its
+  // state event confirms it, else (or when none came in time) over HTTP, whose answer does.
+  _start(p) {
+    p.via = null;
+    p.timer = null;
+    p.eventId = null;
+    p.done = new Promise((res) => (p.resolve = res));
+    this._pending.push(p);
+    this._commit('local', this._touched(p));
+    if (!this._closed && this.client._sendState(p.body)) {
+      p.via = 'ws';
+      p.timer = setTimeout(() => this._post(p), this._o.confirmTimeout);
+    } else {
+      this._post(p);
+    }
+    return p.done;
+  }
+
+  // _recheckWS sends the changes still waiting for their state event over HTTP (after delay):
+  // the socket closed, or the server refused a change without saying which.
+  _recheckWS(delay) {
+    for (const p of this._pending) {
+      if (p.via !== 'ws') continue;
+      p.via = 'recheck';
+      clearTimeout(p.timer);
+      p.timer = setTimeout(() => this._post(p), delay);
+    }
+  }
+
+  async _post(p) {
+    if (p.settled) return;
+    clearTimeout(p.timer);
+    p.via = 'http';
+    try {
+      const ans = await this._retry(() => this.client._postState(p.body, this._o.api));
+      if (p.settled) return;
+      const id = ans && typeof ans.id === 'string' && parseId(ans.id) ? ans.id : null;
+      if (id && !(this._lastState && compareIds(id, this._lastState) <= 0)) {
+        // Applied: keep showing it until its state event arrives (or 10 s pass).
+        p.eventId = id;
+        p.timer = setTimeout(() => this._settleAndCommit(p, true), 10000);
+        return;
+      }
+      this._settleAndCommit(p, true);
+    } catch (error) {
+      if (p.settled) return;
+      const { op, body } = p;
+      this._settleAndCommit(p, false);
+      this._emit('error', { error, phase: 'change', op, ids: body.ids, upTo: body.up_to });
+    }
+  }
+
+  _settleAndCommit(p, ok) {
+    if (p.settled) return;
+    this._settle(p, ok);
+    this._commit(ok ? 'confirm' : 'rollback', this._touched(p));
+  }
+
+  _settle(p, ok) {
+    p.settled = true;
+    clearTimeout(p.timer);
+    this._pending = this._pending.filter((x) => x !== p);
+    p.resolve(ok);
+  }
+
+  // _satisfied reports whether state event s confirms change p sent over the WebSocket: the same
+  // op, naming its alarms, and the server's state of every alarm p names is what p asked for.
+  _satisfied(p, s) {
+    if (s.op !== p.op) return false;
+    if (p.ids) {
+      if (!Array.isArray(s.ids) || !s.ids.some((id) => p.ids.has(id))) return false;
+    } else if (!s.up_to || (p.ref && compareIds(s.up_to, p.ref) < 0)) {
+      return false;
+    }
+    for (const id of this._touched(p)) if (!sameState(this._items.get(id), p.op)) return false;
+    return true;
+  }
+
+  // _touched lists the known alarms change p names.
+  _touched(p) {
+    if (p.ids) return [...p.ids].filter((id) => this._items.has(id));
+    return this._order.filter((id) => compareIds(id, p.upTo) <= 0);
+  }
+
+  // ---- The view ----
+
+  // _display returns the state of every known alarm with the pending changes applied.
+  _display() {
+    const m = new Map();
+    for (const id of this._items.keys()) m.set(id, this._shown(id));
+    return m;
+  }
+
+  // _shown returns the item of a known alarm with the pending changes applied, or null.
+  _shown(id) {
+    const s = this._items.get(id);
+    if (!s) return null;
+    let d = s;
+    let pending = false;
+    for (const p of this._pending) {
+      if (!covers(p, id)) continue;
+      d = applyOp(d, p.op);
+      pending = true;
+    }
+    return { alarm: s.alarm, seen: d.seen, read: d.read, archived: d.archived, pending };
+  }
+
+  // _displayCounts is the server's counts with the pending changes applied: the known alarms
+  // as shown, plus the unknown ones (the counts minus the known), which a pending "all" change
+  // clears.
+  _displayCounts(disp) {
+    const known = { unread: 0, unseen: 0 };
+    const shown = { unread: 0, unseen: 0 };
+    for (const [id, s] of this._items) {
+      const k = contribution(s);
+      const d = contribution(disp.get(id));
+      known.unread += k.unread;
+      known.unseen += k.unseen;
+      shown.unread += d.unread;
+      shown.unseen += d.unseen;
+    }
+    let unread = Math.max(0, this._counts.unread - known.unread);
+    let unseen = Math.max(0, this._counts.unseen - known.unseen);
+    for (const p of this._pending) {
+      if (p.ids) continue;
+      if (p.op === 'read') unread = unseen = 0;
+      if (p.op === 'seen') unseen = 0;
+    }
+    return { unread: shown.unread + unread, unseen: shown.unseen + unseen };
+  }
+
+  // _commit drops the cached view and emits change with the items of ids (all: null).
+  _commit(reason, ids) {
+    this._view = null;
+    this._shownCounts = null;
+    if (this._closed) return;
+    const items = ids === null ? this.items : [...new Set(ids)].map((id) => this._shown(id)).filter(Boolean);
+    this._emit('change', { items, counts: this.counts, reason });
+  }
+
+  _emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+// applyState applies state event s to the server states in m and returns the ids it changed.
+function applyState(m, s) {
+  const changed = [];
+  const apply = (id) => {
+    const cur = m.get(id);
+    if (!cur || sameState(cur, s.op)) return;
+    m.set(id, { ...applyOp(cur, s.op), alarm: cur.alarm });
+    changed.push(id);
+  };
+  if (Array.isArray(s.ids)) for (const id of s.ids) apply(id);
+  else if (parseId(s.up_to)) for (const id of [...m.keys()]) if (compareIds(id, s.up_to) <= 0) apply(id);
+  return changed;
 }

@@ -1,7 +1,7 @@
 // Unit tests for client.js: node --test web/static/client.test.mjs
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AlarmClient, backoffDelay, compareIds } from './client.js';
+import { AlarmClient, AlarmInbox, GatewayHTTPError, backoffDelay, compareIds } from './client.js';
 
 const EVENTS = ['alarm', 'status', 'welcome', 'resumed', 'stale', 'disconnected', 'tokenexpired', 'error'];
 
@@ -570,4 +570,361 @@ test('inbox: changeState goes over the open WebSocket, else over HTTP with the t
   assert.equal(calls[0].init.headers.Authorization, 'Bearer tok');
   assert.deepEqual(JSON.parse(calls[0].init.body), { op: 'archive', ids: ['1-0'] });
   await assert.rejects(h.client.changeState('read', {}), TypeError);
+});
+
+// ---- AlarmInbox ----
+
+// FakeInbox is the server side of one user's inbox: GET /v1/inbox and POST /v1/inbox/state
+// through fetch, and the state events a change appends (the test delivers them to sockets).
+class FakeInbox {
+  constructor(n = 0) {
+    this.items = []; // oldest first: {alarm, seen, read, archived}
+    this.ms = 1000;
+    this.calls = []; // {method, url, body, auth}
+    this.hold = null; // a promise GET /v1/inbox waits for
+    this.fail = null; // status POST /v1/inbox/state answers (with code 'x'), once per call while set
+    for (let i = 0; i < n; i++) this.publish();
+  }
+  nextId() {
+    return `${this.ms++}-0`;
+  }
+  counts() {
+    const live = this.items.filter((i) => !i.archived);
+    return { unread: live.filter((i) => !i.read).length, unseen: live.filter((i) => !i.seen).length };
+  }
+  // publish appends an alarm and returns its message, with the counts after it.
+  publish(data = {}) {
+    const id = this.nextId();
+    const alarm = { type: 'alarm', id, ts: 1, channel: 'user:u', event: 'e', data };
+    this.items.push({ alarm, seen: false, read: false, archived: false });
+    return { ...alarm, ...this.counts() };
+  }
+  // change applies a change and returns [answer, state event or null].
+  change({ op, ids, up_to: upTo }) {
+    const hit = ids ? this.items.filter((i) => ids.includes(i.alarm.id)) : this.items.filter((i) => compareIds(i.alarm.id, upTo) <= 0);
+    const changed = [];
+    for (const i of hit) {
+      const before = JSON.stringify([i.seen, i.read, i.archived]);
+      if (op === 'read') i.read = i.seen = true;
+      if (op === 'seen') i.seen = true;
+      if (op === 'unread') i.read = false;
+      if (op === 'archive') i.archived = true;
+      if (op === 'unarchive') i.archived = false;
+      if (JSON.stringify([i.seen, i.read, i.archived]) !== before) changed.push(i.alarm.id);
+    }
+    if (changed.length === 0) return [{ changed: 0, ...this.counts() }, null];
+    const id = this.nextId();
+    const ev = { type: 'state', id, ts: 1, channel: 'user:u', op, ...this.counts() };
+    if (ids) ev.ids = changed;
+    else ev.up_to = changed[changed.length - 1];
+    return [{ id, changed: changed.length, ...this.counts() }, ev];
+  }
+  fetch = async (url, init) => {
+    const u = new URL(url);
+    const call = { method: init.method, url: u, auth: init.headers.Authorization, body: init.body && JSON.parse(init.body) };
+    this.calls.push(call);
+    const answer = (status, body) => ({ ok: status < 300, status, headers: { get: () => null }, json: async () => body });
+    if (u.pathname.endsWith('/v1/inbox/state')) {
+      if (this.fail) return answer(this.fail, { error: { code: 'x', message: 'no' } });
+      const [ans, ev] = this.change(call.body);
+      this.lastEvent = ev;
+      return answer(200, ans);
+    }
+    if (this.hold) await this.hold;
+    const q = u.searchParams;
+    let list = [...this.items].reverse();
+    if (q.has('before')) list = list.filter((i) => compareIds(i.alarm.id, q.get('before')) < 0);
+    if (q.has('unread')) list = list.filter((i) => i.read !== (q.get('unread') === 'true'));
+    if (q.has('archived')) list = list.filter((i) => i.archived === (q.get('archived') === 'true'));
+    const limit = Number(q.get('limit') || 50);
+    const page = list.slice(0, limit).map((i) => structuredClone(i));
+    const body = { epoch: 'E1', ...this.counts(), items: page };
+    if (list.length > limit) body.next = page[page.length - 1].alarm.id;
+    return answer(200, body);
+  };
+  gets() {
+    return this.calls.filter((c) => c.method === 'GET');
+  }
+  posts() {
+    return this.calls.filter((c) => c.method === 'POST');
+  }
+}
+
+const settle = async () => {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+};
+
+// inboxHarness connects a client over a fake WebSocket to a FakeInbox with n alarms, welcomes
+// it (status new) and waits for the model's first page.
+async function inboxHarness(t, n, opts = {}, inboxOpts = {}) {
+  const srv = opts.srv ?? new FakeInbox(n);
+  const h = harness(t, { fetchImpl: srv.fetch, ...opts });
+  const inbox = h.client.inbox({ pageSize: 10, ...inboxOpts });
+  const changes = [];
+  const errors = [];
+  inbox.addEventListener('change', (e) => changes.push(e.detail));
+  inbox.addEventListener('error', (e) => errors.push(e.detail));
+  t.after(() => inbox.close());
+  const ws = await connect(h);
+  ws.readyState = 1;
+  const last = srv.items.length ? srv.items[srv.items.length - 1].alarm.id : '0-0';
+  ws.receive({ ...welcome(last), inbox: srv.counts() });
+  await settle();
+  return { ...h, srv, inbox, ws, changes, errors };
+}
+
+const idsOf = (items) => items.map((i) => i.alarm.id);
+
+test('inbox: loads the first page on open, then every page once with loadMore', async (t) => {
+  const h = await inboxHarness(t, 35);
+  assert.equal(h.srv.gets().length, 1);
+  const first = h.srv.gets()[0];
+  assert.equal(first.url.origin + first.url.pathname, 'http://a/v1/inbox');
+  assert.equal(first.auth, 'Bearer tok');
+  assert.deepEqual(Object.fromEntries(first.url.searchParams), { archived: 'false', limit: '10' });
+  assert.ok(h.inbox.loaded && h.inbox.hasMore);
+  assert.equal(h.inbox.items.length, 10);
+  assert.deepEqual(h.inbox.counts, { unread: 35, unseen: 35 });
+  assert.equal(h.changes.filter((c) => c.reason === 'load').length, 1);
+  await Promise.all([h.inbox.loadMore(), h.inbox.loadMore()]); // the second joins the first
+  while (h.inbox.hasMore) await h.inbox.loadMore();
+  const want = h.srv.items.map((i) => i.alarm.id).reverse();
+  assert.deepEqual(idsOf(h.inbox.items), want);
+  const befores = h.srv.gets().map((c) => c.url.searchParams.get('before'));
+  assert.deepEqual(befores, [null, want[9], want[19], want[29]]);
+  assert.equal(h.inbox.items[0].read, false);
+});
+
+test('inbox: live alarms and state events apply once, in order; a duplicate alarm is dropped', async (t) => {
+  const h = await inboxHarness(t, 3);
+  const a = h.srv.publish({ title: 'x' });
+  h.ws.receive(a, a);
+  assert.equal(h.inbox.items[0].alarm.id, a.id);
+  assert.equal(h.inbox.items.length, 4);
+  assert.deepEqual(h.inbox.counts, { unread: 4, unseen: 4 });
+  const [, ev] = h.srv.change({ op: 'read', ids: [a.id] });
+  h.ws.receive(ev, ev);
+  assert.equal(h.inbox.items[0].read, true);
+  assert.deepEqual(h.inbox.counts, { unread: 3, unseen: 3 });
+  const reasons = h.changes.map((c) => c.reason).filter((r) => r === 'alarm' || r === 'state');
+  assert.deepEqual(reasons, ['alarm', 'state']);
+  const st = h.changes.find((c) => c.reason === 'state');
+  assert.deepEqual(idsOf(st.items), [a.id]);
+});
+
+test('inbox: what arrives while a page is read is applied to the page', async (t) => {
+  const srv = new FakeInbox(3);
+  let release;
+  srv.hold = new Promise((r) => (release = r));
+  const h = harness(t, { fetchImpl: srv.fetch });
+  const inbox = h.client.inbox();
+  t.after(() => inbox.close());
+  const ws = await connect(h);
+  ws.receive({ ...welcome('1002-0'), inbox: srv.counts() });
+  await settle();
+  assert.ok(inbox.loading && !inbox.loaded);
+  // The page was read before these (its answer is still on the way).
+  const snapshot = structuredClone(srv.items);
+  const a = srv.publish();
+  const [, ev] = srv.change({ op: 'read', ids: ['1000-0'] });
+  ws.receive(a, ev);
+  srv.items = snapshot;
+  release();
+  await settle();
+  assert.ok(inbox.loaded);
+  assert.deepEqual(idsOf(inbox.items), [a.id, '1002-0', '1001-0', '1000-0']);
+  assert.deepEqual(inbox.items.map((i) => i.read), [false, false, false, true]);
+  assert.deepEqual(inbox.counts, { unread: 3, unseen: 3 }, 'the counts of the stream, newer than the page');
+});
+
+test('inbox: a change over the WebSocket shows at once and is confirmed by its state event', async (t) => {
+  const h = await inboxHarness(t, 3);
+  const done = h.inbox.markRead(['1001-0', '1001-0', 'junk']);
+  assert.deepEqual(h.ws.sent.at(-1), { type: 'state', op: 'read', ids: ['1001-0'] });
+  const it = h.inbox.items.find((i) => i.alarm.id === '1001-0');
+  assert.ok(it.read && it.seen && it.pending);
+  assert.deepEqual(h.inbox.counts, { unread: 2, unseen: 2 });
+  assert.equal(h.changes.at(-1).reason, 'local');
+  const [, ev] = h.srv.change({ op: 'read', ids: ['1001-0'] });
+  h.ws.receive(ev);
+  assert.equal(await done, true);
+  const after = h.inbox.items.find((i) => i.alarm.id === '1001-0');
+  assert.ok(after.read && !after.pending);
+  assert.deepEqual(h.inbox.counts, { unread: 2, unseen: 2 });
+  assert.equal(h.srv.posts().length, 0, 'no HTTP call');
+  assert.equal(await h.inbox.markRead(['1001-0']), true, 'nothing to change: nothing sent');
+  assert.equal(h.ws.sent.length, 2);
+});
+
+test('inbox: an unconfirmed change is checked over HTTP; a failed one rolls back with an error', async (t) => {
+  const h = await inboxHarness(t, 3, {}, { confirmTimeout: 5, retries: 0 });
+  // The server already had it read (another device): no state event comes.
+  h.srv.change({ op: 'read', ids: ['1000-0'] });
+  assert.equal(await h.inbox.markRead(['1000-0']), true);
+  assert.deepEqual(h.srv.posts().map((c) => c.body), [{ op: 'read', ids: ['1000-0'] }]);
+
+  h.srv.fail = 400;
+  const done = h.inbox.archive(['1002-0']);
+  assert.deepEqual(idsOf(h.inbox.items), ['1001-0', '1000-0']);
+  h.ws.receive({ type: 'error', error: 'unavailable', message: 'x' });
+  assert.equal(await done, false);
+  assert.deepEqual(idsOf(h.inbox.items), ['1002-0', '1001-0', '1000-0']);
+  assert.equal(h.changes.at(-1).reason, 'rollback');
+  assert.equal(h.errors.length, 1);
+  assert.ok(h.errors[0].error instanceof GatewayHTTPError);
+  assert.equal(h.errors[0].error.status, 400);
+  assert.deepEqual([h.errors[0].phase, h.errors[0].op, h.errors[0].ids], ['change', 'archive', ['1002-0']]);
+  assert.deepEqual(h.inbox.counts, { unread: 3, unseen: 3 });
+});
+
+test('inbox: a rate-limited change is sent again after retry_after_ms', async (t) => {
+  const h = await inboxHarness(t, 2, {}, { confirmTimeout: 10000 });
+  const done = h.inbox.markRead(['1000-0']);
+  h.ws.receive({ type: 'error', error: 'rate_limited', message: 'x', retry_after_ms: 5 });
+  await settle();
+  assert.equal(h.srv.posts().length, 1);
+  assert.equal(h.srv.items[0].read, true);
+  // It stays shown read (pending) until its state event arrives.
+  assert.ok(h.inbox.items.at(-1).read && h.inbox.items.at(-1).pending);
+  h.ws.receive(h.srv.lastEvent);
+  assert.equal(await done, true);
+  assert.ok(h.inbox.items.at(-1).read && !h.inbox.items.at(-1).pending);
+});
+
+test('inbox: over SSE changes go over HTTP and wait for their state event', async (t) => {
+  const srv = new FakeInbox(3);
+  const h = sseHarness(t, { fetchImpl: async (url, init) => (url.endsWith('/ticket') ? { ok: true, status: 200, json: async () => ({ ticket: 'T' }) } : srv.fetch(url, init)) });
+  const c = h.make();
+  const inbox = c.inbox({ api: 'http://app.example/gw/' });
+  t.after(() => inbox.close());
+  c.start();
+  const s0 = await h.stream(0);
+  s0.emit('welcome', { ...welcome('1002-0'), inbox: srv.counts() });
+  await settle();
+  assert.equal(srv.gets()[0].url.origin + srv.gets()[0].url.pathname, 'http://app.example/gw/v1/inbox');
+  assert.equal(inbox.items.length, 3);
+  let confirmed = false;
+  const done = inbox.markAllRead().then((ok) => (confirmed = ok));
+  assert.deepEqual(inbox.counts, { unread: 0, unseen: 0 });
+  await settle();
+  assert.deepEqual(srv.posts()[0].body, { op: 'read', up_to: '1002-0' });
+  assert.equal(srv.posts()[0].url.href, 'http://app.example/gw/v1/inbox/state');
+  assert.equal(confirmed, false, 'waits for the state event');
+  assert.ok(inbox.items.every((i) => i.read && i.pending));
+  s0.emit('state', srv.lastEvent);
+  await done;
+  assert.equal(confirmed, true);
+  assert.ok(inbox.items.every((i) => i.read && !i.pending));
+  assert.deepEqual(inbox.counts, { unread: 0, unseen: 0 });
+});
+
+test('inbox: mark all read clears the counts of pages not loaded yet', async (t) => {
+  const h = await inboxHarness(t, 25);
+  assert.equal(h.inbox.items.length, 10);
+  h.inbox.markAllRead();
+  assert.deepEqual(h.ws.sent.at(-1), { type: 'state', op: 'read', up_to: '1024-0' });
+  assert.deepEqual(h.inbox.counts, { unread: 0, unseen: 0 });
+  const [, ev] = h.srv.change({ op: 'read', up_to: '1024-0' });
+  h.ws.receive(ev);
+  await settle();
+  assert.deepEqual(h.inbox.counts, { unread: 0, unseen: 0 });
+  assert.ok(h.inbox.items.every((i) => i.read && !i.pending));
+  await h.inbox.loadMore();
+  assert.equal(h.inbox.items.length, 20);
+  assert.ok(h.inbox.items.every((i) => i.read));
+});
+
+test('inbox: filters select the pages and the items', async (t) => {
+  const h = await inboxHarness(t, 4);
+  h.srv.change({ op: 'read', ids: ['1000-0'] });
+  h.srv.change({ op: 'archive', ids: ['1001-0'] });
+  h.inbox.filter = 'unread';
+  assert.equal(h.inbox.items.length, 0);
+  await settle();
+  assert.deepEqual(Object.fromEntries(h.srv.gets().at(-1).url.searchParams), { unread: 'true', archived: 'false', limit: '10' });
+  assert.deepEqual(idsOf(h.inbox.items), ['1003-0', '1002-0']);
+  h.inbox.markRead(['1003-0']);
+  assert.deepEqual(idsOf(h.inbox.items), ['1002-0'], 'read: no longer in the unread list');
+  h.inbox.filter = 'archived';
+  await settle();
+  assert.deepEqual(idsOf(h.inbox.items), ['1001-0']);
+  h.inbox.unarchive(['1001-0']);
+  assert.deepEqual(idsOf(h.inbox.items), []);
+  assert.throws(() => (h.inbox.filter = 'nope'), TypeError);
+});
+
+test('inbox: reloads after a welcome that is not resumed, not after one that is', async (t) => {
+  const h = await inboxHarness(t, 2);
+  assert.equal(h.srv.gets().length, 1);
+  h.ws.serverClose(1012);
+  const ws1 = await h.socket(1);
+  ws1.open();
+  ws1.receive({ ...welcome('1001-0', { status: 'resumed', replayed: 0 }), inbox: h.srv.counts() });
+  await settle();
+  assert.equal(h.srv.gets().length, 1);
+  assert.equal(h.inbox.connection, 'open');
+  ws1.serverClose(1012);
+  const ws2 = await h.socket(2);
+  ws2.open();
+  // The log was lost: a new epoch, an empty inbox.
+  h.srv.items = [];
+  ws2.receive({ ...welcome('0-0', { status: 'epoch_changed', replayed: 0 }, 'E2'), inbox: { unread: 0, unseen: 0 } });
+  await settle();
+  assert.equal(h.srv.gets().length, 2);
+  assert.deepEqual(h.inbox.items, []);
+  assert.deepEqual(h.inbox.counts, { unread: 0, unseen: 0 });
+});
+
+test('inbox: a load that fails is reported and retried after 503', async (t) => {
+  const srv = new FakeInbox(1);
+  let fails = 1;
+  const fetchImpl = async (url, init) => {
+    if (fails-- > 0) return { ok: false, status: 503, headers: { get: () => '0.001' }, json: async () => ({ error: { code: 'unavailable' } }) };
+    return srv.fetch(url, init);
+  };
+  const h = await inboxHarness(t, 0, { srv, fetchImpl });
+  await settle();
+  assert.ok(h.inbox.loaded);
+  assert.equal(h.inbox.items.length, 1);
+  assert.equal(h.errors.length, 0);
+
+  const bad = async () => ({ ok: false, status: 401, headers: { get: () => null }, json: async () => ({ error: { code: 'unauthorized' } }) });
+  const h2 = await inboxHarness(t, 0, { srv: new FakeInbox(1), fetchImpl: bad });
+  assert.equal(h2.errors.length, 1);
+  assert.equal(h2.errors[0].phase, 'load');
+  assert.equal(h2.errors[0].error.code, 'unauthorized');
+  assert.ok(!h2.inbox.loaded && !h2.inbox.loading);
+});
+
+test('inbox: shared mode, one connection, one model per tab, all agree', async (t) => {
+  const srv = new FakeInbox(3);
+  const fetchImpl = async (url, init) => (url.endsWith('/ticket') ? { ok: true, status: 200, json: async () => ({ ticket: 'T' }) } : srv.fetch(url, init));
+  const h = sseHarness(t, { fetchImpl, shared: true, locks: fakeLocks(), BroadcastChannelImpl: FakeBC });
+  const tabs = [h.make(), h.make()];
+  const models = tabs.map((c) => c.inbox());
+  t.after(() => models.forEach((m) => m.close()));
+  for (const c of tabs) c.start();
+  const s0 = await h.stream(0);
+  s0.emit('welcome', { ...welcome('1002-0'), inbox: srv.counts() });
+  await tick();
+  assert.equal(h.streams.length, 1);
+  assert.deepEqual(models.map((m) => m.items.length), [3, 3]);
+  // The follower reads one: over HTTP; the leader's stream brings the event to both.
+  const done = models[1].markRead(['1002-0']);
+  await tick();
+  s0.emit('state', srv.lastEvent);
+  assert.equal(await done, true);
+  await tick();
+  for (const m of models) {
+    assert.deepEqual(m.items.map((i) => i.read), [true, false, false]);
+    assert.deepEqual(m.counts, { unread: 2, unseen: 2 });
+  }
+});
+
+test('inbox: validates its options', () => {
+  const client = new AlarmClient({ endpoints: ['ws://a/v1/ws'], token: 't', user: 'u', storage: null });
+  assert.throws(() => new AlarmInbox({}), /AlarmClient/);
+  assert.throws(() => client.inbox({ filter: 'x' }), /filter/);
+  assert.throws(() => client.inbox({ pageSize: 0 }), /pageSize/);
+  assert.ok(client.inbox() instanceof AlarmInbox);
 });
