@@ -28,9 +28,14 @@ var routes = map[string]string{
 	"/index.html":  "index.html",
 	"/client.js":   "client.js",
 	"/client.d.ts": "client.d.ts",
-	"/demo.js":     "demo.js",
-	"/demo.css":    "demo.css",
+	// The <alarm-inbox> element, next to the client it works with.
+	"/alarm-inbox.js": "alarm-inbox.js",
+	"/demo.js":        "demo.js",
+	"/demo.css":       "demo.css",
 }
+
+// publicModules are the paths any origin may import.
+var publicModules = map[string]bool{"/client.js": true, "/alarm-inbox.js": true}
 
 var contentTypes = map[string]string{
 	".html": "text/html; charset=utf-8",
@@ -40,11 +45,11 @@ var contentTypes = map[string]string{
 }
 
 // Handler serves the JavaScript client at /client.js (its types at
-// /client.d.ts) and the demo page at /
-// (also /index.html, /demo.js, /demo.css) for GET and HEAD, with
+// /client.d.ts), the <alarm-inbox> element at /alarm-inbox.js and the demo
+// page at / (also /index.html, /demo.js, /demo.css) for GET and HEAD, with
 // Cache-Control: no-cache and an ETag so browsers revalidate cheaply;
-// /client.js also carries Access-Control-Allow-Origin: * so pages on other
-// origins can import it as a module. Mount
+// /client.js and /alarm-inbox.js also carry Access-Control-Allow-Origin: *
+// so pages on other origins can import them as modules. Mount
 // it at a path ending in "/" (with http.StripPrefix) so the page's relative
 // links resolve. The page itself calls /demo/config, /v1/alarms and /v1/ws
 // on its origin.
@@ -81,7 +86,7 @@ func Handler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("ETag", a.etag)
-		if path == "/client.js" {
+		if publicModules[path] {
 			// A public, credential-free module: any page may import it.
 			h.Set("Access-Control-Allow-Origin", "*")
 		}
@@ -93,6 +98,13 @@ func Handler() http.Handler {
 // callers that want to serve or bundle it themselves. The slice is a copy.
 func ClientJS() []byte {
 	return mustRead("client.js")
+}
+
+// AlarmInboxJS returns the <alarm-inbox> element module
+// (static/alarm-inbox.js), for callers that serve or bundle it themselves.
+// The slice is a copy.
+func AlarmInboxJS() []byte {
+	return mustRead("alarm-inbox.js")
 }
 
 // mustRead reads an embedded file; they are fixed at build time, so a

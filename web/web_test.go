@@ -41,6 +41,7 @@ func TestHandlerServesAssets(t *testing.T) {
 		{"/index.html", "text/html; charset=utf-8", `src="./demo.js"`},
 		{"/client.js", "text/javascript; charset=utf-8", "export class AlarmClient extends EventTarget"},
 		{"/demo.js", "text/javascript; charset=utf-8", "from './client.js'"},
+		{"/alarm-inbox.js", "text/javascript; charset=utf-8", "customElements.define('alarm-inbox'"},
 		{"/demo.css", "text/css; charset=utf-8", "#alarms"},
 	}
 	for _, tc := range tests {
@@ -118,18 +119,20 @@ func TestHandlerUnderPrefix(t *testing.T) {
 }
 
 func TestClientJSMatchesServed(t *testing.T) {
-	res := get(t, Handler(), http.MethodGet, "/client.js", nil)
-	body, err := io.ReadAll(res.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	js := ClientJS()
-	if !bytes.Equal(body, js) {
-		t.Fatal("ClientJS() differs from /client.js")
-	}
-	js[0] ^= 0xff // callers own their copy
-	if bytes.Equal(ClientJS(), js) {
-		t.Fatal("ClientJS() returned shared memory")
+	for path, read := range map[string]func() []byte{"/client.js": ClientJS, "/alarm-inbox.js": AlarmInboxJS} {
+		res := get(t, Handler(), http.MethodGet, path, nil)
+		body, err := io.ReadAll(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js := read()
+		if !bytes.Equal(body, js) {
+			t.Fatalf("the module differs from %s", path)
+		}
+		js[0] ^= 0xff // callers own their copy
+		if bytes.Equal(read(), js) {
+			t.Fatalf("%s: returned shared memory", path)
+		}
 	}
 }
 
@@ -176,7 +179,7 @@ func runNode(t *testing.T, args ...string) {
 // TestStaticJSSyntax checks that the served modules parse as ES modules.
 func TestStaticJSSyntax(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"client.js", "demo.js"} {
+	for _, name := range []string{"client.js", "demo.js", "alarm-inbox.js"} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.TrimSuffix(name, ".js")+".mjs")
 			if err := os.WriteFile(path, mustRead(name), 0o600); err != nil {
@@ -214,7 +217,7 @@ func ExampleClientJS() {
 func TestClientJSAllowsCrossOriginImport(t *testing.T) {
 	srv := httptest.NewServer(Handler())
 	defer srv.Close()
-	for path, want := range map[string]string{"/client.js": "*", "/": "", "/demo.js": ""} {
+	for path, want := range map[string]string{"/client.js": "*", "/alarm-inbox.js": "*", "/": "", "/demo.js": ""} {
 		res, err := http.Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)

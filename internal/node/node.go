@@ -91,7 +91,7 @@ type Config struct {
 	// for its next request. Default DefaultIdleTimeout (120s).
 	IdleTimeout time.Duration
 	// Demo serves the demo page at / and its settings at /demo/config.
-	// /client.js is always served.
+	// /client.js and /alarm-inbox.js are always served.
 	Demo bool
 	// DemoConfig is what /demo/config returns when Demo is set.
 	DemoConfig any
@@ -206,6 +206,7 @@ func (n *Node) Handler() http.Handler {
 	static := web.Handler()
 	mux.Handle("GET /client.js", static)
 	mux.Handle("GET /client.d.ts", static)
+	mux.Handle("GET /alarm-inbox.js", static)
 	if n.cfg.Demo {
 		mux.Handle("GET /", static)
 		mux.HandleFunc("GET /demo/config", func(w http.ResponseWriter, r *http.Request) {

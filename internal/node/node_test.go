@@ -227,7 +227,7 @@ func TestTokenExpiryCloses4001(t *testing.T) {
 func TestOpsEndpoints(t *testing.T) {
 	n := startNode(t, testutil.Prefix(t), "a", nil)
 	publish(t, n, "user:1", 1)
-	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/client.js": 200, "/": 404} {
+	for path, want := range map[string]int{"/healthz": 200, "/readyz": 200, "/metrics": 200, "/client.js": 200, "/alarm-inbox.js": 200, "/": 404} {
 		res, err := http.Get(n.url + path)
 		if err != nil {
 			t.Fatal(err)

@@ -916,7 +916,10 @@ export class AlarmInbox extends EventTarget {
     return this._loaded && this._next !== null;
   }
 
-  /** @returns {'connecting' | 'open' | 'closed'} the state of the client's connection. */
+  /**
+   * @returns {'connecting' | 'open' | 'closed'} the client's connection: 'closed' once it
+   *   stopped (a closed connection that reconnects is 'connecting').
+   */
   get connection() {
     return this._connection;
   }
@@ -1046,8 +1049,10 @@ export class AlarmInbox extends EventTarget {
       if (s.resume !== STATUS.RESUMED || (!this._loaded && !this._first)) this.load();
       return;
     }
-    if (this._connection === s.state) return;
-    this._connection = s.state;
+    // A closed connection that reconnects is connecting again; only a stopped one is closed.
+    const state = s.state === 'closed' && s.reconnect ? 'connecting' : s.state;
+    if (this._connection === state) return;
+    this._connection = state;
     this._commit('connection', []);
   }
 

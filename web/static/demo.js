@@ -1,6 +1,7 @@
-// demo.js: the demo page. Connects an AlarmClient and mirrors its state into the DOM
-// (#state, #node, #epoch, #last-id, #alarms li[data-id], #unread-badge, li[data-read]) so people
-// and browser tests can read it.
+// demo.js: the demo page. Connects an AlarmClient, shows the user's inbox in <alarm-inbox>
+// (#inbox, alarm-inbox.js) and mirrors the connection into the developer panel (#state, #node,
+// #epoch, #last-id, #alarms li[data-id], #unread-badge, li[data-read]) so people and browser
+// tests can read it.
 import { AlarmClient, compareIds } from './client.js';
 
 const $ = (sel) => document.querySelector(sel);
@@ -27,6 +28,7 @@ const els = {
   pubIdem: $('#pub-idem'),
   pubResult: $('#publish-result'),
   unread: $('#unread-badge'),
+  inbox: $('#inbox'),
 };
 
 let client = null;
@@ -93,8 +95,19 @@ function connect() {
     showConfigMsg('Token rejected (4001): paste a new token and press Connect.');
   });
   client.addEventListener('error', (e) => log(`error (${e.detail.phase}): ${e.detail.error}`));
+  showInbox(client);
   showPosition();
   client.start();
+}
+
+// showInbox gives the header's <alarm-inbox> a model of client's inbox. Its HTTP calls go to
+// the page's own node (the WebSocket may be on another).
+function showInbox(c) {
+  const old = els.inbox.inbox;
+  const inbox = c.inbox({ api: location.origin });
+  inbox.addEventListener('error', (e) => log(`inbox ${e.detail.phase}: ${e.detail.error}`));
+  els.inbox.inbox = inbox;
+  old?.close();
 }
 
 function onStatus(s) {
@@ -235,6 +248,6 @@ $('#stale-dismiss').addEventListener('click', () => {
 });
 
 // Exposed for debugging and browser tests.
-window.alarmDemo = { get client() { return client; }, connect, publish };
+window.alarmDemo = { get client() { return client; }, get inbox() { return els.inbox.inbox; }, connect, publish };
 
 if (await loadConfig()) connect();
