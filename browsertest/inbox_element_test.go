@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -515,5 +516,54 @@ func TestInboxElementDevices(t *testing.T) {
 	p, err := readInbox(d2)
 	if err != nil || p.Node != "A" {
 		t.Fatalf("device 2 is on node %q (%v), want A after B's SIGKILL", p.Node, err)
+	}
+}
+
+// docsInboxMarker precedes the element example of docs/browser-client.md.
+const docsInboxMarker = "<!-- tested: browsertest TestDocsInboxExample"
+
+// TestDocsInboxExample runs the <alarm-inbox> page printed in
+// docs/browser-client.md, byte for byte, behind a proxy like the one the
+// text describes (TestDocsBrowserExample's): alarms published before it
+// opens show at once, with the badge and the page title it sets; a click
+// marks one read; a live alarm comes in.
+func TestDocsInboxExample(t *testing.T) {
+	root := moduleRoot(t)
+	page := markedBlock(t, filepath.Join(root, "docs", "browser-client.md"), docsInboxMarker, "html")
+	bin := buildGateway(t, root)
+	node := startNode(t, bin, startRedis(t), "A", "", "GATEWAY_ALLOWED_ORIGINS=")
+	var tokensOK atomic.Bool
+	tokensOK.Store(true)
+	app := startDocsApp(t, node, page, mintToken(t, bin, "42"), &tokensOK)
+	ids := []string{
+		publishTo(t, node, "user:42", "order.shipped", `{"title":"Order 7 shipped","text":"DHL"}`),
+		publishTo(t, node, "user:42", "order.paid", `{"title":"Order 8 paid"}`),
+		publishTo(t, node, "user:42", "stock.low", `{"title":"Stock low: SKU-11","url":"https://example.com/sku/11"}`),
+	}
+	br := startBrowser(t)
+	title := func() string {
+		ctx, cancel := context.WithTimeout(br.ctx, 5*time.Second)
+		defer cancel()
+		s, _ := chromedp.Run(ctx, chromedp.Title())
+		return s
+	}
+	s := openInbox(t, br, app.URL+"/")
+	waitElement(t, br, "badge 3", waitLimit, func(s elState) bool { return s.Badge == "3" && s.Label == "Alerts, 3 unread" })
+	if got := title(); got != "(3) Inbox" {
+		t.Fatalf("page title %q, want (3) Inbox\n%s", got, s)
+	}
+	run(t, br, `document.querySelector('alarm-inbox').show()`)
+	s, _ = waitElement(t, br, "the three alarms listed", waitLimit, func(s elState) bool { return len(s.Items) == 3 })
+	if !slices.Equal(idsOf(s.Items), reversed(ids)) || s.Items[0].Title != "Stock low: SKU-11" || s.Items[2].Text != "DHL" {
+		t.Fatalf("want the three alarms newest first with their titles\n%s", s)
+	}
+	run(t, br, clickJS(itemSel(ids[1], ".main")))
+	waitElement(t, br, "one read", waitLimit, func(s elState) bool { return s.Badge == "2" && s.Items[1].Read && !s.Items[1].Pending })
+	live := publishTo(t, node, "user:42", "order.refunded", `{"title":"Order 9 refunded"}`)
+	waitElement(t, br, "the live alarm", waitLimit, func(s elState) bool {
+		return len(s.Items) == 4 && s.Items[0].ID == live && s.Items[0].Title == "Order 9 refunded" && s.Badge == "3"
+	})
+	if got := title(); got != "(3) Inbox" {
+		t.Fatalf("page title %q, want (3) Inbox", got)
 	}
 }
