@@ -516,6 +516,7 @@ export class AlarmInboxElement extends (globalThis.HTMLElement ?? class {}) {
   _update(row, it) {
     const prev = row.item;
     row.item = it;
+    if (prev && prev.read === it.read && prev.archived === it.archived && prev.pending === it.pending) return;
     const { li, sr, archive } = row;
     li.dataset.read = String(it.read);
     li.dataset.archived = String(it.archived);
