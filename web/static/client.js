@@ -1,4 +1,5 @@
-// client.js: browser client for the alarm gateway protocol v1, over WebSocket or Server-Sent Events.
+// client.js: browser client for the alarm gateway protocol v1, over WebSocket or Server-Sent Events,
+// and AlarmInbox, the model of a user's inbox on top of it.
 // A dependency-free ES module; see docs/protocol.md ("Receiving") for the wire contract and
 // client.d.ts for the types.
 
