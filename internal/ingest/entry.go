@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"unicode/utf8"
 
@@ -24,56 +25,62 @@ const (
 	FieldID      = "id"
 )
 
-// IdemPrefix starts the idempotency key of an entry that brings none of
-// its own: "ingest:<entry id>".
-const IdemPrefix = "ingest:"
-
 // Reasons of dead letters (the reason field and the metric label).
 const (
-	ReasonMissingField = "missing_field"
-	ReasonInvalidUTF8  = "invalid_utf8"
-	ReasonBadJSON      = "bad_json"
-	ReasonBadChannel   = "bad_channel"
-	ReasonBadEvent     = "bad_event"
-	ReasonBadIdemKey   = "bad_idempotency_key"
-	ReasonTooLarge     = "too_large"
-	ReasonIdemReused   = "idempotency_key_reused"
+	ReasonMissingField   = "missing_field"
+	ReasonDuplicateField = "duplicate_field"
+	ReasonInvalidUTF8    = "invalid_utf8"
+	ReasonBadJSON        = "bad_json"
+	ReasonBadChannel     = "bad_channel"
+	ReasonBadEvent       = "bad_event"
+	ReasonBadIdemKey     = "bad_idempotency_key"
+	ReasonTooLarge       = "too_large"
+	ReasonIdemReused     = "idempotency_key_reused"
 )
 
 // input turns an entry into a publish, or names why it cannot be one.
-// data may be absent (null); channel and event are required.
+// data may be absent (null); channel and event are required. A field the
+// gateway reads given twice is refused: which one counts would depend on
+// the reader (a check on the producer's side may have read the other). An
+// entry without an idempotency key of its own is published with its id
+// as EntryID: its idempotency record is in a namespace of its own,
+// which no key of the HTTP API can name.
 func input(m stream.IngestEntry) (stream.PublishInput, string) {
-	var in stream.PublishInput
-	var ok [2]bool
-	for k, v := range m.Values {
-		s, isStr := v.(string)
-		if !isStr {
-			return in, ReasonMissingField
+	in := stream.PublishInput{EntryID: m.ID}
+	var seen [4]bool // channel, event, data, idempotency_key
+	for _, f := range m.Fields {
+		i := slices.Index(readFields[:], f.Name)
+		if i < 0 {
+			continue
 		}
-		switch k {
-		case FieldChannel:
-			in.Channel, ok[0] = s, true
-		case FieldEvent:
-			in.Event, ok[1] = s, true
-		case FieldData:
-			in.Data = json.RawMessage(s)
-		case FieldIdemKey:
-			in.IdempotencyKey = s
+		if seen[i] {
+			return in, ReasonDuplicateField
+		}
+		seen[i] = true
+		switch i {
+		case 0:
+			in.Channel = f.Value
+		case 1:
+			in.Event = f.Value
+		case 2:
+			in.Data = json.RawMessage(f.Value)
+		case 3:
+			in.IdempotencyKey = f.Value
 		}
 	}
 	switch {
-	case !ok[0] || !ok[1]:
+	case !seen[0] || !seen[1]:
 		return in, ReasonMissingField
 	case !utf8.ValidString(in.Channel) || !utf8.ValidString(in.Event) || !utf8.Valid(in.Data):
 		return in, ReasonInvalidUTF8
 	case len(in.Data) > 0 && !strictjson.Valid(in.Data):
 		return in, ReasonBadJSON
 	}
-	if in.IdempotencyKey == "" {
-		in.IdempotencyKey = IdemPrefix + m.ID
-	}
 	return in, ""
 }
+
+// readFields are the fields input reads, in the order of its seen flags.
+var readFields = [4]string{FieldChannel, FieldEvent, FieldData, FieldIdemKey}
 
 // rejectReason names a publish error that is the entry's fault (it would
 // fail again): "" for others (Redis failed; retry).
@@ -190,9 +197,10 @@ func result(r stream.PublishResult) string {
 }
 
 // settle writes the dead letters among msgs (reasons[i] != "") and then
-// acknowledges every one of msgs, in one pipeline. A dead letter is
-// written before its ack: a crash between them writes it twice, never
-// loses it.
+// acknowledges every one of msgs still pending on this node, deleting
+// their entry idempotency records (stream.IngestGroup.Settle). A dead
+// letter is written before its ack: a crash between them writes it
+// twice, never loses it.
 func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reasons []string) error {
 	if len(msgs) == 0 {
 		return nil
@@ -208,15 +216,15 @@ func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reason
 			continue
 		}
 		dead = append(dead, deadLetter{m, reasons[i]})
-		f := make(stream.IngestFields, 0, 2*len(m.Values)+4)
-		for k, v := range m.Values {
-			if k != FieldReason && k != FieldID {
-				f = append(f, k, v)
+		f := make(stream.IngestFields, 0, 2*len(m.Fields)+4)
+		for _, x := range m.Fields {
+			if x.Name != FieldReason && x.Name != FieldID {
+				f = append(f, x.Name, x.Value)
 			}
 		}
 		fields = append(fields, append(f, FieldReason, reasons[i], FieldID, m.ID))
 	}
-	if err := c.group.Settle(cctx, fields, ids); err != nil {
+	if err := c.group.Settle(cctx, c.cfg.NodeID, fields, ids); err != nil {
 		return c.groupErr(err)
 	}
 	for _, d := range dead {

@@ -139,7 +139,9 @@ func (c *Consumer) sampleStats(ctx context.Context) error {
 // is pending (XTRIM MINID keeps the threshold itself). Only the holder
 // reads, and it trims between its own reads, so the threshold cannot
 // move under it. It also removes consumers of earlier holders that have
-// nothing pending (each restart with a new node id leaves one).
+// nothing pending (each restart with a new node id leaves one), each
+// only if nothing is pending on it when it is removed (a stale holder may
+// still read as one of them).
 func (c *Consumer) trim(ctx context.Context) error {
 	cctx, cancel := c.leaseCtx(ctx, 0)
 	defer cancel()
@@ -165,7 +167,9 @@ func (c *Consumer) trim(ctx context.Context) error {
 	}
 	for _, x := range cs {
 		if x.Name != c.cfg.NodeID && x.Pending == 0 {
-			if err := c.group.DeleteConsumer(cctx, x.Name); err != nil {
+			// Checked again in the same script as the removal: an entry
+			// delivered since XINFO CONSUMERS keeps its consumer.
+			if _, err := c.group.DeleteConsumer(cctx, x.Name); err != nil {
 				return err
 			}
 		}

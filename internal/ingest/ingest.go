@@ -8,10 +8,12 @@
 // nodes reading alternate batches would publish them interleaved). The
 // others stand by and take the lease over when it expires. The holder
 // first finishes the entries left pending by earlier holders, in id
-// order, then reads new ones. Each entry is published with the
-// idempotency key "ingest:<entry id>" (or the entry's own key), so an
-// entry published by a node that died before XACK is not appended again
-// when another node claims it: exactly once in the log.
+// order, then reads new ones. Each entry is published with its own
+// idempotency key or, without one, with its id as the key of a record in
+// a namespace of its own ({prefix}:iidem:<entry id>, deleted with the
+// entry's XACK), so an entry published by a node that died before XACK is
+// not appended again when another node claims it: exactly once in the
+// log.
 //
 // The package is logic only: every Redis command it relies on is a method
 // of stream.IngestGroup, and the Pub/Sub bridge listens through

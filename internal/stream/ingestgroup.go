@@ -13,11 +13,17 @@ import (
 // stream was deleted, or the group was never created): NOGROUP.
 var ErrNoGroup = errors.New("stream: no such consumer group")
 
-// IngestEntry is one entry of the ingest stream: its id and its fields.
-// A field's value is a string, as Redis stores it.
+// IngestEntry is one entry of the ingest stream: its id and its fields in
+// the order XADD gave them. A name given twice is there twice (go-redis'
+// own parsing keeps only the last), so a reader can refuse it.
 type IngestEntry struct {
 	ID     string
-	Values map[string]any
+	Fields []IngestField
+}
+
+// IngestField is one field of an entry.
+type IngestField struct {
+	Name, Value string
 }
 
 // IngestFields are the fields of an entry to append, in XADD order: name,
@@ -62,6 +68,8 @@ type IngestGroup struct {
 	deadMaxLen int64
 	renew      *redis.Script
 	release    *redis.Script
+	settle     *redis.Script
+	delete     *redis.Script
 }
 
 // IngestGroup returns the commands of the consumer group name on the
@@ -69,7 +77,8 @@ type IngestGroup struct {
 // (XADD MAXLEN ~).
 func (s *Store) IngestGroup(name string, deadMaxLen int64) *IngestGroup {
 	return &IngestGroup{rdb: s.rdb, keys: s.keys.ingest, group: name, deadMaxLen: deadMaxLen,
-		renew: redis.NewScript(renewLeaseLua), release: redis.NewScript(releaseLeaseLua)}
+		renew: redis.NewScript(renewLeaseLua), release: redis.NewScript(releaseLeaseLua),
+		settle: redis.NewScript(settleLua), delete: redis.NewScript(deleteConsumerLua)}
 }
 
 // Keys returns the keys of the ingest stream.
@@ -116,13 +125,20 @@ func (g *IngestGroup) Pending(ctx context.Context, count int64) ([]IngestPending
 // Claim makes consumer the owner of the pending entries ids and returns
 // those still in the stream (an entry deleted while pending is missing).
 func (g *IngestGroup) Claim(ctx context.Context, consumer string, ids []string) ([]IngestEntry, error) {
-	msgs, err := g.rdb.XClaim(ctx, &redis.XClaimArgs{
-		Stream: g.keys.Stream, Group: g.group, Consumer: consumer, Messages: ids,
-	}).Result()
+	args := make([]any, 0, 5+len(ids))
+	args = append(args, "XCLAIM", g.keys.Stream, g.group, consumer, 0)
+	for _, id := range ids {
+		args = append(args, id)
+	}
+	res, err := g.rdb.Do(ctx, args...).Result()
 	if err != nil {
 		return nil, groupErr("XCLAIM", err)
 	}
-	return entries(msgs), nil
+	out, err := parseEntries(res)
+	if err != nil {
+		return nil, fmt.Errorf("stream: XCLAIM: %w", err)
+	}
+	return out, nil
 }
 
 // Ack acknowledges ids.
@@ -135,8 +151,23 @@ func (g *IngestGroup) Ack(ctx context.Context, ids ...string) error {
 
 // ReadNew reads up to count entries never delivered to the group, as
 // consumer, blocking up to block when there are none (nil, nil then).
+// Entries already there are read at once, with their fields as given
+// (parseEntries); only a read that had to wait takes a second round trip
+// (a blocked XREADGROUP goes through go-redis' own command, which gives
+// its read the block's time, and its entries are read again with XRANGE).
 func (g *IngestGroup) ReadNew(ctx context.Context, consumer string, count int64, block time.Duration) ([]IngestEntry, error) {
-	res, err := g.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+	res, err := g.rdb.Do(ctx, "XREADGROUP", "GROUP", g.group, consumer, "COUNT", count,
+		"STREAMS", g.keys.Stream, ">").Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, groupErr("XREADGROUP", err)
+	}
+	if err == nil {
+		out, err := parseRead(res)
+		if err != nil || len(out) > 0 {
+			return out, err
+		}
+	}
+	got, err := g.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 		Group: g.group, Consumer: consumer, Streams: []string{g.keys.Stream, ">"},
 		Count: count, Block: block,
 	}).Result()
@@ -146,19 +177,35 @@ func (g *IngestGroup) ReadNew(ctx context.Context, consumer string, count int64,
 	if err != nil {
 		return nil, groupErr("XREADGROUP", err)
 	}
-	if len(res) == 0 {
+	if len(got) == 0 || len(got[0].Messages) == 0 {
 		return nil, nil
 	}
-	return entries(res[0].Messages), nil
+	return g.reread(ctx, got[0].Messages)
 }
 
-// entries converts go-redis messages.
-func entries(msgs []redis.XMessage) []IngestEntry {
-	out := make([]IngestEntry, len(msgs))
-	for i, m := range msgs {
-		out[i] = IngestEntry{ID: m.ID, Values: m.Values}
+// reread reads msgs (delivered to this consumer just now) again, with
+// their fields as given. An entry deleted in between stays pending, to be
+// acknowledged by the claim that finds it gone.
+func (g *IngestGroup) reread(ctx context.Context, msgs []redis.XMessage) ([]IngestEntry, error) {
+	res, err := g.rdb.Do(ctx, "XRANGE", g.keys.Stream, msgs[0].ID, msgs[len(msgs)-1].ID, "COUNT", len(msgs)).Result()
+	if err != nil {
+		return nil, wrapErr("XRANGE", err)
 	}
-	return out
+	all, err := parseEntries(res)
+	if err != nil {
+		return nil, fmt.Errorf("stream: XRANGE: %w", err)
+	}
+	delivered := make(map[string]bool, len(msgs))
+	for _, m := range msgs {
+		delivered[m.ID] = true
+	}
+	out := all[:0]
+	for _, e := range all {
+		if delivered[e.ID] {
+			out = append(out, e)
+		}
+	}
+	return out, nil
 }
 
 // Info returns the group's XINFO GROUPS entry.
@@ -215,12 +262,17 @@ func (g *IngestGroup) Consumers(ctx context.Context) ([]IngestConsumer, error) {
 	return out, nil
 }
 
-// DeleteConsumer removes consumer name from the group.
-func (g *IngestGroup) DeleteConsumer(ctx context.Context, name string) error {
-	if err := g.rdb.XGroupDelConsumer(ctx, g.keys.Stream, g.group, name).Err(); err != nil {
-		return groupErr("XGROUP DELCONSUMER", err)
+// DeleteConsumer removes consumer name from the group if nothing is
+// pending on it, and reports whether it did. The check and the removal
+// are one script: XGROUP DELCONSUMER drops the consumer's pending
+// entries, so an entry delivered to it after a look at XINFO CONSUMERS
+// (a stale holder's last read) would be lost for good.
+func (g *IngestGroup) DeleteConsumer(ctx context.Context, name string) (bool, error) {
+	n, err := g.delete.Run(ctx, g.rdb, []string{g.keys.Stream}, g.group, name).Int64()
+	if err != nil {
+		return false, groupErr("XGROUP DELCONSUMER", err)
 	}
-	return nil
+	return n >= 0, nil
 }
 
 // Add appends an entry to the ingest stream.
@@ -243,17 +295,36 @@ func (g *IngestGroup) deadArgs(f IngestFields) *redis.XAddArgs {
 	return &redis.XAddArgs{Stream: g.keys.Dead, MaxLen: g.deadMaxLen, Approx: true, Values: []any(f)}
 }
 
-// Settle appends dead to the dead-letter stream, then acknowledges ack,
-// in one pipeline: a dead letter is written before its ack, so a crash
-// between them writes it twice, never loses it.
-func (g *IngestGroup) Settle(ctx context.Context, dead []IngestFields, ack []string) error {
-	pipe := g.rdb.Pipeline()
-	for _, f := range dead {
-		pipe.XAdd(ctx, g.deadArgs(f))
+// Settle appends dead to the dead-letter stream, then acknowledges those
+// of ack that are still pending on consumer, deleting their entry
+// idempotency records ({prefix}:iidem:<id>) with them: once acknowledged,
+// an entry is never delivered again, so its record has served. A dead
+// letter is written before its ack, so a crash between them writes it
+// twice, never loses it. An entry claimed by another consumer meanwhile
+// (this one is a stale holder) is left to it, record and all.
+func (g *IngestGroup) Settle(ctx context.Context, consumer string, dead []IngestFields, ack []string) error {
+	if len(dead) > 0 {
+		pipe := g.rdb.Pipeline()
+		for _, f := range dead {
+			pipe.XAdd(ctx, g.deadArgs(f))
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return wrapErr("XADD dead letters", err)
+		}
 	}
-	pipe.XAck(ctx, g.keys.Stream, g.group, ack...)
-	if _, err := pipe.Exec(ctx); err != nil {
-		return groupErr("dead letters and XACK", err)
+	if len(ack) == 0 {
+		return nil
+	}
+	keys := make([]string, 1, 1+len(ack))
+	keys[0] = g.keys.Stream
+	args := make([]any, 2, 2+len(ack))
+	args[0], args[1] = g.group, consumer
+	for _, id := range ack {
+		keys = append(keys, g.keys.entryIdem(id))
+		args = append(args, id)
+	}
+	if err := g.settle.Run(ctx, g.rdb, keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+		return groupErr("XACK", err)
 	}
 	return nil
 }

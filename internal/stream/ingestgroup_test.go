@@ -2,6 +2,7 @@ package stream
 
 import (
 	"errors"
+	"slices"
 	"testing"
 	"time"
 )
@@ -28,7 +29,7 @@ func TestIngestGroup(t *testing.T) {
 		}
 	}
 	got, err := g.ReadNew(ctx, "c1", 2, time.Millisecond)
-	if err != nil || len(got) != 2 || got[0].Values["channel"] != "a" {
+	if err != nil || len(got) != 2 || len(got[0].Fields) != 1 || got[0].Fields[0] != (IngestField{"channel", "a"}) {
 		t.Fatalf("ReadNew = %+v, %v", got, err)
 	}
 	pend, err := g.Pending(ctx, 10)
@@ -39,7 +40,7 @@ func TestIngestGroup(t *testing.T) {
 	if err != nil || len(claimed) != 1 || claimed[0].ID != got[0].ID {
 		t.Fatalf("Claim = %+v, %v", claimed, err)
 	}
-	if err := g.Settle(ctx, []IngestFields{{"reason", "x"}}, []string{got[0].ID}); err != nil {
+	if err := g.Settle(ctx, "c2", []IngestFields{{"reason", "x"}}, []string{got[0].ID}); err != nil {
 		t.Fatal(err)
 	}
 	if n := rdb.XLen(ctx, g.Keys().Dead).Val(); n != 1 {
@@ -58,8 +59,11 @@ func TestIngestGroup(t *testing.T) {
 	if err := g.TrimBelow(ctx, got[1].ID); err != nil || rdb.XLen(ctx, g.Keys().Stream).Val() != 2 {
 		t.Fatalf("TrimBelow: %v, len %d, want 2", err, rdb.XLen(ctx, g.Keys().Stream).Val())
 	}
-	if err := g.DeleteConsumer(ctx, "c2"); err != nil {
-		t.Fatal(err)
+	if ok, err := g.DeleteConsumer(ctx, "c2"); !ok || err != nil {
+		t.Fatalf("DeleteConsumer c2 (nothing pending) = %v, %v", ok, err)
+	}
+	if ok, err := g.DeleteConsumer(ctx, "c1"); ok || err != nil {
+		t.Fatalf("DeleteConsumer c1 (1 pending) = %v, %v, want false", ok, err)
 	}
 	if cs, err := g.Consumers(ctx); err != nil || len(cs) != 1 || cs[0].Name != "c1" || cs[0].Pending != 1 {
 		t.Fatalf("Consumers = %+v, %v", cs, err)
@@ -82,5 +86,92 @@ func TestIngestGroup(t *testing.T) {
 	}
 	if ok, err := g.AcquireLease(ctx, "t2", time.Minute); !ok || err != nil {
 		t.Fatalf("AcquireLease t2 after release = %v, %v", ok, err)
+	}
+}
+
+// TestIngestGroupFieldsAsGiven: reads and claims keep an entry's fields
+// in order, a repeated name twice, whether the read found the entries at
+// once or had to wait for them.
+func TestIngestGroupFieldsAsGiven(t *testing.T) {
+	s, rdb := newTestStore(t, backend{"redis", true}, Config{})
+	ctx := testCtx(t)
+	g := s.IngestGroup("g", 100)
+	if err := g.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f := IngestFields{"channel", "a", "event", "e", "channel", "b"}
+	want := []IngestField{{"channel", "a"}, {"event", "e"}, {"channel", "b"}}
+	if err := g.Add(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+	got, err := g.ReadNew(ctx, "c1", 10, time.Millisecond)
+	if err != nil || len(got) != 1 || !slices.Equal(got[0].Fields, want) {
+		t.Fatalf("ReadNew = %+v, %v, want the fields %v", got, err, want)
+	}
+	claimed, err := g.Claim(ctx, "c2", []string{got[0].ID})
+	if err != nil || len(claimed) != 1 || !slices.Equal(claimed[0].Fields, want) {
+		t.Fatalf("Claim = %+v, %v", claimed, err)
+	}
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_ = g.Add(ctx, f)
+		_ = g.Add(ctx, IngestFields{"channel", "c"})
+	}()
+	got, err = g.ReadNew(ctx, "c1", 10, 2*time.Second)
+	if err != nil || len(got) == 0 || !slices.Equal(got[0].Fields, want) {
+		t.Fatalf("ReadNew that waited = %+v, %v", got, err)
+	}
+	if len(got) == 1 {
+		got, err = g.ReadNew(ctx, "c1", 10, time.Millisecond)
+		if err != nil || len(got) != 1 || got[0].Fields[0] != (IngestField{"channel", "c"}) {
+			t.Fatalf("ReadNew after = %+v, %v", got, err)
+		}
+	}
+	if n := rdb.XLen(ctx, g.Keys().Stream).Val(); n != 3 {
+		t.Fatalf("stream holds %d entries, want 3", n)
+	}
+}
+
+// TestIngestGroupSettleOwnEntriesOnly: Settle acknowledges the entries
+// still pending on its consumer and deletes their entry idempotency
+// records; an entry another consumer claimed meanwhile keeps both.
+func TestIngestGroupSettleOwnEntriesOnly(t *testing.T) {
+	s, rdb := newTestStore(t, backend{"redis", true}, Config{})
+	ctx := testCtx(t)
+	g := s.IngestGroup("g", 100)
+	if err := g.Create(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"a", "b"} {
+		if err := g.Add(ctx, IngestFields{"channel", v, "event", "e"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := g.ReadNew(ctx, "c1", 10, time.Millisecond)
+	if err != nil || len(got) != 2 {
+		t.Fatalf("ReadNew = %+v, %v", got, err)
+	}
+	ins := []PublishInput{{Channel: "a", Event: "e", EntryID: got[0].ID}, {Channel: "b", Event: "e", EntryID: got[1].ID}}
+	if _, errs := s.PublishBatch(ctx, ins); errors.Join(errs...) != nil {
+		t.Fatal(errors.Join(errs...))
+	}
+	records := func() int64 {
+		return rdb.Exists(ctx, s.keys.entryIdem(got[0].ID), s.keys.entryIdem(got[1].ID)).Val()
+	}
+	if n := records(); n != 2 {
+		t.Fatalf("%d entry records after the publish, want 2", n)
+	}
+	if _, err := g.Claim(ctx, "c2", []string{got[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.Settle(ctx, "c1", nil, []string{got[0].ID, got[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	pend, err := g.Pending(ctx, 10)
+	if err != nil || len(pend) != 1 || pend[0].ID != got[1].ID || pend[0].Consumer != "c2" {
+		t.Fatalf("Pending = %+v, %v, want only %s on c2", pend, err, got[1].ID)
+	}
+	if rdb.Exists(ctx, s.keys.entryIdem(got[0].ID)).Val() != 0 || rdb.Exists(ctx, s.keys.entryIdem(got[1].ID)).Val() != 1 {
+		t.Fatal("Settle deleted the wrong records")
 	}
 }

@@ -19,6 +19,12 @@ import "time"
 //	{prefix}:idem:<key>           string   idempotency record -> "<alarm id>\n<hash
 //	                                       of the alarm>" (older records: the id
 //	                                       only), expires after IdemTTL
+//	{prefix}:iidem:<entry id>     string   the idempotency record of an ingest
+//	                                       entry without a key of its own (as
+//	                                       idem:, in a namespace no idempotency
+//	                                       key can name); deleted when the entry
+//	                                       is acknowledged, else expires after
+//	                                       IdemTTL
 //	{prefix}:idem                 (none)   placeholder passed to publish.lua when a
 //	                                       publish has no idempotency key; never
 //	                                       written, it only names the slot
@@ -80,6 +86,9 @@ type IngestKeys struct {
 	Stream string // {prefix}:ingest
 	Dead   string // {prefix}:ingest:dead
 	Lease  string // {prefix}:ingest:lease
+	// Idem starts the idempotency record of an entry without a key of its
+	// own: {prefix}:iidem: (followed by the entry id).
+	Idem string
 }
 
 // newKeys names the layout of prefix (already validated).
@@ -100,12 +109,19 @@ func newKeys(prefix string) keys {
 			Stream: tag + ":ingest",
 			Dead:   tag + ":ingest:dead",
 			Lease:  tag + ":ingest:lease",
+			Idem:   tag + ":iidem:",
 		},
 	}
 }
 
 // idem returns the idempotency record key of idemKey.
 func (k keys) idem(idemKey string) string { return k.idemPrefix + idemKey }
+
+// entryIdem returns the idempotency record key of the ingest entry id.
+func (k keys) entryIdem(id string) string { return k.ingest.entryIdem(id) }
+
+// entryIdem returns the idempotency record key of the entry id.
+func (k IngestKeys) entryIdem(id string) string { return k.Idem + id }
 
 // request returns the token record key of one publish call.
 func (k keys) request(token string) string { return k.reqPrefix + token }
@@ -140,7 +156,8 @@ func (s *Store) StreamKey() string { return s.keys.stream }
 func (s *Store) EpochKey() string { return s.keys.epoch }
 
 // IngestKeys returns the keys of the ingest stream: "{prefix}:ingest",
-// "{prefix}:ingest:dead" and "{prefix}:ingest:lease".
+// "{prefix}:ingest:dead", "{prefix}:ingest:lease" and the prefix of its
+// entries' idempotency records, "{prefix}:iidem:".
 func (s *Store) IngestKeys() IngestKeys { return s.keys.ingest }
 
 // Timeout returns the bound of one Redis call (Config.Timeout after

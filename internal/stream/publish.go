@@ -32,6 +32,11 @@ type PublishInput struct {
 	Event          string
 	Data           json.RawMessage
 	IdempotencyKey string
+	// EntryID, set by the ingest consumer only, is the id of the ingest
+	// entry the alarm comes from. Without an IdempotencyKey the alarm's
+	// idempotency record is then {prefix}:iidem:<EntryID>, a namespace no
+	// IdempotencyKey can name (an HTTP caller cannot claim an entry's id).
+	EntryID string
 }
 
 // PublishResult describes an accepted alarm. Replayed is true when the
@@ -68,8 +73,11 @@ const (
 // deadline (zero: none) is when the caller stops waiting: the script
 // refuses to write after it, so a failed call never stores the alarm.
 func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
-	hasIdem := in.IdempotencyKey != ""
-	if hasIdem && !alarm.ValidIdemKey(in.IdempotencyKey) {
+	hasIdem := in.IdempotencyKey != "" || in.EntryID != ""
+	if in.IdempotencyKey != "" && !alarm.ValidIdemKey(in.IdempotencyKey) {
+		return item{}, alarm.ErrInvalidIdemKey
+	}
+	if _, err := protocol.ParseID(in.EntryID); in.EntryID != "" && err != nil {
 		return item{}, alarm.ErrInvalidIdemKey
 	}
 	tail, err := alarm.EncodeTail(in.Channel, in.Event, in.Data)
@@ -85,6 +93,9 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 	if hasIdem {
 		sum := sha256.Sum256(tail)
 		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
+		if in.IdempotencyKey == "" {
+			idemKey = s.keys.entryIdem(in.EntryID)
+		}
 	}
 	ix, ib, se := s.keys.inbox(in.Channel) // named, but written only for an inbox
 	return item{

@@ -1,0 +1,101 @@
+package stream
+
+import (
+	"errors"
+	"fmt"
+)
+
+// settleLua acknowledges entries still pending on a consumer and deletes
+// their entry idempotency records, skipping those another consumer
+// claimed meanwhile. KEYS[1] the ingest stream, KEYS[1+i] the record of
+// entry i; ARGV[1] the group, ARGV[2] the consumer, ARGV[2+i] entry i's
+// id. Returns how many were acknowledged.
+const settleLua = `
+local acked = 0
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  if redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])[1] then
+    acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
+    redis.call('DEL', KEYS[i - 1])
+  end
+end
+return acked`
+
+// deleteConsumerLua removes consumer ARGV[2] from group ARGV[1] of stream
+// KEYS[1] if nothing is pending on it: returns -1 when something is, else
+// what XGROUP DELCONSUMER returns (the pending entries it dropped: 0).
+const deleteConsumerLua = `
+if redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2])[1] then
+  return -1
+end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])`
+
+// errReply reports a reply of an unexpected shape.
+var errReply = errors.New("unexpected reply")
+
+// parseRead decodes the reply of an XREADGROUP on one stream: in RESP2
+// [[stream, entries]], in RESP3 {stream: entries}.
+func parseRead(res any) ([]IngestEntry, error) {
+	switch r := res.(type) {
+	case nil:
+		return nil, nil
+	case []any:
+		if len(r) == 0 {
+			return nil, nil
+		}
+		s, ok := r[0].([]any)
+		if len(r) != 1 || !ok || len(s) != 2 {
+			return nil, fmt.Errorf("%w: %T", errReply, res)
+		}
+		return parseEntries(s[1])
+	case map[any]any:
+		if len(r) != 1 {
+			return nil, fmt.Errorf("%w: %d streams", errReply, len(r))
+		}
+		for _, entries := range r {
+			return parseEntries(entries)
+		}
+	}
+	return nil, fmt.Errorf("%w: %T", errReply, res)
+}
+
+// parseEntries decodes a list of stream entries, [[id, [name, value,
+// ...]], ...], keeping each entry's fields in order, repeated names
+// included (go-redis' XMessage keeps only a name's last value). An entry
+// without fields (XCLAIM of an entry deleted meanwhile, before Redis 7)
+// is left out.
+func parseEntries(res any) ([]IngestEntry, error) {
+	list, ok := res.([]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: entries are %T", errReply, res)
+	}
+	out := make([]IngestEntry, 0, len(list))
+	for _, it := range list {
+		e, ok := it.([]any)
+		if !ok || len(e) < 2 {
+			return nil, fmt.Errorf("%w: entry %T", errReply, it)
+		}
+		id, ok := e[0].(string)
+		if !ok {
+			return nil, fmt.Errorf("%w: entry id %T", errReply, e[0])
+		}
+		if e[1] == nil {
+			continue
+		}
+		kv, ok := e[1].([]any)
+		if !ok || len(kv)%2 != 0 {
+			return nil, fmt.Errorf("%w: fields of %s", errReply, id)
+		}
+		fields := make([]IngestField, len(kv)/2)
+		for i := range fields {
+			name, ok1 := kv[2*i].(string)
+			value, ok2 := kv[2*i+1].(string)
+			if !ok1 || !ok2 {
+				return nil, fmt.Errorf("%w: field %d of %s", errReply, i, id)
+			}
+			fields[i] = IngestField{Name: name, Value: value}
+		}
+		out = append(out, IngestEntry{ID: id, Fields: fields})
+	}
+	return out, nil
+}
