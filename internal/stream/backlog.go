@@ -48,8 +48,8 @@ type BacklogRead struct {
 // id order, and is complete only when both reach back to the position;
 // with a limit (listings) it holds its alarms only.
 func (s *Store) ReadBacklogs(ctx context.Context, reads []BacklogRead, limit int) (Backlogs, error) {
-	keys := make([]string, 1, 1+3*len(reads))
-	keys[0] = s.keys.epoch
+	keys := make([]string, 2, 2+3*len(reads))
+	keys[0], keys[1] = s.keys.epoch, s.keys.stream
 	args := make([]any, 3, 3+3*len(reads))
 	args[0], args[1], args[2] = max(limit, 0), s.cfg.Retention.Milliseconds(), s.cfg.InboxRetention.Milliseconds()
 	channels := make([]string, len(reads))

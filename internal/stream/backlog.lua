@@ -5,8 +5,8 @@
 -- "<id>\n<tail>", or for an inbox (inbox.lua) "<id>" alone, its tail
 -- being in the inbox's ib hash. A missing list expired after its
 -- retention without a publish.
--- KEYS[1] epoch, then per read: the channel's list, and for an inbox also
--- its ib and se (inbox.lua).
+-- KEYS[1] epoch, KEYS[2] the log, then per read: the channel's list, and
+-- for an inbox also its ib and se (inbox.lua).
 -- ARGV[1] most alarms per channel (0 = all), ARGV[2] retention of the
 -- channels that are no inbox in ms (0 = never expire), ARGV[3] inbox
 -- retention in ms (0 = never expire), then per read: after ms, after seq,
@@ -54,12 +54,20 @@ local function page(key, n, ams, aseq)
 end
 local now
 -- missing returns the page of a list that does not exist: complete when
--- an alarm after the position would have kept it alive until now (it
--- lives retention ms after its last write).
+-- an alarm after the position would have kept it alive until now (a list
+-- lives retention ms after the millisecond part of its newest id,
+-- log.lua's expire_after). Now is the later of Redis' clock and the log's
+-- newest id: after the clock stepped back, a list may have expired at a
+-- time the clock no longer shows, but any alarm published since has an
+-- id at or after it.
 local function missing(ams, retention)
   if not now then
     local t = redis.call('TIME')
     now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+    local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)[1]
+    if newest then
+      now = math.max(now, tonumber(string.sub(newest[1], 1, string.find(newest[1], '-', 1, true) - 1)))
+    end
   end
   return {(retention == 0 or ams + retention > now) and 1 or 0, 0}
 end
@@ -140,7 +148,7 @@ local function merge(alarms, events)
   return out
 end
 local out = {redis.call('GET', KEYS[1])}
-local k = 2
+local k = 3
 for r = 0, (#ARGV - 3) / 3 - 1 do
   local ams, aseq, kind = tonumber(ARGV[4 + 3 * r]), tonumber(ARGV[5 + 3 * r]), ARGV[6 + 3 * r]
   if kind == '0' then

@@ -163,12 +163,11 @@ local function inbox_push(ch, ix, ib, retention, id, ms, tail)
 end
 
 -- inbox_expire restarts the TTL of an inbox's keys: retention ms (0 =
--- none).
-local function inbox_expire(retention, ch, ix, ib, se)
-  if retention > 0 then
-    for _, key in ipairs({ch, ix, ib, se}) do
-      redis.call('PEXPIRE', key, retention)
-    end
+-- none) after ms, the millisecond part of the id just written
+-- (expire_after).
+local function inbox_expire(retention, ms, ch, ix, ib, se)
+  for _, key in ipairs({ch, ix, ib, se}) do
+    expire_after(key, retention, ms)
   end
 end
 

@@ -37,6 +37,20 @@ local function log_trim(stream, retention, ms)
   end
 end
 
+-- expire_after makes key expire ttl ms (0 = never) after ms, the
+-- millisecond part of the newest id written to it, on Redis' clock
+-- (PEXPIREAT). Ids never go back, but Redis' clock may: after it stepped
+-- back, new ids keep the last id's millisecond part and run ahead of the
+-- clock. A TTL counted from the clock (PEXPIRE) would then let a list
+-- expire less than ttl after the ids it held, and a reader that takes a
+-- missing list as "nothing after ms - ttl was lost" (backlog.lua) would
+-- resume across them.
+local function expire_after(key, ttl, ms)
+  if ttl > 0 then
+    redis.call('PEXPIREAT', key, string.format('%.0f', tonumber(ms) + ttl))
+  end
+end
+
 -- chan_slack is how far a channel backlog of depth items may grow past
 -- depth before it is trimmed back to depth: trimming in steps keeps the
 -- trim off the path of most publishes. inbox.lua's inbox_trim follows the

@@ -147,7 +147,7 @@ if ms then
   log_trim(KEYS[1], retention, ms)
   broadcast(ARGV[8], ARGV[5], epoch, first, frames) -- one message for the call
   for key, t in pairs(ttl) do
-    if t > 0 then redis.call('PEXPIRE', key, t) end
+    expire_after(key, t, ms) -- ms: the newest id's, at or after each key's own
   end
   redis.call('SET', KEYS[3], reply, 'PX', ARGV[7])
 end

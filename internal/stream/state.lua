@@ -107,6 +107,6 @@ local id, ms = log_append(KEYS[1], ARGV[4], ARGV[1], tail, pred)
 log_trim(KEYS[1], tonumber(ARGV[5]), ms)
 redis.call('SET', KEYS[7], id, 'PX', ARGV[9])
 chan_push(se, tonumber(ARGV[7]), iret, id, ms, tail)
-inbox_expire(iret, ch, ix, ib, se)
+inbox_expire(iret, ms, ch, ix, ib, se)
 broadcast(ARGV[10], ARGV[6], epoch, pred, {log_frame('state', id, ms, string.sub(tail, 6))})
 return {id, epoch, unread, unseen, #from}
