@@ -489,18 +489,22 @@ func nginxBlocks(conf string) map[string]map[string]string {
 	return blocks
 }
 
-// nginxLocation returns the block nginx picks for path: an exact match,
-// else the longest prefix.
+// nginxLocation returns the block nginx picks for path (nil: none).
 func nginxLocation(blocks map[string]map[string]string, path string) map[string]string {
-	if b, ok := blocks["= "+path]; ok {
-		return b
+	return blocks[nginxLocationKey(blocks, path)]
+}
+
+// nginxLocationKey returns the key of the block nginx picks for path: an
+// exact match, else the longest prefix ("" for none).
+func nginxLocationKey(blocks map[string]map[string]string, path string) string {
+	if _, ok := blocks["= "+path]; ok {
+		return "= " + path
 	}
-	var best map[string]string
-	n := -1
-	for k, b := range blocks {
+	best, n := "", -1
+	for k := range blocks {
 		p := strings.TrimSpace(strings.TrimPrefix(k, "^~"))
 		if k != "" && !strings.HasPrefix(k, "=") && strings.HasPrefix(path, p) && len(p) > n {
-			best, n = b, len(p)
+			best, n = k, len(p)
 		}
 	}
 	return best

@@ -54,6 +54,7 @@ type config struct {
 	MaxConnections  int           `env:"GATEWAY_MAX_CONNECTIONS" envDefault:"100000"`
 	ConnectRate     float64       `env:"GATEWAY_CONNECT_RATE" envDefault:"50"`
 	ConnectBurst    int           `env:"GATEWAY_CONNECT_BURST" envDefault:"200"`
+	TrustedProxies  []string      `env:"GATEWAY_TRUSTED_PROXIES"`
 	PublishRate     float64       `env:"GATEWAY_PUBLISH_RATE" envDefault:"1000"`
 	PublishBurst    int           `env:"GATEWAY_PUBLISH_BURST" envDefault:"2000"`
 	Demo            *bool         `env:"GATEWAY_DEMO"`
@@ -97,6 +98,9 @@ func loadConfigFrom(environ map[string]string) (config, error) {
 		probs.add(lerr)
 	}
 	if c.AllowedOrigins, lerr = cleanList("GATEWAY_ALLOWED_ORIGINS", c.AllowedOrigins); lerr != nil {
+		probs.add(lerr)
+	}
+	if c.TrustedProxies, lerr = cleanList("GATEWAY_TRUSTED_PROXIES", c.TrustedProxies); lerr != nil {
 		probs.add(lerr)
 	}
 	if c.NodeID == "" {

@@ -53,6 +53,7 @@ var configDefaults = map[string]any{
 	"GATEWAY_MAX_CONNECTIONS":    int64(limit.DefaultMaxConnections),
 	"GATEWAY_CONNECT_RATE":       limit.DefaultConnectRate,
 	"GATEWAY_CONNECT_BURST":      int64(limit.DefaultConnectBurst),
+	"GATEWAY_TRUSTED_PROXIES":    nil,
 	"GATEWAY_PUBLISH_RATE":       api.DefaultPublishRate,
 	"GATEWAY_PUBLISH_BURST":      int64(api.DefaultPublishBurst),
 	"GATEWAY_DEMO":               nil,

@@ -151,6 +151,7 @@ func nodeConfig(cfg config) node.Config {
 		},
 		Conns: limit.ConnConfig{
 			MaxConnections: cfg.MaxConnections, ConnectRate: cfg.ConnectRate, ConnectBurst: cfg.ConnectBurst,
+			TrustedProxies: cfg.TrustedProxies,
 		},
 		Users: limit.UserConfig{
 			StateRate: cfg.UserStateRate, StateBurst: cfg.UserStateBurst,

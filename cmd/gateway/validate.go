@@ -35,6 +35,7 @@ var nodeFields = map[string]string{
 	"Conns.MaxConnections":  "MaxConnections",
 	"Conns.ConnectRate":     "ConnectRate",
 	"Conns.ConnectBurst":    "ConnectBurst",
+	"Conns.TrustedProxies":  "TrustedProxies",
 	"Users.StateRate":       "UserStateRate",
 	"Users.StateBurst":      "UserStateBurst",
 	"Users.InboxReadRate":   "UserInboxReadRate",

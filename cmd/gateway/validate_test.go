@@ -57,6 +57,10 @@ func TestBadValuesNameTheirVariable(t *testing.T) {
 				"GATEWAY_CONNECT_RATE: must be a finite number (got NaN)",
 				"GATEWAY_PUBLISH_BURST: must not be negative (got -1)",
 			}},
+		{"trusted proxies", map[string]string{"GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, lb"},
+			[]string{`GATEWAY_TRUSTED_PROXIES: "lb" is neither an IP address nor a network in CIDR notation`}},
+		{"trusted proxies with a stray comma", map[string]string{"GATEWAY_TRUSTED_PROXIES": "10.0.0.1,"},
+			[]string{"GATEWAY_TRUSTED_PROXIES: entry 2 of 2 is empty (a stray comma?)"}},
 		{"prefix, log format, ingest", map[string]string{"GATEWAY_REDIS_PREFIX": "a b", "GATEWAY_LOG_FORMAT": "xml",
 			"GATEWAY_INGEST_BATCH": "-1", "GATEWAY_HTTP_IDLE_TIMEOUT": "-2m"},
 			[]string{

@@ -1,9 +1,11 @@
 package limit
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -27,12 +29,17 @@ type ConnConfig struct {
 	MaxConnections int
 	// ConnectRate is the connection attempts per second one source
 	// address may make, with ConnectBurst at once; more are refused with
-	// 429 (Retry-After) before they start. The source is the TCP peer:
-	// behind a proxy every client shares the proxy's address. Defaults
-	// DefaultConnectRate (50) and DefaultConnectBurst (200); a negative
-	// rate: no limit.
+	// 429 (Retry-After) before they start. The source is the TCP peer or,
+	// when that is one of TrustedProxies, the client it forwards for
+	// (Source). Defaults DefaultConnectRate (50) and DefaultConnectBurst
+	// (200); a negative rate: no limit.
 	ConnectRate  float64
 	ConnectBurst int
+	// TrustedProxies are the addresses ("10.0.0.5", "fd00::1") and
+	// networks in CIDR notation ("10.0.0.0/8") of the proxies whose
+	// X-Forwarded-For the node believes (Source). Default none: the source
+	// is always the TCP peer, whatever a request's headers say.
+	TrustedProxies []string
 }
 
 // Conns admits connections within a node's budget: the attempts per
@@ -40,6 +47,7 @@ type ConnConfig struct {
 // transport of a node. It is safe for concurrent use.
 type Conns struct {
 	cfg      ConnConfig
+	trusted  []netip.Prefix // TrustedProxies, parsed
 	m        *metrics.Metrics
 	connects *Keyed[string] // attempts per source address
 	open     atomic.Int64   // admitted and not yet released
@@ -62,7 +70,8 @@ type Refusal struct {
 // returns one *defaults.FieldError per refused field, joined.
 func (c ConnConfig) Validate() error {
 	rate := Rate{PerSecond: c.ConnectRate, Burst: c.ConnectBurst}.Validate()
-	return defaults.Rename(defaults.Rename(rate, "PerSecond", "ConnectRate"), "Burst", "ConnectBurst")
+	_, perr := parseProxies(c.TrustedProxies)
+	return errors.Join(defaults.Rename(defaults.Rename(rate, "PerSecond", "ConnectRate"), "Burst", "ConnectBurst"), perr)
 }
 
 // NewConns validates cfg and returns its budget. now is the clock
@@ -77,12 +86,14 @@ func NewConns(cfg ConnConfig, m *metrics.Metrics, now func() time.Time) (*Conns,
 	if m == nil {
 		m = metrics.New(nil)
 	}
-	return &Conns{cfg: cfg, m: m,
+	trusted, _ := parseProxies(cfg.TrustedProxies) // validated above
+	return &Conns{cfg: cfg, trusted: trusted, m: m,
 		connects: NewKeyed[string](Rate{PerSecond: cfg.ConnectRate, Burst: cfg.ConnectBurst}, now)}, nil
 }
 
 // Admit applies the budget to a connection of transport (a metrics label:
-// "ws", "sse") from remoteAddr (a request's RemoteAddr). When it reports
+// "ws", "sse") from remoteAddr (Source of its request; a host:port is
+// taken by its host). When it reports
 // true the connection holds a slot until Release(transport); otherwise the
 // refusal is counted and says how to answer.
 func (c *Conns) Admit(remoteAddr, transport string) (Refusal, bool) {

@@ -171,7 +171,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	if !s.allowOrigin(w, r) {
 		return
 	}
-	ref, ok := s.conns.Admit(r.RemoteAddr, transportLabel)
+	ref, ok := s.conns.Admit(s.conns.Source(r), transportLabel)
 	if !ok {
 		w.Header().Set("Retry-After", limit.RetryAfter(ref.Wait))
 		code := protocol.CodeRateLimited
@@ -184,7 +184,7 @@ func (s *Server) serveStream(w http.ResponseWriter, r *http.Request) {
 	defer s.conns.Release(transportLabel)
 	claims, err := s.tickets.Verify(r.URL.Query().Get("ticket"))
 	if err != nil {
-		s.log.Debug("sse: ticket rejected", "remote", r.RemoteAddr, "err", err)
+		s.log.Debug("sse: ticket rejected", "remote", s.conns.Source(r), "err", err)
 		writeError(w, http.StatusUnauthorized, protocol.CodeUnauthorized, "missing, invalid or expired ticket")
 		return
 	}

@@ -113,7 +113,7 @@ func (st *stream) run() {
 	w, err := st.srv.resume.Resume(st.ctx, st.hubConn, req)
 	if err != nil {
 		if st.ctx.Err() == nil {
-			st.srv.log.Warn("sse: resume from redis failed", "remote", st.r.RemoteAddr, "err", err)
+			st.srv.log.Warn("sse: resume from redis failed", "remote", st.srv.conns.Source(st.r), "err", err)
 		}
 		st.writeClose(transport.ResumeClose(err))
 		return
@@ -121,7 +121,7 @@ func (st *stream) run() {
 	gauge := st.srv.m.Transport.WithLabelValues(transportLabel)
 	gauge.Inc()
 	defer gauge.Dec()
-	st.srv.log.Debug("sse: stream started", "remote", st.r.RemoteAddr, "sub", st.claims.Subject,
+	st.srv.log.Debug("sse: stream started", "remote", st.srv.conns.Source(st.r), "sub", st.claims.Subject,
 		"status", w.Status, "replayed", w.Replayed)
 	if !st.claims.Expires.IsZero() {
 		t := time.AfterFunc(time.Until(st.claims.Expires), func() { st.close(protocol.CloseAuth, "token expired") })

@@ -150,13 +150,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.conns.Release(transportLabel)
 		}
 	}()
+	remote := s.conns.Source(r)
 	c, err := websocket.Accept(leanHijacker{w}, r, s.accept)
 	if err != nil {
-		s.log.Info("ws: upgrade refused", "err", err, "remote", r.RemoteAddr)
+		s.log.Info("ws: upgrade refused", "err", err, "remote", remote)
 		return
 	}
 	c.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, c, r.RemoteAddr)
+	sess := newSession(s, c, remote)
 	if !s.sessions.Add(sess) {
 		sess.close(protocol.CloseRestart, "node draining")
 		sess.end()
