@@ -57,7 +57,8 @@ type IngestConsumer struct {
 
 // IngestGroup is the Redis side of the ingest stream {prefix}:ingest
 // consumed by one consumer group: reads, claims, acknowledgements,
-// dead letters, trimming and the consumer lease (ingestlease.go).
+// dead letters, trimming and the consumer lease (ingestlease.go); its
+// scripts and the decoding of raw entries are in ingestreply.go.
 // internal/ingest is the logic over it. Every method is bounded by the
 // deadline of its ctx, which the caller sets (a lease holder's calls end
 // with its lease). It is safe for concurrent use.

@@ -3,8 +3,14 @@ package stream
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/internal/testproc"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 // TestIngestGroup runs the ingest group's commands on the real Redis:
@@ -93,7 +99,20 @@ func TestIngestGroup(t *testing.T) {
 // in order, a repeated name twice, whether the read found the entries at
 // once or had to wait for them.
 func TestIngestGroupFieldsAsGiven(t *testing.T) {
-	s, rdb := newTestStore(t, backend{"redis", true}, Config{})
+	for _, proto := range []int{2, 3} { // XREADGROUP's reply is a map in RESP3
+		t.Run("RESP"+strconv.Itoa(proto), func(t *testing.T) {
+			rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), Protocol: proto, ContextTimeoutEnabled: true})
+			t.Cleanup(func() { _ = rdb.Close() })
+			s, err := New(Config{Prefix: testutil.Prefix(t)}, rdb, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			testFieldsAsGiven(t, s, rdb)
+		})
+	}
+}
+
+func testFieldsAsGiven(t *testing.T, s *Store, rdb redis.UniversalClient) {
 	ctx := testCtx(t)
 	g := s.IngestGroup("g", 100)
 	if err := g.Create(ctx); err != nil {
@@ -173,5 +192,30 @@ func TestIngestGroupSettleOwnEntriesOnly(t *testing.T) {
 	}
 	if rdb.Exists(ctx, s.keys.entryIdem(got[0].ID)).Val() != 0 || rdb.Exists(ctx, s.keys.entryIdem(got[1].ID)).Val() != 1 {
 		t.Fatal("Settle deleted the wrong records")
+	}
+}
+
+// TestParseIngestReplies: malformed replies are errors, not entries.
+func TestParseIngestReplies(t *testing.T) {
+	entry := []any{"1-0", []any{"channel", "a", "channel", "b"}}
+	for _, tc := range []struct {
+		name string
+		res  any
+		n    int
+		ok   bool
+	}{
+		{"RESP2", []any{[]any{"k", []any{entry}}}, 1, true},
+		{"RESP3", map[any]any{"k": []any{entry}}, 1, true},
+		{"nothing", nil, 0, true},
+		{"deleted entry", []any{[]any{"k", []any{[]any{"2-0", nil}, entry}}}, 1, true},
+		{"odd fields", []any{[]any{"k", []any{[]any{"1-0", []any{"channel"}}}}}, 0, false},
+		{"not a string", []any{[]any{"k", []any{[]any{"1-0", []any{"channel", int64(1)}}}}}, 0, false},
+		{"two streams", map[any]any{"k": []any{entry}, "l": []any{entry}}, 0, false},
+		{"not a list", "OK", 0, false},
+	} {
+		got, err := parseRead(tc.res)
+		if (err == nil) != tc.ok || len(got) != tc.n {
+			t.Errorf("%s: %+v, %v", tc.name, got, err)
+		}
 	}
 }
