@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 // ErrNoGroup reports that the ingest consumer group does not exist (the
@@ -318,8 +320,9 @@ func (g *IngestGroup) Settle(ctx context.Context, consumer string, dead []Ingest
 	}
 	keys := make([]string, 1, 1+len(ack))
 	keys[0] = g.keys.Stream
-	args := make([]any, 2, 2+len(ack))
+	args := make([]any, 4, 4+len(ack))
 	args[0], args[1] = g.group, consumer
+	args[2], args[3] = idRange(ack)
 	for _, id := range ack {
 		keys = append(keys, g.keys.entryIdem(id))
 		args = append(args, id)
@@ -328,4 +331,23 @@ func (g *IngestGroup) Settle(ctx context.Context, consumer string, dead []Ingest
 		return groupErr("XACK", err)
 	}
 	return nil
+}
+
+// idRange returns the lowest and the highest of ids, stream ids as
+// Redis gave them.
+func idRange(ids []string) (lo, hi string) {
+	var l, h protocol.ID
+	for i, s := range ids {
+		id, err := protocol.ParseID(s)
+		if err != nil {
+			return "-", "+" // cannot happen; the whole range then
+		}
+		if i == 0 || id.Compare(l) < 0 {
+			l, lo = id, s
+		}
+		if i == 0 || id.Compare(h) > 0 {
+			h, hi = id, s
+		}
+	}
+	return lo, hi
 }

@@ -8,18 +8,27 @@ import (
 // settleLua acknowledges entries still pending on a consumer and deletes
 // their entry idempotency records, skipping those another consumer
 // claimed meanwhile. KEYS[1] the ingest stream, KEYS[1+i] the record of
-// entry i; ARGV[1] the group, ARGV[2] the consumer, ARGV[2+i] entry i's
-// id. Returns how many were acknowledged.
+// entry i; ARGV[1] the group, ARGV[2] the consumer, ARGV[3] and ARGV[4]
+// the lowest and highest of the ids, ARGV[4+i] entry i's id. One XPENDING
+// of the consumer over that range tells which are still its own. Returns
+// how many were acknowledged.
 const settleLua = `
-local acked = 0
-for i = 3, #ARGV do
-  local id = ARGV[i]
-  if redis.call('XPENDING', KEYS[1], ARGV[1], id, id, 1, ARGV[2])[1] then
-    acked = acked + redis.call('XACK', KEYS[1], ARGV[1], id)
-    redis.call('DEL', KEYS[i - 1])
+local mine = {}
+for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[4], 2147483647, ARGV[2])) do
+  mine[p[1]] = true
+end
+local ids, recs = {}, {}
+for i = 5, #ARGV do
+  if mine[ARGV[i]] then
+    ids[#ids + 1], recs[#recs + 1] = ARGV[i], KEYS[i - 3]
   end
 end
-return acked`
+for i = 1, #ids, 1000 do
+  local j = math.min(i + 999, #ids)
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids, i, j))
+  redis.call('DEL', unpack(recs, i, j))
+end
+return #ids`
 
 // deleteConsumerLua removes consumer ARGV[2] from group ARGV[1] of stream
 // KEYS[1] if nothing is pending on it: returns -1 when something is, else
