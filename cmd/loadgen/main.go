@@ -25,6 +25,7 @@ workloads (each prints a table and a final "RESULT workload=... k=v" line):
   memory     N idle connections: RSS and Go heap per connection
   storm      N clients on node A; SIGKILL A; M alarms each through B; all resume on B
   publish    HTTP publish throughput: single requests and batches
+  inbox-flood  one user floods its inbox (state changes, reads); another tenant's latencies
   summarize  read RESULT lines (files or stdin) and print medians with ranges
 
 By default loadgen starts its own redis-server and builds ./cmd/gateway
@@ -170,6 +171,8 @@ var workloads = map[string]workload{
 	"memory":  memoryFlags,
 	"storm":   stormFlags,
 	"publish": publishFlags,
+	// the gateway only
+	"inbox-flood": inboxFloodFlags,
 }
 
 // common holds the flags every workload has.
