@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -535,6 +536,10 @@ func (h *hostileConn) flood(ctx context.Context, msgs [][]byte, window int) (int
 			return n, h.closed(err)
 		}
 		n++
+		// A real attacker runs elsewhere: yield, so that this loop does
+		// not hold a P of loadgen's own runtime for a whole time slice
+		// while the victim's goroutines, which take the timestamps, wait.
+		runtime.Gosched()
 		if n%int64(window) == 0 {
 			// Not ctx: a sync cut short would leave its answer to be
 			// taken for the next one's.

@@ -8,7 +8,7 @@
 # the tree does not leak into the numbers; REV=<commit> measures another
 # commit. Then:
 #   go run ./cmd/loadgen summarize docs/bench/raw/*.txt
-# Usage: docs/bench/run.sh [workload ...]   (default: all five)
+# Usage: docs/bench/run.sh [workload ...]   (default: all six)
 set -eu
 cd "$(dirname "$0")/../.."
 RUNS=${RUNS:-3}
@@ -45,7 +45,7 @@ one() { # workload run-number args...
 	$LG "$w" $GW $plot "$@" 2>&1 | tee -a "$OUT/$w.txt"
 }
 
-set -- ${*:-fanout latency memory storm publish}
+set -- ${*:-fanout latency memory storm publish inbox-flood}
 for w in "$@"; do
 	for n in $(seq "$RUNS"); do
 		case $w in
@@ -54,6 +54,7 @@ for w in "$@"; do
 		memory) one memory "$n" -conns 10000 ;;
 		storm) one storm "$n" -conns 2000 -per 20 ;;
 		publish) one publish "$n" -workers 32 -batch-workers 8 -batch 100 -duration 10s ;;
+		inbox-flood) one inbox-flood "$n" -rate 200 -phase 15s -ws 8 -reads 8 -http-state 4 ;;
 		esac
 	done
 done
