@@ -11,14 +11,11 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/coder/websocket"
 )
 
 // The inbox-flood workload: one hostile user floods its inbox with state
@@ -99,6 +96,9 @@ func runInboxFlood(ctx context.Context, o *floodOpts, co *common, out io.Writer)
 	if _, ok := co.kind.(alarmgate); !ok {
 		return errors.New("inbox-flood: the gateway only (the peer has no inbox)")
 	}
+	if o.wsWindow < 1 || o.rate <= 0 || o.workers < 1 {
+		return errors.New("inbox-flood: -ws-window and -workers must be at least 1, -rate above 0")
+	}
 	cl, err := co.startCluster(ctx, 1)
 	if err != nil {
 		return err
@@ -140,7 +140,7 @@ func envNote(env string) string {
 	if env == "" {
 		return ""
 	}
-	return " and -env " + env
+	return "; then -env " + env
 }
 
 // fillInbox publishes o.fill alarms to the hostile user's inbox in batches
@@ -459,134 +459,6 @@ func (e *floodEnv) do(method, path, token string, body []byte) (int, error) {
 	return resp.StatusCode, err
 }
 
-// hostileConn is one WebSocket of the hostile user: flood writes, the
-// reader goroutine counts the error answers.
-type hostileConn struct {
-	c       *websocket.Conn
-	limited atomic.Int64  // rate_limited answers
-	failed  atomic.Int64  // other error answers, the sync's left out
-	synced  chan struct{} // gets the answer to the sync message
-	done    chan struct{} // closed when the reader ends
-	err     error         // why the reader ended; read it after done
-}
-
-var (
-	errorPrefix = []byte(`{"type":"error",`)
-	rateLimited = []byte(`"error":"rate_limited"`)
-	badRequest  = []byte(`"error":"bad_request"`)
-	// syncMsg is a state message whose op does not decode: the gateway
-	// answers bad_request before any limit or Redis.
-	syncMsg = []byte(`{"type":"state","op":0}`)
-)
-
-// dialHostile connects one hostile WebSocket and waits for its welcome.
-func dialHostile(ctx context.Context, d *dialer, url, token string) (*hostileConn, error) {
-	c, err := d.dial(ctx, url, token, nil)
-	if err != nil {
-		return nil, err
-	}
-	h := &hostileConn{c: c, synced: make(chan struct{}, 1), done: make(chan struct{})}
-	welcomed := make(chan struct{})
-	go h.read(welcomed)
-	if err := waitFor(ctx, welcomed, 20*time.Second); err != nil {
-		_ = c.CloseNow()
-		<-h.done
-		return nil, err
-	}
-	return h, nil
-}
-
-func (h *hostileConn) read(welcomed chan struct{}) {
-	defer close(h.done)
-	var once sync.Once
-	for {
-		_, b, err := h.c.Read(context.Background())
-		if err != nil {
-			h.err = err
-			return
-		}
-		splitLines(b, func(msg []byte) {
-			switch {
-			case bytes.HasPrefix(msg, welcomePrefix):
-				once.Do(func() { close(welcomed) })
-			case !bytes.HasPrefix(msg, errorPrefix):
-			case bytes.Contains(msg, rateLimited):
-				h.limited.Add(1)
-			case bytes.Contains(msg, badRequest):
-				select {
-				case h.synced <- struct{}{}:
-				default:
-				}
-			default:
-				h.failed.Add(1)
-			}
-		})
-	}
-}
-
-// flood writes msgs in turn as fast as the gateway answers them until ctx
-// ends, and returns how many it wrote. After every window messages it
-// syncs, so that at most window answers are on their way: a client that
-// writes without reading its answers is closed as too slow (4029) once its
-// queue overflows, which would end the flood.
-func (h *hostileConn) flood(ctx context.Context, msgs [][]byte, window int) (int64, error) {
-	var n int64
-	for ctx.Err() == nil {
-		if err := writeReply(h.c, msgs[n%int64(len(msgs))]); err != nil {
-			return n, h.closed(err)
-		}
-		n++
-		// A real attacker runs elsewhere: yield, so that this loop does
-		// not hold a P of loadgen's own runtime for a whole time slice
-		// while the victim's goroutines, which take the timestamps, wait.
-		runtime.Gosched()
-		if n%int64(window) == 0 {
-			// Not ctx: a sync cut short would leave its answer to be
-			// taken for the next one's.
-			if err := h.sync(context.Background()); err != nil {
-				return n, err
-			}
-		}
-	}
-	return n, nil
-}
-
-// sync sends syncMsg and waits for its answer. The gateway serves one
-// connection's messages in order, so by then it has answered every
-// message written before.
-func (h *hostileConn) sync(ctx context.Context) error {
-	select {
-	case <-h.synced:
-	default:
-	}
-	if err := writeReply(h.c, syncMsg); err != nil {
-		return h.closed(err)
-	}
-	t := time.NewTimer(30 * time.Second)
-	defer t.Stop()
-	select {
-	case <-h.synced:
-		return nil
-	case <-h.done:
-		return fmt.Errorf("sync: the hostile WebSocket closed: %w", h.err)
-	case <-t.C:
-		return errors.New("sync: no answer in 30 s")
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// closed explains a failed write: why the gateway closed the socket when
-// the reader has seen it.
-func (h *hostileConn) closed(err error) error {
-	select {
-	case <-h.done:
-		return fmt.Errorf("the hostile WebSocket closed: %w", h.err)
-	case <-time.After(100 * time.Millisecond):
-		return fmt.Errorf("write: %w", err)
-	}
-}
-
 // p99Ratio is p's victim p99 over the baseline's (0 without a baseline).
 func p99Ratio(p, base time.Duration) float64 {
 	if base <= 0 {
@@ -603,10 +475,10 @@ func floodTable(out io.Writer, phases []phaseResult) {
 	}
 	base := phases[0]
 	t := newTable(out, "phase", "load1", "pub_p50", "pub_p99", "pub_max", "del_p50", "del_p99", "del_max",
-		"pub_p99_x", "del_p99_x", "lost", "sent", "accepted", "limited", "redis_cpu_s", "gw_cpu_s", "lg_cpu_s")
+		"pub_p99_x", "del_p99_x", "pub_err", "lost", "sent", "accepted", "limited", "redis_cpu_s", "gw_cpu_s", "lg_cpu_s")
 	for _, p := range phases {
 		t.row(p.Name, p.Load1, p.Pub.P50, p.Pub.P99, p.Pub.Max, p.Del.P50, p.Del.P99, p.Del.Max,
-			p99Ratio(p.Pub.P99, base.Pub.P99), p99Ratio(p.Del.P99, base.Del.P99), p.lost(),
+			p99Ratio(p.Pub.P99, base.Pub.P99), p99Ratio(p.Del.P99, base.Del.P99), p.PubErrors, p.lost(),
 			p.Flood.Sent, p.Flood.Accepted, p.Flood.Limited,
 			p.RedisCPU.Seconds(), p.GatewayCPU.Seconds(), p.LoadgenCPU.Seconds())
 	}

@@ -99,17 +99,17 @@ func TestFloodTable(t *testing.T) {
 	}
 	for i, want := range []struct {
 		name   string
-		fields []string // ratios, lost, sent, accepted, limited
+		fields []string // ratios, publish errors, lost, sent, accepted, limited
 	}{
-		{"baseline", []string{"1.000", "1.000", "1", "0", "0", "0"}},
-		{"ws-state", []string{"1.500", "1.000", "1", "100000", "300", "99700"}},
-		{"http", []string{"2.500", "1.000", "1", "0", "0", "0"}},
+		{"baseline", []string{"1.000", "1.000", "0", "1", "0", "0", "0"}},
+		{"ws-state", []string{"1.500", "1.000", "0", "1", "100000", "300", "99700"}},
+		{"http", []string{"2.500", "1.000", "0", "1", "0", "0", "0"}},
 	} {
 		f := strings.Fields(lines[i+1])
-		if len(f) != 17 || f[0] != want.name {
+		if len(f) != 18 || f[0] != want.name {
 			t.Fatalf("row %d: %q", i, lines[i+1])
 		}
-		if got := f[8:14]; strings.Join(got, " ") != strings.Join(want.fields, " ") {
+		if got := f[8:15]; strings.Join(got, " ") != strings.Join(want.fields, " ") {
 			t.Errorf("%s: ratios…limited = %v, want %v", want.name, got, want.fields)
 		}
 	}
