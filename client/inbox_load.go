@@ -278,7 +278,7 @@ func httpBase(endpoint string) (string, error) {
 	case "wss":
 		u.Scheme = "https"
 	}
-	u.Path = strings.TrimRight(strings.TrimSuffix(u.Path, "/v1/ws"), "/")
+	u.Path = strings.TrimRight(strings.TrimSuffix(strings.TrimRight(u.Path, "/"), "/v1/ws"), "/")
 	u.RawPath, u.RawQuery, u.Fragment = "", "", ""
 	return u.String(), nil
 }
