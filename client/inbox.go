@@ -82,7 +82,8 @@ const (
 	// ChangeEvent: a state event, from any device of the user, this
 	// InboxView's own changes included.
 	ChangeEvent ChangeKind = "event"
-	// ChangeCounts: a welcome brought new counts.
+	// ChangeCounts: new counts and nothing else: from a welcome, or from
+	// an alarm the view already held (a page and the stream overlap).
 	ChangeCounts ChangeKind = "counts"
 	// ChangeLocal: a change of this InboxView, shown before the server
 	// confirmed it.
@@ -376,10 +377,13 @@ func (v *InboxView) onAlarm(a Alarm) {
 	if v.load != nil {
 		v.bufferLocked(pageEntry{alarm: &a})
 	}
+	before := v.countsLocked()
 	if v.applyAlarmLocked(id, a) {
 		v.trimLocked()
+		v.emitLocked(InboxChange{Kind: ChangeAlarm, IDs: []string{a.ID}, Counts: v.countsLocked()})
+	} else if after := v.countsLocked(); after != before {
+		v.emitLocked(InboxChange{Kind: ChangeCounts, Counts: after})
 	}
-	v.emitLocked(InboxChange{Kind: ChangeAlarm, IDs: []string{a.ID}, Counts: v.countsLocked()})
 }
 
 // onState runs on Run's goroutine for each new state event, before the
