@@ -16,6 +16,30 @@ import (
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
+// await waits for a receive from ch, or for the server's end (a failed
+// test), so that scripts never outlive it.
+func (fc *fakeConn) await(ch chan struct{}) {
+	select {
+	case <-ch:
+	case <-fc.ctx.Done():
+	}
+}
+
+// gate is a channel closed once, by open or at the test's end, so that
+// handlers waiting on it never outlive a failed test.
+type gate struct {
+	c    chan struct{}
+	once sync.Once
+}
+
+func newGate(t *testing.T) *gate {
+	g := &gate{c: make(chan struct{})}
+	t.Cleanup(g.open)
+	return g
+}
+
+func (g *gate) open() { g.once.Do(func() { close(g.c) }) }
+
 // inboxWelcome is a welcome with inbox counts.
 func inboxWelcome(position string, status protocol.Status, unread, unseen int) string {
 	return fmt.Sprintf(`{"type":"welcome","node":"gw-1","epoch":"e1","channels":["user:42","broadcast"],`+
@@ -191,7 +215,7 @@ func TestInboxViewLoadLiveAndDuplicates(t *testing.T) {
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
 		fc.send(inboxWelcome("3-0", protocol.StatusNew, 1, 1))
 		fc.send(inboxAlarm("4-0", 1, 1), inboxAlarm("6-0", 2, 2))
-		<-sent
+		fc.await(sent)
 		fc.send(stateMsg("7-0", protocol.OpRead, []string{"6-0"}, "", 1, 1), inboxAlarm("6-0", 9, 9),
 			`{"type":"alarm","id":"8-0","ts":8,"channel":"broadcast","event":"b","data":null}`)
 		fc.waitClose()
@@ -260,13 +284,13 @@ func TestInboxViewReloadsUnlessResumed(t *testing.T) {
 		switch n {
 		case 0:
 			fc.send(inboxWelcome("1-0", protocol.StatusNew, 1, 1))
-			<-next
+			fc.await(next)
 			fc.send(inboxAlarm("2-0", 2, 2))
-			<-next
+			fc.await(next)
 			fc.close(protocol.CloseRestart, "restart")
 		case 1:
 			fc.send(inboxWelcome("9-0", protocol.StatusExpired, 1, 0))
-			<-next
+			fc.await(next)
 			fc.close(protocol.CloseRestart, "restart")
 		default:
 			fc.send(inboxWelcome("9-0", protocol.StatusResumed, 1, 0),
@@ -314,13 +338,13 @@ func TestInboxViewRollbackOnError(t *testing.T) {
 		fc.send(inboxWelcome("2-0", protocol.StatusNew, 2, 2))
 		fc.waitClose()
 	})
-	release := make(chan struct{})
+	release := newGate(t)
 	api := &inboxAPI{t: t,
 		page: func(*http.Request) (int, string) {
 			return 200, pageBody(2, 2, "", pageItem{id: "2-0"}, pageItem{id: "1-0"})
 		},
 		post: func(protocol.StateChange) (int, string) {
-			<-release
+			<-release.c
 			return 503, `{"error":{"code":"unavailable","message":"redis down"}}`
 		},
 	}
@@ -335,7 +359,7 @@ func TestInboxViewRollbackOnError(t *testing.T) {
 		t.Errorf("local change = %+v", ch)
 	}
 	checkView(t, v, "2-0:sr 1-0:", protocol.Counts{Unread: 1, Unseen: 1})
-	close(release)
+	release.open()
 	err := <-errc
 	var apiErr *APIError
 	if !errors.As(err, &apiErr) || apiErr.Code != protocol.CodeUnavailable {
@@ -446,13 +470,13 @@ func TestInboxViewLoadMore(t *testing.T) {
 		conns <- fc
 		fc.waitClose()
 	})
-	started, release := make(chan struct{}), make(chan struct{})
+	started, release := make(chan struct{}), newGate(t)
 	api := &inboxAPI{t: t, page: func(r *http.Request) (int, string) {
 		if r.URL.Query().Get("before") == "" {
 			return 200, pageBody(3, 3, "2-0", pageItem{id: "3-0"}, pageItem{id: "2-0"})
 		}
 		close(started)
-		<-release
+		<-release.c
 		return 200, pageBody(3, 3, "", pageItem{id: "1-0"}, pageItem{id: "0-5"})
 	}}
 	fs.handleAPI(api)
@@ -475,7 +499,7 @@ func TestInboxViewLoadMore(t *testing.T) {
 	<-started
 	fc.send(stateMsg("7-0", protocol.OpRead, []string{"1-0"}, "", 2, 2))
 	waitChange(t, v, ChangeEvent)
-	close(release)
+	release.open()
 	if r := <-done; r.err != nil || r.more {
 		t.Fatalf("LoadMore = %v, %v; want false, nil", r.more, r.err)
 	}
@@ -594,5 +618,72 @@ func TestHTTPBase(t *testing.T) {
 		if got, err := httpBase(in); err != nil || got != want {
 			t.Errorf("httpBase(%q) = %q, %v; want %q", in, got, err, want)
 		}
+	}
+}
+
+// TestInboxViewLoadFailures: a load that fails with 503 is reported and
+// retried; one refused for good (400) is reported and left to the next
+// welcome.
+func TestInboxViewLoadFailures(t *testing.T) {
+	next := make(chan struct{})
+	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
+		fc.send(inboxWelcome("1-0", protocol.StatusNew, 1, 1))
+		if n == 2 {
+			fc.waitClose()
+			return
+		}
+		fc.await(next)
+		fc.close(protocol.CloseRestart, "restart")
+	})
+	answers := []struct {
+		status int
+		body   string
+	}{
+		{503, `{"error":{"code":"unavailable","message":"down"}}`},
+		{200, pageBody(1, 1, "", pageItem{id: "1-0"})},
+		{400, `{"error":{"code":"no_inbox","message":"none"}}`},
+		{200, pageBody(0, 0, "")},
+	}
+	api := &inboxAPI{t: t}
+	api.page = func(*http.Request) (int, string) {
+		a := answers[min(api.getCount(), len(answers))-1]
+		return a.status, a.body
+	}
+	fs.handleAPI(api)
+	_, v := startView(t, fs, InboxViewConfig{})
+
+	var apiErr *APIError
+	if ch := waitChange(t, v, ChangeLoadFailed); !errors.As(ch.Err, &apiErr) || apiErr.Status != 503 {
+		t.Errorf("first failure = %v", ch.Err)
+	}
+	waitChange(t, v, ChangeLoaded)
+	checkView(t, v, "1-0:", protocol.Counts{Unread: 1, Unseen: 1})
+
+	next <- struct{}{} // reconnect: new, so the view reloads
+	if ch := waitChange(t, v, ChangeLoadFailed); !errors.As(ch.Err, &apiErr) || apiErr.Code != protocol.CodeNoInbox {
+		t.Errorf("second failure = %v", ch.Err)
+	}
+	if v.Loaded() {
+		t.Error("Loaded after a load refused for good")
+	}
+	checkView(t, v, "1-0:", protocol.Counts{Unread: 1, Unseen: 1}) // kept as it was
+	next <- struct{}{}
+	waitChange(t, v, ChangeLoaded)
+	checkView(t, v, "", protocol.Counts{})
+	if n := api.getCount(); n != 4 {
+		t.Errorf("%d GETs, want 4", n)
+	}
+}
+
+// TestInboxViewMaxItems: new alarms push the oldest items out beyond
+// MaxItems, and LoadMore continues from the oldest item kept.
+func TestInboxViewMaxItems(t *testing.T) {
+	v := &InboxView{cfg: InboxViewConfig{MaxItems: 2}, channel: "user:42", changes: make(chan InboxChange, 10), loaded: true}
+	for _, id := range []string{"1-0", "2-0", "3-0"} {
+		v.onAlarm(Alarm{ID: id, Channel: "user:42", Counts: &protocol.Counts{Unread: 3, Unseen: 3}})
+	}
+	v.onAlarm(Alarm{ID: "4-0", Channel: "broadcast"})
+	if got := itemsString(v.Items()); got != "3-0: 2-0:" || !v.HasMore() || v.next != "2-0" {
+		t.Errorf("items %q, next %q", got, v.next)
 	}
 }
