@@ -53,6 +53,11 @@ type InboxViewConfig struct {
 
 	// ChangeBuffer is the capacity of the Changes channel. Default 64.
 	ChangeBuffer int
+
+	// Retries is how many times a change that failed on the network or
+	// was answered 429 or 5xx is sent again (after Retry-After, or the
+	// Client's backoff) before it is rolled back. Default 3; -1: never.
+	Retries int
 }
 
 // Defaults of InboxViewConfig.
@@ -61,6 +66,7 @@ const (
 	DefaultInboxPageSize       = 50
 	DefaultInboxMaxItems       = 10000
 	DefaultInboxChangeBuffer   = 64
+	DefaultInboxRetries        = 3
 )
 
 // maxBuffered bounds the entries an InboxView keeps while a page is
@@ -105,11 +111,14 @@ type InboxChange struct {
 	// ChangeLocal and ChangeRolledBack.
 	Op string
 	// IDs are the alarms concerned: the new alarm (ChangeAlarm), the
-	// event's or the change's ids (nil when it names an UpTo).
-	IDs    []string
-	UpTo   string
+	// added ones (ChangeMore), the event's or the change's ids (nil when
+	// it names UpTo instead: every alarm at or below it).
+	IDs  []string
+	UpTo string
+	// Counts are what Counts returned right after the change.
 	Counts protocol.Counts
-	Err    error
+	// Err says why, for ChangeRolledBack and ChangeLoadFailed.
+	Err error
 }
 
 // InboxView is the inbox of a Client's user, kept up to date: the first
@@ -141,11 +150,12 @@ type InboxView struct {
 
 	mu       sync.Mutex // guards every field below
 	closed   bool
-	channel  string // the user's inbox channel, from the last welcome
-	endpoint string // the endpoint of the last welcome
-	last     protocol.ID
-	items    []InboxItem // the server's state, newest first
-	ids      []protocol.ID
+	channel  string          // the user's inbox channel, from the last welcome
+	epoch    string          // the last welcome's epoch
+	endpoint string          // the endpoint of the last welcome
+	last     protocol.ID     // the newest inbox entry applied, or the welcome's position
+	items    []InboxItem     // the server's state, newest first
+	ids      []protocol.ID   // the ids of items
 	counts   protocol.Counts // the last counts received
 	next     string          // before of the next page; "" when none
 	loaded   bool            // a first page arrived since the last reset
@@ -182,7 +192,7 @@ func (cfg InboxViewConfig) withDefaults(c *Client) (InboxViewConfig, error) {
 			return cfg, fmt.Errorf("%w: BaseURL %q is not an http(s) URL", ErrInvalidConfig, cfg.BaseURL)
 		}
 	}
-	if cfg.PageSize < 0 || cfg.PageSize > 1000 || cfg.MaxItems < 0 || cfg.ChangeBuffer < 0 || cfg.RequestTimeout < 0 {
+	if cfg.PageSize < 0 || cfg.PageSize > 1000 || cfg.MaxItems < 0 || cfg.ChangeBuffer < 0 || cfg.RequestTimeout < 0 || cfg.Retries < -1 {
 		return cfg, fmt.Errorf("%w: negative or out of range inbox view setting", ErrInvalidConfig)
 	}
 	if cfg.Token == nil {
@@ -195,6 +205,7 @@ func (cfg InboxViewConfig) withDefaults(c *Client) (InboxViewConfig, error) {
 	cfg.PageSize = orDefault(cfg.PageSize, DefaultInboxPageSize)
 	cfg.MaxItems = orDefault(cfg.MaxItems, DefaultInboxMaxItems)
 	cfg.ChangeBuffer = orDefault(cfg.ChangeBuffer, DefaultInboxChangeBuffer)
+	cfg.Retries = max(orDefault(cfg.Retries, DefaultInboxRetries), 0)
 	return cfg, nil
 }
 
@@ -353,7 +364,7 @@ func (v *InboxView) onWelcome(w Welcome, endpoint string, last protocol.ID) {
 		return
 	}
 	before := v.countsLocked()
-	v.channel, v.endpoint, v.last = inboxChannel(w.Channels), endpoint, last
+	v.channel, v.epoch, v.endpoint, v.last = inboxChannel(w.Channels), w.Epoch, endpoint, last
 	if w.Inbox != nil {
 		v.counts = *w.Inbox
 	}

@@ -2,7 +2,10 @@ package client
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"net/http"
 	"slices"
 
 	"github.com/alarmgate/alarmgate/protocol"
@@ -25,8 +28,9 @@ type pendingChange struct {
 // shows in Items and Counts at once (ChangeLocal), then returns the
 // gateway's answer: on an error the change is undone (ChangeRolledBack);
 // on success the state event it caused confirms it, on every device of
-// the user (ChangeEvent). Ids the inbox does not hold are ignored; no ids
-// is a no-op.
+// the user (ChangeEvent). Ids the view shows in the state asked for
+// already are not sent (with none left it does nothing); ids the inbox
+// does not hold are ignored by the gateway.
 func (v *InboxView) MarkRead(ctx context.Context, ids ...string) error {
 	return v.change(ctx, protocol.OpRead, ids, "")
 }
@@ -51,28 +55,44 @@ func (v *InboxView) Unarchive(ctx context.Context, ids ...string) error {
 	return v.change(ctx, protocol.OpUnarchive, ids, "")
 }
 
-// MarkAllRead marks read every inbox alarm up to the newest one Items
-// holds (with up_to), also those older than the loaded pages; alarms
-// that arrive later stay unread. With no items it does nothing.
+// MarkAllRead marks read every inbox alarm this device knows (with
+// up_to the newest item's id, or the Client's Position when that is
+// newer), also those older than the loaded pages; alarms that arrive
+// later stay unread. With neither it does nothing.
 func (v *InboxView) MarkAllRead(ctx context.Context) error {
+	return v.changeAll(ctx, protocol.OpRead)
+}
+
+// MarkAllSeen marks seen every inbox alarm this device knows, as
+// MarkAllRead marks them read.
+func (v *InboxView) MarkAllSeen(ctx context.Context) error {
+	return v.changeAll(ctx, protocol.OpSeen)
+}
+
+// changeAll applies op up to the newest id this device knows.
+func (v *InboxView) changeAll(ctx context.Context, op string) error {
 	v.mu.Lock()
-	upTo := ""
-	if len(v.ids) > 0 {
-		upTo = v.ids[0].String()
+	var upTo protocol.ID
+	known := len(v.ids) > 0
+	if known {
+		upTo = v.ids[0]
 	}
+	epoch := v.epoch
 	v.mu.Unlock()
-	if upTo == "" {
+	if last, ep := v.c.Position(); ep == epoch && epoch != "" {
+		if id, err := protocol.ParseID(last); err == nil && (!known || upTo.Less(id)) {
+			upTo, known = id, true
+		}
+	}
+	if !known {
 		return nil
 	}
-	return v.change(ctx, protocol.OpRead, nil, upTo)
+	return v.change(ctx, op, nil, upTo.String())
 }
 
 // change applies a change optimistically, sends it and settles it.
 func (v *InboxView) change(ctx context.Context, op string, ids []string, upTo string) error {
 	if upTo == "" {
-		if len(ids) == 0 {
-			return nil
-		}
 		if len(ids) > protocol.MaxStateIDs {
 			return fmt.Errorf("client: inbox: %s: more than %d ids", op, protocol.MaxStateIDs)
 		}
@@ -82,17 +102,23 @@ func (v *InboxView) change(ctx context.Context, op string, ids []string, upTo st
 			}
 		}
 	}
-	p := &pendingChange{op: op, ids: slices.Clone(ids), upTo: upTo}
 	v.mu.Lock()
 	if v.closed {
 		v.mu.Unlock()
 		return ErrInboxClosed
 	}
+	if upTo == "" {
+		if ids = v.needChangeLocked(op, ids); len(ids) == 0 {
+			v.mu.Unlock()
+			return nil
+		}
+	}
+	p := &pendingChange{op: op, ids: ids, upTo: upTo}
 	v.pending = append(v.pending, p)
 	v.emitLocked(InboxChange{Kind: ChangeLocal, Op: op, IDs: p.ids, UpTo: upTo, Counts: v.countsLocked()})
 	v.mu.Unlock()
 
-	res, err := v.postChange(ctx, op, p.ids, upTo)
+	res, err := v.sendChange(ctx, op, p.ids, upTo)
 
 	v.mu.Lock()
 	defer v.mu.Unlock()
@@ -111,6 +137,50 @@ func (v *InboxView) change(ctx context.Context, op string, ids []string, upTo st
 	p.acked, p.event, p.ack = true, event, v.acks
 	v.acks++
 	return nil
+}
+
+// needChangeLocked returns the ids (a new slice) whose item op would
+// change as the view shows it, and those the view does not hold.
+func (v *InboxView) needChangeLocked(op string, ids []string) []string {
+	items, _ := v.viewLocked()
+	var out []string
+	for _, id := range ids {
+		i, ok := v.find(protocol.MustParseID(id))
+		if ok {
+			after := items[i]
+			applyOp(op, &after)
+			ok = after.Seen == items[i].Seen && after.Read == items[i].Read && after.Archived == items[i].Archived
+		}
+		if !ok && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// sendChange posts a change, sending it again (up to Retries times,
+// after Retry-After or a backoff) while it fails on the network or is
+// answered 429 or 5xx: a change is idempotent. Close stops it.
+func (v *InboxView) sendChange(ctx context.Context, op string, ids []string, upTo string) (StateResult, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(v.ctx, cancel)()
+	for attempt := 0; ; attempt++ {
+		res, err := v.postChange(ctx, op, ids, upTo)
+		var ae *APIError
+		isAPI := errors.As(err, &ae)
+		if err == nil || attempt >= v.cfg.Retries || ctx.Err() != nil ||
+			(isAPI && ae.Status != http.StatusTooManyRequests && ae.Status < 500) {
+			return res, err
+		}
+		delay := backoff(attempt, v.c.cfg.MinBackoff, v.c.cfg.MaxBackoff, rand.Float64())
+		if isAPI {
+			delay = max(delay, ae.RetryAfter)
+		}
+		if !sleep(ctx, delay) {
+			return res, err
+		}
+	}
 }
 
 // dropPendingLocked forgets p.

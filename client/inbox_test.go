@@ -142,7 +142,9 @@ func (a *inboxAPI) getCount() int {
 // startView attaches an InboxView to a new client of fs and runs it.
 func startView(t *testing.T, fs *fakeServer, cfg InboxViewConfig) (*Client, *InboxView) {
 	t.Helper()
-	c, err := New(testConfig(fs.url))
+	ccfg := testConfig(fs.url)
+	ccfg.MinBackoff, ccfg.MaxBackoff = time.Millisecond, 10*time.Millisecond // for the view's retries
+	c, err := New(ccfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,15 +372,56 @@ func TestInboxViewRollbackOnError(t *testing.T) {
 		t.Errorf("rollback change = %+v", ch)
 	}
 	checkView(t, v, "2-0: 1-0:", protocol.Counts{Unread: 2, Unseen: 2})
+	if n := len(api.posts); n != 1+DefaultInboxRetries {
+		t.Errorf("%d POSTs, want the change and %d retries", n, DefaultInboxRetries)
+	}
 	if err := v.MarkRead(context.Background(), "not-an-id"); err == nil {
 		t.Error("MarkRead accepted a malformed id")
+	}
+}
+
+// TestInboxViewChangeRetriedAndSkipped: a change answered 429 is sent
+// again and succeeds; ids already in the state asked for are not sent.
+func TestInboxViewChangeRetriedAndSkipped(t *testing.T) {
+	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
+		fc.send(inboxWelcome("2-0", protocol.StatusNew, 1, 1))
+		fc.waitClose()
+	})
+	api := &inboxAPI{t: t,
+		page: func(*http.Request) (int, string) {
+			return 200, pageBody(1, 1, "", pageItem{id: "2-0"}, pageItem{id: "1-0", seen: true, read: true})
+		},
+	}
+	api.post = func(protocol.StateChange) (int, string) {
+		api.mu.Lock()
+		n := len(api.posts)
+		api.mu.Unlock()
+		if n == 1 {
+			return 429, `{"error":{"code":"rate_limited","message":"slow down"}}`
+		}
+		return 200, `{"changed":0,"unread":0,"unseen":0}`
+	}
+	fs.handleAPI(api)
+	_, v := startView(t, fs, InboxViewConfig{})
+	waitChange(t, v, ChangeLoaded)
+
+	if err := v.MarkRead(context.Background(), "1-0"); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.MarkRead(context.Background(), "1-0", "2-0", "2-0", "7-0"); err != nil {
+		t.Fatal(err)
+	}
+	api.mu.Lock()
+	defer api.mu.Unlock()
+	if len(api.posts) != 2 || !slices.Equal(api.posts[1].IDs, []string{"2-0", "7-0"}) {
+		t.Errorf("posts = %+v, want the unread and the unknown id, twice (429, then 200)", api.posts)
 	}
 }
 
 // TestInboxViewConfirmedByStateEvent: an accepted change stays shown until
 // its state event arrives, which settles it; when the event comes before
 // the answer the change is settled at the answer. MarkAllRead reads up
-// to the newest item.
+// to the position (state event 5-0, newer than the newest item).
 func TestInboxViewConfirmedByStateEvent(t *testing.T) {
 	conns := make(chan *fakeConn, 1)
 	fs := newFakeServer(t, "a", func(fc *fakeConn, n int) {
@@ -396,7 +439,7 @@ func TestInboxViewConfirmedByStateEvent(t *testing.T) {
 		if c.UpTo == "" {
 			return 200, `{"id":"5-0","changed":1,"unread":2,"unseen":2}`
 		}
-		(<-conns).send(stateMsg("6-0", protocol.OpRead, nil, c.UpTo, 0, 0))
+		(<-conns).send(stateMsg("6-0", protocol.OpRead, nil, "3-0", 0, 0)) // the newest alarm at or below c.UpTo
 		waitLast(t, v, "6-0")
 		return 200, `{"id":"6-0","changed":2,"unread":0,"unseen":0}`
 	}
@@ -429,8 +472,8 @@ func TestInboxViewConfirmedByStateEvent(t *testing.T) {
 	checkView(t, v, "3-0:sr 2-0:sr 1-0:sra", protocol.Counts{})
 	api.mu.Lock()
 	defer api.mu.Unlock()
-	want := []protocol.StateChange{{Op: "read", IDs: []string{"2-0"}}, {Op: "read", UpTo: "3-0"}}
-	if len(api.posts) != 2 || !slices.Equal(api.posts[0].IDs, want[0].IDs) || api.posts[1].UpTo != "3-0" || api.posts[1].Op != "read" {
+	want := []protocol.StateChange{{Op: "read", IDs: []string{"2-0"}}, {Op: "read", UpTo: "5-0"}}
+	if len(api.posts) != 2 || !slices.Equal(api.posts[0].IDs, want[0].IDs) || api.posts[1].UpTo != "5-0" || api.posts[1].Op != "read" {
 		t.Errorf("posts = %+v, want %+v", api.posts, want)
 	}
 }
