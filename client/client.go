@@ -38,8 +38,9 @@ type Client struct {
 	endpoints []string // shuffled at New; used only by Run's goroutine
 	next      int      // index of the next endpoint; used only by Run's goroutine
 
-	running atomic.Bool  // one Run at a time
-	dups    atomic.Int64 // alarms dropped as duplicates
+	running atomic.Bool               // one Run at a time
+	dups    atomic.Int64              // alarms dropped as duplicates
+	inbox   atomic.Pointer[InboxView] // the attached InboxView, nil when none
 
 	mu   sync.Mutex      // guards pos and conn
 	pos  position        // written only by Run's goroutine

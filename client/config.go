@@ -24,8 +24,9 @@ type Config struct {
 
 	// Token returns the JWT for the hello message. Required. It is called
 	// before every connect, so a callback that mints or refreshes tokens
-	// recovers from a 4001 close. It runs on Run's goroutine; if it fails,
-	// Run returns its error, so retry inside it when failures are transient.
+	// recovers from a 4001 close. It runs on Run's goroutine (and on an
+	// InboxView's, unless InboxViewConfig.Token is set); if it fails, Run
+	// returns its error, so retry inside it when failures are transient.
 	Token func(ctx context.Context) (string, error)
 
 	// LastID and Epoch are the initial position, as returned by Position

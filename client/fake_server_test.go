@@ -29,7 +29,11 @@ type fakeServer struct {
 	url    string
 	hellos chan fakeHello
 	conns  atomic.Int32
+	api    atomic.Pointer[http.Handler] // serves every path but /v1/ws; see handleAPI
 }
+
+// handleAPI makes fs serve every path but /v1/ws with h (else 404).
+func (fs *fakeServer) handleAPI(h http.Handler) { fs.api.Store(&h) }
 
 // sentHello is a hello as the fake server decodes it: last_id "" when
 // absent, so that tests compare hellos with ==.
@@ -60,6 +64,10 @@ func newFakeServer(t *testing.T, name string, script func(fc *fakeConn, n int)) 
 	var wg sync.WaitGroup
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/ws" {
+			if h := fs.api.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
 			http.NotFound(w, r)
 			return
 		}

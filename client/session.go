@@ -25,6 +25,7 @@ type outcome struct {
 type session struct {
 	c        *Client
 	h        Handler
+	endpoint string
 	conn     *websocket.Conn
 	reads    chan readResult
 	welcomed bool
@@ -52,7 +53,7 @@ func (c *Client) connect(ctx context.Context, h Handler) outcome {
 		out.disc.Err = err
 		return out
 	}
-	s := &session{c: c, h: h, conn: conn, reads: make(chan readResult, 16)}
+	s := &session{c: c, h: h, endpoint: endpoint, conn: conn, reads: make(chan readResult, 16)}
 	s.run(ctx, &out)
 	return out
 }
@@ -192,6 +193,9 @@ func (s *session) onWelcome(w Welcome) error {
 	s.c.setConn(s.conn)
 	s.c.cfg.Logger.Debug("client: welcome", "node", w.Node, "epoch", w.Epoch,
 		"position", w.Position, "status", w.Status, "replayed", w.Replayed)
+	if v := s.c.inbox.Load(); v != nil {
+		v.onWelcome(w, s.endpoint, last)
+	}
 	if s.h.Welcome != nil {
 		s.h.Welcome(w)
 	}
@@ -200,16 +204,24 @@ func (s *session) onWelcome(w Welcome) error {
 
 func (s *session) onAlarm(m protocol.Alarm) error {
 	return s.onEntry(m.ID, func() {
+		a := alarmOf(m)
+		if v := s.c.inbox.Load(); v != nil {
+			v.onAlarm(a)
+		}
 		if s.h.Alarm != nil {
-			s.h.Alarm(alarmOf(m))
+			s.h.Alarm(a)
 		}
 	})
 }
 
 func (s *session) onState(m protocol.State) error {
 	return s.onEntry(m.ID, func() {
+		st := stateOf(m)
+		if v := s.c.inbox.Load(); v != nil {
+			v.onState(st)
+		}
 		if s.h.State != nil {
-			s.h.State(stateOf(m))
+			s.h.State(st)
 		}
 	})
 }

@@ -9,10 +9,12 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/protocol"
 )
 
 func cmdPublish(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -45,6 +47,7 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	token := fs.String("token", os.Getenv("GATEWAY_TOKEN"), "client token (default $GATEWAY_TOKEN)")
 	lastID := fs.String("last-id", "", "resume after this id")
 	epoch := fs.String("epoch", "", "epoch of -last-id")
+	inbox := fs.Bool("inbox", false, "keep the user's inbox too and print its counts as they move")
 	if help, err := parseFlags(fs, args); help || err != nil {
 		return err
 	}
@@ -58,13 +61,21 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return fmt.Errorf("tail: %w", err)
 	}
+	out := &countsPrinter{w: stdout}
+	if *inbox {
+		if out.view, err = client.NewInboxView(c, client.InboxViewConfig{}); err != nil {
+			return fmt.Errorf("tail: %w", err)
+		}
+		defer out.watch(stderr)()
+	}
 	enc := json.NewEncoder(stdout)
 	err = c.Run(ctx, client.Handler{
-		Alarm: func(a client.Alarm) { _ = enc.Encode(a) },
-		State: func(st client.State) { _ = enc.Encode(st) },
+		Alarm: func(a client.Alarm) { out.after(func() { _ = enc.Encode(a) }) },
+		State: func(st client.State) { out.after(func() { _ = enc.Encode(st) }) },
 		Welcome: func(w client.Welcome) {
 			fmt.Fprintf(stderr, "connected to %s: %s (replayed %d) position %s epoch %s\n",
 				w.Node, w.Status, w.Replayed, w.Position, w.Epoch)
+			out.after(nil)
 		},
 		Disconnect: func(d client.Disconnect) {
 			fmt.Fprintf(stderr, "disconnected: code %d %s %v\n", d.Code, d.Reason, d.Err)
@@ -74,6 +85,57 @@ func cmdTail(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("tail: %w", err)
 	}
 	return nil
+}
+
+// countsPrinter writes tail's stdout: each line from Run's goroutine,
+// then, with -inbox, the inbox's counts when they moved, as
+// "inbox: unread N unseen M". Its mutex orders the lines of Run's
+// goroutine and of the view's changes (the first page, loaded apart).
+type countsPrinter struct {
+	w    io.Writer
+	view *client.InboxView // nil without -inbox
+
+	mu      sync.Mutex // guards w's writes and last
+	last    protocol.Counts
+	printed bool
+}
+
+// after runs write (if not nil), then prints the counts if they moved.
+func (p *countsPrinter) after(write func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if write != nil {
+		write()
+	}
+	if p.view == nil {
+		return
+	}
+	if c := p.view.Counts(); !p.printed || c != p.last {
+		p.last, p.printed = c, true
+		fmt.Fprintf(p.w, "inbox: unread %d unseen %d\n", c.Unread, c.Unseen)
+	}
+}
+
+// watch prints the counts after each page load (the alarms' and state
+// events' counts follow their lines) and load errors on stderr until the
+// returned func closes the view.
+func (p *countsPrinter) watch(stderr io.Writer) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for ch := range p.view.Changes() {
+			if ch.Err != nil {
+				fmt.Fprintf(stderr, "inbox: %v\n", ch.Err)
+			}
+			if ch.Kind == client.ChangeLoaded || ch.Kind == client.ChangeMore {
+				p.after(nil)
+			}
+		}
+	}()
+	return func() {
+		p.view.Close()
+		<-done
+	}
 }
 
 func cmdToken(args []string, stdout, stderr io.Writer) error {
