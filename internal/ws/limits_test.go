@@ -16,6 +16,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/stream"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -99,18 +100,6 @@ func dialHello(t *testing.T, wsURL, tok string) *websocket.Conn {
 	return c
 }
 
-// waitFor polls cond for up to 5 s.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 // TestStateChangesLimitedPerUser: with a *limit.Inbox as its States, the
 // user's sockets share one bucket; a change beyond it is answered
 // rate_limited with retry_after_ms, never reaches the store, and the
@@ -133,7 +122,7 @@ func TestStateChangesLimitedPerUser(t *testing.T) {
 			t.Fatalf("change %d: the socket closed: %v", i, err)
 		}
 		if i < 3 { // changed nothing: not answered
-			waitFor(t, "the change to reach the store", func() bool { return store.count() == i+1 })
+			testutil.WaitFor(t, 5*time.Second, "the change to reach the store", func() bool { return store.count() == i+1 })
 			continue
 		}
 		_, b, err := c.Read(ctx)
@@ -178,7 +167,7 @@ func TestUpgradesUseTheSharedBudget(t *testing.T) {
 		t.Fatalf("beyond the shared cap: %v %+v", err, resp)
 	}
 	_ = c.Close(websocket.StatusNormalClosure, "")
-	waitFor(t, "the closed socket's slot", func() bool { return conns.Open() == 1 })
+	testutil.WaitFor(t, 5*time.Second, "the closed socket's slot", func() bool { return conns.Open() == 1 })
 
 	rated, err := limit.NewConns(limit.ConnConfig{ConnectRate: 0.1, ConnectBurst: 1}, nil, nil)
 	if err != nil {
@@ -189,5 +178,43 @@ func TestUpgradesUseTheSharedBudget(t *testing.T) {
 	_, resp, err = websocket.Dial(ctx, wsURL, nil)
 	if err == nil || resp == nil || resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") != "10" {
 		t.Fatalf("beyond the connect rate: %v %+v", err, resp)
+	}
+}
+
+// TestRefusalPausesReading: after a change over the user's rate the
+// socket is not read until the wait is over, so a flood costs the node one
+// refusal per wait, not one per message; the socket stays open.
+func TestRefusalPausesReading(t *testing.T) {
+	store := &countingStates{}
+	in, err := limit.NewInbox(limit.UserConfig{StateRate: 0.01, StateBurst: 1}, store, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wsURL, tok := testServer(t, in, nil, "flo")
+	c := dialHello(t, wsURL, tok)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	msg := []byte(`{"type":"state","op":"read","up_to":"99999999999999-0"}`)
+	if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, 5*time.Second, "the first change to reach the store", func() bool { return store.count() == 1 })
+	for range 50 {
+		if err := c.Write(ctx, websocket.MessageText, msg); err != nil {
+			t.Fatalf("the socket closed: %v", err)
+		}
+	}
+	if _, b, err := c.Read(ctx); err != nil || !strings.Contains(string(b), `"rate_limited"`) {
+		t.Fatalf("first answer %s, %v; want rate_limited", b, err)
+	}
+	// The wait is capped at maxReadPause (1 s): within 300 ms of the first
+	// refusal no further message may have been read and refused.
+	quick, cancelQuick := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancelQuick()
+	if _, b, err := c.Read(quick); err == nil {
+		t.Fatalf("a second answer %s within 300 ms: the socket was read during the pause", b)
+	}
+	if n := store.count(); n != 1 {
+		t.Fatalf("%d changes reached the store, want 1", n)
 	}
 }

@@ -128,7 +128,28 @@ func (s *session) readLoop() {
 		if err != nil {
 			return
 		}
-		s.handle(typ, b)
+		if pause := s.handle(typ, b); pause > 0 && !s.pause(pause) {
+			return
+		}
+	}
+}
+
+// maxReadPause caps how long readLoop stops reading after a refusal.
+const maxReadPause = time.Second
+
+// pause stops reading for d (at most maxReadPause) after a message over
+// the user's rate: the client's further messages wait in the socket's
+// buffers, so a flood slows to the rate TCP lets through instead of
+// costing the node a decode and a refusal each. It reports false when the
+// session ended meanwhile.
+func (s *session) pause(d time.Duration) bool {
+	t := time.NewTimer(min(d, maxReadPause))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-s.ctx.Done():
+		return false
 	}
 }
 

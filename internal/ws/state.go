@@ -32,30 +32,31 @@ type States interface {
 // is its state event, which comes back through the log like an alarm (a
 // change that changes nothing is not answered). A change over the user's
 // rate (states is a *limit.Inbox) is answered rate_limited, with the wait,
-// and the socket stays open.
-func (s *session) handle(typ websocket.MessageType, b []byte) {
+// and the socket stays open; handle then returns that wait, for which
+// readLoop stops reading (0 otherwise).
+func (s *session) handle(typ websocket.MessageType, b []byte) time.Duration {
 	if typ != websocket.MessageText || !utf8.Valid(b) {
 		s.close(protocol.CloseProtocol, "client messages must be UTF-8 text")
-		return
+		return 0
 	}
 	var head struct {
 		Type string `json:"type"`
 	}
 	if err := json.Unmarshal(bytes.TrimSpace(b), &head); err != nil {
 		s.sendError(protocol.CodeBadRequest, "a client message must be a JSON object with a type")
-		return
+		return 0
 	}
 	if head.Type != protocol.TypeState {
-		return // unknown types are ignored, so newer clients keep working
+		return 0 // unknown types are ignored, so newer clients keep working
 	}
 	c, err := decodeStateChange(b)
 	if err != nil {
 		s.sendError(protocol.CodeBadRequest, "a state message has op, and ids or up_to")
-		return
+		return 0
 	}
 	if s.srv.states == nil || s.hubConn.Inbox == "" {
 		s.sendError(protocol.CodeNoInbox, "this gateway keeps no inbox state")
-		return
+		return 0
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.srv.cfg.CatchUpTimeout)
 	defer cancel()
@@ -66,6 +67,7 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 	case errors.As(err, &limited):
 		s.queueError(protocol.Error{Type: protocol.TypeError, Error: protocol.CodeRateLimited,
 			Message: "too many state changes for this user; retry later", RetryAfterMS: ceilMS(limited.Wait)})
+		return limited.Wait
 	case errors.Is(err, stream.ErrInvalidChange):
 		s.sendError(protocol.CodeBadRequest, err.Error())
 	case errors.Is(err, stream.ErrNoInbox):
@@ -74,6 +76,7 @@ func (s *session) handle(typ websocket.MessageType, b []byte) {
 		s.srv.log.Warn("ws: state change failed", "remote", s.remote, "err", err)
 		s.sendError(protocol.CodeUnavailable, "the state change failed; retry")
 	}
+	return 0
 }
 
 // errTrailing: a client message holds more than one JSON value.
