@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/cors"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/limit"
@@ -49,7 +50,8 @@ type Config struct {
 	TicketTTL time.Duration
 	// AllowedOrigins are the host patterns (path.Match syntax, as the
 	// WebSocket's) of pages on other origins that may get tickets and
-	// open streams; see cors.go. Default none: the node's own host only.
+	// open streams; see package cors. Default none: the node's own host
+	// only.
 	AllowedOrigins []string
 }
 
@@ -69,6 +71,7 @@ type Server struct {
 	feed    transport.Feed
 	resume  transport.Resumer
 	conns   *limit.Conns // the node's connection budget, shared with the WebSocket
+	cors    *cors.Policy // which pages on other origins may call
 	m       *metrics.Metrics
 	log     *slog.Logger
 
@@ -118,16 +121,20 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed t
 			return nil, fmt.Errorf("sse: %w", err)
 		}
 	}
+	policy, err := cors.New(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("sse: %w", err)
+	}
 	resume := transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout}
 	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, resume: resume,
-		conns: conns, m: m, log: log}, nil
+		conns: conns, cors: policy, m: m, log: log}, nil
 }
 
 // Register adds the SSE routes to mux.
 func (s *Server) Register(mux *http.ServeMux) {
 	mux.HandleFunc("GET /v1/sse", s.serveStream)
 	mux.HandleFunc("POST /v1/sse/ticket", s.serveTicket)
-	mux.HandleFunc("OPTIONS /v1/sse/ticket", s.servePreflight)
+	mux.Handle("OPTIONS /v1/sse/ticket", s.preflight())
 }
 
 // ticketResponse is the body of a successful POST /v1/sse/ticket.
