@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/cors"
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
@@ -65,6 +66,11 @@ type Config struct {
 	// DefaultPublishBurst (2000); a negative rate: no limit.
 	PublishRate  float64
 	PublishBurst int
+	// AllowedOrigins are the host patterns (path.Match syntax, as the
+	// WebSocket's) of pages on other origins that may call the inbox
+	// routes; see package cors and cors.go. Default none: the node's own
+	// host only. The routes of API keys never answer other origins.
+	AllowedOrigins []string
 }
 
 // API serves the publish and alarm listing endpoints. It is safe for concurrent
@@ -78,6 +84,7 @@ type API struct {
 	pubRate *limit.Keyed[[sha256.Size]byte] // publish requests per API key digest
 	inbox   InboxStore                      // set by WithInbox; nil: no inbox routes
 	verify  *auth.Verifier                  // set by WithInbox; client tokens of the inbox routes
+	cors    *cors.Policy                    // which pages on other origins may call the inbox routes
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -91,6 +98,7 @@ func (c Config) Validate() error {
 		defaults.NonNegative("MaxBatch", c.MaxBatch),
 		defaults.Min("Timeout", c.Timeout, time.Millisecond),
 		rate,
+		defaults.Patterns("AllowedOrigins", c.AllowedOrigins),
 	)
 }
 
@@ -112,13 +120,17 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 	defaults.Set(&cfg.Timeout, DefaultTimeout)
 	defaults.Set(&cfg.PublishRate, DefaultPublishRate)
 	defaults.Set(&cfg.PublishBurst, DefaultPublishBurst)
+	policy, err := cors.New(cfg.AllowedOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("api: %w", err)
+	}
 	if m == nil {
 		m = metrics.New(nil)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &API{cfg: cfg, store: store, keys: keys, m: m, log: log,
+	return &API{cfg: cfg, store: store, keys: keys, m: m, log: log, cors: policy,
 		pubRate: limit.NewKeyed[[sha256.Size]byte](limit.Rate{PerSecond: cfg.PublishRate, Burst: cfg.PublishBurst}, nil)}, nil
 }
 
@@ -128,8 +140,11 @@ func (a *API) Register(mux *http.ServeMux) {
 	mux.Handle(RouteBatch, a.route(RouteBatch, a.cfg.MaxBatchBytes, a.keyAuth, a.publishBatch))
 	mux.Handle(RouteListAlarms, a.route(RouteListAlarms, 0, a.keyAuth, a.listAlarms))
 	if a.inbox != nil {
-		mux.Handle(RouteInbox, a.route(RouteInbox, 0, a.inboxAuth, a.readInbox))
-		mux.Handle(RouteInboxState, a.route(RouteInboxState, maxStateBody, a.inboxAuth, a.changeState))
+		mux.Handle(RouteInbox, a.crossOrigin(RouteInbox, a.route(RouteInbox, 0, a.inboxAuth, a.readInbox)))
+		mux.Handle(RouteInboxState, a.crossOrigin(RouteInboxState,
+			a.route(RouteInboxState, maxStateBody, a.inboxAuth, a.changeState)))
+		mux.Handle(routeInboxPreflight, a.preflight(routeInboxPreflight, http.MethodGet))
+		mux.Handle(routeInboxStatePreflight, a.preflight(routeInboxStatePreflight, http.MethodPost))
 	}
 }
 

@@ -15,6 +15,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{Config{}, nil},
 		{Config{PublishRate: -1}, nil},
+		{Config{AllowedOrigins: []string{"app.example.com", "*.example.org"}}, nil},
+		{Config{AllowedOrigins: []string{"ok.example.com", "a\\"}}, []string{"AllowedOrigins"}},
 		{Config{MaxBodyBytes: -1, MaxBatchBytes: -1, MaxBatch: -1, Timeout: -1, PublishRate: math.NaN(), PublishBurst: -1},
 			[]string{"MaxBodyBytes", "MaxBatchBytes", "MaxBatch", "Timeout", "PublishRate", "PublishBurst"}},
 	}

@@ -40,8 +40,9 @@ func (f *fakeInbox) ReadInbox(_ context.Context, channel string, _ stream.InboxQ
 }
 
 // newInboxEnv serves the API with its inbox routes behind a *limit.Inbox
-// of cfg, as a node wires it, and returns a client token of sub.
-func newInboxEnv(t *testing.T, cfg limit.UserConfig, sub string) (*env, *fakeInbox, string) {
+// of cfg, as a node wires it, allowing pages on origins, and returns a
+// client token of sub.
+func newInboxEnv(t *testing.T, cfg limit.UserConfig, sub string, origins ...string) (*env, *fakeInbox, string) {
 	t.Helper()
 	e := newEnv(t, Config{})
 	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(inboxSecret)})
@@ -53,7 +54,7 @@ func newInboxEnv(t *testing.T, cfg limit.UserConfig, sub string) (*env, *fakeInb
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{}, e.store, mustKeys(t), e.m, nil)
+	a, err := New(Config{AllowedOrigins: origins}, e.store, mustKeys(t), e.m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
