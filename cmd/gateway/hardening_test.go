@@ -68,6 +68,13 @@ func TestOriginsTrimmed(t *testing.T) {
 	if want := []string{"a.example.com", "*.b.example.com"}; !slices.Equal(cfg.AllowedOrigins, want) {
 		t.Fatalf("origins %q, want %q", cfg.AllowedOrigins, want)
 	}
+	// One list for every browser route: the WebSocket, SSE and the inbox.
+	n := nodeConfig(cfg)
+	for name, got := range map[string][]string{"WS": n.WS.AllowedOrigins, "SSE": n.SSE.AllowedOrigins, "API": n.API.AllowedOrigins} {
+		if !slices.Equal(got, cfg.AllowedOrigins) {
+			t.Errorf("%s.AllowedOrigins %q, want %q", name, got, cfg.AllowedOrigins)
+		}
+	}
 }
 
 // TestRedisURLPasswordRedacted: a bad GATEWAY_REDIS_URL is reported

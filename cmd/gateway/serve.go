@@ -159,7 +159,7 @@ func nodeConfig(cfg config) node.Config {
 		},
 		SSE: sse.Config{AllowedOrigins: cfg.AllowedOrigins},
 		API: api.Config{MaxBodyBytes: int64(cfg.MaxAlarmBytes) + api.BodyOverhead,
-			PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst},
+			PublishRate: cfg.PublishRate, PublishBurst: cfg.PublishBurst, AllowedOrigins: cfg.AllowedOrigins},
 		DrainDelay:  drain,
 		CloseSpread: spread,
 		ReadTimeout: cfg.ReadTimeout,

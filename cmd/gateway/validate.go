@@ -44,6 +44,7 @@ var nodeFields = map[string]string{
 	"API.MaxBodyBytes":      "MaxAlarmBytes",
 	"API.PublishRate":       "PublishRate",
 	"API.PublishBurst":      "PublishBurst",
+	"API.AllowedOrigins":    "AllowedOrigins",
 	"DrainDelay":            "DrainDelay",
 	"CloseSpread":           "CloseSpread",
 	"ReadTimeout":           "ReadTimeout",
