@@ -47,6 +47,7 @@ const (
 	DefaultTimeout       = 5 * time.Second
 	DefaultPublishRate   = 1000.0
 	DefaultPublishBurst  = 2000
+	DefaultRefusalHold   = time.Second
 )
 
 // Config configures the API. Zero fields take their defaults.
@@ -71,6 +72,13 @@ type Config struct {
 	// routes; see package cors and cors.go. Default none: the node's own
 	// host only. The routes of API keys never answer other origins.
 	AllowedOrigins []string
+	// RefusalHold is the longest a request refused by its user's inbox
+	// limit waits before its 429 is written: it waits the Retry-After it
+	// is told, at most RefusalHold, so a client that retries at once on
+	// the same connection slows to the limit instead of spending the
+	// node's CPU (as a refused WebSocket is not read for that long).
+	// Default DefaultRefusalHold (1s); negative: answer at once.
+	RefusalHold time.Duration
 }
 
 // API serves the publish and alarm listing endpoints. It is safe for concurrent
@@ -120,6 +128,7 @@ func New(cfg Config, store Store, keys *auth.Keys, m *metrics.Metrics, log *slog
 	defaults.Set(&cfg.Timeout, DefaultTimeout)
 	defaults.Set(&cfg.PublishRate, DefaultPublishRate)
 	defaults.Set(&cfg.PublishBurst, DefaultPublishBurst)
+	defaults.Set(&cfg.RefusalHold, DefaultRefusalHold)
 	policy, err := cors.New(cfg.AllowedOrigins)
 	if err != nil {
 		return nil, fmt.Errorf("api: %w", err)
@@ -182,6 +191,7 @@ func (a *API) route(pattern string, maxBody int64, authn authFunc, h handlerFunc
 			}
 		}
 		if aerr != nil {
+			a.hold(r, aerr)
 			status = a.writeError(w, r, pattern, aerr)
 		} else {
 			writeBody(w, status, b)
@@ -241,6 +251,21 @@ func closeUnread(w http.ResponseWriter, r *http.Request) {
 func isJSON(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "application/json"
+}
+
+// hold waits before a refusal that asks for it (apiError.hold, at most
+// Config.RefusalHold), or until the client goes away.
+func (a *API) hold(r *http.Request, e *apiError) {
+	d := min(e.hold, a.cfg.RefusalHold)
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-r.Context().Done():
+	}
 }
 
 // writeError writes an error answer and logs it once when it is a 5xx. It

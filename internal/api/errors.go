@@ -20,6 +20,9 @@ type apiError struct {
 	message    string
 	cause      error
 	retryAfter time.Duration
+	// hold is how long the answer waits before it is written (see
+	// Config.RefusalHold); 0: at once.
+	hold time.Duration
 }
 
 func (e *apiError) Error() string { return string(e.code) + ": " + e.message }

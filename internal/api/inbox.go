@@ -141,7 +141,7 @@ func inboxError(err error) *apiError {
 	switch {
 	case errors.As(err, &limited):
 		return &apiError{status: http.StatusTooManyRequests, code: protocol.CodeRateLimited,
-			message: "too many requests for this user's inbox; retry later", retryAfter: limited.Wait}
+			message: "too many requests for this user's inbox; retry later", retryAfter: limited.Wait, hold: limited.Wait}
 	case errors.Is(err, stream.ErrInvalidChange):
 		return badRequest(protocol.CodeInvalidChange, err.Error())
 	case errors.Is(err, stream.ErrNoInbox):

@@ -41,8 +41,15 @@ func (f *fakeInbox) ReadInbox(_ context.Context, channel string, _ stream.InboxQ
 
 // newInboxEnv serves the API with its inbox routes behind a *limit.Inbox
 // of cfg, as a node wires it, allowing pages on origins, and returns a
-// client token of sub.
+// client token of sub. Its refusals are answered at once (RefusalHold -1;
+// see TestInboxRefusalHeld).
 func newInboxEnv(t *testing.T, cfg limit.UserConfig, sub string, origins ...string) (*env, *fakeInbox, string) {
+	t.Helper()
+	return newInboxEnvHold(t, cfg, sub, -1, origins...)
+}
+
+// newInboxEnvHold is newInboxEnv with Config.RefusalHold hold.
+func newInboxEnvHold(t *testing.T, cfg limit.UserConfig, sub string, hold time.Duration, origins ...string) (*env, *fakeInbox, string) {
 	t.Helper()
 	e := newEnv(t, Config{})
 	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(inboxSecret)})
@@ -54,7 +61,7 @@ func newInboxEnv(t *testing.T, cfg limit.UserConfig, sub string, origins ...stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{AllowedOrigins: origins}, e.store, mustKeys(t), e.m, nil)
+	a, err := New(Config{AllowedOrigins: origins, RefusalHold: hold}, e.store, mustKeys(t), e.m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -154,4 +161,36 @@ func httpAnswer(t *testing.T, res stream.StateResult) []byte {
 		t.Fatalf("status %d: %s", w.Code, w.Body)
 	}
 	return w.Body.Bytes()
+}
+
+// TestInboxRefusalHeld: at the default RefusalHold a request refused by
+// its user's limit is answered only after the wait it is told, at most
+// RefusalHold (1 s), so a client that retries at once slows to the limit.
+func TestInboxRefusalHeld(t *testing.T) {
+	tests := []struct {
+		name     string
+		cfg      limit.UserConfig
+		min, max time.Duration
+	}{
+		{"held for the wait", limit.UserConfig{StateRate: 4, StateBurst: 1}, 200 * time.Millisecond, 5 * time.Second},
+		{"held for RefusalHold at most", limit.UserConfig{StateRate: 0.01, StateBurst: 1}, 900 * time.Millisecond, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e, _, tok := newInboxEnvHold(t, tt.cfg, "hal", 0)
+			change := req{method: http.MethodPost, path: "/v1/inbox/state", auth: "Bearer " + tok, body: `{"op":"read","ids":["1-0"]}`}
+			if w := e.do(t, change); w.Code != http.StatusOK {
+				t.Fatalf("first change: %d %s", w.Code, w.Body)
+			}
+			start := time.Now()
+			w := e.do(t, change)
+			held := time.Since(start)
+			if w.Code != http.StatusTooManyRequests {
+				t.Fatalf("second change: %d %s, want 429", w.Code, w.Body)
+			}
+			if held < tt.min || held > tt.max {
+				t.Fatalf("the refusal came after %v, want %v to %v", held, tt.min, tt.max)
+			}
+		})
+	}
 }
