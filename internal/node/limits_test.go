@@ -215,6 +215,29 @@ func httpCall(t *testing.T, method, u, authz, body string) (status int, retry, c
 	return resp.StatusCode, resp.Header.Get("Retry-After"), e.Error.Code
 }
 
+// callsAgainstLimit makes n calls, call i as req(i) says, one after
+// another; each must be answered 200, or 429 rate_limited with
+// Retry-After 1. It returns the counts of both and the time taken.
+func callsAgainstLimit(t *testing.T, what string, n int, req func(i int) (method, u, authz, body string)) (ok, limited int, elapsed time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for i := range n {
+		method, u, authz, body := req(i)
+		status, retry, code := httpCall(t, method, u, authz, body)
+		switch {
+		case status == http.StatusOK:
+			ok++
+		case status == http.StatusTooManyRequests && code == "rate_limited" && retry == "1":
+			limited++
+		default:
+			t.Fatalf("%s #%d: status %d, Retry-After %q, code %q", what, i, status, retry, code)
+		}
+	}
+	elapsed = time.Since(start)
+	t.Logf("%d %ss in %v: %d accepted, %d limited", n, what, elapsed, ok, limited)
+	return ok, limited, elapsed
+}
+
 // TestUserStateLimitOverHTTP: POST /v1/inbox/state with the user's token
 // and with an API key for the user share the user's bucket; beyond it the
 // answer is 429 rate_limited with Retry-After; another user is unharmed.
@@ -224,32 +247,19 @@ func TestUserStateLimitOverHTTP(t *testing.T) {
 	publish(t, n, "user:rc", 0)
 	tok := token(t, "rb", nil, time.Hour)
 	const each = 60
-	ok, limited := 0, 0
-	start := time.Now()
-	for i := range 2 * each {
+	ok, limited, elapsed := callsAgainstLimit(t, "change", 2*each, func(i int) (method, u, authz, body string) {
 		op := protocol.OpRead
 		if i%2 == 1 {
 			op = protocol.OpUnread
 		}
-		body := `{"op":"` + op + `","ids":["` + id + `"]}`
-		u, authz := n.url+"/v1/inbox/state", tok
+		u, authz = n.url+"/v1/inbox/state", tok
 		if i >= each {
 			u, authz = n.url+"/v1/inbox/state?user=rb", testKey
 		}
-		status, retry, code := httpCall(t, http.MethodPost, u, authz, body)
-		switch {
-		case status == http.StatusOK:
-			ok++
-		case status == http.StatusTooManyRequests && code == "rate_limited" && retry == "1":
-			limited++
-		default:
-			t.Fatalf("change #%d: status %d, Retry-After %q, code %q", i, status, retry, code)
-		}
-	}
-	elapsed := time.Since(start)
-	t.Logf("%d changes in %v: %d accepted, %d limited", 2*each, elapsed, ok, limited)
+		return http.MethodPost, u, authz, `{"op":"` + op + `","ids":["` + id + `"]}`
+	})
 	if limit := maxAccepted(testStateRate, testStateBurst, elapsed); ok > limit {
-		t.Fatalf("%d changes accepted in %v, want at most %d", ok, elapsed, limit)
+		t.Fatalf("%d changes accepted in %v, want at most %d (%d limited)", ok, elapsed, limit, limited)
 	}
 	status, _, _ := httpCall(t, http.MethodPost, n.url+"/v1/inbox/state?user=rc", testKey, `{"op":"read","up_to":"`+id+`"}`)
 	if status != http.StatusOK {
@@ -264,27 +274,15 @@ func TestInboxReadLimit(t *testing.T) {
 	publish(t, n, "user:rd", 0)
 	tok := token(t, "rd", nil, time.Hour)
 	const each = 30
-	ok, limited := 0, 0
-	start := time.Now()
-	for i := range 2 * each {
-		u, authz := n.url+"/v1/inbox", tok
+	ok, limited, elapsed := callsAgainstLimit(t, "read", 2*each, func(i int) (method, u, authz, body string) {
+		u, authz = n.url+"/v1/inbox", tok
 		if i >= each {
 			u, authz = n.url+"/v1/inbox?user="+url.QueryEscape("rd"), testKey
 		}
-		status, retry, code := httpCall(t, http.MethodGet, u, authz, "")
-		switch {
-		case status == http.StatusOK:
-			ok++
-		case status == http.StatusTooManyRequests && code == "rate_limited" && retry == "1":
-			limited++
-		default:
-			t.Fatalf("read #%d: status %d, Retry-After %q, code %q", i, status, retry, code)
-		}
-	}
-	elapsed := time.Since(start)
-	t.Logf("%d reads in %v: %d accepted, %d limited", 2*each, elapsed, ok, limited)
+		return http.MethodGet, u, authz, ""
+	})
 	if limit := maxAccepted(testReadRate, testReadBurst, elapsed); ok > limit {
-		t.Fatalf("%d reads accepted in %v, want at most %d", ok, elapsed, limit)
+		t.Fatalf("%d reads accepted in %v, want at most %d (%d limited)", ok, elapsed, limit, limited)
 	}
 	if status, _, _ := httpCall(t, http.MethodGet, n.url+"/v1/inbox?user=re", testKey, ""); status != http.StatusOK {
 		t.Fatalf("another user: status %d", status)
