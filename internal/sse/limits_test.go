@@ -9,22 +9,17 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
 const testSecret = "sse-unit-test-secret-0123456789"
-
-// readyFeed is a feed that is always current.
-type readyFeed struct{}
-
-func (readyFeed) Ready() bool { return true }
-func (readyFeed) SyncNow()    {}
 
 // testServer serves a Server using conns on httptest and returns its URL
 // and a valid ticket.
@@ -43,7 +38,7 @@ func testServer(t *testing.T, conns *limit.Conns, m *metrics.Metrics) (base, tic
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{}, h, v, tickets, readyFeed{}, nil, conns, m, nil)
+	s, err := New(Config{}, h, v, tickets, testutil.ReadyFeed{}, nil, conns, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +116,10 @@ func TestStreamsShareTheConnectionCap(t *testing.T) {
 			t.Fatalf("beyond the cap: %d Retry-After %q code %q, want 503, 1, unavailable", status, retry, code)
 		}
 	}
-	if got := testutil.ToFloat64(m.ConnsRefused.WithLabelValues(metrics.LimitConnections, "sse")); got != 2 {
+	if got := promtest.ToFloat64(m.ConnsRefused.WithLabelValues(metrics.LimitConnections, "sse")); got != 2 {
 		t.Errorf("refused{connections,sse} = %v, want 2", got)
 	}
-	if got := testutil.ToFloat64(m.ConnSlots.WithLabelValues("sse")); got != 1 {
+	if got := promtest.ToFloat64(m.ConnSlots.WithLabelValues("sse")); got != 1 {
 		t.Errorf("slots{sse} = %v, want 1", got)
 	}
 	closeFirst()
@@ -157,7 +152,7 @@ func TestStreamsShareTheConnectRate(t *testing.T) {
 	if status, retry, code, _ := open(t, base, tk); status != http.StatusTooManyRequests || retry != "10" || code != "rate_limited" {
 		t.Fatalf("beyond the burst: %d Retry-After %q code %q, want 429, 10, rate_limited", status, retry, code)
 	}
-	if got := testutil.ToFloat64(m.ConnsRefused.WithLabelValues(metrics.LimitConnectRate, "sse")); got != 1 {
+	if got := promtest.ToFloat64(m.ConnsRefused.WithLabelValues(metrics.LimitConnectRate, "sse")); got != 1 {
 		t.Errorf("refused{connect_rate,sse} = %v, want 1", got)
 	}
 }

@@ -22,12 +22,6 @@ import (
 
 const testSecret = "ws-unit-test-secret-0123456789"
 
-// readyFeed is a feed that is always current.
-type readyFeed struct{}
-
-func (readyFeed) Ready() bool { return true }
-func (readyFeed) SyncNow()    {}
-
 // countingStates answers every change "changed nothing" and counts calls.
 type countingStates struct {
 	mu    sync.Mutex // guards calls
@@ -64,7 +58,7 @@ func testServer(t *testing.T, states States, conns *limit.Conns, sub string) (ws
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{}, h, v, readyFeed{}, nil, states, conns, nil, nil)
+	s, err := New(Config{}, h, v, testutil.ReadyFeed{}, nil, states, conns, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
