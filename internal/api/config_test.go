@@ -2,10 +2,9 @@ package api
 
 import (
 	"math"
-	"slices"
 	"testing"
 
-	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -21,8 +20,6 @@ func TestConfigValidate(t *testing.T) {
 			[]string{"MaxBodyBytes", "MaxBatchBytes", "MaxBatch", "Timeout", "PublishRate", "PublishBurst"}},
 	}
 	for _, tt := range tests {
-		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
-			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
-		}
+		testutil.CheckRefused(t, tt.cfg, tt.want)
 	}
 }

@@ -1,11 +1,10 @@
 package ingest
 
 import (
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -20,8 +19,6 @@ func TestConfigValidate(t *testing.T) {
 			[]string{"BatchSize", "Parallel", "Block", "ClaimIdle", "LeaseTTL", "DeadMaxLen", "TrimEvery", "StatsEvery"}},
 	}
 	for _, tt := range tests {
-		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
-			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
-		}
+		testutil.CheckRefused(t, tt.cfg, tt.want)
 	}
 }

@@ -2,10 +2,9 @@ package limit
 
 import (
 	"math"
-	"slices"
 	"testing"
 
-	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestConnConfigValidate(t *testing.T) {
@@ -19,9 +18,7 @@ func TestConnConfigValidate(t *testing.T) {
 		{ConnConfig{ConnectRate: math.NaN()}, []string{"ConnectRate"}},
 	}
 	for _, tt := range tests {
-		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
-			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
-		}
+		testutil.CheckRefused(t, tt.cfg, tt.want)
 		if _, err := NewConns(tt.cfg, nil, nil); (err == nil) != (tt.want == nil) {
 			t.Errorf("NewConns(%+v): %v", tt.cfg, err)
 		}
@@ -39,9 +36,7 @@ func TestUserConfigValidate(t *testing.T) {
 			[]string{"StateRate", "StateBurst", "InboxReadRate", "InboxReadBurst"}},
 	}
 	for _, tt := range tests {
-		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
-			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
-		}
+		testutil.CheckRefused(t, tt.cfg, tt.want)
 		if _, err := NewInbox(tt.cfg, &fakeInbox{}, nil, nil); (err == nil) != (tt.want == nil) {
 			t.Errorf("NewInbox(%+v): %v", tt.cfg, err)
 		}

@@ -1,11 +1,10 @@
 package ws
 
 import (
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -22,8 +21,6 @@ func TestConfigValidate(t *testing.T) {
 				"AllowedOrigins"}},
 	}
 	for _, tt := range tests {
-		if got := defaults.Fields(tt.cfg.Validate()); !slices.Equal(got, tt.want) {
-			t.Errorf("Validate(%+v) refused %v, want %v", tt.cfg, got, tt.want)
-		}
+		testutil.CheckRefused(t, tt.cfg, tt.want)
 	}
 }
