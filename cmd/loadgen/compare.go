@@ -8,7 +8,8 @@ import (
 )
 
 // goal is one metric compared between the gateway and the peer: the
-// ratio ours/peer of the medians, and the target of issue 14.
+// ratio ours/peer of the medians, and its target (issue 23: a lead on
+// the paths every deployment runs all day).
 type goal struct {
 	workload string
 	key      string
@@ -23,8 +24,8 @@ type goal struct {
 
 // goals are the side-by-side targets, in report order.
 var goals = []goal{
-	{workload: "latency", key: "p50_ms", lower: true},
-	{workload: "latency", key: "p99_ms", lower: true, ratio: 0.7},
+	{workload: "latency", key: "p50_ms", lower: true, ratio: 1},
+	{workload: "latency", key: "p99_ms", lower: true, ratio: 1},
 	{workload: "latency", key: "p999_ms", lower: true},
 	{workload: "latency", key: "gateway_cpu_s", lower: true},
 	{workload: "publish", key: "single_per_s", ratio: 1.3},
@@ -33,10 +34,10 @@ var goals = []goal{
 	{workload: "publish", key: "batch_cpu_us_per_alarm", lower: true},
 	{workload: "fanout", key: "deliveries_per_s", when: "ramp=true"},
 	{workload: "fanout", key: "best_rate", when: "ramp=true"},
-	{workload: "fanout", key: "cpu_us_per_delivery", lower: true, ratio: 0.6, when: "ramp=false"},
+	{workload: "fanout", key: "cpu_us_per_delivery", lower: true, ratio: 0.7, when: "ramp=false"},
 	{workload: "fanout", key: "cpu_us_per_delivery", lower: true, when: "ramp=true"},
-	{workload: "fanout", key: "p99_ms", lower: true},
-	{workload: "memory", key: "rss_kib_per_conn", lower: true, ratio: 0.3},
+	{workload: "fanout", key: "p99_ms", lower: true, ratio: 1, when: "ramp=false"},
+	{workload: "memory", key: "rss_kib_per_conn", lower: true, absMax: 12},
 	{workload: "storm", key: "all_complete_s", lower: true, ratio: 0.5, complete: true},
 	{workload: "storm", key: "cmds_per_client", lower: true},
 }

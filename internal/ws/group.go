@@ -32,17 +32,29 @@ func (g *group) Go(f func()) bool {
 // counted by g, and skips it once g is closed.
 func (g *group) Func(f func()) func() {
 	return func() {
-		g.mu.Lock()
-		if g.closed {
-			g.mu.Unlock()
+		if !g.enter() {
 			return
 		}
-		g.wg.Add(1)
-		g.mu.Unlock()
-		defer g.wg.Done()
+		defer g.leave()
 		f()
 	}
 }
+
+// enter counts the calling goroutine (a timer's, or a pool worker taking
+// its turn) until leave. It reports false, counting nothing, once g is
+// closed.
+func (g *group) enter() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return false
+	}
+	g.wg.Add(1)
+	return true
+}
+
+// leave ends what enter counted.
+func (g *group) leave() { g.wg.Done() }
 
 // closeAndWait refuses new goroutines and waits for the running ones. The
 // caller must have made them return (closing the socket does).

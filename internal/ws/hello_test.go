@@ -110,17 +110,3 @@ func checkHelloNames(b []byte) error {
 	return nil
 }
 
-func TestFillCoalescesWithinLimit(t *testing.T) {
-	s := &session{srv: &Server{cfg: Config{MaxFrameBytes: 10}}}
-	rest := s.fill([][]byte{[]byte("aaaa"), []byte("bbbb"), []byte("cc"), []byte("dddddddddddd")})
-	if got := s.buf.String(); got != "aaaa\nbbbb" {
-		t.Fatalf("frame %q", got)
-	}
-	rest = s.fill(rest)
-	if got := s.buf.String(); got != "cc" || len(rest) != 1 {
-		t.Fatalf("frame %q rest %d", got, len(rest))
-	}
-	if rest = s.fill(rest); s.buf.String() != "dddddddddddd" || len(rest) != 0 {
-		t.Fatalf("an oversize message must go alone: %q", s.buf.String())
-	}
-}

@@ -17,7 +17,7 @@ import (
 // buffer is written straight through by bufio, unsplit.
 const (
 	readBufferSize  = 512
-	writeBufferSize = 2048
+	writeBufferSize = 256
 )
 
 // leanHijacker wraps the ResponseWriter given to websocket.Accept so the
@@ -25,12 +25,13 @@ const (
 // buffered from the client is kept in front of the new reader.
 type leanHijacker struct {
 	http.ResponseWriter
+	sc *sockConn // set by Hijack: the socket, wrapped for the session's writers
 }
 
 var errNoHijack = errors.New("ws: response writer cannot hijack")
 
 // Hijack implements http.Hijacker.
-func (w leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+func (w *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	hj, ok := w.ResponseWriter.(http.Hijacker)
 	if !ok {
 		return nil, nil, errNoHijack
@@ -66,5 +67,6 @@ func (w leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, writeBufferSize)), nil
+	w.sc = newSockConn(conn)
+	return w.sc, bufio.NewReadWriter(br, bufio.NewWriterSize(w.sc, writeBufferSize)), nil
 }

@@ -17,7 +17,7 @@ import (
 // and frames larger than both buffers pass intact in both directions.
 func TestLeanHijackerKeepsEarlyBytes(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(leanHijacker{w}, r, nil)
+		c, err := websocket.Accept(&leanHijacker{ResponseWriter: w}, r, nil)
 		if err != nil {
 			return
 		}

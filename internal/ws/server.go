@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"time"
 
 	"github.com/coder/websocket"
@@ -80,6 +81,7 @@ type Server struct {
 	conns *limit.Conns // the node's connection budget, shared with SSE; see admit
 
 	sessions transport.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
+	writers  writerPool                  // writes data frames for the sessions' queues
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -134,7 +136,8 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,
 		},
-		conns: conns,
+		conns:   conns,
+		writers: writerPool{size: runtime.GOMAXPROCS(0)},
 	}, nil
 }
 
@@ -151,13 +154,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	remote := s.conns.Source(r)
-	c, err := websocket.Accept(leanHijacker{w}, r, s.accept)
+	hj := &leanHijacker{ResponseWriter: w}
+	c, err := websocket.Accept(hj, r, s.accept)
 	if err != nil {
 		s.log.Info("ws: upgrade refused", "err", err, "remote", remote)
 		return
 	}
 	c.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, c, remote)
+	sess := newSession(s, c, hj.sc, remote)
 	if !s.sessions.Add(sess) {
 		sess.close(protocol.CloseRestart, "node draining")
 		sess.end()
@@ -185,7 +189,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // while closing. Call it after the listener is closed (later upgrades are
 // not waited for); it returns ctx.Err() if ctx ends first.
 func (s *Server) Wait(ctx context.Context) error {
-	return s.sessions.Wait(ctx)
+	if err := s.sessions.Wait(ctx); err != nil {
+		return err
+	}
+	return s.writers.wait(ctx)
 }
 
 // Shutdown refuses new sessions (their upgrades are closed with 1012 at
@@ -194,9 +201,11 @@ func (s *Server) Wait(ctx context.Context) error {
 // every goroutine it started has ended, or force-closes the rest when ctx
 // ends and returns ctx.Err() once they have ended.
 func (s *Server) Shutdown(ctx context.Context, spread time.Duration) error {
-	return s.sessions.Drain(ctx, spread, func(sess *session) {
+	err := s.sessions.Drain(ctx, spread, func(sess *session) {
 		// Owned by the session's group; a session already ending needs no
 		// close, and its end waits for this one.
 		sess.goroutines.Go(func() { sess.close(protocol.CloseRestart, "node restarting") })
 	}, func(sess *session) { _ = sess.wsConn.CloseNow() })
+	// Every session has ended, so the pool's workers have no turn left.
+	return errors.Join(err, s.writers.wait(context.WithoutCancel(ctx)))
 }

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"math"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/transport"
@@ -24,12 +22,17 @@ var pingMsg = []byte(`{"type":"` + protocol.TypePing + `"}`)
 
 // session is one WebSocket connection. The goroutine running readLoop is
 // its only reader (owned by Server, counted in Server.wg until end
-// returns); a writer goroutine exists only while its queue has messages;
-// timers fire pings, the hello deadline and token expiry. Writers, closes
-// and timer callbacks run in goroutines, which end waits for.
+// returns). Its data frames are written only while its queue has
+// messages: in turns on the server's writer pool while the socket takes
+// writes at once, else by a dedicated writer goroutine until the queue is
+// empty (see sockConn); the queue's running flag says one of them holds
+// the writing. Timers fire pings, the hello deadline and token expiry.
+// Dedicated writers, closes and timer callbacks run in s.goroutines, and
+// a pool worker joins it for its turn, so end waits for them all.
 type session struct {
 	srv    *Server
-	wsConn *websocket.Conn // the socket
+	wsConn *websocket.Conn // the socket, for reads and control frames
+	sc     *sockConn       // the socket, for data frames
 	remote string
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
@@ -38,18 +41,14 @@ type session struct {
 	expiry     *time.Timer                // set by start; closes with 4001 at the token's exp
 	pinger     atomic.Pointer[time.Timer] // set by start, re-armed by ping
 	lastWrite  atomic.Int64               // unix nanos of the last frame written
-	writeStart atomic.Int64               // unix nanos when the write in progress began; 0 when none
 	closeOnce  sync.Once
 	counted    bool  // set by start once live; end uncounts it in the transport gauge
 	goroutines group // writers, closes, timer callbacks; end waits for them
-
-	// writer-owned
-	buf bytes.Buffer
 }
 
-func newSession(s *Server, wsConn *websocket.Conn, remote string) *session {
+func newSession(s *Server, wsConn *websocket.Conn, sc *sockConn, remote string) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{srv: s, wsConn: wsConn, remote: remote, ctx: ctx, cancel: cancel}
+	return &session{srv: s, wsConn: wsConn, sc: sc, remote: remote, ctx: ctx, cancel: cancel}
 }
 
 // close sends a close frame with code once and ends the session.
@@ -77,11 +76,11 @@ func (s *session) start() bool {
 		return false
 	}
 	resume := s.resumeRequest(h)
-	// The writer and the kick's close run in s.goroutines: the queue starts
-	// a writer when a message arrives (it returns once the queue is empty or
-	// the socket fails); the hub kicks on an epoch change or a slow client
-	// (close returns when the handshake ends or end closes the socket).
-	s.hubConn = s.srv.hub.NewConn(claims.AllChannels(), func() { s.goroutines.Go(s.writeLoop) }, func(code protocol.CloseCode, reason string) {
+	// The queue asks for a writer when a message arrives (see
+	// startWriter). The kick's close runs in s.goroutines: the hub kicks on
+	// an epoch change or a slow client (close returns when the handshake
+	// ends or end closes the socket).
+	s.hubConn = s.srv.hub.NewConn(claims.AllChannels(), s.startWriter, func(code protocol.CloseCode, reason string) {
 		s.goroutines.Go(func() { s.close(code, reason) })
 	})
 	s.hubConn.Inbox = claims.Inbox() // the inbox: its counts go in the welcome
@@ -239,69 +238,6 @@ func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 // catching up when the client is ahead of this node.
 func (s *session) resumeRequest(h protocol.Hello) hub.Resume {
 	return s.srv.resume.Request(s.ctx, h.LastID, h.Epoch)
-}
-
-// writeLoop drains the queue, coalescing waiting messages into frames
-// separated by '\n', and returns when the queue is empty.
-func (s *session) writeLoop() {
-	q := s.hubConn.Queue
-	for {
-		msgs, overflow, ok := q.Take()
-		if !ok {
-			return
-		}
-		if overflow {
-			s.close(protocol.CloseSlowClient, "client too slow")
-			return
-		}
-		for len(msgs) > 0 {
-			frame := msgs
-			msgs = s.fill(msgs)
-			frame = frame[:len(frame)-len(msgs)]
-			// No per-write context: Server.RunWriteWatchdog closes sockets
-			// whose write outlives WriteTimeout, which spares a timer and
-			// an allocation on every frame.
-			s.writeStart.Store(time.Now().UnixNano())
-			err := s.wsConn.Write(context.Background(), websocket.MessageText, s.buf.Bytes())
-			s.writeStart.Store(0)
-			if err != nil {
-				s.cancel()
-				_ = s.wsConn.CloseNow()
-				return // running stays set: no writer starts for a dead socket
-			}
-			now := time.Now()
-			s.lastWrite.Store(now.UnixNano())
-			s.observeLag(frame, now)
-		}
-	}
-}
-
-// observeLag records the delivery lag of the newest alarm in a frame just
-// written: one histogram observation per frame, no allocation.
-func (s *session) observeLag(frame [][]byte, now time.Time) {
-	for i := len(frame) - 1; i >= 0; i-- {
-		if ms, ok := alarm.FrameTS(frame[i]); ok {
-			s.srv.m.DeliveryLag.Observe(max(0, float64(now.UnixMilli()-int64(ms))/1000))
-			return
-		}
-	}
-}
-
-// fill puts as many messages as fit in MaxFrameBytes (at least one) into
-// s.buf and returns the rest.
-func (s *session) fill(msgs [][]byte) [][]byte {
-	s.buf.Reset()
-	i := 0
-	for ; i < len(msgs); i++ {
-		if i > 0 && s.buf.Len()+1+len(msgs[i]) > s.srv.cfg.MaxFrameBytes {
-			break
-		}
-		if i > 0 {
-			s.buf.WriteByte('\n')
-		}
-		s.buf.Write(msgs[i])
-	}
-	return msgs[i:]
 }
 
 // ping runs on its timer: after PingInterval without a write it queues an

@@ -33,7 +33,7 @@ func (s *Server) RunWriteWatchdog(ctx context.Context) {
 func (s *Server) stuck(now time.Time) []*session {
 	limit := now.Add(-s.cfg.WriteTimeout).UnixNano()
 	return s.sessions.Filter(func(sess *session) bool {
-		ws := sess.writeStart.Load()
+		ws := sess.sc.writeStart.Load()
 		return ws != 0 && ws < limit
 	})
 }

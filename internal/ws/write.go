@@ -1,0 +1,125 @@
+package ws
+
+import (
+	"sync"
+	"time"
+
+	"github.com/alarmgate/alarmgate/internal/alarm"
+	"github.com/alarmgate/alarmgate/protocol"
+)
+
+// startWriter is the queue's start func: it runs under hub.mu and
+// Queue.mu, so it only queues a turn on the writer pool, or, for a socket
+// that cannot write without blocking (TLS), starts a dedicated writer.
+func (s *session) startWriter() {
+	if s.sc.raw != nil {
+		s.srv.writers.submit(s)
+		return
+	}
+	s.goroutines.Go(func() { s.writeLoop(nil) })
+}
+
+// writeTurn is a pool worker's turn: it writes what the queue holds, in
+// frames, without blocking, until the queue is empty. When the socket
+// backs up it hands the frames left to a dedicated writer (writeLoop).
+func (s *session) writeTurn(f *frameBuf) {
+	if !s.goroutines.enter() {
+		return // the session ended; its queue is closed
+	}
+	defer s.goroutines.leave()
+	q := s.hubConn.Queue
+	for {
+		msgs, overflow, ok := q.Take()
+		if !ok {
+			return
+		}
+		if overflow {
+			s.goroutines.Go(s.closeSlow) // close blocks on the handshake
+			return
+		}
+		for len(msgs) > 0 {
+			rest := s.fillFrame(f, msgs)
+			taken, blocked, err := s.sc.tryWrite(f.frame())
+			if err != nil {
+				s.fail()
+				return
+			}
+			if taken {
+				s.wrote(msgs[:len(msgs)-len(rest)])
+				msgs = rest
+			}
+			if blocked {
+				// The writing passes to the new goroutine with what is
+				// left of this batch (the queue's running flag stays set).
+				s.goroutines.Go(func() { s.writeLoop(msgs) })
+				return
+			}
+		}
+	}
+}
+
+// frames holds the frame buffers of dedicated writers between bursts.
+var frames = sync.Pool{New: func() any { return new(frameBuf) }}
+
+// writeLoop is a dedicated writer: it writes msgs, then drains the queue,
+// coalescing waiting messages into frames, blocking on the socket as long
+// as it takes (the write watchdog bounds it), and returns when the queue
+// is empty.
+func (s *session) writeLoop(msgs [][]byte) {
+	f := frames.Get().(*frameBuf)
+	defer frames.Put(f)
+	q := s.hubConn.Queue
+	for {
+		for len(msgs) > 0 {
+			rest := s.fillFrame(f, msgs)
+			if err := s.sc.writeData(f.frame()); err != nil {
+				s.fail()
+				return
+			}
+			s.wrote(msgs[:len(msgs)-len(rest)])
+			msgs = rest
+		}
+		var overflow, ok bool
+		msgs, overflow, ok = q.Take()
+		if !ok {
+			return
+		}
+		if overflow {
+			s.closeSlow()
+			return
+		}
+	}
+}
+
+// fillFrame puts as many of msgs as fit in MaxFrameBytes (at least one)
+// into f and returns the rest.
+func (s *session) fillFrame(f *frameBuf, msgs [][]byte) [][]byte {
+	return f.fill(msgs, s.srv.cfg.MaxFrameBytes)
+}
+
+// fail ends the session after a failed write. The queue's running flag
+// stays set: no writer starts for a dead socket.
+func (s *session) fail() {
+	s.cancel()
+	_ = s.wsConn.CloseNow()
+}
+
+func (s *session) closeSlow() { s.close(protocol.CloseSlowClient, "client too slow") }
+
+// wrote records a frame of msgs just written.
+func (s *session) wrote(msgs [][]byte) {
+	now := time.Now()
+	s.lastWrite.Store(now.UnixNano())
+	s.observeLag(msgs, now)
+}
+
+// observeLag records the delivery lag of the newest alarm in a frame just
+// written: one histogram observation per frame, no allocation.
+func (s *session) observeLag(frame [][]byte, now time.Time) {
+	for i := len(frame) - 1; i >= 0; i-- {
+		if ms, ok := alarm.FrameTS(frame[i]); ok {
+			s.srv.m.DeliveryLag.Observe(max(0, float64(now.UnixMilli()-int64(ms))/1000))
+			return
+		}
+	}
+}
