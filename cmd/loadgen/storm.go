@@ -60,6 +60,7 @@ type stormClient struct {
 	status   protocol.Status
 	replayed int
 	tr       tracker
+	dialed   time.Time // the hello of the resume was sent
 	welcomed time.Time
 	doneAt   time.Time
 }
@@ -265,6 +266,8 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 	var readers sync.WaitGroup
 	var started atomic.Int64
 	profiled := profileNode(ctx, co, o.profile, 1, 2*time.Second)
+	pids := []int{cl.nodes[1].PID, cl.redisPID, os.Getpid()}
+	cpu0 := readProcs(pids)
 	start := time.Now()
 	failed, cerr := connectAll(ctx, len(clients), par, func(ctx context.Context, i int) error {
 		sc := clients[i]
@@ -274,6 +277,9 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 		}
 		conns[i] = c
 		started.Add(1)
+		sc.mu.Lock()
+		sc.dialed = time.Now()
+		sc.mu.Unlock()
 		done := make(chan struct{})
 		var once sync.Once
 		finish := func() { once.Do(func() { close(done) }) }
@@ -284,6 +290,7 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 		return waitFor(ctx, done, o.timeout)
 	})
 	end := time.Now()
+	cpu1 := readProcs(pids)
 	cs2, err := cl.commandStats(ctx)
 	for _, c := range conns {
 		if c != nil {
@@ -300,6 +307,9 @@ func stormResume(ctx context.Context, o *stormOpts, co *common, cl *cluster, d *
 	deltas, total := diffCommandStats(cs1, cs2)
 	rep := stormReport{o: o, co: co, start: start, end: end, failed: failed, connErr: cerr, deltas: deltas, total: total,
 		background: float64(quiet) / o.quiet.Seconds() * end.Sub(start).Seconds()}
+	for i := range cpu1 {
+		rep.cpu[i] = cpuDelta(cpu0[i:i+1], cpu1[i:i+1])
+	}
 	return rep.print(clients, out)
 }
 
@@ -312,12 +322,14 @@ type stormReport struct {
 	deltas     []cmdDelta
 	total      int64
 	background float64 // commands expected from the nodes' own timers over the phase
+	cpu        [3]time.Duration // CPU over the phase: node B, Redis, loadgen
 }
 
 func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 	statuses := map[string]int{}
 	var lost, dups, unknown, replayed, received int
-	var lastWelcome, lastDone time.Duration
+	var lastWelcome, lastDone, lastDialed time.Duration
+	var waits []time.Duration // from the hello to the welcome
 	complete := 0
 	for _, sc := range clients {
 		sc.mu.Lock()
@@ -327,8 +339,12 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 		unknown += sc.tr.unknown
 		replayed += sc.replayed
 		received += sc.tr.received
+		if !sc.dialed.IsZero() {
+			lastDialed = max(lastDialed, sc.dialed.Sub(rep.start))
+		}
 		if !sc.welcomed.IsZero() {
 			lastWelcome = max(lastWelcome, sc.welcomed.Sub(rep.start))
+			waits = append(waits, sc.welcomed.Sub(sc.dialed))
 		}
 		if !sc.doneAt.IsZero() && sc.status == protocol.StatusResumed {
 			complete++
@@ -341,6 +357,10 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 	adjusted := max(0, float64(rep.total)-rep.background) / float64(n)
 	t := newTable(out, "clients", "resumed", "complete", "all_welcomed", "all_complete", "replayed", "received", "lost", "dups", "unexpected", "redis_cmds", "cmds/client")
 	t.row(n, statuses["resumed"], complete, lastWelcome, lastDone, replayed, received, lost, dups, unknown, rep.total, perClient)
+	slices.Sort(waits)
+	fmt.Fprintf(out, "all hellos sent after %v; hello to welcome p50 %v, p99 %v, max %v\n", lastDialed.Round(time.Millisecond),
+		quantile(waits, 0.5).Round(time.Millisecond), quantile(waits, 0.99).Round(time.Millisecond), quantile(waits, 1).Round(time.Millisecond))
+	fmt.Fprintf(out, "cpu over the phase: node B %v, redis %v, loadgen %v\n", rep.cpu[0], rep.cpu[1], rep.cpu[2])
 	fmt.Fprintf(out, "statuses: %v; failed connects: %d", statuses, rep.failed)
 	if rep.connErr != nil {
 		fmt.Fprintf(out, " (first: %v)", rep.connErr)
@@ -354,7 +374,12 @@ func (rep *stormReport) print(clients []*stormClient, out io.Writer) error {
 	r.add("complete", complete)
 	r.add("all_welcomed_s", lastWelcome)
 	r.add("all_complete_s", lastDone)
+	r.add("all_dialed_s", lastDialed)
+	r.add("welcome_wait_p50_s", quantile(waits, 0.5))
 	r.add("phase_s", rep.end.Sub(rep.start))
+	r.add("node_cpu_s", rep.cpu[0])
+	r.add("redis_cpu_s", rep.cpu[1])
+	r.add("loadgen_cpu_s", rep.cpu[2])
 	r.add("lost", lost)
 	r.add("dups", dups)
 	r.add("unexpected", unknown)
@@ -404,4 +429,12 @@ func profileNode(ctx context.Context, co *common, file string, i int, d time.Dur
 	}()
 	time.Sleep(100 * time.Millisecond) // let the profile begin
 	return done
+}
+
+// quantile returns the q quantile of sorted (0 when empty).
+func quantile(sorted []time.Duration, q float64) time.Duration {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }

@@ -57,19 +57,29 @@ func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, backfill Backfill) 
 	if !deep && counter == nil {
 		return w, nil
 	}
+	var counts countsRead
 	var err error
-	if deep {
+	if deep && counter != nil {
+		// Both reads at once: each waits for a turn of the reader (they
+		// most likely share one), so the welcome waits for one turn, not
+		// two in a row. Resume owns the goroutine and waits for it.
+		got := make(chan countsRead, 1)
+		go func() { got <- readCounts(ctx, counter, c.Inbox) }()
 		w, replay, err = h.readDeep(ctx, c, r, backfill, w)
+		counts = <-got
+	} else if deep {
+		w, replay, err = h.readDeep(ctx, c, r, backfill, w)
+	} else {
+		counts = readCounts(ctx, counter, c.Inbox)
 	}
 	if err == nil && counter != nil {
 		// A failed read leaves the counts out rather than failing a
 		// resume the window could answer: the next alarm or state event
 		// of the inbox carries them.
-		counts, ok, cerr := counter.Counts(ctx, c.Inbox)
-		if cerr != nil {
-			h.log.Warn("hub: reading inbox counts failed; welcome without them", "err", cerr)
-		} else if ok {
-			w.Inbox = &counts
+		if counts.err != nil {
+			h.log.Warn("hub: reading inbox counts failed; welcome without them", "err", counts.err)
+		} else if counts.ok {
+			w.Inbox = &counts.c
 		}
 	}
 	if err != nil {
@@ -78,6 +88,19 @@ func (h *Hub) Resume(ctx context.Context, c *Conn, r Resume, backfill Backfill) 
 	}
 	h.queueWelcome(c, w, replay)
 	return w, nil
+}
+
+// countsRead is what readCounts read.
+type countsRead struct {
+	c   protocol.Counts
+	ok  bool
+	err error
+}
+
+// readCounts reads the counts of inbox for a welcome.
+func readCounts(ctx context.Context, counter InboxCounter, inbox string) countsRead {
+	c, ok, err := counter.Counts(ctx, inbox)
+	return countsRead{c, ok, err}
 }
 
 // readDeep reads the replay of a resume older than the window from

@@ -38,9 +38,9 @@ type Config struct {
 	// Retry is the reconnect delay sent in `retry:`; each stream adds up
 	// to the same again as jitter. Default 1s.
 	Retry time.Duration
-	// CatchUpTimeout bounds the wait for a last id ahead of the node, and
-	// the read of the channel backlogs for one older than the window.
-	// Default 3s.
+	// CatchUpTimeout bounds the wait for a last id ahead of the node. One
+	// older than the window waits for its turn to read the channel
+	// backlogs without it (see transport.Resumer.Resume). Default 3s.
 	CatchUpTimeout time.Duration
 	// MaxWriteBytes caps the events coalesced into one write. Default
 	// 256 KiB.

@@ -1,8 +1,11 @@
 package stream
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"slices"
+	"sync/atomic"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
 	"github.com/alarmgate/alarmgate/protocol"
@@ -14,7 +17,14 @@ const (
 	DefaultReadWorkers = 4
 	// DefaultReadKeys bounds the channel backlogs one script call reads.
 	DefaultReadKeys = 256
+	// DefaultReadQueue bounds the reads waiting for a turn; one more is
+	// refused at once (ErrReadQueueFull).
+	DefaultReadQueue = 10000
 )
+
+// ErrReadQueueFull refuses a read when DefaultReadQueue reads already wait
+// for a turn. It is ErrUnavailable: the client retries with backoff.
+var ErrReadQueueFull = tag("stream: read backlogs: too many reads waiting", ErrUnavailable)
 
 // BacklogReader serves resumes from further back than a node's window. It
 // groups concurrent ReadAfter calls into shared script calls: a read of
@@ -23,13 +33,22 @@ const (
 // storm neither stampedes Redis nor queues behind one round trip at a
 // time. Run it in one goroutine; ReadAfter is safe from any goroutine and
 // reads directly when Run is not running.
+//
+// Admission: a read waits for its turn as long as its caller's ctx lasts
+// (the client's connection), so reads are admitted at the rate Redis
+// serves them; only each Redis call has a deadline (the store's Timeout).
+// At most maxWaiting reads wait; one more fails at once. A call that fails
+// because Redis is unavailable fails every read waiting at that moment
+// too, so a dead Redis answers the whole queue within one call's timeout.
 type BacklogReader struct {
-	s       *Store
-	workers int
-	maxKeys int
-	onCall  func(keys int) // reports each script call; may be nil
-	reqs    chan *readReq
-	done    chan struct{} // closed when Run returns
+	s          *Store
+	workers    int
+	maxKeys    int
+	maxWaiting int64
+	onCall     func(keys int) // reports each script call; may be nil
+	reqs       chan *readReq
+	waiting    atomic.Int64  // reads in do, not yet taken by a worker
+	done       chan struct{} // closed when Run returns
 }
 
 // readReq is one ReadAfter (reads set) or one Counts (inbox set).
@@ -51,8 +70,8 @@ func (s *Store) NewBacklogReader(workers int, onCall func(keys int)) *BacklogRea
 	if workers <= 0 {
 		workers = DefaultReadWorkers
 	}
-	return &BacklogReader{s: s, workers: workers, maxKeys: DefaultReadKeys, onCall: onCall,
-		reqs: make(chan *readReq), done: make(chan struct{})}
+	return &BacklogReader{s: s, workers: workers, maxKeys: DefaultReadKeys, maxWaiting: DefaultReadQueue,
+		onCall: onCall, reqs: make(chan *readReq), done: make(chan struct{})}
 }
 
 // ReadAfter returns every retained alarm on channels with id > after,
@@ -72,13 +91,21 @@ func (r *BacklogReader) ReadAfter(ctx context.Context, channels []string, after 
 }
 
 // do hands req to a worker (or serves it here when Run is not running)
-// and waits for it.
+// and waits for it. The wait for a turn ends only with ctx (or a failed
+// call, see fail); the call itself is bounded by the store's Timeout.
 func (r *BacklogReader) do(ctx context.Context, req *readReq) error {
+	if r.waiting.Add(1) > r.maxWaiting {
+		r.waiting.Add(-1)
+		return ErrReadQueueFull
+	}
 	select {
 	case r.reqs <- req:
+		r.waiting.Add(-1)
 	case <-r.done:
+		r.waiting.Add(-1)
 		r.serve([]*readReq{req})
 	case <-ctx.Done():
+		r.waiting.Add(-1)
 		return wrapErr("read backlogs", ctx.Err())
 	}
 	select {
@@ -142,15 +169,34 @@ func (r *BacklogReader) serve(batch []*readReq) {
 			reads = append(reads, q)
 		}
 	}
+	var err error
 	if len(reads) > 0 {
-		r.serveReads(reads)
+		err = r.serveReads(reads)
 	}
 	if len(counts) > 0 {
-		r.serveCounts(counts)
+		err = cmp.Or(r.serveCounts(counts), err)
+	}
+	if errors.Is(err, ErrUnavailable) {
+		r.fail(err)
 	}
 }
 
-func (r *BacklogReader) serveReads(batch []*readReq) {
+// fail answers every read waiting for a turn with err: Redis just failed
+// a call as unavailable, so they would most likely wait a call's timeout
+// to fail the same way. Reads arriving later try again.
+func (r *BacklogReader) fail(err error) {
+	for {
+		select {
+		case q := <-r.reqs:
+			q.err = err
+			close(q.done)
+		default:
+			return
+		}
+	}
+}
+
+func (r *BacklogReader) serveReads(batch []*readReq) error {
 	index := make(map[BacklogRead]int)
 	var reads []BacklogRead
 	for _, q := range batch {
@@ -178,9 +224,10 @@ func (r *BacklogReader) serveReads(batch []*readReq) {
 		slices.SortFunc(q.alarms, func(a, b alarm.Entry) int { return a.ID.Compare(b.ID) })
 		close(q.done)
 	}
+	return err
 }
 
-func (r *BacklogReader) serveCounts(batch []*readReq) {
+func (r *BacklogReader) serveCounts(batch []*readReq) error {
 	index := make(map[string]int)
 	var inboxes []string
 	for _, q := range batch {
@@ -197,6 +244,7 @@ func (r *BacklogReader) serveCounts(batch []*readReq) {
 		}
 		close(q.done)
 	}
+	return err
 }
 
 // Counts reads the counts of an inbox channel for a welcome, as

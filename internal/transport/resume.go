@@ -9,8 +9,8 @@ import (
 )
 
 // DefaultCatchUpTimeout bounds, for every transport, the wait for a
-// last_id ahead of the node and the read of the channel backlogs for one
-// older than the window.
+// last_id ahead of the node. (A resume older than the window is bounded
+// by its Backfill: see Resumer.Resume.)
 const DefaultCatchUpTimeout = 3 * time.Second
 
 // Feed is what a transport needs from the live feed. *pubsub.Feed has it.
@@ -30,7 +30,7 @@ type Resumer struct {
 	// Backfill reads the channel backlogs for resumes older than the
 	// window; nil answers them expired.
 	Backfill hub.Backfill
-	// CatchUpTimeout bounds the wait of Request and the read of Resume.
+	// CatchUpTimeout bounds the wait of Request.
 	CatchUpTimeout time.Duration
 }
 
@@ -61,10 +61,15 @@ func (r Resumer) Request(ctx context.Context, lastID *string, epoch string) hub.
 }
 
 // Resume registers c with the hub for req (see hub.Hub.Resume), reading
-// from Redis, within CatchUpTimeout, when req reaches further back than
-// the window. On an error c is unregistered; close it with ResumeClose.
+// from Redis when req reaches further back than the window. On an error c
+// is unregistered; close it with ResumeClose.
+//
+// ctx is the connection's: no deadline is added. In a reconnect storm the
+// reads wait for their turn at the rate Redis serves them, and the
+// Backfill bounds what must be bounded (*stream.BacklogReader: each Redis
+// call by the store's timeout, the reads waiting by a cap, and a Redis
+// that fails a call fails every read waiting), so a timeout here would
+// only turn a slow turn into a refusal and a reconnect.
 func (r Resumer) Resume(ctx context.Context, c *hub.Conn, req hub.Resume) (hub.Welcome, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.CatchUpTimeout)
-	defer cancel()
 	return r.Hub.Resume(ctx, c, req, r.Backfill)
 }

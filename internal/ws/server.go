@@ -38,9 +38,10 @@ type Config struct {
 	// PingInterval is the idle time after which the server sends
 	// {"type":"ping"} and a WebSocket ping. Default 25s.
 	PingInterval time.Duration
-	// CatchUpTimeout bounds the wait for a last_id ahead of the node, and
-	// the read of the channel backlogs for a last_id older than the window.
-	// Default 3s.
+	// CatchUpTimeout bounds the wait for a last_id ahead of the node (and
+	// a state change's wait, see state.go). A last_id older than the window
+	// waits for its turn to read the channel backlogs without it (see
+	// transport.Resumer.Resume). Default 3s.
 	CatchUpTimeout time.Duration
 	// ReadLimit is the largest client message accepted. Default 16 KiB.
 	ReadLimit int64
