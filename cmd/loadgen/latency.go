@@ -54,29 +54,33 @@ func runLatency(ctx context.Context, o *latencyOpts, co *common, out io.Writer) 
 	pub := newPublisher(co.kind, cl.nodes[0].URL, co.apiKey, o.workers)
 	fmt.Fprintf(out, "latency: %d connections over %d nodes, %.0f alarms/s through node 1 for %v, %d-byte data; %s\n",
 		o.conns, o.nodes, o.rate, o.duration, o.size, machineInfo())
-	publishRR(ctx, pub, o, warmupStep, o.warmup)
+	publishRR(ctx, pub, o, warmupStep, o.warmup, new(hist))
 	pids := append(cl.pids(), cl.redisPID, os.Getpid())
 	before := readProcs(pids)
-	ok, bad, pubRate := publishRR(ctx, pub, o, 0, o.duration)
+	rtt := new(hist)
+	ok, bad, pubRate := publishRR(ctx, pub, o, 0, o.duration, rtt)
 	sc := &st.steps[0]
 	waitCount(ctx, &sc.received, uint64(ok), o.drain)
 	after := readProcs(pids)
 	cpu := []time.Duration{cpuDelta(before[:o.nodes], after[:o.nodes]),
 		after[o.nodes].CPU - before[o.nodes].CPU, after[o.nodes+1].CPU - before[o.nodes+1].CPU}
-	return latencyReport(o, co, sc, ok, bad, pubRate, cpu, out)
+	return latencyReport(o, co, sc, ok, bad, pubRate, cpu, rtt, out)
 }
 
 // publishRR publishes at o.rate for dur, alarm i to channel user:l<i mod
 // conns>, and returns how many were accepted and refused and the rate
-// achieved.
-func publishRR(ctx context.Context, pub *publisher, o *latencyOpts, step int, dur time.Duration) (int64, int64, float64) {
+// achieved. rtt gets each request's round trip, ns.
+func publishRR(ctx context.Context, pub *publisher, o *latencyOpts, step int, dur time.Duration, rtt *hist) (int64, int64, float64) {
 	chans := make([]string, o.conns)
 	for i := range chans {
 		chans[i] = "user:l" + strconv.Itoa(i)
 	}
 	var ok, bad atomic.Int64
 	n, took := pace(ctx, o.rate, dur, o.workers, func(i int) {
-		if pub.publishOne(ctx, chans[i%len(chans)], makeData(time.Now().UnixNano(), step, o.size)) {
+		start := time.Now()
+		accepted := pub.publishOne(ctx, chans[i%len(chans)], makeData(start.UnixNano(), step, o.size))
+		rtt.Record(int64(time.Since(start)))
+		if accepted {
 			ok.Add(1)
 		} else {
 			bad.Add(1)
@@ -86,8 +90,8 @@ func publishRR(ctx context.Context, pub *publisher, o *latencyOpts, step int, du
 }
 
 // latencyReport prints the run; cpu is the gateways', Redis's and
-// loadgen's CPU time.
-func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, pubRate float64, cpu []time.Duration, out io.Writer) error {
+// loadgen's CPU time, rtt the publish requests' round trips.
+func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, pubRate float64, cpu []time.Duration, rtt *hist, out io.Writer) error {
 	s := sc.lat.Summary()
 	recv := sc.received.Load()
 	t := newTable(out, "published", "errors", "pub/s", "received", "p50", "p90", "p99", "p999", "max", "mean", "cpu_s", "redis_s", "lg_cpu_s")
@@ -111,6 +115,10 @@ func latencyReport(o *latencyOpts, co *common, sc *stepCounter, ok, bad int64, p
 	r.add("p99_ms", ms(s.P99))
 	r.add("p999_ms", ms(s.P999))
 	r.add("max_ms", ms(s.Max))
+	// The publish request's round trip, beside the delivery it starts:
+	// which part of the latency is the publish path.
+	r.add("publish_rtt_p50_ms", ms(time.Duration(rtt.Quantile(0.5))))
+	r.add("publish_rtt_p99_ms", ms(time.Duration(rtt.Quantile(0.99))))
 	r.add("gateway_cpu_s", cpu[0].Seconds())
 	r.add("redis_cpu_s", cpu[1].Seconds())
 	r.add("loadgen_cpu_s", cpu[2].Seconds())

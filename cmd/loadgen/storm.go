@@ -321,7 +321,7 @@ type stormReport struct {
 	connErr    error
 	deltas     []cmdDelta
 	total      int64
-	background float64 // commands expected from the nodes' own timers over the phase
+	background float64          // commands expected from the nodes' own timers over the phase
 	cpu        [3]time.Duration // CPU over the phase: node B, Redis, loadgen
 }
 
