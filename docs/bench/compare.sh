@@ -11,7 +11,8 @@
 # archive), REV=<commit> measures another commit.
 #
 # Usage: docs/bench/compare.sh [workload ...]
-#   workloads: latency publish fanout fanout-rate memory storm (default: all)
+#   workloads: latency publish fanout fanout-rate memory storm storm-deep
+#   (default: all)
 #   RUNS=3  SCALE=full|smoke (smoke: 200 connections, short steps, to check
 #   the tooling)  CENTRIFUGO_BIN=<binary> (default ~/.cache/alarmgate-peer/bin/centrifugo)
 set -eu
@@ -39,6 +40,7 @@ if [ "$SCALE" = smoke ]; then
 	FANOUT_RATE="-conns 200 -rate 20 -step 3s -drain 2s"
 	MEMORY="-conns 200 -settle 2s"
 	STORM="-conns 200 -per 20 -quiet 1s"
+	STORM_DEEP="-conns 200 -per 200 -quiet 1s"
 else
 	LATENCY="-conns 2000 -nodes 2 -rate 500 -duration 20s"
 	PUBLISH="-workers 16 -batch-workers 8 -batch 100 -duration 10s"
@@ -47,9 +49,11 @@ else
 	FANOUT_RATE="-conns 5000 -rate 8 -step 10s"
 	MEMORY="-conns 10000"
 	STORM="-conns 2000 -per 20"
+	# Deeper than the window (4x what the log keeps): resumes read Redis.
+	STORM_DEEP="-conns 2000 -per 200"
 fi
 
-set -- ${*:-latency publish fanout fanout-rate memory storm}
+set -- ${*:-latency publish fanout fanout-rate memory storm storm-deep}
 for w in "$@"; do
 	case $w in
 	latency) args="latency $LATENCY" ;;
@@ -58,6 +62,7 @@ for w in "$@"; do
 	fanout-rate) args="fanout $FANOUT_RATE" ;;
 	memory) args="memory $MEMORY" ;;
 	storm) args="storm $STORM" ;;
+	storm-deep) args="storm $STORM_DEEP" ;;
 	*)
 		echo "compare.sh: unknown workload $w" >&2
 		exit 2
