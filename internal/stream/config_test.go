@@ -10,6 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/internal/defaults"
+	"github.com/alarmgate/alarmgate/internal/testutil"
 )
 
 func TestNewConfig(t *testing.T) {
@@ -21,7 +22,7 @@ func TestNewConfig(t *testing.T) {
 	}
 	want := Config{Prefix: "alarms", MaxLen: 100000, Retention: 24 * time.Hour, IdemTTL: 24 * time.Hour,
 		MaxAlarmBytes: 65536, Timeout: 3 * time.Second, PageSize: 1000, ChannelBacklog: 1000,
-		InboxRetention: 30 * 24 * time.Hour, StateEvents: 100, ReplicaTimeout: time.Second}
+		InboxRetention: 30 * 24 * time.Hour, StateEvents: 100, ReplicaTimeout: time.Second, Partitions: 1}
 	if s.cfg != want {
 		t.Fatalf("defaults %+v, want %+v", s.cfg, want)
 	}
@@ -69,5 +70,30 @@ func TestConfigValidateNamesFields(t *testing.T) {
 	}
 	if err := (Config{MinReplicas: 2}).Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestConfigValidatePartitions: Partitions is 1..MaxPartitions (0 the
+// default 1), Partition 0..Partitions-1.
+func TestConfigValidatePartitions(t *testing.T) {
+	tests := []struct {
+		cfg  Config
+		want []string // refused fields
+	}{
+		{Config{}, nil},
+		{Config{Partitions: 1}, nil},
+		{Config{Partitions: 6, Partition: 5}, nil},
+		{Config{Partitions: MaxPartitions, Partition: MaxPartitions - 1}, nil},
+		{Config{Partitions: -1}, []string{"Partitions"}},
+		{Config{Partitions: MaxPartitions + 1}, []string{"Partitions"}},
+		{Config{Partition: -1}, []string{"Partition"}},
+		{Config{Partition: 1}, []string{"Partition"}},
+		{Config{Partitions: 1, Partition: 1}, []string{"Partition"}},
+		{Config{Partitions: 6, Partition: 6}, []string{"Partition"}},
+		{Config{Partitions: -2, Partition: -1}, []string{"Partitions", "Partition"}},
+		{Config{Partitions: MaxPartitions + 1, Partition: 5000}, []string{"Partitions"}},
+	}
+	for _, tt := range tests {
+		testutil.CheckRefused(t, tt.cfg, tt.want)
 	}
 }

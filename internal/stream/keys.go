@@ -2,9 +2,17 @@ package stream
 
 import "time"
 
-// The Redis layout of one Prefix. Every key and channel name the gateway
-// uses is built here and nowhere else. All of them share the hash tag
-// {prefix}, so they sit in one Cluster slot and publish.lua stays atomic.
+// The Redis layout of one partition of one Prefix. Every key and channel
+// name the gateway uses is built here and nowhere else. All of them share
+// the partition's hash tag, so they sit in one Cluster slot and
+// publish.lua stays atomic. With one partition (Config.Partitions 1, the
+// default) the tag is {prefix}, as in the table. With P partitions,
+// partition k's tag is {prefix/P/k/s} instead (s a salt that spreads the
+// P tags evenly over the Cluster's slots: partitionTag), and each
+// partition has every key and channel of the table under its own tag: its
+// own log, epoch, live channel, backlogs, inboxes and ingest stream. An
+// inbox channel's keys are in its partition only (PartitionOf); a shared
+// channel has a backlog in every partition.
 //
 //	name                          type     role
 //	{prefix}:stream               stream   the log; fields c (channel), t (the
@@ -91,9 +99,9 @@ type IngestKeys struct {
 	Idem string
 }
 
-// newKeys names the layout of prefix (already validated).
-func newKeys(prefix string) keys {
-	tag := "{" + prefix + "}"
+// newKeys names the layout under tag, a hash tag with its braces
+// (partitionTag).
+func newKeys(tag string) keys {
 	return keys{
 		stream:        tag + ":stream",
 		epoch:         tag + ":epoch",
@@ -144,6 +152,16 @@ func (s *Store) LiveChannel() string { return s.keys.live }
 // ProbeChannel returns node nodeID's probe channel:
 // "{prefix}:live:probe:<nodeID>".
 func (s *Store) ProbeChannel(nodeID string) string { return s.keys.probe(nodeID) }
+
+// Partition returns the partition this Store serves and the number of
+// partitions of the deployment (Config.Partition, Config.Partitions after
+// defaults).
+func (s *Store) Partition() (k, partitions int) { return s.cfg.Partition, s.cfg.Partitions }
+
+// HashTag returns the hash tag every key and channel of this Store starts
+// with, braces included: "{prefix}" with one partition, else
+// "{prefix/P/k/s}" (partitionTag).
+func (s *Store) HashTag() string { return s.tag }
 
 // ShardedPubSub reports whether the live and probe channels use sharded
 // Pub/Sub (SPUBLISH, SSUBSCRIBE): Config.ShardedPubSub.

@@ -96,9 +96,20 @@ type Config struct {
 	MinReplicas int
 	// ReplicaTimeout bounds that WAIT. Default DefaultReplicaTimeout.
 	ReplicaTimeout time.Duration
+	// Partitions is the number of partitions of the deployment's log,
+	// each under its own hash tag so that a Redis Cluster spreads them
+	// over its masters (keys.go, partitionTag); an inbox channel lives in
+	// one of them, every other channel in all (PartitionOf). 1 is the
+	// single log under {Prefix}, the layout of earlier versions. At most
+	// MaxPartitions. Every node of a deployment must agree. Default
+	// DefaultPartitions (1).
+	Partitions int
+	// Partition is the partition this Store reads and writes: 0 <=
+	// Partition < Partitions. Default 0.
+	Partition int
 }
 
-// Store is the alarm log of one prefix. It is safe for concurrent use; its
+// Store is the alarm log of one partition of one prefix. It is safe for concurrent use; its
 // only mutable state is the clock offset Tip measures.
 type Store struct {
 	cfg         Config
@@ -109,7 +120,8 @@ type Store struct {
 	backlogRead *redis.Script
 	state       *redis.Script
 	page        *redis.Script
-	keys        keys // every key and channel name (keys.go)
+	keys        keys   // every key and channel name (keys.go)
+	tag         string // the hash tag of keys, braces included
 	// skew is Redis' clock minus this node's, in ns, as the latest Tip
 	// measured it (atomic: Tip writes, publishes read). It turns a
 	// caller's deadline into Redis' time for the publish script.
@@ -126,6 +138,10 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 		return nil, fmt.Errorf("stream: invalid config: %w", err)
 	}
 	cfg.applyDefaults()
+	tag, err := partitionTag(cfg.Prefix, cfg.Partitions, cfg.Partition)
+	if err != nil {
+		return nil, fmt.Errorf("stream: %w", err)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -138,7 +154,8 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Store, error
 		page:        redis.NewScript(logLua + inboxLua + inboxPageLua),
 		rotate:      redis.NewScript(rotateLua),
 		backlogRead: redis.NewScript(backlogLua),
-		keys:        newKeys(cfg.Prefix),
+		keys:        newKeys(tag),
+		tag:         tag,
 	}, nil
 }
 
@@ -157,6 +174,8 @@ func (c Config) Validate() error {
 		defaults.NonNegative("StateEvents", c.StateEvents),
 		defaults.NonNegative("MinReplicas", c.MinReplicas),
 		defaults.Min("ReplicaTimeout", c.ReplicaTimeout, time.Millisecond),
+		defaults.Min("Partitions", c.Partitions, 1),
+		defaults.NonNegative("Partition", c.Partition),
 	}
 	if c.Prefix != "" && !prefixRE.MatchString(c.Prefix) {
 		errs = append(errs, defaults.Errorf("Prefix", "%q must match %s", c.Prefix, prefixRE))
@@ -167,7 +186,19 @@ func (c Config) Validate() error {
 		errs = append(errs, defaults.Errorf("ReplicaTimeout", "must be below the Redis call timeout %v when replicas are required (got %v)",
 			eff.Timeout, eff.ReplicaTimeout))
 	}
-	return errors.Join(errs...)
+	return errors.Join(append(errs, c.validatePartitions(eff)...)...)
+}
+
+// validatePartitions refuses more than MaxPartitions, and a Partition
+// beyond the (effective, valid) Partitions.
+func (c Config) validatePartitions(eff Config) []error {
+	if c.Partitions > MaxPartitions {
+		return []error{defaults.Errorf("Partitions", "must be at most %d (got %d)", MaxPartitions, c.Partitions)}
+	}
+	if eff.Partitions >= 1 && c.Partition >= eff.Partitions {
+		return []error{defaults.Errorf("Partition", "must be below Partitions %d (got %d)", eff.Partitions, c.Partition)}
+	}
+	return nil
 }
 
 func (c *Config) applyDefaults() {
@@ -182,6 +213,7 @@ func (c *Config) applyDefaults() {
 	defaults.Set(&c.InboxRetention, DefaultInboxRetention)
 	defaults.Set(&c.StateEvents, DefaultStateEvents)
 	defaults.Set(&c.ReplicaTimeout, DefaultReplicaTimeout)
+	defaults.Set(&c.Partitions, DefaultPartitions)
 }
 
 // PageSize is the COUNT of the store's bulk reads (Config.PageSize with
