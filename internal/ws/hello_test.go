@@ -109,4 +109,3 @@ func checkHelloNames(b []byte) error {
 	}
 	return nil
 }
-
