@@ -112,38 +112,60 @@ func (b *gatedBackfill) ReadAfter(ctx context.Context, _ []string, _ protocol.ID
 	}
 }
 
-// TestMessageDuringResumeIsKept: a message the client sends while its
-// resume is read is left for the session, which answers it after the
-// welcome.
-func TestMessageDuringResumeIsKept(t *testing.T) {
-	b := &gatedBackfill{started: make(chan struct{}), release: make(chan struct{})}
-	wsURL, tok := deepServer(t, b)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	c, _, err := websocket.Dial(ctx, wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
+// TestMessagesAroundTheWatch: a message the client sends while its
+// resume is read and watched is left for the session, which answers it
+// after the welcome; and once the watch is aborted, later messages are
+// read as usual.
+func TestMessagesAroundTheWatch(t *testing.T) {
+	const change = `{"type":"state","op":"read","ids":["100-0"]}`
+	for _, during := range []bool{true, false} {
+		t.Run(fmt.Sprintf("during=%v", during), func(t *testing.T) {
+			b := &gatedBackfill{started: make(chan struct{}), release: make(chan struct{})}
+			wsURL, tok := deepServer(t, b)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			c, _, err := websocket.Dial(ctx, wsURL, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = c.CloseNow() })
+			hello := `{"type":"hello","token":"` + tok + `","last_id":"5-0","epoch":"e"}`
+			if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
+				t.Fatal(err)
+			}
+			<-b.started
+			time.Sleep(watchAfter + 100*time.Millisecond) // the watch has started
+			if during {
+				if err := c.Write(ctx, websocket.MessageText, []byte(change)); err != nil {
+					t.Fatal(err)
+				}
+				time.Sleep(50 * time.Millisecond) // it reaches the node while the read waits
+			}
+			close(b.release)
+			got := readUntilError(ctx, t, c, !during, change)
+			if !strings.Contains(got[0], `"welcome"`) || !strings.Contains(got[len(got)-1], string(protocol.CodeNoInbox)) {
+				t.Fatalf("got %q; want the welcome, then the answer to the state change", got)
+			}
+		})
 	}
-	t.Cleanup(func() { _ = c.CloseNow() })
-	hello := `{"type":"hello","token":"` + tok + `","last_id":"5-0","epoch":"e"}`
-	if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
-		t.Fatal(err)
-	}
-	<-b.started
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"state","op":"read","ids":["100-0"]}`)); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(50 * time.Millisecond) // the message reaches the node while the read waits
-	close(b.release)
+}
+
+// readUntilError reads messages until an error message; after the first
+// (the welcome) it sends change when send is set.
+func readUntilError(ctx context.Context, t *testing.T, c *websocket.Conn, send bool, change string) []string {
+	t.Helper()
 	var got []string
-	for len(got) < 2 || !strings.Contains(got[len(got)-1], `"error"`) {
+	for len(got) == 0 || !strings.Contains(got[len(got)-1], `"error"`) {
 		_, m, err := c.Read(ctx)
 		if err != nil {
 			t.Fatalf("after %q: %v", got, err)
 		}
+		if len(got) == 0 && send {
+			if err := c.Write(ctx, websocket.MessageText, []byte(change)); err != nil {
+				t.Fatal(err)
+			}
+		}
 		got = append(got, strings.Split(string(m), "\n")...)
 	}
-	if !strings.Contains(got[0], `"welcome"`) || !strings.Contains(got[len(got)-1], string(protocol.CodeNoInbox)) {
-		t.Fatalf("got %q; want the welcome, then the answer to the state change", got)
-	}
+	return got
 }
