@@ -25,7 +25,8 @@ const (
 // buffered from the client is kept in front of the new reader.
 type leanHijacker struct {
 	http.ResponseWriter
-	sc *sockConn // set by Hijack: the socket, wrapped for the session's writers
+	sc *sockConn     // set by Hijack: the socket, wrapped for the session's writers
+	br *bufio.Reader // set by Hijack: the reader the library reads the socket through
 }
 
 var errNoHijack = errors.New("ws: response writer cannot hijack")
@@ -67,6 +68,6 @@ func (w *leanHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 			return nil, nil, err
 		}
 	}
-	w.sc = newSockConn(conn)
+	w.sc, w.br = newSockConn(conn), br
 	return w.sc, bufio.NewReadWriter(br, bufio.NewWriterSize(w.sc, writeBufferSize)), nil
 }

@@ -162,7 +162,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c.SetReadLimit(s.cfg.ReadLimit)
-	sess := newSession(s, c, hj.sc, remote)
+	sess := newSession(s, c, hj.sc, hj.br, remote)
 	if !s.sessions.Add(sess) {
 		sess.close(protocol.CloseRestart, "node draining")
 		sess.end()

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"math"
@@ -33,6 +34,7 @@ type session struct {
 	srv    *Server
 	wsConn *websocket.Conn // the socket, for reads and control frames
 	sc     *sockConn       // the socket, for data frames
+	br     *bufio.Reader   // what the library reads the socket through; see watchGone
 	remote string
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
@@ -46,9 +48,9 @@ type session struct {
 	goroutines group // writers, closes, timer callbacks; end waits for them
 }
 
-func newSession(s *Server, wsConn *websocket.Conn, sc *sockConn, remote string) *session {
+func newSession(s *Server, wsConn *websocket.Conn, sc *sockConn, br *bufio.Reader, remote string) *session {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &session{srv: s, wsConn: wsConn, sc: sc, remote: remote, ctx: ctx, cancel: cancel}
+	return &session{srv: s, wsConn: wsConn, sc: sc, br: br, remote: remote, ctx: ctx, cancel: cancel}
 }
 
 // close sends a close frame with code once and ends the session.
@@ -85,7 +87,9 @@ func (s *session) start() bool {
 	})
 	s.hubConn.Inbox = claims.Inbox() // the inbox: its counts go in the welcome
 	s.lastWrite.Store(time.Now().UnixNano())
+	stopWatch := s.watchGone()
 	w, ok := s.resume(resume)
+	stopWatch()
 	if !ok {
 		return false
 	}
@@ -108,7 +112,7 @@ func (s *session) start() bool {
 func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
 	w, err := s.srv.resume.Resume(s.ctx, s.hubConn, r)
 	if err != nil {
-		if !errors.Is(err, hub.ErrEpochChanged) {
+		if !errors.Is(err, hub.ErrEpochChanged) && s.ctx.Err() == nil { // not: the client left (watchGone)
 			s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
 		}
 		s.close(transport.ResumeClose(err))
