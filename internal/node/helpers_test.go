@@ -32,7 +32,7 @@ const (
 
 // realRedis connects to the machine's Redis; every test uses its own key
 // prefix, so tests never see each other's alarms.
-func realRedis(t *testing.T, name string) redis.UniversalClient {
+func realRedis(t testing.TB, name string) redis.UniversalClient {
 	t.Helper()
 	rdb := redis.NewClient(&redis.Options{Addr: testproc.RedisAddr(), ClientName: name, ContextTimeoutEnabled: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
@@ -57,7 +57,7 @@ type testNode struct {
 
 // startNode serves a node on the real Redis under prefix on a loopback
 // port, and shuts it down at cleanup. tune may adjust the config before New.
-func startNode(t *testing.T, prefix, id string, tune func(*Config)) *testNode {
+func startNode(t testing.TB, prefix, id string, tune func(*Config)) *testNode {
 	t.Helper()
 	name := "t-" + prefix + "-" + id
 	rdb := realRedis(t, name)
