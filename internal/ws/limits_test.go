@@ -54,11 +54,19 @@ func testServer(t *testing.T, states States, conns *limit.Conns, sub string) (ws
 		t.Fatal(err)
 	}
 	h.Reset("e", nil, protocol.Zero)
+	return serveHub(t, h, nil, states, conns, sub)
+}
+
+// serveHub serves a Server on h (deep reads from backfill, may be nil) on
+// httptest, shut down at cleanup, and returns its ws:// URL and a token
+// for sub.
+func serveHub(t *testing.T, h *hub.Hub, backfill hub.Backfill, states States, conns *limit.Conns, sub string) (wsURL, tok string) {
+	t.Helper()
 	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{}, h, v, testutil.ReadyFeed{}, nil, states, conns, nil, nil)
+	s, err := New(Config{}, h, v, testutil.ReadyFeed{}, backfill, states, conns, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package ws
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -11,9 +10,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
-	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/hub"
-	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -46,25 +43,7 @@ func deepServer(t *testing.T, backfill hub.Backfill) (wsURL, tok string) {
 			Frame: []byte(fmt.Sprintf(`{"type":"alarm","id":"%s","channel":"user:deep","event":"e","ts":1,"data":null}`, id))})
 	}
 	h.Reset("e", entries, protocol.ID{MS: 99})
-	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(testSecret)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{}, h, v, testutil.ReadyFeed{}, backfill, nil, nil, nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(s)
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx, time.Millisecond)
-		srv.Close()
-	})
-	if tok, err = v.Issue("deep", nil, time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	return "ws" + strings.TrimPrefix(srv.URL, "http"), tok
+	return serveHub(t, h, backfill, nil, nil, "deep")
 }
 
 // TestLeavingClientFreesItsDeepRead: a client that closes its socket while
