@@ -74,6 +74,15 @@ func (c *sockConn) Write(p []byte) (int, error) {
 	return c.blockingWriteLocked(p)
 }
 
+// writeBlocking is writeData with tryWrite's results: p is always taken
+// and the socket never reported backed up.
+func (c *sockConn) writeBlocking(p []byte) (taken, blocked bool, err error) {
+	if err := c.writeData(p); err != nil {
+		return false, false, err
+	}
+	return true, false, nil
+}
+
 // writeData writes the data frame p, after pending, blocking.
 func (c *sockConn) writeData(p []byte) error {
 	c.mu.Lock()
@@ -140,6 +149,13 @@ func (c *sockConn) nonBlockingWriteLocked(p []byte) (int, error) {
 		return 0, err
 	}
 	return max(n, 0), nil
+}
+
+// flush writes pending, blocking.
+func (c *sockConn) flush() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.flushLocked()
 }
 
 // flushLocked writes pending, blocking.

@@ -148,3 +148,26 @@ func readUntilError(ctx context.Context, t *testing.T, c *websocket.Conn, send b
 	}
 	return got
 }
+
+// TestBackedUpFrameIsFinished: a frame the socket took only in part is
+// finished by the dedicated writer even when no other message follows it
+// (it must not wait for the next alarm or ping).
+func TestBackedUpFrameIsFinished(t *testing.T) {
+	h, err := hub.New(hub.Config{NodeID: "t", Window: 10}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Reset("e", nil, protocol.Zero)
+	wsURL, tok := serveHub(t, h, nil, nil, nil, "big")
+	c := dialHello(t, wsURL, tok)
+	c.SetReadLimit(8 << 20)
+	big := fmt.Sprintf(`{"type":"alarm","id":"1-0","channel":"user:big","event":"e","ts":1,"data":"%s"}`, strings.Repeat("x", 4<<20))
+	h.Apply(alarm.Entry{ID: protocol.ID{MS: 1}, Channel: "user:big", Frame: []byte(big)})
+	time.Sleep(200 * time.Millisecond) // the client reads nothing: the socket backs up
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, m, err := c.Read(ctx)
+	if err != nil || len(m) != len(big) {
+		t.Fatalf("read %d of %d bytes: %v", len(m), len(big), err)
+	}
+}

@@ -37,47 +37,63 @@ func (s *session) writeTurn(f *frameBuf) {
 			s.goroutines.Go(s.closeSlow) // close blocks on the handshake
 			return
 		}
-		for len(msgs) > 0 {
-			rest := s.fillFrame(f, msgs)
-			taken, blocked, err := s.sc.tryWrite(f.frame())
-			if err != nil {
-				s.fail()
-				return
-			}
-			if taken {
-				s.wrote(msgs[:len(msgs)-len(rest)])
-				msgs = rest
-			}
-			if blocked {
-				// The writing passes to the new goroutine with what is
-				// left of this batch (the queue's running flag stays set).
-				s.goroutines.Go(func() { s.writeLoop(msgs) })
-				return
-			}
+		rest, blocked, err := s.writeFrames(f, msgs, s.sc.tryWrite)
+		if err != nil {
+			s.fail()
+			return
+		}
+		if blocked {
+			// The socket backed up: the writing passes to the new
+			// goroutine with what is left of this batch (the queue's
+			// running flag stays set).
+			s.goroutines.Go(func() { s.writeLoop(rest) })
+			return
 		}
 	}
+}
+
+// writeFrames writes msgs in frames through write until they are all
+// written or write reports the socket backed up (blocked), and returns
+// the messages left.
+func (s *session) writeFrames(f *frameBuf, msgs [][]byte, write func([]byte) (taken, blocked bool, err error)) ([][]byte, bool, error) {
+	for len(msgs) > 0 {
+		rest := s.fillFrame(f, msgs)
+		taken, blocked, err := write(f.frame())
+		if err != nil {
+			return msgs, false, err
+		}
+		if taken {
+			s.wrote(msgs[:len(msgs)-len(rest)])
+			msgs = rest
+		}
+		if blocked {
+			return msgs, true, nil
+		}
+	}
+	return nil, false, nil
 }
 
 // frames holds the frame buffers of dedicated writers between bursts.
 var frames = sync.Pool{New: func() any { return new(frameBuf) }}
 
-// writeLoop is a dedicated writer: it writes msgs, then drains the queue,
-// coalescing waiting messages into frames, blocking on the socket as long
-// as it takes (the write watchdog bounds it), and returns when the queue
-// is empty.
+// writeLoop is a dedicated writer: it writes what a backed-up socket
+// holds back, then msgs, then drains the queue, coalescing waiting
+// messages into frames, blocking on the socket as long as it takes (the
+// write watchdog bounds it), and returns when the queue is empty.
 func (s *session) writeLoop(msgs [][]byte) {
 	f := frames.Get().(*frameBuf)
 	defer frames.Put(f)
+	// The rest of a frame tryWrite could not write must go out even when
+	// nothing follows it.
+	if err := s.sc.flush(); err != nil {
+		s.fail()
+		return
+	}
 	q := s.hubConn.Queue
 	for {
-		for len(msgs) > 0 {
-			rest := s.fillFrame(f, msgs)
-			if err := s.sc.writeData(f.frame()); err != nil {
-				s.fail()
-				return
-			}
-			s.wrote(msgs[:len(msgs)-len(rest)])
-			msgs = rest
+		if _, _, err := s.writeFrames(f, msgs, s.sc.writeBlocking); err != nil {
+			s.fail()
+			return
 		}
 		var overflow, ok bool
 		msgs, overflow, ok = q.Take()
