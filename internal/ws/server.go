@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime"
+	"sync"
 	"time"
 
 	"github.com/coder/websocket"
@@ -83,6 +84,7 @@ type Server struct {
 
 	sessions transport.ConnSet[*session] // from Add to Remove; upgrades refused while closing count as refused
 	writers  writerPool                  // writes data frames for the sessions' queues
+	frames   sync.Pool                   // *frameBuf of dedicated writers between bursts
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -139,6 +141,7 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill
 		},
 		conns:   conns,
 		writers: writerPool{size: runtime.GOMAXPROCS(0)},
+		frames:  sync.Pool{New: func() any { return new(frameBuf) }},
 	}, nil
 }
 

@@ -1,7 +1,6 @@
 package ws
 
 import (
-	"sync"
 	"time"
 
 	"github.com/alarmgate/alarmgate/internal/alarm"
@@ -73,16 +72,13 @@ func (s *session) writeFrames(f *frameBuf, msgs [][]byte, write func([]byte) (ta
 	return nil, false, nil
 }
 
-// frames holds the frame buffers of dedicated writers between bursts.
-var frames = sync.Pool{New: func() any { return new(frameBuf) }}
-
 // writeLoop is a dedicated writer: it writes what a backed-up socket
 // holds back, then msgs, then drains the queue, coalescing waiting
 // messages into frames, blocking on the socket as long as it takes (the
 // write watchdog bounds it), and returns when the queue is empty.
 func (s *session) writeLoop(msgs [][]byte) {
-	f := frames.Get().(*frameBuf)
-	defer frames.Put(f)
+	f := s.srv.frames.Get().(*frameBuf)
+	defer s.srv.frames.Put(f)
 	// The rest of a frame tryWrite could not write must go out even when
 	// nothing follows it.
 	if err := s.sc.flush(); err != nil {
