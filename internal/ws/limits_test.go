@@ -86,6 +86,18 @@ func serveHub(t *testing.T, h *hub.Hub, backfill hub.Backfill, states States, co
 // dialHello dials, sends hello and reads the welcome.
 func dialHello(t *testing.T, wsURL, tok string) *websocket.Conn {
 	t.Helper()
+	c := sendHello(t, wsURL, `{"type":"hello","token":"`+tok+`"}`)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, b, err := c.Read(ctx); err != nil || !strings.Contains(string(b), `"welcome"`) {
+		t.Fatalf("welcome: %s %v", b, err)
+	}
+	return c
+}
+
+// sendHello dials and sends hello; the socket is closed at cleanup.
+func sendHello(t *testing.T, wsURL, hello string) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	c, _, err := websocket.Dial(ctx, wsURL, nil)
@@ -93,11 +105,8 @@ func dialHello(t *testing.T, wsURL, tok string) *websocket.Conn {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.CloseNow() })
-	if err := c.Write(ctx, websocket.MessageText, []byte(`{"type":"hello","token":"`+tok+`"}`)); err != nil {
+	if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
 		t.Fatal(err)
-	}
-	if _, b, err := c.Read(ctx); err != nil || !strings.Contains(string(b), `"welcome"`) {
-		t.Fatalf("welcome: %s %v", b, err)
 	}
 	return c
 }

@@ -46,22 +46,20 @@ func deepServer(t *testing.T, backfill hub.Backfill) (wsURL, tok string) {
 	return serveHub(t, h, backfill, nil, nil, "deep")
 }
 
+// deepHello resumes from 5-0 in epoch "e": older than deepServer's window.
+func deepHello(tok string) string {
+	return `{"type":"hello","token":"` + tok + `","last_id":"5-0","epoch":"e"}`
+}
+
 // TestLeavingClientFreesItsDeepRead: a client that closes its socket while
 // its resume waits for a deep read ends that wait (its turn at Redis goes
 // to the next), instead of holding it until the read comes back.
 func TestLeavingClientFreesItsDeepRead(t *testing.T) {
 	b := &stuckBackfill{started: make(chan struct{}), gaveUp: make(chan struct{})}
 	wsURL, tok := deepServer(t, b)
+	c := sendHello(t, wsURL, deepHello(tok))
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, wsURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hello := `{"type":"hello","token":"` + tok + `","last_id":"5-0","epoch":"e"}`
-	if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
-		t.Fatal(err)
-	}
 	select {
 	case <-b.started:
 	case <-ctx.Done():
@@ -101,17 +99,9 @@ func TestMessagesAroundTheWatch(t *testing.T) {
 		t.Run(fmt.Sprintf("during=%v", during), func(t *testing.T) {
 			b := &gatedBackfill{started: make(chan struct{}), release: make(chan struct{})}
 			wsURL, tok := deepServer(t, b)
+			c := sendHello(t, wsURL, deepHello(tok))
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			c, _, err := websocket.Dial(ctx, wsURL, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = c.CloseNow() })
-			hello := `{"type":"hello","token":"` + tok + `","last_id":"5-0","epoch":"e"}`
-			if err := c.Write(ctx, websocket.MessageText, []byte(hello)); err != nil {
-				t.Fatal(err)
-			}
 			<-b.started
 			time.Sleep(watchAfter + 100*time.Millisecond) // the watch has started
 			if during {
