@@ -153,10 +153,12 @@ func (s *Store) LiveChannel() string { return s.keys.live }
 // "{prefix}:live:probe:<nodeID>".
 func (s *Store) ProbeChannel(nodeID string) string { return s.keys.probe(nodeID) }
 
-// Partition returns the partition this Store serves and the number of
-// partitions of the deployment (Config.Partition, Config.Partitions after
-// defaults).
-func (s *Store) Partition() (k, partitions int) { return s.cfg.Partition, s.cfg.Partitions }
+// Partition returns the partition this Store serves (Config.Partition).
+func (s *Store) Partition() int { return s.cfg.Partition }
+
+// Partitions returns the number of partitions of the deployment
+// (Config.Partitions after defaults).
+func (s *Store) Partitions() int { return s.cfg.Partitions }
 
 // HashTag returns the hash tag every key and channel of this Store starts
 // with, braces included: "{prefix}" with one partition, else

@@ -60,8 +60,8 @@ func TestKeysGolden(t *testing.T) {
 				t.Errorf("%+v: name %q, want %q", cfg, n.got, n.want)
 			}
 		}
-		if k, p := s.Partition(); k != 0 || p != 1 {
-			t.Errorf("%+v: Partition() = %d, %d", cfg, k, p)
+		if k, p := s.Partition(), s.Partitions(); k != 0 || p != 1 {
+			t.Errorf("%+v: Partition(), Partitions() = %d, %d", cfg, k, p)
 		}
 	}
 }
@@ -81,8 +81,8 @@ func TestKeysPartitioned(t *testing.T) {
 		if s.HashTag() != tag {
 			t.Fatalf("partition %d: tag %q, want %q", k, s.HashTag(), tag)
 		}
-		if got, p := s.Partition(); got != k || p != 6 {
-			t.Fatalf("Partition() = %d, %d", got, p)
+		if got, p := s.Partition(), s.Partitions(); got != k || p != 6 {
+			t.Fatalf("Partition(), Partitions() = %d, %d", got, p)
 		}
 		ix, ib, se := s.keys.inbox("user:42")
 		ik := s.IngestKeys()
