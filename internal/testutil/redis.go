@@ -17,8 +17,9 @@ import (
 // Prefix returns a key prefix unique to this run of t: "t-", t's name
 // (characters a stream prefix may not hold replaced by '_', cut to its
 // last 40) and random hex; at most 64 characters, so it is a valid
-// stream.Config.Prefix. At cleanup the keys {prefix}:* are deleted from
-// the shared test Redis (testproc.RedisAddr); a failure is logged.
+// stream.Config.Prefix. At cleanup the keys {prefix}:* and those of its
+// partitions, {prefix/*, are deleted from the shared test Redis
+// (testproc.RedisAddr); a failure is logged.
 func Prefix(t testing.TB) string {
 	t.Helper()
 	var b [4]byte
@@ -35,26 +36,29 @@ func Prefix(t testing.TB) string {
 	}
 	prefix := "t-" + name + "-" + hex.EncodeToString(b[:])
 	t.Cleanup(func() {
-		if err := deleteKeys(testproc.RedisAddr(), "{"+prefix+"}:*"); err != nil {
+		if err := deleteKeys(testproc.RedisAddr(), "{"+prefix+"}:*", "{"+prefix+"/*"); err != nil {
 			t.Logf("cleanup of %s: %v", prefix, err)
 		}
 	})
 	return prefix
 }
 
-// deleteKeys deletes the keys matching pattern from the Redis at addr.
-func deleteKeys(addr, pattern string) error {
+// deleteKeys deletes the keys matching any of patterns from the Redis at
+// addr.
+func deleteKeys(addr string, patterns ...string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	v, err := testproc.Do(ctx, addr, "KEYS", pattern)
-	if err != nil {
-		return err
-	}
-	keys, _ := v.([]any)
-	for _, k := range keys {
-		if s, ok := k.(string); ok {
-			if _, err := testproc.Do(ctx, addr, "DEL", s); err != nil {
-				return err
+	for _, pattern := range patterns {
+		v, err := testproc.Do(ctx, addr, "KEYS", pattern)
+		if err != nil {
+			return err
+		}
+		keys, _ := v.([]any)
+		for _, k := range keys {
+			if s, ok := k.(string); ok {
+				if _, err := testproc.Do(ctx, addr, "DEL", s); err != nil {
+					return err
+				}
 			}
 		}
 	}
