@@ -42,3 +42,45 @@ func ExampleStore_Publish() {
 	// 1 user:42 order.shipped {"order":7}
 	// {demo}:stream {demo}:live
 }
+
+func ExampleRouter() {
+	mr, err := miniredis.Run()
+	if err != nil {
+		panic(err)
+	}
+	defer mr.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr(), ContextTimeoutEnabled: true})
+	defer rdb.Close()
+	// A deployment of two partitions: partition k's Store at index k.
+	parts := make([]*stream.Store, 2)
+	for k := range parts {
+		if parts[k], err = stream.New(stream.Config{Prefix: "demo", Partitions: 2, Partition: k}, rdb, nil); err != nil {
+			panic(err)
+		}
+	}
+	r, err := stream.NewRouter(parts, nil)
+	if err != nil {
+		panic(err)
+	}
+	ctx := context.Background()
+
+	// A shared channel's alarm goes to every partition, an inbox's to its
+	// own.
+	_, _ = r.Publish(ctx, stream.PublishInput{Channel: "broadcast", Event: "maintenance"})
+	res, _ := r.Publish(ctx, stream.PublishInput{Channel: "user:42", Event: "order.shipped",
+		Data: json.RawMessage(`{"order": 7}`)})
+	for k := range r.Len() {
+		entries, _ := r.Part(k).Range(ctx, protocol.Zero, 10)
+		for _, e := range entries {
+			fmt.Println("partition", k, e.Channel)
+		}
+	}
+	home := r.PartOf("user:42")
+	inbox, _ := r.ReadInbox(ctx, "user:42", stream.InboxQuery{})
+	fmt.Println(home.Partition(), home.StreamKey(), inbox.Items[0].Alarm.ID == res.ID)
+	// Output:
+	// partition 0 broadcast
+	// partition 1 broadcast
+	// partition 1 user:42
+	// 1 {demo/2/1/3}:stream true
+}

@@ -12,7 +12,8 @@ import "time"
 // partition has every key and channel of the table under its own tag: its
 // own log, epoch, live channel, backlogs, inboxes and ingest stream. An
 // inbox channel's keys are in its partition only (PartitionOf); a shared
-// channel has a backlog in every partition.
+// channel has a backlog in every partition, the Router (router.go)
+// appending each of its alarms to every partition's log.
 //
 //	name                          type     role
 //	{prefix}:stream               stream   the log; fields c (channel), t (the
