@@ -106,7 +106,7 @@ func TestCommands(t *testing.T) {
 }
 
 func TestSubcommandHelpIsNotAnError(t *testing.T) {
-	for _, cmd := range []string{"publish", "tail", "token"} {
+	for _, cmd := range []string{"publish", "tail", "token", "partition"} {
 		var out, errb bytes.Buffer
 		if err := run(context.Background(), []string{cmd, "-h"}, &out, &errb); err != nil {
 			t.Errorf("%s -h: %v", cmd, err)

@@ -20,6 +20,7 @@ commands:
   token     mint a client token signed with GATEWAY_JWT_SECRET
   healthcheck  GET the node's /healthz; exit 1 unless 200 (for container health checks)
   check-config  validate the GATEWAY_* variables (and Redis, with a URL) as serve would; print OK or every problem
+  partition  print each channel's partition and the ingest stream to XADD its alarms to
   version   print the build's version, commit and Go version
 
 Run "gateway <command> -h" for a command's flags.
@@ -46,6 +47,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return cmdToken(args, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(ctx, args, stdout, stderr)
+	case "partition":
+		return cmdPartition(args, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return nil

@@ -148,7 +148,7 @@ func TestTrimKeepsConsumerThatJustGotEntries(t *testing.T) {
 	if err != nil || len(msgs) != 1 {
 		t.Fatalf("read %d: %v", len(msgs), err)
 	}
-	if err := c.settle(ctx, msgs, []string{""}); err != nil {
+	if err := c.settle(ctx, msgs, []string{""}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.rdb.XGroupCreateConsumer(ctx, e.keys.Stream, c.cfg.Group, "stale").Err(); err != nil {

@@ -38,15 +38,16 @@ const (
 	ReasonIdemReused     = "idempotency_key_reused"
 )
 
-// input turns an entry into a publish, or names why it cannot be one.
-// data may be absent (null); channel and event are required. A field the
-// gateway reads given twice is refused: which one counts would depend on
-// the reader (a check on the producer's side may have read the other). An
-// entry without an idempotency key of its own is published with its id
-// as EntryID: its idempotency record is in a namespace of its own,
+// input turns an entry of partition src's ingest stream into a publish,
+// or names why it cannot be one. data may be absent (null); channel and
+// event are required. A field the gateway reads given twice is refused:
+// which one counts would depend on the reader (a check on the producer's
+// side may have read the other). An entry without an idempotency key of
+// its own is published with its id as EntryID (and src as
+// EntryPartition): its idempotency record is in a namespace of its own,
 // which no key of the HTTP API can name.
-func input(m stream.IngestEntry) (stream.PublishInput, string) {
-	in := stream.PublishInput{EntryID: m.ID}
+func input(m stream.IngestEntry, src int) (stream.PublishInput, string) {
+	in := stream.PublishInput{EntryID: m.ID, EntryPartition: src}
 	var seen [4]bool // channel, event, data, idempotency_key
 	for _, f := range m.Fields {
 		i := slices.Index(readFields[:], f.Name)
@@ -119,11 +120,15 @@ type deadLetter struct {
 func (c *Consumer) handle(ctx context.Context, msgs []stream.IngestEntry) error {
 	parts := make([]part, c.cfg.Parallel)
 	reasons := make([]string, len(msgs))
+	records := make([]string, len(msgs))
 	for i, m := range msgs {
-		in, reason := input(m)
+		in, reason := input(m, c.part)
 		if reason != "" {
 			reasons[i] = reason
 			continue
+		}
+		if in.IdempotencyKey == "" {
+			records[i] = in.Channel
 		}
 		p := &parts[channelPart(in.Channel, len(parts))]
 		p.ins = append(p.ins, in)
@@ -133,12 +138,13 @@ func (c *Consumer) handle(ctx context.Context, msgs []stream.IngestEntry) error 
 	var wg sync.WaitGroup
 	for k := range parts {
 		if p := &parts[k]; len(p.ins) > 0 {
-			wg.Go(func() { p.results, p.errs = c.store.PublishBatch(pctx, p.ins) })
+			wg.Go(func() { p.results, p.errs = c.pub.PublishBatch(pctx, p.ins) })
 		}
 	}
 	wg.Wait()
 	cancel()
 	settled := make([]stream.IngestEntry, 0, len(msgs))
+	settledRecords := make([]string, 0, len(msgs))
 	keep := make([]bool, len(msgs))
 	var failure error
 	for _, p := range parts {
@@ -163,9 +169,10 @@ func (c *Consumer) handle(ctx context.Context, msgs []stream.IngestEntry) error 
 		if !keep[i] {
 			settled = append(settled, m)
 			settledReasons = append(settledReasons, reasons[i])
+			settledRecords = append(settledRecords, records[i])
 		}
 	}
-	if err := c.settle(ctx, settled, settledReasons); err != nil {
+	if err := c.settle(ctx, settled, settledReasons, settledRecords); err != nil {
 		return err
 	}
 	if failure != nil {
@@ -198,20 +205,25 @@ func result(r stream.PublishResult) string {
 
 // settle writes the dead letters among msgs (reasons[i] != "") and then
 // acknowledges every one of msgs still pending on this node, deleting
-// their entry idempotency records (stream.IngestGroup.Settle). A dead
-// letter is written before its ack: a crash between them writes it
-// twice, never loses it.
-func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reasons []string) error {
+// their entry idempotency records (stream.IngestGroup.Settle):
+// records[i] is the channel msgs[i] was published on under its entry's
+// own record, "" when it has none (nil: none has). A dead letter is
+// written before its ack: a crash between them writes it twice, never
+// loses it.
+func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reasons, records []string) error {
 	if len(msgs) == 0 {
 		return nil
 	}
 	cctx, cancel := c.callCtx(ctx, 0)
 	defer cancel()
-	ids := make([]string, len(msgs))
+	acks := make([]stream.IngestAck, len(msgs))
 	var dead []deadLetter
 	var fields []stream.IngestFields
 	for i, m := range msgs {
-		ids[i] = m.ID
+		acks[i].ID = m.ID
+		if records != nil {
+			acks[i].Channel = records[i]
+		}
 		if reasons[i] == "" {
 			continue
 		}
@@ -224,7 +236,8 @@ func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reason
 		}
 		fields = append(fields, append(f, FieldReason, reasons[i], FieldID, m.ID))
 	}
-	if err := c.group.Settle(cctx, c.cfg.NodeID, fields, ids); err != nil {
+	err := c.group.Settle(cctx, c.cfg.NodeID, fields, acks)
+	if err != nil && !errors.Is(err, stream.ErrRecordsLeft) {
 		return c.groupErr(err)
 	}
 	for _, d := range dead {
@@ -232,5 +245,5 @@ func (c *Consumer) settle(ctx context.Context, msgs []stream.IngestEntry, reason
 		c.log.Warn("ingest: entry refused; moved to the dead-letter stream",
 			"id", d.msg.ID, "reason", d.reason, "dead_letters", c.group.Keys().Dead)
 	}
-	return nil
+	return err // nil, or records left to expire: logged by Run
 }

@@ -15,6 +15,36 @@
 // not appended again when another node claims it: exactly once in the
 // log.
 //
+// # Partitions
+//
+// With P partitions (stream.Config.Partitions) a node runs one Consumer
+// per partition k, on partition k's *stream.Store: partition k's ingest
+// stream {tag_k}:ingest, group and lease, so up to P nodes consume at
+// once, one per partition. Each publishes what it reads through
+// Deps.Publisher (the node's stream.Router), so an entry lands in its
+// channel's partition, a shared channel's in every partition, whatever
+// stream it was put in. An entry's own record is then written by the
+// partition it is published in, under that partition's tag, and two
+// partitions' streams can hold the same entry id: the record names the
+// source partition too, {tag_t}:iidem:<k>:<entry id> (PublishInput.
+// EntryPartition; with one partition the key stays {prefix}:iidem:<id>).
+// The record can no longer be deleted by the script that acknowledges
+// the entry (another slot): the script acknowledges, and only the entries
+// still pending on this consumer, and the records of those are deleted
+// next, in the channel's partition or in every one for a shared channel
+// (stream.IngestGroup.Settle). Deleted after the XACK, never before, a
+// record outlives its entry's last delivery: exactly once still holds;
+// a crash between the two leaves records to expire after IdemTTL.
+//
+// The Pub/Sub bridge (Config.PubSubChannel) runs in one consumer per
+// node, partition 0's: New refuses it on another partition. It appends to
+// partition 0's ingest stream, whose consumer publishes each message into
+// its channel's partition.
+//
+// The consumers of a node share its *metrics.Metrics: each adds its part
+// to the gauges (lag, pending, leases held), which are thus sums over the
+// node's partitions, and with one partition exactly what they were.
+//
 // The package is logic only: every Redis command it relies on is a method
 // of stream.IngestGroup, and the Pub/Sub bridge listens through
 // pubsub.Redis.
@@ -29,6 +59,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/metrics"
@@ -82,15 +114,26 @@ type Config struct {
 	StatsEvery time.Duration
 	// PubSubChannel, when set, is a plain Pub/Sub channel whose messages
 	// (the JSON body of POST /v1/publish) the lease holder forwards into
-	// the ingest stream: at most once. Default empty (off).
+	// the ingest stream: at most once. With partitions, set it on
+	// partition 0's Consumer only (New refuses it on another): the
+	// bridge must run once per node. Default empty (off).
 	PubSubChannel string
 }
 
-// Store is what a Consumer needs of the stream store, which makes every
-// Redis call; *stream.Store is one. PublishBatch must use ctx's deadline
-// as the script's deadline (refusing to write after it).
-type Store interface {
+// Publisher publishes a batch of alarms; *stream.Store and stream.Router
+// are ones. PublishBatch must use ctx's deadline as the script's deadline
+// (refusing to write after it), so that no publish of a holder whose
+// lease has expired can land, and return one result and one error per
+// input, in order (stream.Store.PublishBatch's contract).
+type Publisher interface {
 	PublishBatch(ctx context.Context, ins []stream.PublishInput) ([]stream.PublishResult, []error)
+}
+
+// Store is what a Consumer needs of the stream store of its partition,
+// which makes every Redis call; *stream.Store is one. Its PublishBatch
+// publishes unless Deps.Publisher is set.
+type Store interface {
+	Publisher
 	// IngestGroup returns the commands of a consumer group of the ingest
 	// stream, its dead letters capped at deadMaxLen.
 	IngestGroup(name string, deadMaxLen int64) *stream.IngestGroup
@@ -105,20 +148,30 @@ type Listener interface {
 
 // Deps are a Consumer's collaborators. Store and Metrics are required,
 // and PubSub when Config.PubSubChannel is set; a nil Log discards, a nil
-// Now is time.Now.
+// Now is time.Now. Several Consumers (one per partition) may share
+// Metrics, PubSub and Publisher.
 type Deps struct {
-	Store   Store
-	PubSub  Listener
-	Metrics *metrics.Metrics
-	Log     *slog.Logger
-	Now     func() time.Time
+	// Store is the store of the partition whose ingest stream the
+	// Consumer reads (stream.Config.Partition).
+	Store Store
+	// Publisher publishes the entries: with more than one partition the
+	// node's stream.Router (required then), so that each lands in its
+	// channel's partition. nil: Store publishes (one partition).
+	Publisher Publisher
+	PubSub    Listener
+	Metrics   *metrics.Metrics
+	Log       *slog.Logger
+	Now       func() time.Time
 }
 
-// Consumer consumes the ingest stream on behalf of one node. Run it once.
+// Consumer consumes one partition's ingest stream on behalf of one node.
+// Run it once.
 type Consumer struct {
 	cfg      Config
 	store    Store
+	pub      Publisher // Deps.Publisher, else store
 	group    *stream.IngestGroup
+	part     int      // the partition whose ingest stream this is
 	listener Listener // nil unless PubSubChannel is set
 	m        metrics.Ingest
 	log      *slog.Logger
@@ -126,10 +179,11 @@ type Consumer struct {
 	lease    *lease
 
 	// Owned by Run's goroutine.
-	groupOK   bool      // the group is known to exist
-	failing   bool      // the last Redis step failed (later failures log at debug)
-	nextTrim  time.Time // when the holder trims next
-	nextStats time.Time // when the metrics are sampled next
+	lag, pending, leader share     // this consumer's parts of the gauges
+	groupOK              bool      // the group is known to exist
+	failing              bool      // the last Redis step failed (later failures log at debug)
+	nextTrim             time.Time // when the holder trims next
+	nextStats            time.Time // when the metrics are sampled next
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -178,11 +232,38 @@ func New(cfg Config, d Deps) (*Consumer, error) {
 		d.Now = time.Now
 	}
 	c := &Consumer{
-		cfg: cfg, store: d.Store, group: d.Store.IngestGroup(cfg.Group, cfg.DeadMaxLen), listener: d.PubSub,
-		m: d.Metrics.Ingest, log: d.Log, now: d.Now,
+		cfg: cfg, store: d.Store, pub: d.Publisher, group: d.Store.IngestGroup(cfg.Group, cfg.DeadMaxLen),
+		listener: d.PubSub, m: d.Metrics.Ingest, log: d.Log, now: d.Now,
 	}
+	if err := c.partitioned(); err != nil {
+		return nil, err
+	}
+	c.lag, c.pending, c.leader = share{g: c.m.Lag}, share{g: c.m.Pending}, share{g: c.m.Leader}
 	c.lease = newLease(c)
 	return c, nil
+}
+
+// partitioned sets what depends on the Store's partition: the publisher
+// (required with more than one partition: the Store alone would publish
+// every entry into its own partition), the partition, logged with every
+// line when there are several, and the bridge, partition 0's only.
+func (c *Consumer) partitioned() error {
+	k, partitions := c.group.Partition()
+	c.part = k
+	if c.pub == nil {
+		if partitions > 1 {
+			return fmt.Errorf("ingest: a Publisher (the node's stream.Router) is required with %d partitions", partitions)
+		}
+		c.pub = c.store
+	}
+	if partitions > 1 {
+		c.log = c.log.With("partition", k)
+	}
+	if c.cfg.PubSubChannel != "" && k != 0 {
+		return fmt.Errorf("ingest: invalid config: %w", defaults.Errorf("PubSubChannel",
+			"only partition 0's consumer runs the Pub/Sub bridge (this one reads partition %d)", k))
+	}
+	return nil
 }
 
 // errWait means the holder must wait: entries are pending on another
@@ -199,6 +280,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 	defer c.lease.release()
+	defer func() { c.lag.set(0); c.pending.set(0) }()
 	idle := min(c.cfg.LeaseTTL/3, time.Second)
 	for ctx.Err() == nil {
 		c.maintain(ctx)
@@ -283,6 +365,19 @@ func (c *Consumer) failed(msg string, err error) {
 // callCtx bounds one Redis call by the store's timeout plus extra.
 func (c *Consumer) callCtx(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.store.Timeout()+extra)
+}
+
+// share is one consumer's part of a gauge that the consumers of every
+// partition of a node add up (they share one *metrics.Metrics): set moves
+// the gauge by the change of this part. Owned by Run's goroutine.
+type share struct {
+	g prometheus.Gauge
+	v float64
+}
+
+func (s *share) set(v float64) {
+	s.g.Add(v - s.v)
+	s.v = v
 }
 
 // sleep waits d or until ctx ends.

@@ -74,7 +74,7 @@ func TestExactlyOnceWhenAckIsLost(t *testing.T) {
 	}
 	ins := make([]stream.PublishInput, len(msgs))
 	for i, m := range msgs {
-		ins[i], _ = input(m)
+		ins[i], _ = input(m, 0)
 	}
 	if _, errs := e.store.PublishBatch(ctx, ins); errors.Join(errs...) != nil {
 		t.Fatal(errors.Join(errs...))
@@ -205,7 +205,7 @@ func TestTrimOnlyBehindAcks(t *testing.T) {
 	if err := c.trim(ctx); err != nil || xlen() != 6 {
 		t.Fatalf("len %d after trim (%v), want 6", xlen(), err)
 	}
-	if err := c.settle(ctx, msgs, make([]string, len(msgs))); err != nil {
+	if err := c.settle(ctx, msgs, make([]string, len(msgs)), nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.trim(ctx); err != nil || xlen() != 1 {

@@ -40,9 +40,9 @@ type Metrics struct {
 
 // Ingest holds the collectors of the ingest stream consumer.
 type Ingest struct {
-	Lag         prometheus.Gauge       // entries not yet delivered to the group
-	Pending     prometheus.Gauge       // entries delivered but not acknowledged
-	Leader      prometheus.Gauge       // 1 while this node holds the lease
+	Lag         prometheus.Gauge       // entries not yet delivered to the group, summed over the partitions
+	Pending     prometheus.Gauge       // entries delivered but not acknowledged, summed over the partitions
+	Leader      prometheus.Gauge       // the ingest leases this node holds (one partition: 1 or 0)
 	Claimed     prometheus.Counter     // entries taken over from another consumer
 	DeadLetters *prometheus.CounterVec // reason
 	Alarms      *prometheus.CounterVec // result: created, replayed
@@ -53,11 +53,11 @@ type Ingest struct {
 func newIngest() Ingest {
 	return Ingest{
 		Lag: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "alarmgate_ingest_lag", Help: "Ingest stream entries not yet delivered to the gateways group (XINFO GROUPS lag), sampled every few seconds."}),
+			Name: "alarmgate_ingest_lag", Help: "Ingest stream entries not yet delivered to the gateways group (XINFO GROUPS lag), sampled every few seconds; with partitions, the sum over their ingest streams."}),
 		Pending: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "alarmgate_ingest_pending", Help: "Ingest entries delivered to a gateway but not yet acknowledged."}),
+			Name: "alarmgate_ingest_pending", Help: "Ingest entries delivered to a gateway but not yet acknowledged; with partitions, the sum over their ingest streams."}),
 		Leader: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "alarmgate_ingest_leader", Help: "1 while this node holds the ingest lease and consumes the ingest stream."}),
+			Name: "alarmgate_ingest_leader", Help: "Ingest leases this node holds: 1 while it consumes the ingest stream; with partitions, how many partitions' streams it consumes."}),
 		Claimed: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "alarmgate_ingest_claimed_total", Help: "Ingest entries claimed from another (dead or stuck) consumer."}),
 		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{

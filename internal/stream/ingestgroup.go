@@ -67,6 +67,9 @@ type IngestConsumer struct {
 type IngestGroup struct {
 	rdb        redis.UniversalClient
 	keys       IngestKeys
+	prefix     string // Config.Prefix: names the other partitions' keys (Settle)
+	partitions int    // Config.Partitions
+	partition  int    // Config.Partition: whose ingest stream this is
 	group      string
 	deadMaxLen int64
 	renew      *redis.Script
@@ -80,6 +83,7 @@ type IngestGroup struct {
 // (XADD MAXLEN ~).
 func (s *Store) IngestGroup(name string, deadMaxLen int64) *IngestGroup {
 	return &IngestGroup{rdb: s.rdb, keys: s.keys.ingest, group: name, deadMaxLen: deadMaxLen,
+		prefix: s.cfg.Prefix, partitions: s.cfg.Partitions, partition: s.cfg.Partition,
 		renew: redis.NewScript(renewLeaseLua), release: redis.NewScript(releaseLeaseLua),
 		settle: redis.NewScript(settleLua), delete: redis.NewScript(deleteConsumerLua)}
 }
@@ -89,6 +93,10 @@ func (g *IngestGroup) Keys() IngestKeys { return g.keys }
 
 // Name returns the group's name.
 func (g *IngestGroup) Name() string { return g.group }
+
+// Partition returns the partition whose ingest stream this is and the
+// number of partitions of the deployment (the Store's).
+func (g *IngestGroup) Partition() (k, partitions int) { return g.partition, g.partitions }
 
 // groupErr wraps the error of a group command: NOGROUP also wraps
 // ErrNoGroup.
@@ -299,13 +307,22 @@ func (g *IngestGroup) deadArgs(f IngestFields) *redis.XAddArgs {
 }
 
 // Settle appends dead to the dead-letter stream, then acknowledges those
-// of ack that are still pending on consumer, deleting their entry
-// idempotency records ({prefix}:iidem:<id>) with them: once acknowledged,
-// an entry is never delivered again, so its record has served. A dead
-// letter is written before its ack, so a crash between them writes it
-// twice, never loses it. An entry claimed by another consumer meanwhile
-// (this one is a stale holder) is left to it, record and all.
-func (g *IngestGroup) Settle(ctx context.Context, consumer string, dead []IngestFields, ack []string) error {
+// of ack that are still pending on consumer and deletes their entry
+// idempotency records: once acknowledged, an entry is never delivered
+// again, so its record has served. A dead letter is written before its
+// ack, so a crash between them writes it twice, never loses it. An entry
+// claimed by another consumer meanwhile (this one is a stale holder) is
+// left to it, record and all.
+//
+// With one partition the records ({prefix}:iidem:<id>, beside the stream)
+// are deleted by the script that acknowledges. With more, an entry's
+// record is in the partition of the channel its alarm was published on
+// (IngestAck.Channel; every partition for a shared channel), another
+// slot: it is deleted after the acknowledgement, never before (a record
+// deleted while its entry is pending would let a re-claim append it
+// again). When that deletion fails the entries are acknowledged and the
+// error wraps ErrRecordsLeft: the records expire after IdemTTL.
+func (g *IngestGroup) Settle(ctx context.Context, consumer string, dead []IngestFields, ack []IngestAck) error {
 	if len(dead) > 0 {
 		pipe := g.rdb.Pipeline()
 		for _, f := range dead {
@@ -322,15 +339,23 @@ func (g *IngestGroup) Settle(ctx context.Context, consumer string, dead []Ingest
 	keys[0] = g.keys.Stream
 	args := make([]any, 4, 4+len(ack))
 	args[0], args[1] = g.group, consumer
-	args[2], args[3] = idRange(ack)
-	for _, id := range ack {
-		keys = append(keys, g.keys.entryIdem(id))
-		args = append(args, id)
+	ids := make([]string, len(ack))
+	for i, a := range ack {
+		ids[i] = a.ID
+		args = append(args, a.ID)
+		if g.partitions <= 1 {
+			keys = append(keys, g.keys.entryIdem(g.partitions, g.partition, a.ID))
+		}
 	}
-	if err := g.settle.Run(ctx, g.rdb, keys, args...).Err(); err != nil && !errors.Is(err, redis.Nil) {
+	args[2], args[3] = idRange(ids)
+	acked, err := g.settle.Run(ctx, g.rdb, keys, args...).StringSlice()
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return groupErr("XACK", err)
 	}
-	return nil
+	if g.partitions <= 1 {
+		return nil
+	}
+	return g.deleteRecords(ctx, acked, ack)
 }
 
 // idRange returns the lowest and the highest of ids, stream ids as

@@ -46,7 +46,7 @@ func TestIngestGroup(t *testing.T) {
 	if err != nil || len(claimed) != 1 || claimed[0].ID != got[0].ID {
 		t.Fatalf("Claim = %+v, %v", claimed, err)
 	}
-	if err := g.Settle(ctx, "c2", []IngestFields{{"reason", "x"}}, []string{got[0].ID}); err != nil {
+	if err := g.Settle(ctx, "c2", []IngestFields{{"reason", "x"}}, []IngestAck{{ID: got[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := rdb.XLen(ctx, g.Keys().Dead).Val(); n != 1 {
@@ -175,7 +175,7 @@ func TestIngestGroupSettleOwnEntriesOnly(t *testing.T) {
 		t.Fatal(errors.Join(errs...))
 	}
 	records := func() int64 {
-		return rdb.Exists(ctx, s.keys.entryIdem(got[0].ID), s.keys.entryIdem(got[1].ID)).Val()
+		return rdb.Exists(ctx, s.keys.ingest.entryIdem(1, 0, got[0].ID), s.keys.ingest.entryIdem(1, 0, got[1].ID)).Val()
 	}
 	if n := records(); n != 2 {
 		t.Fatalf("%d entry records after the publish, want 2", n)
@@ -183,14 +183,14 @@ func TestIngestGroupSettleOwnEntriesOnly(t *testing.T) {
 	if _, err := g.Claim(ctx, "c2", []string{got[1].ID}); err != nil {
 		t.Fatal(err)
 	}
-	if err := g.Settle(ctx, "c1", nil, []string{got[0].ID, got[1].ID}); err != nil {
+	if err := g.Settle(ctx, "c1", nil, []IngestAck{{ID: got[0].ID}, {ID: got[1].ID}}); err != nil {
 		t.Fatal(err)
 	}
 	pend, err := g.Pending(ctx, 10)
 	if err != nil || len(pend) != 1 || pend[0].ID != got[1].ID || pend[0].Consumer != "c2" {
 		t.Fatalf("Pending = %+v, %v, want only %s on c2", pend, err, got[1].ID)
 	}
-	if rdb.Exists(ctx, s.keys.entryIdem(got[0].ID)).Val() != 0 || rdb.Exists(ctx, s.keys.entryIdem(got[1].ID)).Val() != 1 {
+	if rdb.Exists(ctx, s.keys.ingest.entryIdem(1, 0, got[0].ID)).Val() != 0 || rdb.Exists(ctx, s.keys.ingest.entryIdem(1, 0, got[1].ID)).Val() != 1 {
 		t.Fatal("Settle deleted the wrong records")
 	}
 }

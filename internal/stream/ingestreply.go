@@ -6,12 +6,12 @@ import (
 )
 
 // settleLua acknowledges entries still pending on a consumer and deletes
-// their entry idempotency records, skipping those another consumer
-// claimed meanwhile. KEYS[1] the ingest stream, KEYS[1+i] the record of
-// entry i; ARGV[1] the group, ARGV[2] the consumer, ARGV[3] and ARGV[4]
-// the lowest and highest of the ids, ARGV[4+i] entry i's id. One XPENDING
-// of the consumer over that range tells which are still its own. Returns
-// how many were acknowledged.
+// their entry idempotency records when given, skipping those another
+// consumer claimed meanwhile. KEYS[1] the ingest stream, KEYS[1+i] (when
+// given) the record of entry i; ARGV[1] the group, ARGV[2] the consumer,
+// ARGV[3] and ARGV[4] the lowest and highest of the ids, ARGV[4+i] entry
+// i's id. One XPENDING of the consumer over that range tells which are
+// still its own. Returns the ids acknowledged.
 const settleLua = `
 local mine = {}
 for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[3], ARGV[4], 2147483647, ARGV[2])) do
@@ -20,15 +20,19 @@ end
 local ids, recs = {}, {}
 for i = 5, #ARGV do
   if mine[ARGV[i]] then
-    ids[#ids + 1], recs[#recs + 1] = ARGV[i], KEYS[i - 3]
+    ids[#ids + 1] = ARGV[i]
+    if KEYS[i - 3] then
+      recs[#recs + 1] = KEYS[i - 3]
+    end
   end
 end
 for i = 1, #ids, 1000 do
-  local j = math.min(i + 999, #ids)
-  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids, i, j))
-  redis.call('DEL', unpack(recs, i, j))
+  redis.call('XACK', KEYS[1], ARGV[1], unpack(ids, i, math.min(i + 999, #ids)))
 end
-return #ids`
+for i = 1, #recs, 1000 do
+  redis.call('DEL', unpack(recs, i, math.min(i + 999, #recs)))
+end
+return ids`
 
 // deleteConsumerLua removes consumer ARGV[2] from group ARGV[1] of stream
 // KEYS[1] if nothing is pending on it: returns -1 when something is, else

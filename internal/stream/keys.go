@@ -1,6 +1,9 @@
 package stream
 
-import "time"
+import (
+	"strconv"
+	"time"
+)
 
 // The Redis layout of one partition of one Prefix. Every key and channel
 // name the gateway uses is built here and nowhere else. All of them share
@@ -33,7 +36,13 @@ import "time"
 //	                                       idem:, in a namespace no idempotency
 //	                                       key can name); deleted when the entry
 //	                                       is acknowledged, else expires after
-//	                                       IdemTTL
+//	                                       IdemTTL. With P partitions it is
+//	                                       iidem:<k>:<entry id>, k the partition
+//	                                       whose ingest stream holds the entry,
+//	                                       under the tag of the partition the
+//	                                       alarm is published in (every one for
+//	                                       a shared channel): two partitions'
+//	                                       streams can hold the same id
 //	{prefix}:idem                 (none)   placeholder passed to publish.lua when a
 //	                                       publish has no idempotency key; never
 //	                                       written, it only names the slot
@@ -126,11 +135,17 @@ func newKeys(tag string) keys {
 // idem returns the idempotency record key of idemKey.
 func (k keys) idem(idemKey string) string { return k.idemPrefix + idemKey }
 
-// entryIdem returns the idempotency record key of the ingest entry id.
-func (k keys) entryIdem(id string) string { return k.ingest.entryIdem(id) }
-
-// entryIdem returns the idempotency record key of the entry id.
-func (k IngestKeys) entryIdem(id string) string { return k.Idem + id }
+// entryIdem returns the key, under k's tag, of the idempotency record of
+// the entry id of partition src's ingest stream, in a deployment of
+// partitions partitions: Idem + id with one partition (the layout of
+// earlier versions), Idem + "<src>:" + id with more, since the streams of
+// two partitions can hold the same id and publish into one partition.
+func (k IngestKeys) entryIdem(partitions, src int, id string) string {
+	if partitions <= 1 {
+		return k.Idem + id
+	}
+	return k.Idem + strconv.Itoa(src) + ":" + id
+}
 
 // request returns the token record key of one publish call.
 func (k keys) request(token string) string { return k.reqPrefix + token }

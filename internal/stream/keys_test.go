@@ -47,8 +47,8 @@ func TestKeysGolden(t *testing.T) {
 			{s.LiveChannel(), "{alarms}:live"},
 			{s.ProbeChannel("n1"), "{alarms}:live:probe:n1"},
 			{s.keys.idem("k"), "{alarms}:idem:k"},
-			{s.keys.entryIdem("1-0"), "{alarms}:iidem:1-0"},
-			{s.IngestKeys().entryIdem("1-0"), "{alarms}:iidem:1-0"},
+			{s.keys.ingest.entryIdem(1, 0, "1-0"), "{alarms}:iidem:1-0"},
+			{s.IngestKeys().entryIdem(s.cfg.Partitions, s.cfg.Partition, "1-0"), "{alarms}:iidem:1-0"},
 			{s.keys.request("tok"), "{alarms}:req:tok"},
 			{s.keys.backlog("broadcast"), "{alarms}:ch:broadcast"},
 			{s.keys.backlog("user:42"), "{alarms}:ch:user:42"},
@@ -87,7 +87,7 @@ func TestKeysPartitioned(t *testing.T) {
 		ix, ib, se := s.keys.inbox("user:42")
 		ik := s.IngestKeys()
 		names := []string{s.StreamKey(), s.EpochKey(), s.LiveChannel(), s.ProbeChannel("n1"), s.keys.idem("k"),
-			s.keys.idemNone, s.keys.entryIdem("1-0"), s.keys.request("tok"), s.keys.backlog("broadcast"), ix, ib, se,
+			s.keys.idemNone, ik.entryIdem(6, 3, "1-0"), s.keys.request("tok"), s.keys.backlog("broadcast"), ix, ib, se,
 			ik.Stream, ik.Dead, ik.Lease}
 		slot := keySlot(tag)
 		for _, n := range names {
@@ -97,6 +97,9 @@ func TestKeysPartitioned(t *testing.T) {
 		}
 		if s.StreamKey() != tag+":stream" || s.LiveChannel() != tag+":live" {
 			t.Errorf("partition %d: %q %q", k, s.StreamKey(), s.LiveChannel())
+		}
+		if got := ik.entryIdem(6, 3, "1-0"); got != tag+":iidem:3:1-0" {
+			t.Errorf("partition %d: the record of entry 1-0 of partition 3 is %q", k, got)
 		}
 		if slots[slot] {
 			t.Errorf("partition %d shares slot %d", k, slot)

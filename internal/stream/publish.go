@@ -37,6 +37,11 @@ type PublishInput struct {
 	// idempotency record is then {prefix}:iidem:<EntryID>, a namespace no
 	// IdempotencyKey can name (an HTTP caller cannot claim an entry's id).
 	EntryID string
+	// EntryPartition is the partition whose ingest stream holds EntryID:
+	// with more than one partition the record is
+	// {tag}:iidem:<EntryPartition>:<EntryID> (keys.go). Ignored with one
+	// partition and without EntryID.
+	EntryPartition int
 }
 
 // PublishResult describes an accepted alarm. Replayed is true when the
@@ -77,7 +82,8 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 	if in.IdempotencyKey != "" && !alarm.ValidIdemKey(in.IdempotencyKey) {
 		return item{}, alarm.ErrInvalidIdemKey
 	}
-	if _, err := protocol.ParseID(in.EntryID); in.EntryID != "" && err != nil {
+	if _, err := protocol.ParseID(in.EntryID); in.EntryID != "" &&
+		(err != nil || in.EntryPartition < 0 || in.EntryPartition >= s.cfg.Partitions) {
 		return item{}, alarm.ErrInvalidIdemKey
 	}
 	tail, err := alarm.EncodeTail(in.Channel, in.Event, in.Data)
@@ -94,7 +100,7 @@ func (s *Store) prepare(in PublishInput, deadline time.Time) (item, error) {
 		sum := sha256.Sum256(tail)
 		idemKey, hash = s.keys.idem(in.IdempotencyKey), hex.EncodeToString(sum[:16])
 		if in.IdempotencyKey == "" {
-			idemKey = s.keys.entryIdem(in.EntryID)
+			idemKey = s.keys.ingest.entryIdem(s.cfg.Partitions, in.EntryPartition, in.EntryID)
 		}
 	}
 	ix, ib, se := s.keys.inbox(in.Channel) // named, but written only for an inbox
