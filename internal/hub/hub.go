@@ -54,6 +54,27 @@ type Hub struct {
 	subs     map[string]map[*Conn]struct{} // guarded by mu; channel -> connections
 	conns    map[*Conn]struct{}            // guarded by mu
 	advanced chan struct{}                 // guarded by mu; closed and replaced when applied moves
+	gauges   gaugeShares                   // guarded by mu
+}
+
+// gaugeShares is what one hub has added to the node's gauges: the hubs of
+// a node's partitions share one set of metrics, so each adds the change of
+// its own count rather than setting the gauge (see setGaugesLocked).
+type gaugeShares struct {
+	window, conns int
+}
+
+// setGaugesLocked brings the node's window and connection gauges in line
+// with this hub's counts.
+func (h *Hub) setGaugesLocked() {
+	if d := h.win.n - h.gauges.window; d != 0 {
+		h.m.WindowSize.Add(float64(d))
+		h.gauges.window = h.win.n
+	}
+	if d := len(h.conns) - h.gauges.conns; d != 0 {
+		h.m.Connections.Add(float64(d))
+		h.gauges.conns = len(h.conns)
+	}
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -158,7 +179,7 @@ func (h *Hub) Reset(epoch string, entries []alarm.Entry, evicted protocol.ID) in
 		}
 	}
 	h.advanceLocked()
-	h.m.WindowSize.Set(float64(h.win.n))
+	h.setGaugesLocked()
 	h.mu.Unlock()
 	for _, c := range closed {
 		c.Queue.Close()
@@ -205,7 +226,7 @@ func (h *Hub) applyLocked(e alarm.Entry) bool {
 	h.applied = e.ID
 	h.win.push(e)
 	h.m.Applied.Inc()
-	h.m.WindowSize.Set(float64(h.win.n))
+	h.setGaugesLocked()
 	h.fanOutLocked(e)
 	return true
 }
@@ -263,7 +284,7 @@ func (h *Hub) removeLocked(c *Conn) {
 			}
 		}
 	}
-	h.m.Connections.Set(float64(len(h.conns)))
+	h.setGaugesLocked()
 }
 
 // Conns returns a snapshot of the registered connections.

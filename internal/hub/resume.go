@@ -84,7 +84,7 @@ func (h *Hub) registerLocked(c *Conn, r Resume, deep, hold bool) (Welcome, []ala
 		}
 		s[c] = struct{}{}
 	}
-	h.m.Connections.Set(float64(len(h.conns)))
+	h.setGaugesLocked()
 	if deep {
 		return w, nil, true
 	}
