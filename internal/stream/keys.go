@@ -85,6 +85,13 @@ import (
 //	{prefix}:ingest:lease         string   the node consuming the ingest stream
 //	                                       -> "<node>:<token>", SET NX PX and
 //	                                       renewed by its holder
+//
+// One key belongs to the deployment rather than to a partition, and is
+// always under the one-partition tag {prefix}:
+//
+//	{prefix}:layout               string   the number of partitions of a
+//	                                       deployment of several, SET NX by its
+//	                                       first node (CheckLayout); absent with one
 type keys struct {
 	stream        string // {prefix}:stream
 	epoch         string // {prefix}:epoch
@@ -130,6 +137,14 @@ func newKeys(tag string) keys {
 			Idem:   tag + ":iidem:",
 		},
 	}
+}
+
+// layoutKeys returns the key that records a deployment's number of
+// partitions, {prefix}:layout, and the log of the one-partition layout,
+// {prefix}:stream, under the one-partition tag (whatever this Store's).
+func (s *Store) layoutKeys() (layout, single string) {
+	tag := "{" + s.cfg.Prefix + "}"
+	return tag + ":layout", newKeys(tag).stream
 }
 
 // idem returns the idempotency record key of idemKey.
