@@ -52,11 +52,17 @@ func checkRedisConfig(ctx context.Context, cfg config) (problems, warnings []str
 		return []string{err.Error()}, nil
 	}
 	defer func() { _ = rdb.Close() }()
-	s, err := stream.New(nodeConfig(cfg).Stream, rdb, nil)
-	if err != nil {
-		return []string{err.Error()}, nil
+	sc := nodeConfig(cfg).Stream
+	var stores []*stream.Store
+	for k := range max(sc.Partitions, 1) {
+		sc.Partition = k
+		s, err := stream.New(sc, rdb, nil)
+		if err != nil {
+			return []string{err.Error()}, nil
+		}
+		stores = append(stores, s)
 	}
-	r := checkRedis(ctx, s, cfg.MinReplicas)
+	r := checkPartitions(ctx, stores, cfg.MinReplicas)
 	if r.unreachable != nil {
 		problems = append(problems, fmt.Sprintf("GATEWAY_REDIS_URL: Redis did not answer: %v", r.unreachable))
 	}

@@ -32,6 +32,7 @@ type config struct {
 	RedisURL        string        `env:"GATEWAY_REDIS_URL"`
 	RedisMode       string        `env:"GATEWAY_REDIS_MODE" envDefault:"single"`
 	RedisPrefix     string        `env:"GATEWAY_REDIS_PREFIX" envDefault:"alarms"`
+	Partitions      int           `env:"GATEWAY_PARTITIONS" envDefault:"1"`
 	MinReplicas     int           `env:"GATEWAY_MIN_REPLICAS" envDefault:"0"`
 	ReplicaTimeout  time.Duration `env:"GATEWAY_REPLICA_TIMEOUT" envDefault:"1s"`
 	JWTSecret       string        `env:"GATEWAY_JWT_SECRET"`

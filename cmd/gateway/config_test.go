@@ -31,6 +31,7 @@ var configDefaults = map[string]any{
 	"GATEWAY_REDIS_URL":          nil,
 	"GATEWAY_REDIS_MODE":         "single",
 	"GATEWAY_REDIS_PREFIX":       stream.DefaultPrefix,
+	"GATEWAY_PARTITIONS":         int64(stream.DefaultPartitions),
 	"GATEWAY_MIN_REPLICAS":       int64(0),
 	"GATEWAY_REPLICA_TIMEOUT":    stream.DefaultReplicaTimeout,
 	"GATEWAY_JWT_SECRET":         nil,

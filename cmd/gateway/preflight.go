@@ -42,6 +42,35 @@ type warning struct {
 //   - maxmemory-policy must be noeviction; another policy is a loud
 //     warning (docs/operations.md), as a managed Redis may not let it be
 //     changed or read.
+//
+// With several partitions each partition's primary is checked (on a
+// Cluster they are several masters); a finding is reported once.
+func checkPartitions(ctx context.Context, stores []*stream.Store, minReplicas int) redisReport {
+	var all redisReport
+	seen := map[string]bool{}
+	for _, s := range stores {
+		r := checkRedis(ctx, s, minReplicas)
+		for _, p := range r.problems {
+			if !seen[p.Error()] {
+				seen[p.Error()] = true
+				all.problems = append(all.problems, p)
+			}
+		}
+		for _, w := range r.warnings {
+			if !seen[w.msg] {
+				seen[w.msg] = true
+				all.warnings = append(all.warnings, w)
+			}
+		}
+		if r.unreachable != nil && all.unreachable == nil {
+			all.unreachable = r.unreachable
+		}
+	}
+	return all
+}
+
+// checkRedis runs the checks of checkPartitions against one store's
+// primary.
 func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisReport {
 	ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
 	defer cancel()
@@ -75,8 +104,8 @@ func checkRedis(ctx context.Context, s *stream.Store, minReplicas int) redisRepo
 // preflight runs checkRedis at start: it refuses to start on a problem,
 // logs each warning, and lets a node whose Redis is not reachable yet
 // start (it reports not ready until Redis answers).
-func preflight(ctx context.Context, s *stream.Store, cfg config, log *slog.Logger) error {
-	r := checkRedis(ctx, s, cfg.MinReplicas)
+func preflight(ctx context.Context, stores []*stream.Store, cfg config, log *slog.Logger) error {
+	r := checkPartitions(ctx, stores, cfg.MinReplicas)
 	for _, w := range r.warnings {
 		if w.loud {
 			log.Error("gateway: " + w.msg)

@@ -69,7 +69,7 @@ func serve(ctx context.Context, environ map[string]string, stdout, stderr io.Wri
 		return err
 	}
 	if !cfg.embedded() {
-		if err := preflight(ctx, n.Store(), cfg, log); err != nil {
+		if err := preflight(ctx, n.Stores(), cfg, log); err != nil {
 			return err
 		}
 	}
@@ -137,7 +137,8 @@ func nodeConfig(cfg config) node.Config {
 		Admin:   cfg.AdminAddr != "",
 		APIKeys: cfg.APIKeys,
 		Stream: stream.Config{
-			Prefix: cfg.RedisPrefix, MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
+			Prefix: cfg.RedisPrefix, Partitions: cfg.Partitions,
+			MaxLen: cfg.StreamMaxLen, Retention: cfg.StreamRetention,
 			ChannelBacklog: cfg.ChannelBacklog,
 			InboxRetention: cfg.InboxRetention,
 			MaxAlarmBytes:  cfg.MaxAlarmBytes,

@@ -20,6 +20,7 @@ var nodeFields = map[string]string{
 	"JWTSecret":             "JWTSecret",
 	"APIKeys":               "APIKeys",
 	"Stream.Prefix":         "RedisPrefix",
+	"Stream.Partitions":     "Partitions",
 	"Stream.MaxLen":         "StreamMaxLen",
 	"Stream.Retention":      "StreamRetention",
 	"Stream.ChannelBacklog": "ChannelBacklog",

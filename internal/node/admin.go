@@ -22,18 +22,45 @@ type ReadyDetail struct {
 	Epoch               string  `json:"epoch"`
 	Applied             string  `json:"applied"`
 	Window              int     `json:"window"`
+	// Layout is false until the node has found Redis' partition layout to
+	// be its own.
+	Layout bool `json:"layout"`
+	// Partitions holds the same fields for each partition, partition k at
+	// index k, when the deployment has more than one; the fields above are
+	// then partition 0's (Ready and Draining the node's).
+	Partitions []PartitionDetail `json:"partitions,omitempty"`
+}
+
+// PartitionDetail is one partition's readiness inputs.
+type PartitionDetail struct {
+	Loaded              bool    `json:"loaded"`
+	Subscribed          bool    `json:"subscribed"`
+	CaughtUp            bool    `json:"caught_up"`
+	LastProbeAgeSeconds float64 `json:"last_probe_age_seconds"`
+	Epoch               string  `json:"epoch"`
+	Applied             string  `json:"applied"`
+	Window              int     `json:"window"`
 }
 
 // ReadyDetail returns the node's readiness inputs.
 func (n *Node) ReadyDetail() ReadyDetail {
-	st := n.feed.Status()
-	d := ReadyDetail{
-		Ready: n.Ready(), Draining: n.draining.Load(),
-		Loaded: st.Loaded, Subscribed: st.Subscribed, CaughtUp: st.CaughtUp,
-		LastProbeAgeSeconds: -1, Epoch: st.Epoch, Applied: st.Applied.String(), Window: n.hub.Len(),
+	parts := make([]PartitionDetail, len(n.parts))
+	for k, p := range n.parts {
+		st := p.feed.Status()
+		parts[k] = PartitionDetail{Loaded: st.Loaded, Subscribed: st.Subscribed, CaughtUp: st.CaughtUp,
+			LastProbeAgeSeconds: -1, Epoch: st.Epoch, Applied: st.Applied.String(), Window: p.hub.Len()}
+		if st.LastProbeAge >= 0 {
+			parts[k].LastProbeAgeSeconds = st.LastProbeAge.Seconds()
+		}
 	}
-	if st.LastProbeAge >= 0 {
-		d.LastProbeAgeSeconds = st.LastProbeAge.Seconds()
+	p0 := parts[0]
+	d := ReadyDetail{
+		Ready: n.Ready(), Draining: n.draining.Load(), Layout: n.layout.Load(),
+		Loaded: p0.Loaded, Subscribed: p0.Subscribed, CaughtUp: p0.CaughtUp,
+		LastProbeAgeSeconds: p0.LastProbeAgeSeconds, Epoch: p0.Epoch, Applied: p0.Applied, Window: p0.Window,
+	}
+	if len(parts) > 1 {
+		d.Partitions = parts
 	}
 	return d
 }

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 const (
@@ -30,6 +32,7 @@ type lifecycle struct {
 	stopRun  context.CancelFunc // guarded by mu; ends the feed and helpers; nil before Serve
 	wg       sync.WaitGroup     // Serve's goroutines, added under mu while !stopping
 
+	layout    chan error    // buffered 1: checkLayout's result, nil once the layout is found the node's
 	stopStart chan struct{} // closed when Shutdown starts
 	stopped   chan struct{} // closed when Shutdown has finished
 	err       error         // Shutdown's result; written before stopped is closed
@@ -44,6 +47,7 @@ func (l *lifecycle) init(h http.Handler, read, idle time.Duration, log *slog.Log
 		Handler: h, ReadHeaderTimeout: min(readHeaderTimeout, read), ReadTimeout: read, IdleTimeout: idle,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	l.layout = make(chan error, 1)
 	l.stopStart = make(chan struct{})
 	l.stopped = make(chan struct{})
 }
@@ -52,29 +56,39 @@ func (l *lifecycle) init(h http.Handler, read, idle time.Duration, log *slog.Log
 // is called, and returns once the node has stopped. Serve may be called
 // once, and not after Shutdown.
 //
-// It starts the live feed (it subscribes, loads the window and keeps it
-// current), the publish pipeliner, the write watchdog, the readiness
-// gauge and (when configured) the ingest consumer, each on a goroutine of
-// its own that stops in Shutdown, then
-// serves ln. The node reports ready (/readyz 200, hellos accepted) once
-// the feed is current; see WaitReady.
+// It starts, for each partition, the live feed (it subscribes, loads the
+// window and keeps it current), the publish pipeliner, the backlog reader
+// and (when configured) the ingest consumer; then the write watchdog, the
+// readiness gauge and the layout check, each on a goroutine of its own
+// that stops in Shutdown; then serves ln. The node reports ready (/readyz
+// 200, hellos accepted) once Redis' partition layout is found to be the
+// node's and every feed is current; see WaitReady.
 //
-// When ctx ends, or serving fails, Serve runs Shutdown with a deadline of
-// DrainDelay + CloseSpread + 10s; a Shutdown error is logged. Serve
-// returns nil after a clean stop, else the HTTP server's error.
+// When ctx ends, serving fails or Redis holds another partition layout
+// (stream.ErrLayout), Serve runs Shutdown with a deadline of DrainDelay +
+// CloseSpread + 10s; a Shutdown error is logged. Serve returns nil after
+// a clean stop, else the HTTP server's error or the layout's refusal.
 func (n *Node) Serve(ctx context.Context, ln net.Listener) error {
 	served, err := n.start(ln)
 	if err != nil {
 		return err
 	}
-	select {
-	case <-ctx.Done():
-	case <-n.life.stopStart:
-	case err = <-served:
-		if errors.Is(err, http.ErrServerClosed) {
-			err = nil
-		} else {
-			err = fmt.Errorf("node: serve: %w", err)
+	layout := n.life.layout // nil once the layout is found the node's: keep serving
+	for waiting := true; waiting; {
+		waiting = false
+		select {
+		case <-ctx.Done():
+		case <-n.life.stopStart:
+		case err = <-layout:
+			if err == nil {
+				layout, waiting = nil, true
+			}
+		case err = <-served:
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			} else {
+				err = fmt.Errorf("node: serve: %w", err)
+			}
 		}
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), n.cfg.DrainDelay+n.cfg.CloseSpread+ShutdownGrace)
@@ -97,17 +111,20 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 	n.life.serving = true
 	runCtx, stopRun := context.WithCancel(context.Background())
 	n.life.stopRun = stopRun
-	// The feed, pipeliner, backlog reader, watchdog, gauge and ingest
-	// consumer stop when Shutdown cancels runCtx (step 4), the HTTP server
+	// The feeds, pipeliners, backlog readers, ingest consumers, watchdog,
+	// gauge and layout check stop when Shutdown cancels runCtx (step 4), the HTTP server
 	// when Shutdown stops it (step 3). Shutdown waits for all of them.
-	n.life.wg.Go(func() { _ = n.feed.Run(runCtx) })
-	n.life.wg.Go(func() { n.pipe.Run(runCtx) })
-	n.life.wg.Go(func() { n.backlog.Run(runCtx) })
+	for _, p := range n.parts {
+		n.life.wg.Go(func() { _ = p.feed.Run(runCtx) })
+		n.life.wg.Go(func() { p.pipe.Run(runCtx) })
+		n.life.wg.Go(func() { p.backlog.Run(runCtx) })
+		if p.ingest != nil {
+			n.life.wg.Go(func() { _ = p.ingest.Run(runCtx) })
+		}
+	}
 	n.life.wg.Go(func() { n.ws.RunWriteWatchdog(runCtx) })
 	n.life.wg.Go(func() { n.readyGauge(runCtx) })
-	if n.ingest != nil {
-		n.life.wg.Go(func() { _ = n.ingest.Run(runCtx) })
-	}
+	n.life.wg.Go(func() { n.life.layout <- n.checkLayout(runCtx) })
 	served := make(chan error, 1)
 	n.life.wg.Go(func() { served <- n.life.http.Serve(ln) })
 	return served, nil
@@ -124,9 +141,10 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 //     at once. Shutdown waits for every session, stream and goroutine.
 //  3. The HTTP server stops accepting and waits for in-flight requests
 //     (publishes) to finish, and for the upgrades refused in step 2.
-//  4. The live feed, the publish pipeliner, the backlog reader, the write
-//     watchdog, the readiness gauge and the ingest consumer stop (the
-//     consumer releases its lease, so a standby takes over at once);
+//  4. Every partition's live feed, publish pipeliner, backlog reader and
+//     ingest consumer, the write watchdog, the readiness gauge and the
+//     layout check stop (a consumer releases its lease, so a standby
+//     takes over at once);
 //     Shutdown waits for every goroutine Serve started, and Serve returns.
 //
 // When ctx ends, the waits of steps 1 to 3 are cut short: the remaining
@@ -190,6 +208,32 @@ func (n *Node) stop(ctx context.Context) error {
 		return fmt.Errorf("node: shutdown: %w", err)
 	}
 	return nil
+}
+
+// checkLayout checks, once Redis answers, that it holds the node's
+// partition layout (stream.Store.CheckLayout), and marks the node able to
+// become ready. It returns nil once it is, or when ctx ends first, and the
+// refusal when Redis holds another layout: Serve then stops the node and
+// returns it.
+func (n *Node) checkLayout(ctx context.Context) error {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		err := n.parts[0].store.CheckLayout(ctx)
+		if err == nil {
+			n.layout.Store(true)
+			return nil
+		}
+		if errors.Is(err, stream.ErrLayout) {
+			return fmt.Errorf("node: %w", err)
+		}
+		// Redis does not answer: the feeds log that and keep the node unready.
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+	}
 }
 
 // readyGauge samples Ready into the ready gauge every second until ctx

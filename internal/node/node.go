@@ -107,16 +107,13 @@ type Node struct {
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	m        *metrics.Metrics
-	store    *stream.Store
-	hub      *hub.Hub
-	feed     *pubsub.Feed
+	parts    []*partition   // partition k at index k; one unless Config.Stream.Partitions says more
+	router   *stream.Router // routes the API's and the ingest consumers' calls to the partitions
 	ws       *ws.Server
 	sse      *sse.Server
 	api      *api.API
-	pipe     *stream.Pipeliner
-	backlog  *stream.BacklogReader
-	ingest   *ingest.Consumer // nil when Config.Ingest is nil
-	draining atomic.Bool      // set when Shutdown starts; fails /readyz
+	draining atomic.Bool // set when Shutdown starts; fails /readyz
+	layout   atomic.Bool // set once Redis' partition layout is found to be the node's; see checkLayout
 
 	life lifecycle // see Serve and Shutdown
 }
@@ -137,14 +134,7 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	n.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	n.m = metrics.New(n.reg)
 	var err error
-	if n.store, err = stream.New(cfg.Stream, rdb, log); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	if n.hub, err = hub.New(cfg.hub(), n.m, log); err != nil {
-		return nil, fmt.Errorf("node: %w", err)
-	}
-	live := pubsub.NewRedis(n.store, rdb)
-	if n.feed, err = pubsub.New(cfg.feed(), live, n.hub, n.m, log); err != nil {
+	if n.parts, n.router, err = newPartitions(cfg, rdb, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	verifier, err := auth.NewVerifier(auth.VerifierConfig{Secret: cfg.JWTSecret, JWKS: cfg.JWKS,
@@ -152,38 +142,34 @@ func New(cfg Config, rdb redis.UniversalClient, log *slog.Logger) (*Node, error)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.backlog = n.store.NewBacklogReader(0, func(int) { n.m.BacklogReads.Inc() })
 	// One budget and one set of user limits for every transport.
 	conns, err := limit.NewConns(cfg.Conns, n.m, nil)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	inbox, err := limit.NewInbox(cfg.Users, n.store, n.m, nil)
+	inbox, err := limit.NewInbox(cfg.Users, n.router, n.m, nil)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.ws, err = ws.New(cfg.WS, n.hub, verifier, n.feed, n.backlog, inbox, conns, n.m, log); err != nil {
+	if n.ws, err = ws.New(cfg.WS, transports(n.parts), verifier, inbox, conns, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	tickets, err := auth.NewTickets(auth.TicketConfig{Secret: cfg.ticketSecret(), TTL: cfg.SSE.TicketTTL})
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	if n.sse, err = sse.New(cfg.SSE, n.hub, verifier, tickets, n.feed, n.backlog, conns, n.m, log); err != nil {
+	if n.sse, err = sse.New(cfg.SSE, transports(n.parts), verifier, tickets, conns, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	keys, err := auth.NewKeys(cfg.APIKeys)
 	if err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
-	n.pipe = n.store.NewPipeliner(0)
-	if n.api, err = api.New(cfg.API, pipelined{n.store, n.pipe}, keys, n.m, log); err != nil {
+	if n.api, err = api.New(cfg.API, n.router, keys, n.m, log); err != nil {
 		return nil, fmt.Errorf("node: %w", err)
 	}
 	if cfg.Ingest != nil {
-		ic := cfg.ingest()
-		deps := ingest.Deps{Store: n.store, PubSub: live, Metrics: n.m, Log: log}
-		if n.ingest, err = ingest.New(ic, deps); err != nil {
+		if err := addIngest(cfg, n.parts, n.router, n.m, log); err != nil {
 			return nil, fmt.Errorf("node: %w", err)
 		}
 	}
@@ -224,8 +210,19 @@ func (n *Node) Handler() http.Handler {
 	return mux
 }
 
-// Ready reports whether the node is current and not draining.
-func (n *Node) Ready() bool { return !n.draining.Load() && n.feed.Ready() }
+// Ready reports whether the node is current with every partition, has
+// found Redis' partition layout to be its own, and is not draining.
+func (n *Node) Ready() bool {
+	if n.draining.Load() || !n.layout.Load() {
+		return false
+	}
+	for _, p := range n.parts {
+		if !p.feed.Ready() {
+			return false
+		}
+	}
+	return true
+}
 
 func (n *Node) readyz(w http.ResponseWriter, _ *http.Request) {
 	// The feed's once-a-second tip check already proves Redis reachable;
@@ -254,22 +251,21 @@ func (n *Node) WaitReady(ctx context.Context) error {
 	return nil
 }
 
-// Store returns the node's stream store (for tools and tests).
-func (n *Node) Store() *stream.Store { return n.store }
+// Store returns the store of the node's partition 0, the only one unless
+// Config.Stream.Partitions says more (for tools and tests).
+func (n *Node) Store() *stream.Store { return n.parts[0].store }
 
-// Hub returns the node's hub (for tests).
-func (n *Node) Hub() *hub.Hub { return n.hub }
+// Stores returns the store of every partition, partition k at index k.
+func (n *Node) Stores() []*stream.Store {
+	ss := make([]*stream.Store, len(n.parts))
+	for k, p := range n.parts {
+		ss[k] = p.store
+	}
+	return ss
+}
+
+// Hub returns the hub of the node's partition 0 (for tests).
+func (n *Node) Hub() *hub.Hub { return n.parts[0].hub }
 
 // Metrics returns the node's registry (for tests).
 func (n *Node) Metrics() *prometheus.Registry { return n.reg }
-
-// pipelined is the store the API sees: single publishes that arrive
-// together share a Redis pipeline.
-type pipelined struct {
-	*stream.Store
-	pipe *stream.Pipeliner
-}
-
-func (p pipelined) Publish(ctx context.Context, in stream.PublishInput) (stream.PublishResult, error) {
-	return p.pipe.Publish(ctx, in)
-}

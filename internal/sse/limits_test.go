@@ -16,6 +16,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/testutil"
+	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -38,7 +39,7 @@ func testServer(t *testing.T, conns *limit.Conns, m *metrics.Metrics) (base, tic
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{}, h, v, tickets, testutil.ReadyFeed{}, nil, conns, m, nil)
+	s, err := New(Config{}, []transport.Partition{{Hub: h, Feed: testutil.ReadyFeed{}}}, v, tickets, conns, m, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

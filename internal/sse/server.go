@@ -13,7 +13,6 @@ import (
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/cors"
 	"github.com/alarmgate/alarmgate/internal/defaults"
-	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/transport"
@@ -65,11 +64,9 @@ type Config struct {
 // Locks: the lock of streams is a leaf; nothing is called under it.
 type Server struct {
 	cfg     Config
-	hub     *hub.Hub
+	parts   transport.Partitions // a stream is served from its token's partition
 	verify  *auth.Verifier
 	tickets *auth.Tickets
-	feed    transport.Feed
-	resume  transport.Resumer
 	conns   *limit.Conns // the node's connection budget, shared with the WebSocket
 	cors    *cors.Policy // which pages on other origins may call
 	m       *metrics.Metrics
@@ -92,14 +89,15 @@ func (c Config) Validate() error {
 	)
 }
 
-// New validates cfg and returns a Server. tickets are made with the same
-// secret as v's tokens (see auth.NewTickets); backfill (may be nil:
-// resumes older than the window are answered expired) reads the channel
-// backlogs. conns is the node's connection budget, shared with its other
+// New validates cfg and returns a Server serving streams from parts (one
+// partition, or the node's P: see transport.Partitions; a partition's
+// Backfill may be nil: resumes older than the window are answered
+// expired). tickets are made with the same secret as v's tokens (see
+// auth.NewTickets). conns is the node's connection budget, shared with its other
 // transports; nil: one of the server's own, with the defaults.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed transport.Feed, backfill hub.Backfill, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
-	if h == nil || v == nil || tickets == nil || feed == nil {
-		return nil, errors.New("sse: hub, verifier, tickets and feed are required")
+func New(cfg Config, parts []transport.Partition, v *auth.Verifier, tickets *auth.Tickets, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+	if v == nil || tickets == nil {
+		return nil, errors.New("sse: verifier and tickets are required")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("sse: invalid config: %w", err)
@@ -125,8 +123,11 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, tickets *auth.Tickets, feed t
 	if err != nil {
 		return nil, fmt.Errorf("sse: %w", err)
 	}
-	resume := transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout}
-	return &Server{cfg: cfg, hub: h, verify: v, tickets: tickets, feed: feed, resume: resume,
+	ps, err := transport.NewPartitions(parts, cfg.CatchUpTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("sse: %w", err)
+	}
+	return &Server{cfg: cfg, parts: ps, verify: v, tickets: tickets,
 		conns: conns, cors: policy, m: m, log: log}, nil
 }
 

@@ -36,6 +36,7 @@ type stream struct {
 	closed    atomic.Pointer[protocol.Close] // set once by close before it cancels ctx
 
 	// run-owned
+	part      *transport.Resumer // the partition serving the stream
 	hubConn   *hub.Conn
 	enc       encoder
 	buf       bytes.Buffer
@@ -99,18 +100,24 @@ func (st *stream) run() {
 	if !st.header() {
 		return
 	}
-	if !st.srv.feed.Ready() {
+	part, err := st.srv.parts.For(st.claims.Subject, st.claims.Channels)
+	if err != nil {
+		st.writeClose(protocol.CloseAuth, err.Error())
+		return
+	}
+	st.part = part
+	if !part.Feed.Ready() {
 		st.writeClose(protocol.CloseTryLater, "node not ready")
 		return
 	}
 	req := st.request()
-	st.hubConn = st.srv.hub.NewConn(st.claims.AllChannels(), st.wakeUp, st.close)
+	st.hubConn = part.Hub.NewConn(st.claims.AllChannels(), st.wakeUp, st.close)
 	st.hubConn.Inbox = st.claims.Inbox() // the inbox: its counts go in the welcome
 	defer func() {
-		st.srv.hub.Unregister(st.hubConn)
+		part.Hub.Unregister(st.hubConn)
 		st.hubConn.Queue.Close()
 	}()
-	w, err := st.srv.resume.Resume(st.ctx, st.hubConn, req)
+	w, err := part.Resume(st.ctx, st.hubConn, req)
 	if err != nil {
 		if st.ctx.Err() == nil {
 			st.srv.log.Warn("sse: resume from redis failed", "remote", st.srv.conns.Source(st.r), "err", err)
@@ -148,7 +155,7 @@ func (st *stream) request() hub.Resume {
 		}
 		lastID, epoch = &id, e
 	}
-	return st.srv.resume.Request(st.ctx, lastID, epoch)
+	return st.part.Request(st.ctx, lastID, epoch)
 }
 
 // loop writes until the stream ends.

@@ -17,6 +17,7 @@ import (
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testutil"
+	"github.com/alarmgate/alarmgate/internal/transport"
 	"github.com/alarmgate/alarmgate/protocol"
 )
 
@@ -66,7 +67,7 @@ func serveHub(t *testing.T, h *hub.Hub, backfill hub.Backfill, states States, co
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{}, h, v, testutil.ReadyFeed{}, backfill, states, conns, nil, nil)
+	s, err := New(Config{}, []transport.Partition{{Hub: h, Feed: testutil.ReadyFeed{}, Backfill: backfill}}, v, states, conns, nil, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

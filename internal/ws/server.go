@@ -14,7 +14,6 @@ import (
 
 	"github.com/alarmgate/alarmgate/internal/auth"
 	"github.com/alarmgate/alarmgate/internal/defaults"
-	"github.com/alarmgate/alarmgate/internal/hub"
 	"github.com/alarmgate/alarmgate/internal/limit"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/transport"
@@ -70,10 +69,8 @@ type Config struct {
 // under them (see hub.Hub).
 type Server struct {
 	cfg    Config
-	hub    *hub.Hub
+	parts  transport.Partitions // a session is served from its token's partition
 	verify *auth.Verifier
-	feed   transport.Feed
-	resume transport.Resumer
 	// states applies the state changes clients send; nil refuses them.
 	states States
 	m      *metrics.Metrics
@@ -101,15 +98,16 @@ func (c Config) Validate() error {
 	)
 }
 
-// New validates cfg and returns a Server. backfill (may be nil: resumes
-// older than the window are answered expired) reads the channel
-// backlogs; states (may be nil) applies the inbox state changes clients
+// New validates cfg and returns a Server serving sessions from parts
+// (one partition, or the node's P: see transport.Partitions; a
+// partition's Backfill may be nil: resumes older than the window are
+// answered expired); states (may be nil) applies the inbox state changes clients
 // send (the node gives a *limit.Inbox, which limits them per user). conns
 // is the node's connection budget, shared with its other transports; nil:
 // one of the server's own, with the defaults.
-func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill hub.Backfill, states States, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
-	if h == nil || v == nil || feed == nil {
-		return nil, errors.New("ws: hub, verifier and feed are required")
+func New(cfg Config, parts []transport.Partition, v *auth.Verifier, states States, conns *limit.Conns, m *metrics.Metrics, log *slog.Logger) (*Server, error) {
+	if v == nil {
+		return nil, errors.New("ws: a verifier is required")
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("ws: invalid config: %w", err)
@@ -132,9 +130,12 @@ func New(cfg Config, h *hub.Hub, v *auth.Verifier, feed transport.Feed, backfill
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	ps, err := transport.NewPartitions(parts, cfg.CatchUpTimeout)
+	if err != nil {
+		return nil, fmt.Errorf("ws: %w", err)
+	}
 	return &Server{
-		cfg: cfg, hub: h, verify: v, feed: feed, states: states, m: m, log: log,
-		resume: transport.Resumer{Hub: h, Feed: feed, Backfill: backfill, CatchUpTimeout: cfg.CatchUpTimeout},
+		cfg: cfg, parts: ps, verify: v, states: states, m: m, log: log,
 		accept: &websocket.AcceptOptions{
 			OriginPatterns:  cfg.AllowedOrigins,
 			CompressionMode: websocket.CompressionDisabled,

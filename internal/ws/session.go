@@ -39,6 +39,7 @@ type session struct {
 	ctx    context.Context // ends when the session ends
 	cancel context.CancelFunc
 
+	part       *transport.Resumer         // set by start after the hello: the partition serving this session
 	hubConn    *hub.Conn                  // set by start before registration; the hub's side of this session
 	expiry     *time.Timer                // set by start; closes with 4001 at the token's exp
 	pinger     atomic.Pointer[time.Timer] // set by start, re-armed by ping
@@ -73,7 +74,12 @@ func (s *session) start() bool {
 	if !ok {
 		return false
 	}
-	if !s.srv.feed.Ready() {
+	var err error
+	if s.part, err = s.srv.parts.For(claims.Subject, claims.Channels); err != nil {
+		s.close(protocol.CloseAuth, err.Error())
+		return false
+	}
+	if !s.part.Feed.Ready() {
 		s.close(protocol.CloseTryLater, "node not ready")
 		return false
 	}
@@ -82,7 +88,7 @@ func (s *session) start() bool {
 	// startWriter). The kick's close runs in s.goroutines: the hub kicks on
 	// an epoch change or a slow client (close returns when the handshake
 	// ends or end closes the socket).
-	s.hubConn = s.srv.hub.NewConn(claims.AllChannels(), s.startWriter, func(code protocol.CloseCode, reason string) {
+	s.hubConn = s.part.Hub.NewConn(claims.AllChannels(), s.startWriter, func(code protocol.CloseCode, reason string) {
 		s.goroutines.Go(func() { s.close(code, reason) })
 	})
 	s.hubConn.Inbox = claims.Inbox() // the inbox: its counts go in the welcome
@@ -110,7 +116,7 @@ func (s *session) start() bool {
 // backlogs in Redis when last_id is older than the window. A failed read
 // closes the session: 1012 when the log epoch changed meanwhile, else 1013.
 func (s *session) resume(r hub.Resume) (hub.Welcome, bool) {
-	w, err := s.srv.resume.Resume(s.ctx, s.hubConn, r)
+	w, err := s.part.Resume(s.ctx, s.hubConn, r)
 	if err != nil {
 		if !errors.Is(err, hub.ErrEpochChanged) && s.ctx.Err() == nil { // not: the client left (watchGone)
 			s.srv.log.Warn("ws: resume from redis failed", "remote", s.remote, "err", err)
@@ -163,7 +169,7 @@ func (s *session) end() {
 	s.cancel()
 	_ = s.wsConn.CloseNow()
 	if s.hubConn != nil {
-		s.srv.hub.Unregister(s.hubConn)
+		s.part.Hub.Unregister(s.hubConn)
 		s.hubConn.Queue.Close()
 	}
 	if s.counted {
@@ -241,7 +247,7 @@ func decodeHello(typ websocket.MessageType, b []byte) (protocol.Hello, error) {
 // resumeRequest turns the hello's position into a hub.Resume, first
 // catching up when the client is ahead of this node.
 func (s *session) resumeRequest(h protocol.Hello) hub.Resume {
-	return s.srv.resume.Request(s.ctx, h.LastID, h.Epoch)
+	return s.part.Request(s.ctx, h.LastID, h.Epoch)
 }
 
 // ping runs on its timer: after PingInterval without a write it queues an
