@@ -10,8 +10,10 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/internal/ingest"
 	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testutil"
 	"github.com/alarmgate/alarmgate/protocol"
@@ -191,5 +193,75 @@ func TestLayoutRefusal(t *testing.T) {
 	}
 	if n.ReadyDetail().Layout {
 		t.Fatal("layout marked the node's")
+	}
+}
+
+// TestPartitionedSSE serves an SSE stream from its subject's partition
+// (welcome epoch and alarm ids of that partition's log), and refuses a
+// ticket of a token that grants another subject's inbox with a 4001
+// close event.
+func TestPartitionedSSE(t *testing.T) {
+	n := startNode(t, testutil.Prefix(t), "a", partitioned)
+	subs := subjectsPerPartition(3, 1)
+	for k, s := range subs {
+		st := openSSE(t, n, ticket(t, n, token(t, s[0], nil, time.Hour)), "")
+		e, _ := st.next(t)
+		w := decodeData(t, e)
+		epoch, _ := n.parts[k].hub.State()
+		if e.Event != "welcome" || w.Epoch != epoch {
+			t.Fatalf("partition %d: first event %+v, want a welcome with epoch %s", k, e, epoch)
+		}
+		id := publish(t, n, "user:"+s[0], k)
+		publish(t, n, "broadcast", k)
+		e, _ = st.next(t)
+		if a := decodeData(t, e); a.ID != id {
+			t.Fatalf("partition %d: alarm %+v, want id %s", k, a, id)
+		}
+		e, _ = st.next(t)
+		if a := decodeData(t, e); a.Channel != "broadcast" {
+			t.Fatalf("partition %d: alarm %+v, want the broadcast", k, a)
+		}
+	}
+	st := openSSE(t, n, ticket(t, n, token(t, "alice", []string{"user:bob"}, time.Hour)), "")
+	e, _ := st.next(t)
+	if c := decodeData(t, e); e.Event != "close" || c.Code != protocol.CloseAuth {
+		t.Fatalf("event %+v, want a 4001 close", e)
+	}
+}
+
+// TestPartitionedIngest runs two nodes consuming the ingest streams of a
+// three-partition deployment: the three leases are held at once, and an
+// entry reaches its channel's partition (a shared one every partition)
+// whichever stream it was put in.
+func TestPartitionedIngest(t *testing.T) {
+	prefix := testutil.Prefix(t)
+	tune := func(c *Config) {
+		partitioned(c)
+		c.Ingest = &ingest.Config{Block: 100 * time.Millisecond}
+	}
+	a := startNode(t, prefix, "a", tune)
+	startNode(t, prefix, "b", tune)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	subs := subjectsPerPartition(3, 1)
+	stores := a.Stores()
+	for k, s := range stores {
+		// Each stream gets an entry for the next partition's user, and one
+		// for broadcast.
+		for _, ch := range []string{"user:" + subs[(k+1)%3][0], "broadcast"} {
+			err := a.rdb.XAdd(ctx, &redis.XAddArgs{Stream: s.IngestKeys().Stream,
+				Values: []any{"channel", ch, "event", "e"}}).Err()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for k, s := range stores {
+		testutil.WaitFor(t, 10*time.Second, fmt.Sprintf("partition %d's log", k), func() bool {
+			return a.rdb.XLen(ctx, s.StreamKey()).Val() == 4 // its user's entry and three broadcasts
+		})
+		if holder := a.rdb.Get(ctx, s.IngestKeys().Lease).Val(); holder == "" {
+			t.Fatalf("partition %d: no lease held", k)
+		}
 	}
 }
