@@ -56,11 +56,12 @@ func (l *lifecycle) init(h http.Handler, read, idle time.Duration, log *slog.Log
 // is called, and returns once the node has stopped. Serve may be called
 // once, and not after Shutdown.
 //
-// It starts, for each partition, the live feed (it subscribes, loads the
-// window and keeps it current), the publish pipeliner, the backlog reader
-// and (when configured) the ingest consumer; then the write watchdog, the
-// readiness gauge and the layout check, each on a goroutine of its own
-// that stops in Shutdown; then serves ln. The node reports ready (/readyz
+// It starts each partition's publish pipeliner and backlog reader, the
+// write watchdog, the readiness gauge and the layout check, each on a
+// goroutine of its own that stops in Shutdown, and serves ln. Once the
+// layout check has found Redis' partition layout to be the node's, it
+// starts, for each partition, the live feed (it subscribes, loads the
+// window and keeps it current) and (when configured) the ingest consumer. The node reports ready (/readyz
 // 200, hellos accepted) once Redis' partition layout is found to be the
 // node's and every feed is current; see WaitReady.
 //
@@ -115,16 +116,27 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 	// gauge and layout check stop when Shutdown cancels runCtx (step 4), the HTTP server
 	// when Shutdown stops it (step 3). Shutdown waits for all of them.
 	for _, p := range n.parts {
-		n.life.wg.Go(func() { _ = p.feed.Run(runCtx) })
 		n.life.wg.Go(func() { p.pipe.Run(runCtx) })
 		n.life.wg.Go(func() { p.backlog.Run(runCtx) })
-		if p.ingest != nil {
-			n.life.wg.Go(func() { _ = p.ingest.Run(runCtx) })
-		}
 	}
 	n.life.wg.Go(func() { n.ws.RunWriteWatchdog(runCtx) })
 	n.life.wg.Go(func() { n.readyGauge(runCtx) })
-	n.life.wg.Go(func() { n.life.layout <- n.checkLayout(runCtx) })
+	// The feeds and ingest consumers write to Redis on their own (a new
+	// epoch, a lease): they start once the layout is found the node's.
+	// (Adding to wg from a goroutine wg counts is allowed while Shutdown
+	// waits.)
+	n.life.wg.Go(func() {
+		err := n.checkLayout(runCtx)
+		if err == nil && runCtx.Err() == nil {
+			for _, p := range n.parts {
+				n.life.wg.Go(func() { _ = p.feed.Run(runCtx) })
+				if p.ingest != nil {
+					n.life.wg.Go(func() { _ = p.ingest.Run(runCtx) })
+				}
+			}
+		}
+		n.life.layout <- err
+	})
 	served := make(chan error, 1)
 	n.life.wg.Go(func() { served <- n.life.http.Serve(ln) })
 	return served, nil

@@ -176,7 +176,8 @@ func TestLayoutRefusal(t *testing.T) {
 	startNode(t, prefix, "a", partitioned)
 	rdb := realRedis(t, "layout")
 	cfg := Config{NodeID: "b", JWTSecret: []byte(testSecret), APIKeys: []string{testKey},
-		Stream: stream.Config{Prefix: prefix}, DrainDelay: time.Millisecond, CloseSpread: time.Millisecond}
+		Stream: stream.Config{Prefix: prefix}, Ingest: &ingest.Config{},
+		DrainDelay: time.Millisecond, CloseSpread: time.Millisecond}
 	n, err := New(cfg, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -193,6 +194,11 @@ func TestLayoutRefusal(t *testing.T) {
 	}
 	if n.ReadyDetail().Layout {
 		t.Fatal("layout marked the node's")
+	}
+	// It wrote nothing of its own layout (no epoch, no ingest stream).
+	keys, err := rdb.Keys(context.Background(), "{"+prefix+"}:*").Result()
+	if err != nil || !slices.Equal(keys, []string{"{" + prefix + "}:layout"}) {
+		t.Fatalf("one-partition keys %v (%v), want the layout key only", keys, err)
 	}
 }
 
