@@ -210,18 +210,24 @@ func (n *Node) Handler() http.Handler {
 	return mux
 }
 
-// Ready reports whether the node is current with every partition, has
-// found Redis' partition layout to be its own, and is not draining.
+// Ready reports whether the node may take new clients: it is not
+// draining, has found Redis' partition layout to be its own, has loaded
+// every partition's window, and is current with at least one partition
+// (with one partition: with it). A partition that falls behind later
+// (its master fails over) refuses only its own clients' hellos (1013):
+// the clients of the other partitions keep connecting to this node.
 func (n *Node) Ready() bool {
 	if n.draining.Load() || !n.layout.Load() {
 		return false
 	}
+	current := false
 	for _, p := range n.parts {
-		if !p.feed.Ready() {
+		if !p.feed.Status().Loaded {
 			return false
 		}
+		current = current || p.feed.Ready()
 	}
-	return true
+	return current
 }
 
 func (n *Node) readyz(w http.ResponseWriter, _ *http.Request) {
