@@ -36,11 +36,12 @@ func (a sid) String() string { return fmt.Sprintf("%d-%d", a.ms, a.seq) }
 // errIncomplete: the record is right so far but alarms are still missing.
 var errIncomplete = errors.New("incomplete")
 
-// expectedFor returns the accepted alarms on channels, in id order.
-func expectedFor(truth []accepted, channels []string) []accepted {
+// expectedFor returns the accepted alarms on channels with ids in
+// partition part, in id order.
+func expectedFor(truth []accepted, part int, channels []string) []accepted {
 	var out []accepted
 	for _, a := range truth {
-		if slices.Contains(channels, a.channel) {
+		if a.part == part && slices.Contains(channels, a.channel) {
 			out = append(out, a)
 		}
 	}
@@ -195,7 +196,7 @@ func verifyAll(t *testing.T, cs []*recClient, truth []accepted, limit time.Durat
 	t.Helper()
 	deadline := time.Now().Add(limit)
 	for _, c := range cs {
-		exp := expectedFor(truth, c.channels)
+		exp := c.expected(truth)
 		for time.Now().Before(deadline) {
 			conns, _, _ := c.rec.snapshot()
 			if err := checkRecord(conns, exp, gapOK...); !errors.Is(err, errIncomplete) {
@@ -206,7 +207,7 @@ func verifyAll(t *testing.T, cs []*recClient, truth []accepted, limit time.Durat
 	}
 	var total stats
 	for _, c := range cs {
-		exp := expectedFor(truth, c.channels)
+		exp := c.expected(truth)
 		conns, _, bad := c.rec.snapshot()
 		if err := checkRecord(conns, exp, gapOK...); err != nil {
 			t.Errorf("client %s (%s): delivery record wrong after %d connections: %v", c.name, strings.Join(c.channels, ","), len(conns), err)

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/alarmgate/alarmgate/client"
 	"github.com/alarmgate/alarmgate/internal/auth"
+	"github.com/alarmgate/alarmgate/internal/stream"
 	"github.com/alarmgate/alarmgate/internal/testproc"
 )
 
@@ -79,6 +81,8 @@ type harness struct {
 	addrs    []string // host:port of each node
 	verifier *auth.Verifier
 	httpc    *http.Client // for publishes, probes and WebSocket dials
+	parts    int          // GATEWAY_PARTITIONS of the nodes (partition_test.go)
+	prefix   string       // GATEWAY_REDIS_PREFIX of the nodes
 }
 
 // newHarness starts Redis and opts.nodes gateway nodes and waits until
@@ -92,7 +96,8 @@ func newHarness(t *testing.T, opts options) *harness {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	h := &harness{t: t, ctx: ctx, dir: logDir(t), httpc: &http.Client{Transport: tr}}
+	h := &harness{t: t, ctx: ctx, dir: logDir(t), httpc: &http.Client{Transport: tr},
+		parts: partitionsOf(t, opts.env), prefix: cmp.Or(opts.env["GATEWAY_REDIS_PREFIX"], stream.DefaultPrefix)}
 	v, err := auth.NewVerifier(auth.VerifierConfig{Secret: []byte(testSecret)})
 	if err != nil {
 		t.Fatal(err)

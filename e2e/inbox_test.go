@@ -144,8 +144,18 @@ func countsOf(bits map[string]int) protocol.Counts {
 // alarms with the state events it received applied, and its last counts),
 // GET /v1/inbox and the counts agree.
 func TestInboxStateUnderKills(t *testing.T) {
-	h := newHarness(t, options{nodes: 3})
-	users := []string{"ia", "ib", "ic", "id"}
+	testInboxUnderKills(t, options{nodes: 3}, []string{"ia", "ib", "ic", "id"}, 20*time.Second)
+}
+
+// TestInboxStateUnderKillsPartitioned: the same with three partitions on a
+// 3-master Cluster, for a shorter time, with users of every partition.
+func TestInboxStateUnderKillsPartitioned(t *testing.T) {
+	testInboxUnderKills(t, partitioned(3, clusterPartitions), []string{"ia", "ic", "if", "ij"}, 15*time.Second)
+}
+
+func testInboxUnderKills(t *testing.T, opts options, users []string, length time.Duration) {
+	h := newHarness(t, opts)
+	perPart := checkSpread(t, h.parts, users)
 	var devices []*device
 	for _, u := range users {
 		for range 2 {
@@ -157,7 +167,7 @@ func TestInboxStateUnderKills(t *testing.T) {
 	for _, d := range devices {
 		testutil.WaitFor(t, 20*time.Second, "a welcome", func() bool { d.mu.Lock(); defer d.mu.Unlock(); return len(d.welcomes) > 0 })
 	}
-	dur := scaled(t, 20*time.Second, 5*time.Second)
+	dur := scaled(t, length, 5*time.Second)
 	ctx, stop := context.WithTimeout(h.ctx, dur)
 	defer stop()
 	var (
@@ -261,8 +271,8 @@ func TestInboxStateUnderKills(t *testing.T) {
 		}
 		d.mu.Unlock()
 	}
-	summary(t, "inbox: publishes=%d changes=%d ws_sent=%d http_ok=%d kills=%d devices=%d welcomes=%v",
-		pubs, changes, wsSent, httpOK, kills, len(devices), statuses)
+	summary(t, "inbox%s: publishes=%d changes=%d ws_sent=%d http_ok=%d kills=%d devices=%d users_per_partition=%v welcomes=%v",
+		h.partitionLabel(), pubs, changes, wsSent, httpOK, kills, len(devices), perPart, statuses)
 }
 
 // checkInboxAgrees compares the server's inbox of user with its counts

@@ -11,11 +11,22 @@ import (
 // node is SIGKILLed and restarted on the same port. Clients that resume
 // lose nothing and see nothing twice or out of order.
 func TestKill9Loop(t *testing.T) {
-	h := newHarness(t, options{nodes: 3})
+	testKill9(t, options{nodes: 3}, 30*time.Second)
+}
+
+// TestKill9LoopPartitioned: the same with three partitions on a 3-master
+// Cluster, for a shorter time; the users are spread over the partitions.
+func TestKill9LoopPartitioned(t *testing.T) {
+	testKill9(t, partitioned(3, clusterPartitions), 20*time.Second)
+}
+
+func testKill9(t *testing.T, opts options, length time.Duration) {
+	h := newHarness(t, opts)
 	const users = 22 // 55 clients
 	cs := startFleet(t, h, fleetSpec{users: users})
+	perPart := checkSpread(t, h.parts, fleetUsers(cs))
 	pub := newLoadPublisher(h)
-	dur := scaled(t, 30*time.Second, 5*time.Second)
+	dur := scaled(t, length, 5*time.Second)
 
 	loadCtx, stopLoad := context.WithTimeout(h.ctx, dur)
 	defer stopLoad()
@@ -35,7 +46,7 @@ func TestKill9Loop(t *testing.T) {
 	}
 	checkPublisher(t, pub)
 	truth := pub.truth()
-	s := verifyAll(t, cs, truth, 30*time.Second)
-	summary(t, "kill9: alarms=%d issued=%d clients=%d kills=%d connections=%d deliveries=%d publish_retries=%d replayed=%d lost=%d dup=%d reordered=%d",
-		len(truth), issued, len(cs), kills, connCount(cs), s.received, pub.retries.Load(), pub.replays.Load(), s.lost, s.dup, s.reordered)
+	s := verifyAll(t, cs, h.perPartition(truth), 30*time.Second)
+	summary(t, "kill9%s: alarms=%d issued=%d clients=%d users_per_partition=%v kills=%d connections=%d deliveries=%d publish_retries=%d replayed=%d lost=%d dup=%d reordered=%d",
+		h.partitionLabel(), len(truth), issued, len(cs), perPart, kills, connCount(cs), s.received, pub.retries.Load(), pub.replays.Load(), s.lost, s.dup, s.reordered)
 }

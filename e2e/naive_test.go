@@ -50,7 +50,7 @@ func TestNaiveBaseline(t *testing.T) {
 	var bad stats
 	for _, c := range naive {
 		conns, _, _ := c.rec.snapshot()
-		s := measure(conns, expectedFor(truth, c.channels), false)
+		s := measure(conns, c.expected(truth), false)
 		t.Logf("naive client %s: %d connections, expected %d, received %d, lost %d, dup %d, reordered %d",
 			c.name, len(conns), s.expected, s.received, s.lost, s.dup, s.reordered)
 		bad.expected += s.expected

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 // accepted is an alarm answered 2xx: the truth clients are checked against.
@@ -20,6 +21,11 @@ type accepted struct {
 	channel string
 	epoch   string
 	at      time.Time // when the 2xx arrived
+	// part is the partition whose log id belongs to: the channel's for a
+	// user channel, 0 (the answer's) for a shared one; perPartition adds
+	// a shared alarm's copies in the other partitions.
+	part int
+	tail string // the alarm as the log stores it (field t), to find its copies
 }
 
 // loadPublisher publishes through random nodes and records what was
@@ -35,7 +41,7 @@ type loadPublisher struct {
 
 	mu     sync.Mutex
 	list   []accepted        // guarded by mu
-	byID   map[string]string // guarded by mu; id -> idempotency key
+	byID   map[string]string // guarded by mu; partition/id -> idempotency key
 	epochs map[string]int    // guarded by mu; epoch -> alarms accepted in it
 	errs   []error           // guarded by mu
 }
@@ -57,7 +63,7 @@ func (p *loadPublisher) publish(ctx context.Context, channel, event string, data
 		res, err := p.h.publisher(node).Publish(actx, channel, event, data, key)
 		cancel()
 		if err == nil {
-			return p.record(key, channel, res)
+			return p.record(key, channel, res, event, data)
 		}
 		var apiErr *client.APIError
 		if errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 && apiErr.Status != 429 {
@@ -73,9 +79,10 @@ func (p *loadPublisher) publish(ctx context.Context, channel, event string, data
 	}
 }
 
-// record stores an accepted answer, checking that ids and keys pair up
-// one to one.
-func (p *loadPublisher) record(key, channel string, res client.Published) (accepted, error) {
+// record stores an accepted answer, checking that ids (within their
+// partition: two logs may hand out the same id) and keys pair up one to
+// one.
+func (p *loadPublisher) record(key, channel string, res client.Published, event string, data any) (accepted, error) {
 	id, ok := parseSID(res.ID)
 	if !ok || res.Channel != channel || res.Epoch == "" {
 		return accepted{}, fmt.Errorf("publish %s: bad answer %+v", key, res)
@@ -83,13 +90,19 @@ func (p *loadPublisher) record(key, channel string, res client.Published) (accep
 	if res.Replayed {
 		p.replays.Add(1)
 	}
-	a := accepted{id: id, idStr: res.ID, channel: channel, epoch: res.Epoch, at: time.Now()}
+	part, _ := stream.PartitionOf(channel, p.h.parts)
+	tail, err := logTail(channel, event, data)
+	if err != nil {
+		return accepted{}, fmt.Errorf("publish %s: %w", key, err)
+	}
+	a := accepted{id: id, idStr: res.ID, channel: channel, epoch: res.Epoch, at: time.Now(), part: part, tail: tail}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if other, dup := p.byID[res.ID]; dup {
+	pid := fmt.Sprintf("%d/%s", part, res.ID)
+	if other, dup := p.byID[pid]; dup {
 		return accepted{}, fmt.Errorf("publish %s: id %s was already returned for key %s", key, res.ID, other)
 	}
-	p.byID[res.ID] = key
+	p.byID[pid] = key
 	p.epochs[res.Epoch]++
 	p.list = append(p.list, a)
 	return a, nil

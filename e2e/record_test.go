@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/alarmgate/alarmgate/client"
+	"github.com/alarmgate/alarmgate/internal/stream"
 )
 
 // wireAlarm is one alarm as it arrived on the wire.
@@ -118,6 +119,7 @@ type recClient struct {
 	name     string
 	sub      string
 	channels []string // every channel the token grants
+	part     int      // the partition that serves it: its subject's
 	naive    bool
 	sse      bool // receives over Server-Sent Events (runSSE)
 	h        *harness
@@ -135,7 +137,14 @@ type recClient struct {
 
 func newRecClient(h *harness, name, sub string, extra []string) *recClient {
 	chans := append([]string{"user:" + sub}, extra...)
-	return &recClient{name: name, sub: sub, channels: append(chans, "broadcast"), h: h}
+	part, _ := stream.PartitionOf(chans[0], h.parts)
+	return &recClient{name: name, sub: sub, channels: append(chans, "broadcast"), part: part, h: h}
+}
+
+// expected returns the alarms of truth c must receive: those on its
+// channels, with their ids in its partition, in id order.
+func (c *recClient) expected(truth []accepted) []accepted {
+	return expectedFor(truth, c.part, c.channels)
 }
 
 // config is the client configuration; every connect mints a token.

@@ -10,12 +10,21 @@ import (
 // TestRollingDeploy: the kill loop's load while every node is restarted in
 // turn with SIGTERM, three rounds. Each node drains, closes its sockets
 // with 1012 and exits 0 in time; clients resume and lose nothing.
-func TestRollingDeploy(t *testing.T) {
-	h := newHarness(t, options{nodes: 3})
+func TestRollingDeploy(t *testing.T) { testRolling(t, options{nodes: 3}, 3) }
+
+// TestRollingDeployPartitioned: the same with three partitions on a
+// 3-master Cluster, two rounds; the users are spread over the partitions.
+func TestRollingDeployPartitioned(t *testing.T) {
+	testRolling(t, partitioned(3, clusterPartitions), 2)
+}
+
+func testRolling(t *testing.T, opts options, fullRounds int) {
+	h := newHarness(t, opts)
 	const users = 22
 	cs := startFleet(t, h, fleetSpec{users: users})
+	perPart := checkSpread(t, h.parts, fleetUsers(cs))
 	pub := newLoadPublisher(h)
-	rounds := scaledN(t, 3, 1)
+	rounds := scaledN(t, fullRounds, 1)
 
 	loadCtx, stopLoad := context.WithCancel(h.ctx)
 	defer stopLoad()
@@ -50,7 +59,7 @@ func TestRollingDeploy(t *testing.T) {
 	wg.Wait()
 	checkPublisher(t, pub)
 	truth := pub.truth()
-	s := verifyAll(t, cs, truth, 30*time.Second)
+	s := verifyAll(t, cs, h.perPartition(truth), 30*time.Second)
 	for _, c := range cs {
 		// Each round restarts every node, so each client's node closes it
 		// with 1012 at least once per round.
@@ -58,6 +67,6 @@ func TestRollingDeploy(t *testing.T) {
 			t.Errorf("client %s saw %d closes with 1012 in %d rounds, want at least %d (closes: %v)", c.name, closes[1012], rounds, rounds, closes)
 		}
 	}
-	summary(t, "rolling: alarms=%d issued=%d clients=%d rounds=%d restarts=%d longest_exit=%v closes_1012=%d connections=%d deliveries=%d publish_retries=%d lost=%d dup=%d reordered=%d",
-		len(truth), issued, len(cs), rounds, restarts, longest.Round(time.Millisecond), closeCount(cs, 1012), connCount(cs), s.received, pub.retries.Load(), s.lost, s.dup, s.reordered)
+	summary(t, "rolling%s: alarms=%d issued=%d clients=%d users_per_partition=%v rounds=%d restarts=%d longest_exit=%v closes_1012=%d connections=%d deliveries=%d publish_retries=%d lost=%d dup=%d reordered=%d",
+		h.partitionLabel(), len(truth), issued, len(cs), perPart, rounds, restarts, longest.Round(time.Millisecond), closeCount(cs, 1012), connCount(cs), s.received, pub.retries.Load(), s.lost, s.dup, s.reordered)
 }

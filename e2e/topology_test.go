@@ -23,9 +23,9 @@ type topology interface {
 	URL() string  // GATEWAY_REDIS_URL
 	Procs() []*testproc.Proc
 	Stop()
-	// owner returns the addresses of the master holding the stream and
-	// of its replica.
-	owner(ctx context.Context) (master, replica string, err error)
+	// owner returns the addresses of the master holding key (with
+	// Sentinel: the master) and of its replica.
+	owner(ctx context.Context, key string) (master, replica string, err error)
 	node(addr string) *testproc.Redis
 	client() redis.UniversalClient // the test's own, primary-routed
 }
@@ -33,7 +33,7 @@ type topology interface {
 type sentinelTopo struct{ *testproc.Sentinel }
 
 func (s sentinelTopo) Mode() string { return "sentinel" }
-func (s sentinelTopo) owner(ctx context.Context) (string, string, error) {
+func (s sentinelTopo) owner(ctx context.Context, _ string) (string, string, error) {
 	m, err := s.MasterAddr(ctx)
 	if err != nil {
 		return "", "", err
@@ -53,8 +53,8 @@ func (s sentinelTopo) client() redis.UniversalClient {
 type clusterTopo struct{ *testproc.Cluster }
 
 func (c clusterTopo) Mode() string { return "cluster" }
-func (c clusterTopo) owner(ctx context.Context) (string, string, error) {
-	return c.SlotOwner(ctx, streamKey)
+func (c clusterTopo) owner(ctx context.Context, key string) (string, string, error) {
+	return c.SlotOwner(ctx, key)
 }
 func (c clusterTopo) node(addr string) *testproc.Redis { return c.Node(addr) }
 func (c clusterTopo) client() redis.UniversalClient {
@@ -64,9 +64,6 @@ func (c clusterTopo) client() redis.UniversalClient {
 	}
 	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRetries: -1})
 }
-
-// streamKey is the alarm stream of the default prefix.
-const streamKey = "{alarms}:stream"
 
 // startTopology starts a Sentinel set or a Cluster for the harness.
 func (h *harness) startTopology(kind string) {
@@ -100,14 +97,30 @@ func (h *harness) startTopology(kind string) {
 // master is SIGKILLed and its replica promoted. Those alarms are gone
 // from Redis; every client must either get every accepted alarm or be
 // told epoch_changed, and the gateway keeps serving without a restart.
-func TestSentinelFailover(t *testing.T) { testFailover(t, "sentinel") }
+func TestSentinelFailover(t *testing.T) { testFailover(t, options{nodes: 2, topology: "sentinel"}, 6) }
 
-func TestClusterFailover(t *testing.T) { testFailover(t, "cluster") }
+func TestClusterFailover(t *testing.T) { testFailover(t, options{nodes: 2, topology: "cluster"}, 6) }
 
-func testFailover(t *testing.T, kind string) {
-	h := newHarness(t, options{nodes: 2, topology: kind})
-	const users = 6 // 15 clients
+// TestClusterFailoverPartitioned: the same with three partitions, one per
+// master, and users in each; the master of partition failedPartition is
+// the one killed. Its clients must get every accepted alarm or be told
+// epoch_changed; the clients of the other partitions must see nothing of
+// the failover: their one connection stays, no epoch_changed, every alarm
+// in order.
+func TestClusterFailoverPartitioned(t *testing.T) {
+	testFailover(t, partitioned(2, clusterPartitions), 8) // 8 users: u7 is the first of partition 2
+}
+
+// failedPartition is the partition whose master the failover tests kill.
+// The answers hold every id of partition 0 (a shared alarm's answer is
+// its copy there), so the alarms Redis lost are known exactly.
+const failedPartition = 0
+
+func testFailover(t *testing.T, opts options, users int) {
+	h := newHarness(t, opts)
+	kind := opts.topology
 	cs := startFleet(t, h, fleetSpec{users: users})
+	perPart := checkSpread(t, h.parts, fleetUsers(cs))
 	pub := newLoadPublisher(h)
 	pick := fleetPick(users, 100)
 	loadCtx, stopLoad := context.WithCancel(h.ctx)
@@ -116,7 +129,10 @@ func testFailover(t *testing.T, kind string) {
 	go func() { done <- pub.load(loadCtx, 100, 0, 8, pick) }()
 
 	sleepCtx(h.ctx, 2*time.Second)
-	master, replica, err := h.topo.owner(h.ctx)
+	master, replica, err := h.topo.owner(h.ctx, h.streamKey(failedPartition))
+	if err == nil && replica != "" {
+		err = h.alone(master)
+	}
 	if err != nil || replica == "" {
 		stopLoad()
 		<-done
@@ -134,7 +150,7 @@ func testFailover(t *testing.T, kind string) {
 	lost := h.lostAlarms(truth)
 	firstAfter := time.Duration(0)
 	for _, a := range truth {
-		if int64(a.id.ms) > killed.UnixMilli() {
+		if a.part == failedPartition && int64(a.id.ms) > killed.UnixMilli() {
 			firstAfter = a.at.Sub(killed)
 			break
 		}
@@ -142,10 +158,60 @@ func testFailover(t *testing.T, kind string) {
 	if firstAfter == 0 {
 		t.Errorf("no alarm accepted by the new master")
 	}
-	s := verifyFailover(t, cs, truth, lost, 30*time.Second)
-	summary(t, "%s-failover: alarms=%d issued=%d clients=%d lost_by_redis=%d told_epoch_changed=%d silent=%d deliveries=%d kill_to_promotion=%v kill_to_first_accepted=%v publish_retries=%d",
-		kind, len(truth), issued, len(cs), len(lost), s.told, s.silent, s.received,
+	hit, others := splitByPartition(cs, failedPartition)
+	all := h.perPartition(truth)
+	s := verifyFailover(t, hit, all, lost, 30*time.Second)
+	o := verifyUntouched(t, others, all, 30*time.Second)
+	summary(t, "%s-failover%s: alarms=%d issued=%d clients=%d users_per_partition=%v lost_by_redis=%d told_epoch_changed=%d silent=%d deliveries=%d other_partitions_clients=%d other_partitions_deliveries=%d kill_to_promotion=%v kill_to_first_accepted=%v publish_retries=%d",
+		kind, h.partitionLabel(), len(truth), issued, len(cs), perPart, len(lost), s.told, s.silent, s.received, len(others), o.received,
 		promoted.Round(time.Millisecond), firstAfter.Round(time.Millisecond), pub.retries.Load())
+}
+
+// alone returns an error when a partition other than failedPartition has
+// its log on master: killing master would then fail more than one.
+func (h *harness) alone(master string) error {
+	for k := range h.parts {
+		if k == failedPartition {
+			continue
+		}
+		m, _, err := h.topo.owner(h.ctx, h.streamKey(k))
+		if err != nil {
+			return err
+		}
+		if m == master {
+			return fmt.Errorf("partitions %d and %d share the master %s", failedPartition, k, master)
+		}
+	}
+	return nil
+}
+
+// splitByPartition returns the clients served by partition k and the
+// others.
+func splitByPartition(cs []*recClient, k int) (in, out []*recClient) {
+	for _, c := range cs {
+		if c.part == k {
+			in = append(in, c)
+		} else {
+			out = append(out, c)
+		}
+	}
+	return in, out
+}
+
+// verifyUntouched checks the clients of partitions whose master stayed up
+// through a failover: each kept its one connection (one welcome, no
+// close, so no epoch_changed) and got every accepted alarm, in order,
+// once (verifyAll).
+func verifyUntouched(t *testing.T, cs []*recClient, truth []accepted, limit time.Duration) stats {
+	t.Helper()
+	s := verifyAll(t, cs, truth, limit)
+	for _, c := range cs {
+		if conns, closes, _ := c.rec.snapshot(); len(conns) != 1 || len(closes) != 0 {
+			t.Errorf("client %s of partition %d, whose master stayed up: %d welcomes, closes %v; want its first connection only",
+				c.name, c.part, len(conns), closes)
+		}
+	}
+	return s
 }
 
 // freezeAndKill stops the replica and cuts its link, so that what the
@@ -154,6 +220,7 @@ func testFailover(t *testing.T, kind string) {
 // kill happened and how long the promotion took from there.
 func (h *harness) freezeAndKill(master, replica string) (time.Time, time.Duration) {
 	h.t.Helper()
+	key := h.streamKey(failedPartition)
 	m, r := h.topo.node(master), h.topo.node(replica)
 	if err := r.Signal(syscall.SIGSTOP); err != nil {
 		h.t.Fatal(err)
@@ -169,7 +236,7 @@ func (h *harness) freezeAndKill(master, replica string) (time.Time, time.Duratio
 		h.t.Fatal(err)
 	}
 	for time.Since(killed) < 30*time.Second {
-		if now, _, err := h.topo.owner(h.ctx); err == nil && now == replica {
+		if now, _, err := h.topo.owner(h.ctx, key); err == nil && now == replica {
 			if role, _ := testproc.Do(h.ctx, replica, "ROLE"); len(asAny(role)) > 0 && asAny(role)[0] == "master" {
 				return killed, time.Since(killed)
 			}
@@ -185,14 +252,15 @@ func asAny(v any) []any {
 	return l
 }
 
-// lostAlarms returns the ids of accepted alarms the stream no longer has.
+// lostAlarms returns the ids of accepted alarms of failedPartition that
+// its log no longer has.
 func (h *harness) lostAlarms(truth []accepted) map[string]bool {
 	h.t.Helper()
 	rdb := h.topo.client()
 	defer rdb.Close()
 	ctx, cancel := context.WithTimeout(h.ctx, 10*time.Second)
 	defer cancel()
-	entries, err := rdb.XRange(ctx, streamKey, "-", "+").Result()
+	entries, err := rdb.XRange(ctx, h.streamKey(failedPartition), "-", "+").Result()
 	if err != nil {
 		h.t.Fatalf("XRANGE: %v", err)
 	}
@@ -202,7 +270,7 @@ func (h *harness) lostAlarms(truth []accepted) map[string]bool {
 	}
 	lost := map[string]bool{}
 	for _, a := range truth {
-		if !have[a.idStr] {
+		if a.part == failedPartition && !have[a.idStr] {
 			lost[a.idStr] = true
 		}
 	}
@@ -212,7 +280,8 @@ func (h *harness) lostAlarms(truth []accepted) map[string]bool {
 // failoverStats sums verifyFailover's findings.
 type failoverStats struct{ told, silent, received int }
 
-// verifyFailover checks each client: without an epoch_changed welcome it
+// verifyFailover checks each client of failedPartition (lost holds ids
+// of that partition): without an epoch_changed welcome it
 // must have every accepted alarm on its channels (the strict check, lost
 // ones included); with one, its connections before the last epoch_changed
 // may have stopped short of the old history, and from that welcome on it
@@ -222,7 +291,7 @@ func verifyFailover(t *testing.T, cs []*recClient, truth []accepted, lost map[st
 	t.Helper()
 	var kept []accepted
 	for _, a := range truth {
-		if !lost[a.idStr] {
+		if a.part != failedPartition || !lost[a.idStr] {
 			kept = append(kept, a)
 		}
 	}
@@ -232,7 +301,7 @@ func verifyFailover(t *testing.T, cs []*recClient, truth []accepted, lost map[st
 		var err error
 		for {
 			conns, _, _ := c.rec.snapshot()
-			err = checkFailoverRecord(conns, expectedFor(truth, c.channels), expectedFor(kept, c.channels))
+			err = checkFailoverRecord(conns, c.expected(truth), c.expected(kept))
 			if err == nil || !strings.Contains(err.Error(), errIncomplete.Error()) || time.Now().After(deadline) {
 				break
 			}
