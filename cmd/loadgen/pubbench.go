@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"sync/atomic"
 	"time"
 )
@@ -17,6 +18,7 @@ type publishOpts struct {
 	size         int
 	mode         string
 	channel      string
+	users        int
 }
 
 func publishFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) error {
@@ -28,6 +30,7 @@ func publishFlags(fs *flag.FlagSet) func(context.Context, *common, io.Writer) er
 	fs.IntVar(&o.size, "size", 256, "bytes of alarm data")
 	fs.StringVar(&o.mode, "mode", "both", "single, batch or both")
 	fs.StringVar(&o.channel, "channel", "bench:pub", "channel to publish to (no receivers)")
+	fs.IntVar(&o.users, "users", 0, "spread the alarms over the user channels user:bench0..bench<users-1>, each request's in turn (0: every alarm to -channel)")
 	return func(ctx context.Context, co *common, out io.Writer) error { return runPublish(ctx, o, co, out) }
 }
 
@@ -50,10 +53,15 @@ func runPublish(ctx context.Context, o *publishOpts, co *common, out io.Writer) 
 		return err
 	}
 	defer cl.Close()
-	fmt.Fprintf(out, "publish: %d-byte alarms to %s for %v per mode; %s\n", o.size, o.channel, o.duration, machineInfo())
+	to := o.channel
+	if o.users > 0 {
+		to = fmt.Sprintf("%d user channels", o.users)
+	}
+	fmt.Fprintf(out, "publish: %d-byte alarms to %s for %v per mode; %s\n", o.size, to, o.duration, machineInfo())
 	t := newTable(out, "mode", "workers", "alarms/s", "requests", "errors", "p50", "p99", "p999", "max", "cpu_s", "µs/alarm", "redis_s")
 	r := co.newResult("publish")
 	r.add("size", o.size)
+	r.add("users", o.users)
 	modes := map[string]bool{"single": o.mode != "batch", "batch": o.mode != "single"}
 	for _, mode := range []string{"single", "batch"} {
 		if !modes[mode] {
@@ -69,6 +77,7 @@ func runPublish(ctx context.Context, o *publishOpts, co *common, out io.Writer) 
 			us(res.cpu)/max(1, float64(res.accepted)), res.rcpu.Seconds())
 		r.add(mode+"_workers", w)
 		r.add(mode+"_per_s", res.rate())
+		r.add(mode+"_alarms", res.accepted)
 		r.add(mode+"_errors", res.errors)
 		r.add(mode+"_p50_ms", ms(s.P50))
 		r.add(mode+"_p99_ms", ms(s.P99))
@@ -82,18 +91,13 @@ func runPublish(ctx context.Context, o *publishOpts, co *common, out io.Writer) 
 func publishMode(ctx context.Context, o *publishOpts, cl *cluster, apiKey, mode string) pubResult {
 	kind := cl.cfg.Target
 	workers, per := o.workers, 1
-	path, body := kind.publishRequest(o.channel, makeData(0, 0, o.size))
 	if mode == "batch" {
 		workers, per = o.batchWorkers, o.batch
-		chans, data := make([]string, per), make([][]byte, per)
-		for i := range chans {
-			chans[i], data[i] = o.channel, makeData(0, 0, o.size)
-		}
-		path, body = kind.batchRequest(chans, data)
 	}
+	path, bodies := publishBodies(kind, o, per)
 	pub := newPublisher(kind, cl.nodes[0].URL, apiKey, workers)
 	res := pubResult{mode: mode, lat: new(hist)}
-	var accepted, errs, reqs atomic.Int64
+	var accepted, errs, reqs, turn atomic.Int64
 	pids := []int{cl.nodes[0].PID, cl.redisPID}
 	before := readProcs(pids)
 	dctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -101,6 +105,7 @@ func publishMode(ctx context.Context, o *publishOpts, cl *cluster, apiKey, mode 
 	start := time.Now()
 	parallel(ctx, workers, workers, func(int) {
 		for dctx.Err() == nil {
+			body := bodies[(turn.Add(1)-1)%int64(len(bodies))]
 			t0 := time.Now()
 			st, b, err := pub.post(ctx, path, body)
 			res.lat.Record(int64(time.Since(t0)))
@@ -115,6 +120,34 @@ func publishMode(ctx context.Context, o *publishOpts, cl *cluster, apiKey, mode 
 	res.accepted, res.errors, res.requests = accepted.Load(), errs.Load(), reqs.Load()
 	res.cpu, res.rcpu = after[0].CPU-before[0].CPU, after[1].CPU-before[1].CPU
 	return res
+}
+
+// publishBodies returns the path and the bodies of the requests that
+// publish per alarms each (per 1: single publishes), posted in turn: one
+// body with every alarm to o.channel or, with o.users, as many as it
+// takes to name every user channel once.
+func publishBodies(kind target, o *publishOpts, per int) (string, [][]byte) {
+	n := 1
+	if o.users > 0 {
+		n = (o.users + per - 1) / per
+	}
+	var path string
+	bodies := make([][]byte, n)
+	for j := range bodies {
+		chans, data := make([]string, per), make([][]byte, per)
+		for i := range chans {
+			chans[i], data[i] = o.channel, makeData(0, 0, o.size)
+			if o.users > 0 {
+				chans[i] = "user:bench" + strconv.Itoa((j*per+i)%o.users)
+			}
+		}
+		if per == 1 {
+			path, bodies[j] = kind.publishRequest(chans[0], data[0])
+		} else {
+			path, bodies[j] = kind.batchRequest(chans, data)
+		}
+	}
+	return path, bodies
 }
 
 // countAccepted returns how many alarms one answer accepted.
