@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -76,6 +77,9 @@ type IngestGroup struct {
 	release    *redis.Script
 	settle     *redis.Script
 	delete     *redis.Script
+
+	tagsMu sync.Mutex
+	tags   map[int]IngestKeys // guarded by tagsMu; partition -> its ingest keys, filled by keysOf
 }
 
 // IngestGroup returns the commands of the consumer group name on the

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 )
 
 // ErrRecordsLeft reports that IngestGroup.Settle acknowledged its entries
@@ -54,7 +53,7 @@ func (g *IngestGroup) deleteRecords(ctx context.Context, acked []string, ack []I
 	}
 	pipe := g.rdb.Pipeline()
 	for t, ids := range byPartition {
-		keys, err := ingestKeysOf(g.prefix, g.partitions, t)
+		keys, err := g.keysOf(t)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrRecordsLeft, err)
 		}
@@ -121,37 +120,32 @@ func layout(prefix string, partitions int) (Config, error) {
 	return cfg, nil
 }
 
-// tagSpec names one partition of one deployment.
-type tagSpec struct {
-	prefix        string
-	partitions, k int
-}
-
-// partitionTags memoizes partitionTag for ingestKeysOf: the consumers of
-// P partitions each delete records in any partition, and would otherwise
-// search the same salts P times over. m is guarded by mu; it holds one
-// entry per partition of each prefix a process uses.
-var partitionTags struct {
-	mu sync.Mutex
-	m  map[tagSpec]string
-}
-
 // ingestKeysOf returns the ingest keys of partition k of partitions for
 // prefix, all three valid.
 func ingestKeysOf(prefix string, partitions, k int) (IngestKeys, error) {
-	spec := tagSpec{prefix, partitions, k}
-	partitionTags.mu.Lock()
-	defer partitionTags.mu.Unlock()
-	tag, ok := partitionTags.m[spec]
-	if !ok {
-		var err error
-		if tag, err = partitionTag(prefix, partitions, k); err != nil {
-			return IngestKeys{}, fmt.Errorf("stream: %w", err)
-		}
-		if partitionTags.m == nil {
-			partitionTags.m = map[tagSpec]string{}
-		}
-		partitionTags.m[spec] = tag
+	tag, err := partitionTag(prefix, partitions, k)
+	if err != nil {
+		return IngestKeys{}, fmt.Errorf("stream: %w", err)
 	}
 	return newKeys(tag).ingest, nil
+}
+
+// keysOf returns the ingest keys of partition k of the group's deployment,
+// computing each partition's tag once per group (the salt search of
+// partitionTag is not free, and Settle may name every partition).
+func (g *IngestGroup) keysOf(k int) (IngestKeys, error) {
+	g.tagsMu.Lock()
+	defer g.tagsMu.Unlock()
+	if keys, ok := g.tags[k]; ok {
+		return keys, nil
+	}
+	keys, err := ingestKeysOf(g.prefix, g.partitions, k)
+	if err != nil {
+		return IngestKeys{}, err
+	}
+	if g.tags == nil {
+		g.tags = map[int]IngestKeys{}
+	}
+	g.tags[k] = keys
+	return keys, nil
 }
