@@ -138,8 +138,17 @@ func testFailover(t *testing.T, opts options, users int) {
 		<-done
 		t.Fatalf("owner of the stream: %q %q %v", master, replica, err)
 	}
+	probeCtx, stopProbe := context.WithCancel(h.ctx)
+	var probed <-chan *failoverProbe
+	if h.parts > 1 {
+		probed = h.probeFailover(probeCtx)
+	}
 	killed, promoted := h.freezeAndKill(master, replica)
 	sleepCtx(h.ctx, 3*time.Second) // keep publishing on the new master
+	stopProbe()
+	if probed != nil {
+		checkProbe(t, <-probed)
+	}
 	stopLoad()
 	issued := <-done
 	if err := h.allReady(); err != nil {
@@ -165,6 +174,22 @@ func testFailover(t *testing.T, opts options, users int) {
 	summary(t, "%s-failover%s: alarms=%d issued=%d clients=%d users_per_partition=%v lost_by_redis=%d told_epoch_changed=%d silent=%d deliveries=%d other_partitions_clients=%d other_partitions_deliveries=%d kill_to_promotion=%v kill_to_first_accepted=%v publish_retries=%d",
 		kind, h.partitionLabel(), len(truth), issued, len(cs), perPart, len(lost), s.told, s.silent, s.received, len(others), o.received,
 		promoted.Round(time.Millisecond), firstAfter.Round(time.Millisecond), pub.retries.Load())
+}
+
+// checkProbe checks what load balancers and new clients saw during the
+// failover of one partition's master: every node stayed ready, and the
+// users of the other partitions were welcomed every time.
+func checkProbe(t *testing.T, p *failoverProbe) {
+	t.Helper()
+	summary(t, "failover-probe: rounds=%d not_ready=%d hellos_refused_per_partition=%v", p.rounds, p.notReady, p.refused)
+	if p.notReady > 0 {
+		t.Errorf("/readyz failed %d times while one partition's master failed over", p.notReady)
+	}
+	for k, n := range p.refused {
+		if k != failedPartition && n > 0 {
+			t.Errorf("partition %d: %d hellos refused while partition %d's master failed over", k, n, failedPartition)
+		}
+	}
 }
 
 // alone returns an error when a partition other than failedPartition has

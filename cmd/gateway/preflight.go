@@ -44,7 +44,9 @@ type warning struct {
 //     changed or read.
 //
 // With several partitions each partition's primary is checked (on a
-// Cluster they are several masters); a finding is reported once.
+// Cluster they are several masters), and on a Cluster every master's
+// cluster-require-full-coverage (a warning unless no); a finding is
+// reported once.
 func checkPartitions(ctx context.Context, stores []*stream.Store, minReplicas int) redisReport {
 	var all redisReport
 	seen := map[string]bool{}
@@ -64,6 +66,16 @@ func checkPartitions(ctx context.Context, stores []*stream.Store, minReplicas in
 		}
 		if r.unreachable != nil && all.unreachable == nil {
 			all.unreachable = r.unreachable
+		}
+	}
+	if len(stores) > 0 && all.unreachable == nil {
+		ctx, cancel := context.WithTimeout(ctx, preflightTimeout)
+		defer cancel()
+		switch err := stores[0].CheckCoverage(ctx); {
+		case errors.Is(err, stream.ErrFullCoverage):
+			all.warnings = append(all.warnings, warning{msg: fmt.Sprintf("set cluster-require-full-coverage no on every master: with it on, the failover of one partition's master stops every partition for a moment (new hellos 1013, publishes 503): %v", err)})
+		case err != nil:
+			all.warnings = append(all.warnings, warning{msg: fmt.Sprintf("could not check cluster-require-full-coverage (it should be no with partitions): %v", err)})
 		}
 	}
 	return all

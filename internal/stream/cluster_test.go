@@ -134,3 +134,39 @@ func exercisePartition(ctx context.Context, t *testing.T, s *Store) {
 		t.Fatalf("AcquireLease: %v %v", ok, err)
 	}
 }
+
+func TestCheckCoverage(t *testing.T) {
+	addr := testutil.ClusterRedis(t)
+	cluster := redis.NewClusterClient(&redis.ClusterOptions{Addrs: []string{addr}, ContextTimeoutEnabled: true})
+	t.Cleanup(func() { _ = cluster.Close() })
+	single := testClient(t, backends[0])
+	ctx := testCtx(t)
+	tests := []struct {
+		name       string
+		rdb        redis.UniversalClient
+		partitions int
+		coverage   string // CONFIG SET on the cluster first
+		want       error
+	}{
+		{"cluster, partitions, full coverage", cluster, 3, "yes", ErrFullCoverage},
+		{"cluster, partitions, partial coverage", cluster, 3, "no", nil},
+		{"cluster, one partition", cluster, 1, "yes", nil},
+		{"single server, partitions", single, 3, "", nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.coverage != "" {
+				if err := cluster.ConfigSet(ctx, "cluster-require-full-coverage", tt.coverage).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := New(Config{Prefix: testutil.Prefix(t), Partitions: tt.partitions}, tt.rdb, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.CheckCoverage(ctx); !errors.Is(err, tt.want) {
+				t.Fatalf("CheckCoverage: %v, want %v", err, tt.want)
+			}
+		})
+	}
+}

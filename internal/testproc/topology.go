@@ -141,7 +141,8 @@ func (s *Sentinel) Stop() {
 }
 
 // Cluster is a Redis Cluster of three masters with one replica each, on
-// 127.0.0.1, with a 2 s node timeout.
+// 127.0.0.1, with a 2 s node timeout and cluster-require-full-coverage
+// no.
 type Cluster struct {
 	Redis []*Redis
 }
@@ -160,6 +161,9 @@ func StartCluster(ctx context.Context, dir string) (*Cluster, error) {
 			"--cluster-enabled", "yes", "--cluster-node-timeout", "2000",
 			"--cluster-config-file", filepath.Join(dir, name, "nodes.conf"),
 			"--cluster-replica-validity-factor", "0",
+			// As docs/operations.md asks of partitioned deployments: the
+			// other masters keep serving while one fails over.
+			"--cluster-require-full-coverage", "no",
 		})
 		if err != nil {
 			return c, err
