@@ -61,9 +61,9 @@ func (l *lifecycle) init(h http.Handler, read, idle time.Duration, log *slog.Log
 // goroutine of its own that stops in Shutdown, and serves ln. Once the
 // layout check has found Redis' partition layout to be the node's, it
 // starts, for each partition, the live feed (it subscribes, loads the
-// window and keeps it current) and (when configured) the ingest consumer. The node reports ready (/readyz
-// 200, hellos accepted) once Redis' partition layout is found to be the
-// node's and every feed is current; see WaitReady.
+// window and keeps it current) and (when configured) the ingest
+// consumer. The node reports ready (/readyz 200) as Ready says: with one
+// partition once its feed is current; see WaitReady.
 //
 // When ctx ends, serving fails or Redis holds another partition layout
 // (stream.ErrLayout), Serve runs Shutdown with a deadline of DrainDelay +
@@ -113,8 +113,9 @@ func (n *Node) start(ln net.Listener) (<-chan error, error) {
 	runCtx, stopRun := context.WithCancel(context.Background())
 	n.life.stopRun = stopRun
 	// The feeds, pipeliners, backlog readers, ingest consumers, watchdog,
-	// gauge and layout check stop when Shutdown cancels runCtx (step 4), the HTTP server
-	// when Shutdown stops it (step 3). Shutdown waits for all of them.
+	// gauge and layout check stop when Shutdown cancels runCtx (step 4),
+	// the HTTP server when Shutdown stops it (step 3). Shutdown waits for
+	// all of them.
 	for _, p := range n.parts {
 		n.life.wg.Go(func() { p.pipe.Run(runCtx) })
 		n.life.wg.Go(func() { p.backlog.Run(runCtx) })
