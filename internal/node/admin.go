@@ -9,33 +9,27 @@ import (
 )
 
 // ReadyDetail is the JSON answer of the admin listener's /readyz/detail:
-// what Ready is made of.
+// what Ready is made of. Its embedded PartitionDetail is partition 0's,
+// the only one unless the deployment has more.
 type ReadyDetail struct {
-	Ready      bool `json:"ready"`
-	Draining   bool `json:"draining"`
-	Loaded     bool `json:"loaded"`
-	Subscribed bool `json:"subscribed"`
-	CaughtUp   bool `json:"caught_up"`
-	// LastProbeAgeSeconds is the time since the node's own probe came
-	// back; -1 if it never did.
-	LastProbeAgeSeconds float64 `json:"last_probe_age_seconds"`
-	Epoch               string  `json:"epoch"`
-	Applied             string  `json:"applied"`
-	Window              int     `json:"window"`
+	Ready    bool `json:"ready"`
+	Draining bool `json:"draining"`
 	// Layout is false until the node has found Redis' partition layout to
 	// be its own.
 	Layout bool `json:"layout"`
-	// Partitions holds the same fields for each partition, partition k at
-	// index k, when the deployment has more than one; the fields above are
-	// then partition 0's (Ready and Draining the node's).
+	PartitionDetail
+	// Partitions holds every partition's PartitionDetail, partition k at
+	// index k, when the deployment has more than one.
 	Partitions []PartitionDetail `json:"partitions,omitempty"`
 }
 
 // PartitionDetail is one partition's readiness inputs.
 type PartitionDetail struct {
-	Loaded              bool    `json:"loaded"`
-	Subscribed          bool    `json:"subscribed"`
-	CaughtUp            bool    `json:"caught_up"`
+	Loaded     bool `json:"loaded"`
+	Subscribed bool `json:"subscribed"`
+	CaughtUp   bool `json:"caught_up"`
+	// LastProbeAgeSeconds is the time since the node's own probe came
+	// back; -1 if it never did.
 	LastProbeAgeSeconds float64 `json:"last_probe_age_seconds"`
 	Epoch               string  `json:"epoch"`
 	Applied             string  `json:"applied"`
@@ -53,12 +47,7 @@ func (n *Node) ReadyDetail() ReadyDetail {
 			parts[k].LastProbeAgeSeconds = st.LastProbeAge.Seconds()
 		}
 	}
-	p0 := parts[0]
-	d := ReadyDetail{
-		Ready: n.Ready(), Draining: n.draining.Load(), Layout: n.layout.Load(),
-		Loaded: p0.Loaded, Subscribed: p0.Subscribed, CaughtUp: p0.CaughtUp,
-		LastProbeAgeSeconds: p0.LastProbeAgeSeconds, Epoch: p0.Epoch, Applied: p0.Applied, Window: p0.Window,
-	}
+	d := ReadyDetail{Ready: n.Ready(), Draining: n.draining.Load(), Layout: n.layout.Load(), PartitionDetail: parts[0]}
 	if len(parts) > 1 {
 		d.Partitions = parts
 	}
