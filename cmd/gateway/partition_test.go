@@ -22,6 +22,10 @@ func TestPartitionCommand(t *testing.T) {
 		return k
 	}
 	k42, _ := stream.PartitionOf("user:42", 4)
+	two, err := stream.IngestStreams("alarms", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -34,7 +38,7 @@ func TestPartitionCommand(t *testing.T) {
 				"team:ops\tshared\t" + key("acme", 4, "broadcast") + "\n"},
 		{"no partitions", []string{"user:42"}, ""},
 		{"every partition", []string{"-partitions", "2"},
-			"0\t" + key("alarms", 2, "broadcast") + "\n1\t" + key("alarms", 2, inboxOf(t, 1, 2)) + "\n"},
+			"0\t" + two[0] + "\n1\t" + two[1] + "\n"},
 		{"bad channel", []string{"-partitions", "2", "user 42"}, ""},
 		{"bad prefix", []string{"-prefix", "a/b", "-partitions", "2", "user:42"}, ""},
 		{"too many", []string{"-partitions", "5000", "user:42"}, ""},
@@ -56,16 +60,4 @@ func TestPartitionCommand(t *testing.T) {
 	if !strings.HasPrefix(key("acme", 4, "broadcast"), "{acme/4/0/") {
 		t.Errorf("a shared channel's stream %q is not partition 0's", key("acme", 4, "broadcast"))
 	}
-}
-
-// inboxOf returns an inbox channel of partition k of partitions.
-func inboxOf(t *testing.T, k, partitions int) string {
-	t.Helper()
-	for c := 'a'; c <= 'z'; c++ {
-		if p, _ := stream.PartitionOf("user:"+string(c), partitions); p == k {
-			return "user:" + string(c)
-		}
-	}
-	t.Fatalf("no inbox of partition %d among user:a..user:z", k)
-	return ""
 }

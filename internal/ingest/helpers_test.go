@@ -177,3 +177,20 @@ func (e *env) waitDrained(limit time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// readAsHolder makes c the holder of its group's lease (creating the
+// group) and reads the new entries, failing unless there are want.
+func readAsHolder(t testing.TB, ctx context.Context, c *Consumer, want int) []stream.IngestEntry {
+	t.Helper()
+	if err := c.ensureGroup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if !c.lease.hold(ctx) {
+		t.Fatal("no lease")
+	}
+	msgs, err := c.readNew(ctx)
+	if err != nil || len(msgs) != want {
+		t.Fatalf("read %d: %v", len(msgs), err)
+	}
+	return msgs
+}

@@ -61,17 +61,8 @@ func TestExactlyOnceWhenAckIsLost(t *testing.T) {
 	e.addSeq(50, 3)
 	ctx := e.ctx()
 	dead, _ := e.consumer("dead", Config{LeaseTTL: 300 * time.Millisecond, ClaimIdle: 200 * time.Millisecond})
-	if err := dead.ensureGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
+	msgs := readAsHolder(t, ctx, dead, 50)
 	dead.groupOK = true
-	if !dead.lease.hold(ctx) {
-		t.Fatal("no lease")
-	}
-	msgs, err := dead.readNew(ctx)
-	if err != nil || len(msgs) != 50 {
-		t.Fatalf("read %d: %v", len(msgs), err)
-	}
 	ins := make([]stream.PublishInput, len(msgs))
 	for i, m := range msgs {
 		ins[i], _ = input(m, 0)
@@ -100,15 +91,7 @@ func TestClaimWaitsForIdleAndKeepsOrder(t *testing.T) {
 	e.addSeq(30, 2)
 	ctx := e.ctx()
 	stuck, _ := e.consumer("stuck", Config{BatchSize: 10, LeaseTTL: 200 * time.Millisecond})
-	if err := stuck.ensureGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !stuck.lease.hold(ctx) {
-		t.Fatal("no lease")
-	}
-	if msgs, err := stuck.readNew(ctx); err != nil || len(msgs) != 10 {
-		t.Fatalf("read %d: %v", len(msgs), err)
-	}
+	readAsHolder(t, ctx, stuck, 10)
 	claimIdle := 1500 * time.Millisecond
 	start := time.Now()
 	live, m := e.consumer("live", Config{BatchSize: 10, LeaseTTL: 200 * time.Millisecond, ClaimIdle: claimIdle})
@@ -178,16 +161,7 @@ func TestTrimOnlyBehindAcks(t *testing.T) {
 	e.addSeq(10, 1)
 	ctx := e.ctx()
 	c, _ := e.consumer("n1", Config{})
-	if err := c.ensureGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !c.lease.hold(ctx) {
-		t.Fatal("no lease")
-	}
-	msgs, err := c.readNew(ctx)
-	if err != nil || len(msgs) != 10 {
-		t.Fatalf("read %d: %v", len(msgs), err)
-	}
+	msgs := readAsHolder(t, ctx, c, 10)
 	xlen := func() int64 {
 		n, err := e.rdb.XLen(ctx, e.keys.Stream).Result()
 		if err != nil {

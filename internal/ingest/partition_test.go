@@ -256,16 +256,7 @@ func TestSharedEntryOnceWhenAckIsLost(t *testing.T) {
 	ctx := envs[0].ctx()
 	cfg := Config{LeaseTTL: 300 * time.Millisecond, ClaimIdle: 200 * time.Millisecond}
 	dead := envs[0].partConsumer("dead", r, metrics.New(nil), cfg)
-	if err := dead.ensureGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !dead.lease.hold(ctx) {
-		t.Fatal("no lease")
-	}
-	msgs, err := dead.readNew(ctx)
-	if err != nil || len(msgs) != 30 {
-		t.Fatalf("read %d: %v", len(msgs), err)
-	}
+	msgs := readAsHolder(t, ctx, dead, 30)
 	ins := make([]stream.PublishInput, len(msgs))
 	for i, m := range msgs {
 		ins[i], _ = input(m, dead.part)
@@ -318,16 +309,7 @@ func TestOnePartitionRecordKeyUnchanged(t *testing.T) {
 	ctx := e.ctx()
 	e.addEntry("*", "user:1", 0)
 	c, _ := e.consumer("n1", Config{})
-	if err := c.ensureGroup(ctx); err != nil {
-		t.Fatal(err)
-	}
-	if !c.lease.hold(ctx) {
-		t.Fatal("no lease")
-	}
-	msgs, err := c.readNew(ctx)
-	if err != nil || len(msgs) != 1 {
-		t.Fatalf("read %d: %v", len(msgs), err)
-	}
+	msgs := readAsHolder(t, ctx, c, 1)
 	in, _ := input(msgs[0], c.part)
 	if _, errs := c.pub.PublishBatch(ctx, []stream.PublishInput{in}); errors.Join(errs...) != nil {
 		t.Fatal(errors.Join(errs...))
