@@ -82,15 +82,7 @@ for p in $MASTERS; do
 done
 URL="redis://127.0.0.1:$1?addr=127.0.0.1:$2&addr=127.0.0.1:$3"
 
-quiet() {
-	i=0
-	while [ "$i" -lt "$WAIT" ]; do
-		awk -v max="$MAXLOAD" '{ exit !($1 < max) }' /proc/loadavg && return 0
-		sleep 5
-		i=$((i + 5))
-	done
-	echo "load still $(cut -d' ' -f1 /proc/loadavg) after ${WAIT}s; running anyway" >&2
-}
+. docs/bench/quiet.sh # the scripts run from the repository root (cd above)
 
 # masterstats prints, per master, "sys_seconds user_seconds evalsha_calls".
 masterstats() {

@@ -25,15 +25,7 @@ go build -o /tmp/loadgen ./cmd/loadgen
 LG="/tmp/loadgen"
 GW="-gateway /tmp/loadgen-gateway -gateway-rev $REV"
 
-quiet() {
-	i=0
-	while [ "$i" -lt "$WAIT" ]; do
-		awk -v max="$MAXLOAD" '{ exit !($1 < max) }' /proc/loadavg && return 0
-		sleep 5
-		i=$((i + 5))
-	done
-	echo "load still $(cut -d' ' -f1 /proc/loadavg) after ${WAIT}s; running anyway" >&2
-}
+. docs/bench/quiet.sh # the scripts run from the repository root (cd above)
 
 one() { # workload run-number args...
 	w=$1 n=$2
