@@ -55,13 +55,10 @@ type testNode struct {
 	name     string
 }
 
-// startNode serves a node on the real Redis under prefix on a loopback
-// port, and shuts it down at cleanup. tune may adjust the config before New.
-func startNode(t testing.TB, prefix, id string, tune func(*Config)) *testNode {
-	t.Helper()
-	name := "t-" + prefix + "-" + id
-	rdb := realRedis(t, name)
-	cfg := Config{
+// testConfig is the config of the tests' nodes: node id under prefix,
+// quick to notice changes and to stop.
+func testConfig(prefix, id string) Config {
+	return Config{
 		NodeID: id, JWTSecret: []byte(testSecret), APIKeys: []string{testKey},
 		Stream:      stream.Config{Prefix: prefix},
 		Hub:         hub.Config{Window: 1000},
@@ -70,6 +67,15 @@ func startNode(t testing.TB, prefix, id string, tune func(*Config)) *testNode {
 		DrainDelay:  time.Millisecond,
 		CloseSpread: time.Millisecond,
 	}
+}
+
+// startNode serves a node on the real Redis under prefix on a loopback
+// port, and shuts it down at cleanup. tune may adjust the config before New.
+func startNode(t testing.TB, prefix, id string, tune func(*Config)) *testNode {
+	t.Helper()
+	name := "t-" + prefix + "-" + id
+	rdb := realRedis(t, name)
+	cfg := testConfig(prefix, id)
 	if tune != nil {
 		tune(&cfg)
 	}

@@ -175,9 +175,8 @@ func TestLayoutRefusal(t *testing.T) {
 	prefix := testutil.Prefix(t)
 	startNode(t, prefix, "a", partitioned)
 	rdb := realRedis(t, "layout")
-	cfg := Config{NodeID: "b", JWTSecret: []byte(testSecret), APIKeys: []string{testKey},
-		Stream: stream.Config{Prefix: prefix}, Ingest: &ingest.Config{},
-		DrainDelay: time.Millisecond, CloseSpread: time.Millisecond}
+	cfg := testConfig(prefix, "b")
+	cfg.Ingest = &ingest.Config{}
 	n, err := New(cfg, rdb, nil)
 	if err != nil {
 		t.Fatal(err)
