@@ -47,34 +47,23 @@ type Hub struct {
 	log *slog.Logger
 	m   *metrics.Metrics
 
-	mu       sync.Mutex
-	epoch    string                        // guarded by mu
-	applied  protocol.ID                   // guarded by mu; highest applied id
-	win      *window                       // guarded by mu
-	subs     map[string]map[*Conn]struct{} // guarded by mu; channel -> connections
-	conns    map[*Conn]struct{}            // guarded by mu
-	advanced chan struct{}                 // guarded by mu; closed and replaced when applied moves
-	gauges   gaugeShares                   // guarded by mu
+	mu         sync.Mutex
+	epoch      string                        // guarded by mu
+	applied    protocol.ID                   // guarded by mu; highest applied id
+	win        *window                       // guarded by mu
+	subs       map[string]map[*Conn]struct{} // guarded by mu; channel -> connections
+	conns      map[*Conn]struct{}            // guarded by mu
+	advanced   chan struct{}                 // guarded by mu; closed and replaced when applied moves
+	winGauge   metrics.GaugeShare            // guarded by mu; this hub's part of the node's window gauge
+	connsGauge metrics.GaugeShare            // guarded by mu; this hub's part of the node's connection gauge
 }
 
-// gaugeShares is what one hub has added to the node's gauges: the hubs of
-// a node's partitions share one set of metrics, so each adds the change of
-// its own count rather than setting the gauge (see setGaugesLocked).
-type gaugeShares struct {
-	window, conns int
-}
-
-// setGaugesLocked brings the node's window and connection gauges in line
-// with this hub's counts.
+// setGaugesLocked brings this hub's parts of the node's window and
+// connection gauges (the hubs of a node's partitions share them) in line
+// with its counts.
 func (h *Hub) setGaugesLocked() {
-	if d := h.win.n - h.gauges.window; d != 0 {
-		h.m.WindowSize.Add(float64(d))
-		h.gauges.window = h.win.n
-	}
-	if d := len(h.conns) - h.gauges.conns; d != 0 {
-		h.m.Connections.Add(float64(d))
-		h.gauges.conns = len(h.conns)
-	}
+	h.winGauge.Set(float64(h.win.n))
+	h.connsGauge.Set(float64(len(h.conns)))
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -106,6 +95,7 @@ func New(cfg Config, m *metrics.Metrics, log *slog.Logger) (*Hub, error) {
 		subs:     make(map[string]map[*Conn]struct{}),
 		conns:    make(map[*Conn]struct{}),
 		advanced: make(chan struct{}),
+		winGauge: metrics.NewGaugeShare(m.WindowSize), connsGauge: metrics.NewGaugeShare(m.Connections),
 	}, nil
 }
 

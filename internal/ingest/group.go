@@ -129,8 +129,8 @@ func (c *Consumer) sampleStats(ctx context.Context) error {
 			return fmt.Errorf("ingest: counting the lag: %w", err)
 		}
 	}
-	c.lag.set(float64(lag))
-	c.pending.set(float64(g.Pending))
+	c.lag.Set(float64(lag))
+	c.pending.Set(float64(g.Pending))
 	return nil
 }
 

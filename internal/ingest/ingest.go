@@ -60,8 +60,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
 	"github.com/alarmgate/alarmgate/internal/defaults"
 	"github.com/alarmgate/alarmgate/internal/metrics"
 	"github.com/alarmgate/alarmgate/internal/stream"
@@ -179,11 +177,11 @@ type Consumer struct {
 	lease    *lease
 
 	// Owned by Run's goroutine.
-	lag, pending, leader share     // this consumer's parts of the gauges
-	groupOK              bool      // the group is known to exist
-	failing              bool      // the last Redis step failed (later failures log at debug)
-	nextTrim             time.Time // when the holder trims next
-	nextStats            time.Time // when the metrics are sampled next
+	lag, pending, leader metrics.GaugeShare // this consumer's parts of the gauges
+	groupOK              bool               // the group is known to exist
+	failing              bool               // the last Redis step failed (later failures log at debug)
+	nextTrim             time.Time          // when the holder trims next
+	nextStats            time.Time          // when the metrics are sampled next
 }
 
 // Validate checks every field (zero fields stand for their defaults) and
@@ -238,7 +236,7 @@ func New(cfg Config, d Deps) (*Consumer, error) {
 	if err := c.partitioned(); err != nil {
 		return nil, err
 	}
-	c.lag, c.pending, c.leader = share{g: c.m.Lag}, share{g: c.m.Pending}, share{g: c.m.Leader}
+	c.lag, c.pending, c.leader = metrics.NewGaugeShare(c.m.Lag), metrics.NewGaugeShare(c.m.Pending), metrics.NewGaugeShare(c.m.Leader)
 	c.lease = newLease(c)
 	return c, nil
 }
@@ -280,7 +278,7 @@ func (c *Consumer) Run(ctx context.Context) error {
 	}
 	defer wg.Wait()
 	defer c.lease.release()
-	defer func() { c.lag.set(0); c.pending.set(0) }()
+	defer func() { c.lag.Set(0); c.pending.Set(0) }()
 	idle := min(c.cfg.LeaseTTL/3, time.Second)
 	for ctx.Err() == nil {
 		c.maintain(ctx)
@@ -365,19 +363,6 @@ func (c *Consumer) failed(msg string, err error) {
 // callCtx bounds one Redis call by the store's timeout plus extra.
 func (c *Consumer) callCtx(ctx context.Context, extra time.Duration) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, c.store.Timeout()+extra)
-}
-
-// share is one consumer's part of a gauge that the consumers of every
-// partition of a node add up (they share one *metrics.Metrics): set moves
-// the gauge by the change of this part. Owned by Run's goroutine.
-type share struct {
-	g prometheus.Gauge
-	v float64
-}
-
-func (s *share) set(v float64) {
-	s.g.Add(v - s.v)
-	s.v = v
 }
 
 // sleep waits d or until ctx ends.

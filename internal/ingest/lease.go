@@ -71,16 +71,16 @@ func (l *lease) hold(ctx context.Context) bool {
 		l.renewed = start
 		if !wasHeld {
 			l.c.log.Info("ingest: consuming the ingest stream (lease acquired)")
-			l.c.leader.set(1)
+			l.c.leader.Set(1)
 		}
 	case wasHeld && !l.valid():
 		l.until.Store(0)
-		l.c.leader.set(0)
+		l.c.leader.Set(0)
 		l.c.log.Warn("ingest: lease lost; standing by")
 	case wasHeld && err == nil:
 		// The key no longer holds our token: another node took over.
 		l.until.Store(0)
-		l.c.leader.set(0)
+		l.c.leader.Set(0)
 		l.c.log.Warn("ingest: lease taken over; standing by")
 	}
 	return ok
@@ -93,7 +93,7 @@ func (l *lease) release() {
 		return
 	}
 	l.until.Store(0)
-	l.c.leader.set(0)
+	l.c.leader.Set(0)
 	ctx, cancel := context.WithTimeout(context.Background(), l.c.store.Timeout())
 	defer cancel()
 	if err := l.c.group.ReleaseLease(ctx, l.token); err != nil {

@@ -150,3 +150,23 @@ func New(reg prometheus.Registerer) *Metrics {
 	reg.MustRegister(m.Ingest.collectors()...)
 	return m
 }
+
+// GaugeShare is one owner's part of a gauge that several owners add up
+// to, as the hubs and ingest consumers of a node's partitions do: Set
+// adds the change of the owner's value, so the gauge is the sum of the
+// parts. It is not safe for concurrent use: its owner guards it.
+type GaugeShare struct {
+	g prometheus.Gauge
+	v float64
+}
+
+// NewGaugeShare returns a share of g, at 0.
+func NewGaugeShare(g prometheus.Gauge) GaugeShare { return GaugeShare{g: g} }
+
+// Set makes the owner's part v.
+func (s *GaugeShare) Set(v float64) {
+	if v != s.v {
+		s.g.Add(v - s.v)
+		s.v = v
+	}
+}

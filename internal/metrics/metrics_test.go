@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 var (
@@ -77,4 +78,23 @@ func metricType(c prometheus.Collector) string {
 		return "counter"
 	}
 	return "unknown"
+}
+
+func TestGaugeShare(t *testing.T) {
+	g := prometheus.NewGauge(prometheus.GaugeOpts{Name: "g"})
+	a, b := NewGaugeShare(g), NewGaugeShare(g)
+	for _, step := range []struct {
+		a, b, want float64
+	}{
+		{3, 0, 3},
+		{3, 4, 7},
+		{1, 4, 5},
+		{0, 0, 0},
+	} {
+		a.Set(step.a)
+		b.Set(step.b)
+		if got := testutil.ToFloat64(g); got != step.want {
+			t.Fatalf("parts %v and %v: gauge %v, want %v", step.a, step.b, got, step.want)
+		}
+	}
 }
