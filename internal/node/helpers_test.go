@@ -69,6 +69,21 @@ func testConfig(prefix, id string) Config {
 	}
 }
 
+// newListening returns a node of cfg on rdb and a loopback listener for
+// its Serve.
+func newListening(t testing.TB, cfg Config, rdb redis.UniversalClient) (*Node, net.Listener) {
+	t.Helper()
+	n, err := New(cfg, rdb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n, ln
+}
+
 // startNode serves a node on the real Redis under prefix on a loopback
 // port, and shuts it down at cleanup. tune may adjust the config before New.
 func startNode(t testing.TB, prefix, id string, tune func(*Config)) *testNode {
@@ -79,14 +94,7 @@ func startNode(t testing.TB, prefix, id string, tune func(*Config)) *testNode {
 	if tune != nil {
 		tune(&cfg)
 	}
-	n, err := New(cfg, rdb, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, ln := newListening(t, cfg, rdb)
 	tn := &testNode{Node: n, url: "http://" + ln.Addr().String(), wsURL: "ws://" + ln.Addr().String() + "/v1/ws",
 		stopped: make(chan struct{}), rdb: rdb, prefix: prefix, name: name}
 	go func() { defer close(tn.stopped); tn.serveErr = n.Serve(context.Background(), ln) }()

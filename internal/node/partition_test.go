@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"slices"
 	"testing"
 	"time"
@@ -177,17 +176,10 @@ func TestLayoutRefusal(t *testing.T) {
 	rdb := realRedis(t, "layout")
 	cfg := testConfig(prefix, "b")
 	cfg.Ingest = &ingest.Config{}
-	n, err := New(cfg, rdb, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, ln := newListening(t, cfg, rdb)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	err = n.Serve(ctx, ln)
+	err := n.Serve(ctx, ln)
 	if !errors.Is(err, stream.ErrLayout) {
 		t.Fatalf("Serve: %v, want ErrLayout", err)
 	}
